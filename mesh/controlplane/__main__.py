@@ -1,0 +1,96 @@
+"""``python -m mesh.controlplane --port P [--host 127.0.0.1] [--sweep-interval-s 0.5]``
+
+Serves until SIGTERM/SIGINT, then releases parked long-polls and exits 0. A bad argument
+(or a port already in use) prints one line to stderr and exits 2.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import time
+
+from aiohttp import web
+
+from mesh.controlplane.api import DEFAULT_SWEEP_INTERVAL_S, make_app
+from mesh.controlplane.registry import Registry
+from mesh.controlplane.store import Store
+
+PROG = "controlplane"
+log = logging.getLogger("gatemesh.controlplane")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, no usage block
+        print(f"{PROG}: error: {message} (see --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"port {text!r} must be a whole number between 1 and 65535")
+    return int(text)
+
+
+def _interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 60:
+        raise argparse.ArgumentTypeError(f"sweep interval {text!r} must be seconds in (0, 60]")
+    return value
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = _Parser(prog="python -m mesh.controlplane",
+                description="gatemesh control plane: registry, policies, API management.")
+    p.add_argument("--port", type=_port, required=True, help="port to listen on")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--sweep-interval-s", type=_interval, default=DEFAULT_SWEEP_INTERVAL_S,
+                   help=f"how often lapsed TTLs are removed (default {DEFAULT_SWEEP_INTERVAL_S}s)")
+    return p.parse_args(argv)
+
+
+def system_clock():
+    try:
+        from gatemesh.clock import SystemClock
+    except ImportError:
+        return time  # anything with .monotonic() will do
+    return SystemClock()
+
+
+async def serve(args: argparse.Namespace) -> int:
+    store = Store(Registry(system_clock()))
+    runner = web.AppRunner(make_app(store, args.sweep_interval_s), access_log=None,
+                           handle_signals=False, shutdown_timeout=5.0)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, args.host, args.port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        print(f"{PROG}: error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}; "
+              f"choose another --port", file=sys.stderr)
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("listening on http://%s:%d", args.host, args.port)
+    await stop.wait()
+    log.info("stopping")
+    await runner.cleanup()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s controlplane %(levelname)s %(message)s")
+    return asyncio.run(serve(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

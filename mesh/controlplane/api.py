@@ -1,0 +1,290 @@
+"""The control plane's HTTP API (docs/contracts.md, "Control plane API").
+
+Every answer is JSON; refusals are ``{"error": "<sentence>"}`` with 400 (bad input) or
+404 (unknown service / instance / policy). Every response carries ``X-Gatemesh-Index``.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gatemesh.apimgmt import ApiMgmtConfig
+from mesh.controlplane.metrics import Metrics
+from mesh.controlplane.registry import DEFAULT_TTL_S, check_id, check_meta, check_ttl_s, parse_address
+from mesh.controlplane.store import Store
+
+log = logging.getLogger("gatemesh.controlplane")
+
+INDEX_HEADER = "X-Gatemesh-Index"
+DEFAULT_WAIT_S = 10.0  # long-poll wait when the client does not say
+MAX_WAIT_S = 60.0  # longer waits are capped
+DEFAULT_SWEEP_INTERVAL_S = 0.5  # how often lapsed TTLs are looked for
+REGISTER_FIELDS = {"address", "ttl_s", "meta"}
+
+STORE = web.AppKey("store", Store)
+METRICS = web.AppKey("metrics", Metrics)
+
+
+class BadRequest(ValueError):
+    """Input the client must fix; answered with 400 and the sentence."""
+
+
+def error(status: int, sentence: str) -> web.Response:
+    return web.json_response({"error": sentence}, status=status)
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw.strip():
+        raise BadRequest("request body is empty: send a JSON object.")
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"request body is not valid JSON: {exc}.") from None
+    if not isinstance(body, dict):
+        raise BadRequest(f"request body must be a JSON object, got {type(body).__name__}.")
+    return body
+
+
+def query_number(request: web.Request, name: str, default: float, integer: bool = False) -> float:
+    text = request.query.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text) if integer else float(text)
+    except ValueError:
+        kind = "a whole number" if integer else "a number"
+        raise BadRequest(f"query parameter {name}={text!r} must be {kind} >= 0.") from None
+    if value < 0 or not math.isfinite(value):
+        raise BadRequest(f"query parameter {name}={text!r} must be >= 0.")
+    return value
+
+
+# -- registry ------------------------------------------------------------------------
+async def register(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    service = check_id(request.match_info["service"], "service")
+    instance = check_id(request.match_info["instance"], "instance")
+    body = await read_json_object(request)
+    unknown = sorted(set(body) - REGISTER_FIELDS)
+    if unknown:
+        raise BadRequest(f"unknown field(s) {', '.join(unknown)}; a registration has "
+                         f"address, ttl_s and meta.")
+    if "address" not in body:
+        raise BadRequest("address is missing: send {\"address\": \"host:port\"}.")
+    address = body["address"]
+    parse_address(address)
+    ttl_s = check_ttl_s(body.get("ttl_s", DEFAULT_TTL_S))
+    meta = check_meta(body.get("meta") or {})
+    created = store.register(service, instance, address, ttl_s, meta)
+    return web.json_response({"service": service, "instance": instance, "address": address,
+                              "ttl_s": ttl_s, "meta": dict(meta), "created": created,
+                              "index": store.index})
+
+
+async def heartbeat(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    service, instance = request.match_info["service"], request.match_info["instance"]
+    if not store.heartbeat(service, instance):
+        return error(404, f"instance {instance!r} of service {service!r} is not registered: register it again.")
+    return web.json_response({"service": service, "instance": instance,
+                              "expires_in_s": store.registry.remaining_s(service, instance)})
+
+
+async def deregister(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    service, instance = request.match_info["service"], request.match_info["instance"]
+    if not store.deregister(service, instance):
+        return error(404, f"instance {instance!r} of service {service!r} is not registered.")
+    return web.json_response({"service": service, "instance": instance, "deregistered": True,
+                              "index": store.index})
+
+
+async def list_services(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    return web.json_response({"index": store.index, "services": store.services()})
+
+
+async def get_service(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    service = request.match_info["service"]
+    instances = store.registry.instances(service)
+    if instances is None:
+        return error(404, f"service {service!r} is unknown: no instance of it ever registered.")
+    return web.json_response({"index": store.index, "service": service,
+                              "instances": [i.to_dict() for i in instances]})
+
+
+# -- snapshot long-poll ----------------------------------------------------------------
+async def snapshot(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    index = query_number(request, "index", 0, integer=True)
+    wait_s = min(query_number(request, "wait_s", DEFAULT_WAIT_S), MAX_WAIT_S)
+    await store.wait_for_change(int(index), wait_s)
+    current, body = store.snapshot_body()
+    return web.Response(body=body, content_type="application/json",
+                        headers={INDEX_HEADER: str(current)})
+
+
+# -- policies and API management ----------------------------------------------------------
+def validate_policy(policy: dict) -> None:
+    """Check the policy with gatemesh.policy when that module exists; else accept it as-is."""
+    try:
+        from gatemesh.policy import Policy
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("gatemesh.policy", "gatemesh"):
+            raise
+        return
+    try:
+        Policy.from_dict(policy)
+    except (ValueError, TypeError) as exc:  # PolicyError is a ValueError
+        raise BadRequest(f"invalid policy: {exc}") from None
+
+
+def policy_service(request: web.Request) -> str:
+    service = request.match_info["service"]
+    return service if service == "*" else check_id(service, "service")
+
+
+async def list_policies(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    return web.json_response({"index": store.index, "policies": store.policies})
+
+
+async def get_policy(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    service = request.match_info["service"]
+    if service not in store.policies:
+        return error(404, f"no policy is set for service {service!r}: the defaults of gatemesh.policy apply.")
+    return web.json_response(store.policies[service])
+
+
+async def put_policy(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    service = policy_service(request)
+    policy = await read_json_object(request)
+    validate_policy(policy)
+    store.set_policy(service, policy)
+    return web.json_response(policy)
+
+
+async def delete_policy(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    service = request.match_info["service"]
+    if not store.delete_policy(service):
+        return error(404, f"no policy is set for service {service!r}.")
+    return web.json_response({"service": service, "deleted": True, "index": store.index})
+
+
+async def get_apimgmt(request: web.Request) -> web.Response:
+    return web.json_response(request.app[STORE].apimgmt)
+
+
+async def put_apimgmt(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    body = await read_json_object(request)
+    try:
+        config = ApiMgmtConfig.from_dict(body).to_dict()
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    store.set_apimgmt(config)
+    return web.json_response(config)
+
+
+# -- events, health, metrics --------------------------------------------------------------
+async def events(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    since = int(query_number(request, "since", 0, integer=True))
+    return web.json_response({"seq": store.last_seq, "events": store.events_since(since)})
+
+
+async def health(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    return web.json_response({"status": "ok", "component": "controlplane", "index": store.index,
+                              "services": len(store.registry.service_names())})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+# -- wiring --------------------------------------------------------------------------------
+@web.middleware
+async def json_errors(request: web.Request, handler) -> web.StreamResponse:
+    """Every refusal as JSON, every answer with the index, every request counted."""
+    try:
+        response = await handler(request)
+    except (BadRequest, ValueError) as exc:
+        response = error(400, str(exc))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = error(exc.status, f"{exc.reason}: {request.method} {request.path}.")
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the API must answer JSON, never a traceback
+        log.exception("error handling %s %s", request.method, request.path)
+        response = error(500, f"internal error: {type(exc).__name__}: {exc}.")
+    if INDEX_HEADER not in response.headers:
+        response.headers[INDEX_HEADER] = str(request.app[STORE].index)
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    request.app[METRICS].http_requests.labels(request.method, route, str(response.status)).inc()
+    return response
+
+
+def make_app(store: Store, sweep_interval_s: float = DEFAULT_SWEEP_INTERVAL_S) -> web.Application:
+    app = web.Application(middlewares=[json_errors])
+    app[STORE] = store
+    app[METRICS] = Metrics(store)
+    instance = "/v1/services/{service}/instances/{instance}"
+    app.router.add_routes([
+        web.get("/health", health),
+        web.get("/metrics", metrics),
+        web.get("/v1/services", list_services),
+        web.get("/v1/services/{service}", get_service),
+        web.put(instance, register),
+        web.put(instance + "/heartbeat", heartbeat),
+        web.delete(instance, deregister),
+        web.get("/v1/snapshot", snapshot),
+        web.get("/v1/policies", list_policies),
+        web.get("/v1/policies/{service}", get_policy),
+        web.put("/v1/policies/{service}", put_policy),
+        web.delete("/v1/policies/{service}", delete_policy),
+        web.get("/v1/apimgmt", get_apimgmt),
+        web.put("/v1/apimgmt", put_apimgmt),
+        web.get("/v1/events", events),
+    ])
+
+    async def sweeper(app: web.Application):
+        task = asyncio.create_task(sweep(store, sweep_interval_s), name="controlplane-sweeper")
+        yield
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    async def release_waiters(app: web.Application) -> None:
+        store.close()
+
+    app.cleanup_ctx.append(sweeper)
+    app.on_shutdown.append(release_waiters)
+    return app
+
+
+async def sweep(store: Store, interval_s: float) -> None:
+    """Remove instances whose TTL lapsed, every ``interval_s``; never dies on an error."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            store.expire()
+        except Exception:  # noqa: BLE001
+            log.exception("sweeper failed; trying again in %.1fs", interval_s)

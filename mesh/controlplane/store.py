@@ -1,0 +1,171 @@
+"""The control plane's state: the registry, mesh policies, the API-management config, one
+global index over all of them, the event log, and the long-poll wake-up.
+
+Every visible change bumps ``index`` (it starts at 1) and wakes every waiting long-poll at
+once: waiters await the current generation's ``asyncio.Event``; a change sets it and
+installs a fresh one. The snapshot's JSON body is encoded once per index and shared by
+every waiter.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import Counter, deque
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
+
+from mesh.controlplane.registry import Change, Instance, Registry
+
+log = logging.getLogger("gatemesh.controlplane")
+
+MAX_EVENTS = 1000  # the event log is a ring: /v1/events?since=N returns what is left
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    seq: int
+    at: float  # unix time, seconds
+    kind: str  # registered reregistered deregistered expired policy-changed apimgmt-changed
+    service: str | None
+    instance: str | None
+    cause: str
+
+    def to_dict(self) -> dict:
+        return {"seq": self.seq, "at": self.at, "kind": self.kind, "service": self.service,
+                "instance": self.instance, "cause": self.cause}
+
+
+class Store:
+    def __init__(self, registry: Registry, wall_time: Callable[[], float] = time.time,
+                 max_events: int = MAX_EVENTS) -> None:
+        self.registry = registry
+        self.index = 1
+        self.policies: dict[str, dict] = {}
+        self.apimgmt: dict = {}  # {} = nothing configured yet (PUT /v1/apimgmt sets it)
+        self.events: deque[Event] = deque(maxlen=max_events)
+        self.event_counts: Counter[str] = Counter()
+        self.waiting = 0  # long-polls parked right now
+        self._seq = 0
+        self._wall_time = wall_time
+        self._changed = asyncio.Event()
+        self._closed = False
+        self._snapshot_body: tuple[int, bytes] | None = None
+
+    # -- instances ---------------------------------------------------------------
+    def register(self, service: str, instance: str, address: str, ttl_s: float,
+                 meta: Mapping[str, str]) -> bool:
+        """Register or re-register; True if the instance is new."""
+        change = self.registry.register(service, instance, address, ttl_s, meta)
+        self._apply([change] if change else [])
+        return change is not None and change.kind == "registered"
+
+    def heartbeat(self, service: str, instance: str) -> bool:
+        return self.registry.heartbeat(service, instance)
+
+    def deregister(self, service: str, instance: str) -> bool:
+        change = self.registry.deregister(service, instance)
+        self._apply([change] if change else [])
+        return change is not None
+
+    def expire(self) -> int:
+        changes = self.registry.expire()
+        self._apply(changes)
+        return len(changes)
+
+    # -- policies and API management --------------------------------------------
+    def set_policy(self, service: str, policy: dict) -> None:
+        if self.policies.get(service) == policy:
+            return
+        self.policies[service] = policy
+        self._record("policy-changed", service, None, "policy set")
+        self._bump()
+
+    def delete_policy(self, service: str) -> bool:
+        if self.policies.pop(service, None) is None:
+            return False
+        self._record("policy-changed", service, None, "policy deleted: defaults apply")
+        self._bump()
+        return True
+
+    def set_apimgmt(self, config: dict) -> None:
+        if config == self.apimgmt:
+            return
+        self.apimgmt = config
+        self._record("apimgmt-changed", None, None,
+                     f"api management set: {len(config.get('keys', {}))} key(s)")
+        self._bump()
+
+    # -- reading -------------------------------------------------------------------
+    def services(self) -> dict[str, list[dict]]:
+        return {name: [i.to_dict() for i in self.registry.instances(name) or ()]
+                for name in self.registry.service_names()}
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"index": self.index, "services": self.services(),
+                "policies": self.policies, "apimgmt": self.apimgmt}
+
+    def snapshot_body(self) -> tuple[int, bytes]:
+        """(index, JSON body) of the current snapshot, encoded once per index."""
+        if self._snapshot_body is None or self._snapshot_body[0] != self.index:
+            self._snapshot_body = (self.index, json.dumps(self.snapshot()).encode())
+        return self._snapshot_body
+
+    def events_since(self, seq: int) -> list[dict]:
+        return [e.to_dict() for e in self.events if e.seq > seq]
+
+    @property
+    def last_seq(self) -> int:
+        return self._seq
+
+    def instance(self, service: str, instance: str) -> Instance | None:
+        for inst in self.registry.instances(service) or ():
+            if inst.id == instance:
+                return inst
+        return None
+
+    # -- long-poll -----------------------------------------------------------------
+    async def wait_for_change(self, index: int, wait_s: float) -> None:
+        """Return once ``self.index != index`` or after ``wait_s`` seconds.
+
+        A client ahead of us (index > ours: the control plane restarted) returns at once,
+        so it picks up the new state instead of waiting for us to catch up.
+        """
+        if index != self.index or self._closed or wait_s <= 0:
+            return
+        event = self._changed
+        self.waiting += 1
+        try:
+            async with asyncio.timeout(wait_s):
+                await event.wait()
+        except TimeoutError:
+            pass
+        finally:
+            self.waiting -= 1
+
+    def close(self) -> None:
+        """Release every parked long-poll (shutdown)."""
+        self._closed = True
+        self._changed.set()
+
+    # -- internals -----------------------------------------------------------------
+    def _apply(self, changes: Iterable[Change]) -> None:
+        changed = False
+        for c in changes:
+            self._record(c.kind, c.service, c.instance, c.cause)
+            changed = True
+        if changed:
+            self._bump()
+
+    def _record(self, kind: str, service: str | None, instance: str | None, cause: str) -> None:
+        self._seq += 1
+        self.events.append(Event(self._seq, round(self._wall_time(), 3), kind, service, instance, cause))
+        self.event_counts[kind] += 1
+        who = "/".join(p for p in (service, instance) if p) or "-"
+        log.info("%s %s: %s", kind, who, cause)
+
+    def _bump(self) -> None:
+        self.index += 1
+        self._changed.set()
+        self._changed = asyncio.Event()
