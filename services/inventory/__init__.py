@@ -1,0 +1,1 @@
+"""inventory: how many of a product are in stock (atomic)."""

@@ -1,0 +1,1 @@
+"""pricing: the price of a product (atomic)."""

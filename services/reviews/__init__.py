@@ -1,0 +1,1 @@
+"""reviews: what customers said about a product (atomic)."""
