@@ -1,0 +1,1 @@
+"""gatemesh: resilience patterns at the API gateway and in the service mesh."""

@@ -1,0 +1,92 @@
+"""Retries: which outcomes are retried, which requests are safe to retry, and how long to wait.
+
+The loop itself lives in the pipeline; this module answers its three questions:
+``is_retry_safe`` (may this request be sent twice?), ``is_retryable`` (is this outcome
+worth another try?) and ``backoff_s`` (how long to wait before try n+1?). Whether a retry
+is *affordable* is the retry budget's question (``budget.py``).
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from gatemesh.patterns import ConfigError, check_bool, check_int, check_number
+
+IDEMPOTENT_METHODS = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})  # RFC 9110 §9.2.2
+
+# The outcomes that are not a status code, as the pipeline names them.
+CONNECT_FAILURE = "connect-failure"
+RESET = "reset"
+TIMEOUT = "timeout"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryConfig:
+    enabled: bool = True  # on: a single transient 503 or reset should not reach the client
+    max_attempts: int = 3  # total tries incl. the first: 2 retries, as Istio's default (attempts: 2)
+    retry_on_statuses: frozenset[int] = field(default_factory=lambda: frozenset({502, 503, 504}))  # Envoy's "gateway-error"
+    retry_on_connect_failure: bool = True  # Envoy/Istio "connect-failure": nothing reached the app, always safe
+    retry_on_reset: bool = True  # Envoy "reset": the connection died before a response
+    retry_on_timeout: bool = True  # a per-try timeout is retried, as Envoy does for gateway-error/5xx
+    backoff_base_s: float = 0.025  # Envoy's default base_interval, 25 ms
+    backoff_max_s: float = 0.25  # Envoy's default max_interval, 10 x base
+
+    def __post_init__(self) -> None:
+        check_bool("retry.enabled", self.enabled)
+        check_int("retry.max_attempts", self.max_attempts, 1, 100, "of attempts")
+        statuses = self.retry_on_statuses
+        if isinstance(statuses, (str, bytes)) or not isinstance(statuses, Iterable):
+            raise ConfigError("retry.retry_on_statuses",
+                              f"retry.retry_on_statuses must be a set of HTTP status codes, got {statuses!r}.")
+        statuses = frozenset(statuses)
+        for code in statuses:
+            if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
+                raise ConfigError("retry.retry_on_statuses",
+                                  f"retry.retry_on_statuses must hold HTTP status codes from 100 to 599, got {code!r}.")
+        object.__setattr__(self, "retry_on_statuses", statuses)
+        check_bool("retry.retry_on_connect_failure", self.retry_on_connect_failure)
+        check_bool("retry.retry_on_reset", self.retry_on_reset)
+        check_bool("retry.retry_on_timeout", self.retry_on_timeout)
+        object.__setattr__(self, "backoff_base_s", check_number(
+            "retry.backoff_base_s", self.backoff_base_s, 0, 60, lo_open=True, what="seconds"))
+        object.__setattr__(self, "backoff_max_s", check_number(
+            "retry.backoff_max_s", self.backoff_max_s, 0, 60, lo_open=True, what="seconds"))
+        if self.backoff_max_s < self.backoff_base_s:
+            raise ConfigError("retry.backoff_max_s",
+                              f"retry.backoff_max_s must be at least retry.backoff_base_s "
+                              f"({self.backoff_base_s:g} s), got {self.backoff_max_s:g} s.")
+
+
+def is_retry_safe(method: bytes, has_idempotency_key: bool) -> bool:
+    """Only idempotent methods, or requests carrying an ``Idempotency-Key``, may be sent twice."""
+    return has_idempotency_key or method in IDEMPOTENT_METHODS
+
+
+def is_retryable(config: RetryConfig, status: int | None = None, failure: str | None = None) -> bool:
+    """Is this outcome one the config retries? Give a response ``status``, or a ``failure``
+    (``"connect-failure"``, ``"reset"`` or ``"timeout"``) when there was no response."""
+    if not config.enabled:
+        return False
+    if failure is None:
+        return status in config.retry_on_statuses
+    if failure == CONNECT_FAILURE:
+        return config.retry_on_connect_failure
+    if failure == RESET:
+        return config.retry_on_reset
+    if failure == TIMEOUT:
+        return config.retry_on_timeout
+    return False
+
+
+def backoff_s(config: RetryConfig, retry_number: int, rng: random.Random) -> float:
+    """Full-jitter exponential backoff before retry ``retry_number`` (1 = the first retry):
+    uniform over [0, min(max, base * 2**(n-1))]."""
+    if retry_number < 1:
+        raise ValueError(f"backoff_s needs a retry number of 1 or more, got {retry_number!r}.")
+    cap = config.backoff_max_s
+    if retry_number <= 32:  # beyond 2**31 x base the cap always wins; skip the huge power
+        grown = config.backoff_base_s * (1 << (retry_number - 1))
+        if grown < cap:
+            cap = grown
+    return rng.random() * cap
