@@ -1,0 +1,1 @@
+"""orders: the write path, deduplicated by Idempotency-Key."""

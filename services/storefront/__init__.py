@@ -1,0 +1,1 @@
+"""storefront: the product page, composed from four services (composite)."""
