@@ -1,0 +1,270 @@
+"""Discovery client, shared by the gateway and the sidecars (not on the request hot path).
+
+``SnapshotWatcher`` long-polls the control plane's ``GET /v1/snapshot?index=N&wait_s=S``
+and keeps the last snapshot it saw. When the control plane is unreachable it keeps that
+snapshot (proxies go on serving with their last known endpoints and policies), sets
+``connected = False`` and retries with a small capped backoff; it logs one line per
+state change, never one per retry, and never raises out of its loop.
+
+``Registration`` registers one instance and heartbeats it every ``ttl_s / 3``; when a
+heartbeat answers 404 (the control plane restarted, or the TTL lapsed) it registers
+again. ``stop`` deregisters, best effort, within about a second.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
+
+import aiohttp
+
+log = logging.getLogger("gatemesh.discovery")
+
+MAX_BACKOFF_S = 2.0  # a watcher retries at least this often while the control plane is down
+CONNECT_TIMEOUT_S = 2.0
+POLL_SLACK_S = 5.0  # a long-poll may take wait_s plus this before it counts as failed
+DEREGISTER_TIMEOUT_S = 1.0
+_EMPTY: Mapping = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    id: str
+    host: str
+    port: int
+    meta: Mapping[str, str] = field(default_factory=lambda: _EMPTY, hash=False)
+
+    @property
+    def address(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Endpoint:
+        host, port = split_address(d["address"])
+        return cls(str(d["id"]), host, port, MappingProxyType(dict(d.get("meta") or {})))
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    index: int
+    services: Mapping[str, tuple[Endpoint, ...]]
+    policies: Mapping[str, Mapping]
+    apimgmt: Mapping  # {} = no API management configured at the control plane
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Snapshot:
+        """Parse a /v1/snapshot body; ValueError if it is not one."""
+        try:
+            services = {name: tuple(Endpoint.from_dict(e) for e in endpoints)
+                        for name, endpoints in d["services"].items()}
+            return cls(int(d["index"]), MappingProxyType(services),
+                       MappingProxyType(dict(d.get("policies") or {})),
+                       MappingProxyType(dict(d.get("apimgmt") or {})))
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise ValueError(f"not a control-plane snapshot: {exc!r}") from None
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """'host:port' or '[v6]:port' -> (host, port)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"address {address!r} is not host:port")
+    return host.strip("[]"), int(port)
+
+
+class SnapshotWatcher:
+    def __init__(self, control_plane_url: str, on_change: Callable[[Snapshot], None] | None = None,
+                 wait_s: float = 10.0, retry_s: float = 0.5) -> None:
+        self.url = control_plane_url.rstrip("/")
+        self.on_change = on_change
+        self.wait_s = wait_s
+        self.retry_s = retry_s
+        self.snapshot: Snapshot | None = None
+        self.connected = False
+        self._logged_state: bool | None = None
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._random = random.Random()
+
+    async def start(self) -> None:
+        """Start the long-poll loop; returns at once (see ``wait_ready``)."""
+        if self._task is not None:
+            return
+        timeout = aiohttp.ClientTimeout(total=self.wait_s + POLL_SLACK_S, sock_connect=CONNECT_TIMEOUT_S)
+        self._session = aiohttp.ClientSession(timeout=timeout)
+        self._task = asyncio.create_task(self._run(), name=f"snapshot-watcher {self.url}")
+
+    async def wait_ready(self, timeout_s: float) -> bool:
+        """True once a first snapshot arrived; False if none within ``timeout_s``."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._ready.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def stop(self) -> None:
+        """Stop polling; ``snapshot`` keeps the last known state."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        self.connected = False
+
+    def endpoints(self, service: str) -> tuple[Endpoint, ...]:
+        snapshot = self.snapshot
+        return () if snapshot is None else snapshot.services.get(service, ())
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            # After a failure ask for the full state at once (index 0): a restarted control
+            # plane counts its index from 1 again and could collide with ours.
+            fresh = failures > 0 or self.snapshot is None
+            index = 0 if fresh else self.snapshot.index
+            try:
+                snapshot = await self._poll(index)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the loop must outlive any failure
+                failures += 1
+                self._set_connected(False, exc)
+                await asyncio.sleep(self._backoff_s(failures))
+                continue
+            failures = 0
+            self._set_connected(True)
+            if fresh or snapshot.index != self.snapshot.index:
+                self.snapshot = snapshot
+                self._ready.set()
+                if self.on_change is not None:
+                    try:
+                        self.on_change(snapshot)
+                    except Exception:  # noqa: BLE001
+                        log.exception("discovery: on_change failed for snapshot index %d", snapshot.index)
+
+    async def _poll(self, index: int) -> Snapshot:
+        params = {"index": str(index), "wait_s": f"{self.wait_s:g}"}
+        async with self._session.get(f"{self.url}/v1/snapshot", params=params) as resp:
+            if resp.status != 200:
+                raise ValueError(f"control plane answered {resp.status} to /v1/snapshot")
+            return Snapshot.from_dict(await resp.json(content_type=None))
+
+    def _backoff_s(self, failures: int) -> float:
+        cap = max(self.retry_s, MAX_BACKOFF_S)
+        delay = min(cap, self.retry_s * 2 ** min(failures - 1, 16))
+        return delay * self._random.uniform(0.5, 1.0)  # jitter: reconnects do not arrive in step
+
+    def _set_connected(self, connected: bool, exc: BaseException | None = None) -> None:
+        self.connected = connected
+        if self._logged_state is connected:
+            return
+        self._logged_state = connected
+        if connected:
+            log.info("discovery: connected to control plane %s", self.url)
+        else:
+            kept = f"keeping snapshot index {self.snapshot.index}" if self.snapshot else "no snapshot yet"
+            log.warning("discovery: control plane %s unreachable (%s: %s); %s, retrying",
+                        self.url, type(exc).__name__, exc, kept)
+
+
+class Registration:
+    """Register one instance with the control plane and keep its TTL alive."""
+
+    def __init__(self, control_plane_url: str, service: str, instance: str, address: str,
+                 ttl_s: float = 3.0, meta: Mapping[str, str] | None = None) -> None:
+        self.url = control_plane_url.rstrip("/")
+        self.service = service
+        self.instance = instance
+        self.address = address
+        self.ttl_s = ttl_s
+        self.meta = dict(meta or {})
+        self.interval_s = ttl_s / 3  # three heartbeats per TTL: one lost beat does not expire us
+        self.registered = False
+        self._logged_state: bool | None = None
+        self._task: asyncio.Task | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def _instance_url(self) -> str:
+        return f"{self.url}/v1/services/{self.service}/instances/{self.instance}"
+
+    async def start(self) -> None:
+        """Register once (without raising if the control plane is down), then heartbeat."""
+        if self._task is not None:
+            return
+        timeout = aiohttp.ClientTimeout(total=max(0.5, min(2.0, self.ttl_s / 2)))
+        self._session = aiohttp.ClientSession(timeout=timeout)
+        await self._beat()
+        self._task = asyncio.create_task(self._run(), name=f"registration {self.service}/{self.instance}")
+
+    async def stop(self) -> None:
+        """Stop heartbeating and deregister (best effort, bounded by ~1 s)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        if self._session is None:
+            return
+        try:
+            async with self._session.delete(
+                    self._instance_url, timeout=aiohttp.ClientTimeout(total=DEREGISTER_TIMEOUT_S)):
+                pass
+            log.info("discovery: deregistered %s/%s", self.service, self.instance)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("discovery: could not deregister %s/%s (%s); its TTL will lapse",
+                        self.service, self.instance, type(exc).__name__)
+        finally:
+            await self._session.close()
+            self._session = None
+            self.registered = False
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            await self._beat()
+
+    async def _beat(self) -> None:
+        """Heartbeat if registered, else register; never raises."""
+        try:
+            if self.registered:
+                async with self._session.put(f"{self._instance_url}/heartbeat") as resp:
+                    if resp.status == 200:
+                        return
+                    if resp.status != 404:
+                        raise ValueError(f"heartbeat answered {resp.status}")
+                # 404: the control plane forgot us (restart, or our TTL lapsed): register again
+            body = {"address": self.address, "ttl_s": self.ttl_s, "meta": self.meta}
+            async with self._session.put(self._instance_url, json=body) as resp:
+                if resp.status != 200:
+                    detail = (await resp.text())[:300]
+                    raise ValueError(f"registration answered {resp.status}: {detail}")
+            self._set_registered(True)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - keep trying every interval
+            self._set_registered(False, exc)
+
+    def _set_registered(self, registered: bool, exc: BaseException | None = None) -> None:
+        self.registered = registered
+        if self._logged_state is registered:
+            return
+        self._logged_state = registered
+        if registered:
+            log.info("discovery: registered %s/%s at %s with %s", self.service, self.instance,
+                     self.address, self.url)
+        else:
+            log.warning("discovery: %s/%s is not registered (%s: %s); retrying every %.1fs",
+                        self.service, self.instance, type(exc).__name__, exc, self.interval_s)
