@@ -1,0 +1,285 @@
+"""The real ``python -m mesh.controlplane`` process on loopback: the HTTP API of
+docs/contracts.md, TTL expiry, long-poll wake-ups, clean SIGTERM, and a watcher that keeps
+its last snapshot after the process is SIGKILLed."""
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import aiohttp
+import pytest
+import requests
+
+from gatemesh.discovery import SnapshotWatcher
+
+pytestmark = [pytest.mark.integration, pytest.mark.discovery]
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ControlPlaneProcess:
+    def __init__(self, *extra: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mesh.controlplane", "--port", str(self.port), *extra],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.log)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.stderr()
+            try:
+                if requests.get(f"{self.url}/health", timeout=0.5).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        self.close()
+        raise AssertionError(f"control plane did not become healthy: {self.stderr()}")
+
+    def stderr(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(5)
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def cp():
+    proc = ControlPlaneProcess("--sweep-interval-s", "0.05")
+    yield proc
+    proc.close()
+
+
+def put(cp, path, body=None, data=None):
+    return requests.put(cp.url + path, json=body, data=data, timeout=5)
+
+
+def get(cp, path):
+    return requests.get(cp.url + path, timeout=15)
+
+
+def index_of(cp) -> int:
+    return int(get(cp, "/health").headers["X-Gatemesh-Index"])
+
+
+# -- command line -----------------------------------------------------------------------
+@pytest.mark.parametrize("args", [[], ["--port", "0"], ["--port", "http"], ["--port", "1", "--sweep-interval-s", "0"],
+                                  ["--port", "1", "--bogus"]])
+def test_bad_arguments_print_one_line_and_exit_2(args):
+    done = subprocess.run([sys.executable, "-m", "mesh.controlplane", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=20)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("controlplane: error: "), done.stderr
+
+
+def test_port_in_use_prints_one_line_and_exits_2():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "mesh.controlplane", "--port", str(port)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=20)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()]
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+
+
+def test_sigterm_exits_0_promptly_with_a_long_poll_parked():
+    proc = ControlPlaneProcess()
+    try:
+        async def park():
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"{proc.url}/v1/snapshot?index=1&wait_s=60") as resp:
+                    return resp.status
+        async def main():
+            task = asyncio.create_task(park())
+            await asyncio.sleep(0.3)
+            t0 = time.monotonic()
+            proc.proc.send_signal(signal.SIGTERM)
+            status = await asyncio.wait_for(task, 5)
+            return status, time.monotonic() - t0
+        status, took = asyncio.run(main())
+        assert status == 200 and took < 2
+        assert proc.proc.wait(5) == 0
+    finally:
+        proc.close()
+
+
+# -- registry ---------------------------------------------------------------------------------
+def test_health_and_index_header(cp):
+    resp = get(cp, "/health")
+    assert resp.status_code == 200 and resp.json()["status"] == "ok"
+    assert int(resp.headers["X-Gatemesh-Index"]) >= 1
+
+
+def test_register_list_heartbeat_deregister(cp):
+    resp = put(cp, "/v1/services/catalog/instances/catalog-1",
+               {"address": "127.0.0.1:18001", "ttl_s": 30, "meta": {"zone": "a"}})
+    assert resp.status_code == 200 and resp.json()["created"] is True
+    listed = get(cp, "/v1/services/catalog").json()["instances"]
+    assert {"id": "catalog-1", "address": "127.0.0.1:18001", "meta": {"zone": "a"}} in listed
+    assert "catalog" in get(cp, "/v1/services").json()["services"]
+    assert put(cp, "/v1/services/catalog/instances/catalog-1/heartbeat").status_code == 200
+    assert requests.delete(cp.url + "/v1/services/catalog/instances/catalog-1", timeout=5).status_code == 200
+    assert put(cp, "/v1/services/catalog/instances/catalog-1/heartbeat").status_code == 404
+    assert requests.delete(cp.url + "/v1/services/catalog/instances/catalog-1", timeout=5).status_code == 404
+
+
+@pytest.mark.parametrize("path, kwargs, words", [
+    ("catalog/instances/c1", {"data": b"{bad"}, "not valid JSON"),
+    ("catalog/instances/c1", {"data": b""}, "body is empty"),
+    ("catalog/instances/c1", {"body": [1]}, "must be a JSON object"),
+    ("catalog/instances/c1", {"body": {}}, "address is missing"),
+    ("catalog/instances/c1", {"body": {"address": "127.0.0.1"}}, "expected 'host:port'"),
+    ("catalog/instances/c1", {"body": {"address": "127.0.0.1:70000"}}, "between 1 and 65535"),
+    ("catalog/instances/c1", {"body": {"address": "h:1", "ttl_s": 0}}, "ttl_s must be"),
+    ("catalog/instances/c1", {"body": {"address": "h:1", "ttl_s": 301}}, "ttl_s must be"),
+    ("catalog/instances/c1", {"body": {"address": "h:1", "meta": {"w": 1}}}, "must be strings"),
+    ("catalog/instances/c1", {"body": {"address": "h:1", "ttl": 3}}, "unknown field(s) ttl"),
+    ("Catalog/instances/c1", {"body": {"address": "h:1"}}, "service id 'Catalog' is invalid"),
+    ("catalog/instances/_c1", {"body": {"address": "h:1"}}, "instance id '_c1' is invalid"),
+])
+def test_bad_registrations_answer_400_with_a_sentence(cp, path, kwargs, words):
+    resp = put(cp, "/v1/services/" + path, kwargs.get("body"), kwargs.get("data"))
+    assert resp.status_code == 400
+    assert words in resp.json()["error"]
+
+
+def test_unknown_service_and_path_answer_404_json(cp):
+    resp = get(cp, "/v1/services/never-registered")
+    assert resp.status_code == 404 and "unknown" in resp.json()["error"]
+    assert get(cp, "/nope").json()["error"]
+    assert requests.post(cp.url + "/v1/services", timeout=5).status_code == 405
+
+
+def test_instance_expires_when_its_ttl_lapses(cp):
+    put(cp, "/v1/services/reviews/instances/reviews-1", {"address": "127.0.0.1:18010", "ttl_s": 0.3})
+    since = get(cp, "/v1/events").json()["seq"] - 1
+    deadline = time.monotonic() + 2
+    while get(cp, "/v1/services/reviews").json()["instances"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert get(cp, "/v1/services/reviews").json()["instances"] == []
+    expired = [e for e in get(cp, f"/v1/events?since={since}").json()["events"] if e["kind"] == "expired"]
+    assert [(e["service"], e["instance"]) for e in expired] == [("reviews", "reviews-1")]
+    assert "ttl" in expired[0]["cause"]
+
+
+# -- snapshot long-poll --------------------------------------------------------------------
+def test_snapshot_returns_at_once_when_behind_and_times_out_when_current(cp):
+    resp = get(cp, "/v1/snapshot?index=0")
+    body = resp.json()
+    assert set(body) == {"index", "services", "policies", "apimgmt"}
+    assert int(resp.headers["X-Gatemesh-Index"]) == body["index"]
+    t0 = time.monotonic()
+    again = get(cp, f"/v1/snapshot?index={body['index']}&wait_s=0.3")
+    assert 0.25 < time.monotonic() - t0 < 2 and again.json()["index"] == body["index"]
+    assert get(cp, "/v1/snapshot?index=-1").status_code == 400
+    assert get(cp, "/v1/snapshot?wait_s=soon").status_code == 400
+
+
+def test_watches_wake_within_1s_of_a_registration(cp):
+    async def main():
+        index = index_of(cp)
+        async with aiohttp.ClientSession() as http:
+            async def watch():
+                async with http.get(f"{cp.url}/v1/snapshot?index={index}&wait_s=30") as resp:
+                    return time.monotonic(), await resp.json()
+            watchers = [asyncio.create_task(watch()) for _ in range(20)]
+            await asyncio.sleep(0.3)
+            assert not any(w.done() for w in watchers)
+            t0 = time.monotonic()
+            async with http.put(f"{cp.url}/v1/services/pricing/instances/pricing-1",
+                                json={"address": "127.0.0.1:18020", "ttl_s": 30}) as resp:
+                assert resp.status == 200
+            results = await asyncio.wait_for(asyncio.gather(*watchers), 5)
+        for woke, body in results:
+            assert woke - t0 < 1.0
+            assert body["index"] > index
+            assert body["services"]["pricing"][0]["id"] == "pricing-1"
+    asyncio.run(main())
+
+
+# -- policies, API management, events, metrics -----------------------------------------------
+def test_policies_put_get_list_delete(cp):
+    assert get(cp, "/v1/policies/inventory").status_code == 404
+    before = index_of(cp)
+    assert put(cp, "/v1/policies/inventory", {}).json() == {}
+    assert get(cp, "/v1/policies/inventory").json() == {}
+    assert get(cp, "/v1/policies").json()["policies"]["inventory"] == {}
+    assert get(cp, "/v1/snapshot?index=0").json()["policies"]["inventory"] == {}
+    assert index_of(cp) == before + 1
+    assert put(cp, "/v1/policies/inventory", [1]).status_code == 400
+    assert requests.delete(cp.url + "/v1/policies/inventory", timeout=5).status_code == 200
+    assert get(cp, "/v1/policies/inventory").status_code == 404
+    kinds = [e["kind"] for e in get(cp, "/v1/events").json()["events"] if e["service"] == "inventory"]
+    assert kinds == ["policy-changed", "policy-changed"]
+
+
+def test_apimgmt_put_normalizes_and_refuses_bad_config(cp):
+    resp = put(cp, "/v1/apimgmt", {"keys": {"demo-key": {"routes": ["*"]}}})
+    assert resp.status_code == 200
+    assert resp.json()["rate_limit"] == {"enabled": True, "rate_per_s": 100.0, "burst": 200}
+    assert get(cp, "/v1/apimgmt").json() == resp.json()
+    bad = put(cp, "/v1/apimgmt", {"rate_limit": {"burst": -1}})
+    assert bad.status_code == 400 and "burst" in bad.json()["error"]
+    assert get(cp, "/v1/snapshot?index=0").json()["apimgmt"]["keys"] == {"demo-key": {"routes": ["*"]}}
+
+
+def test_events_since_filters_and_rejects_bad_since(cp):
+    last = get(cp, "/v1/events").json()["seq"]
+    put(cp, "/v1/services/orders/instances/orders-1", {"address": "127.0.0.1:18030", "ttl_s": 30})
+    events = get(cp, f"/v1/events?since={last}").json()["events"]
+    assert [(e["kind"], e["instance"]) for e in events] == [("registered", "orders-1")]
+    assert get(cp, "/v1/events?since=x").status_code == 400
+
+
+def test_metrics_are_prometheus_text(cp):
+    resp = get(cp, "/metrics")
+    assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/plain")
+    assert "gatemesh_controlplane_index " in resp.text
+    assert 'gatemesh_controlplane_events_total{kind="registered"}' in resp.text
+
+
+# -- losing the control plane -------------------------------------------------------------------
+def test_watcher_keeps_last_snapshot_after_sigkill():
+    proc = ControlPlaneProcess()
+    try:
+        put(proc, "/v1/services/catalog/instances/catalog-1", {"address": "127.0.0.1:18001", "ttl_s": 30})
+        put(proc, "/v1/policies/catalog", {})
+
+        async def main():
+            watcher = SnapshotWatcher(proc.url, wait_s=5, retry_s=0.05)
+            await watcher.start()
+            try:
+                assert await watcher.wait_ready(5)
+                before = watcher.snapshot
+                os.kill(proc.proc.pid, signal.SIGKILL)
+                proc.proc.wait(5)
+                deadline = time.monotonic() + 5
+                while watcher.connected and time.monotonic() < deadline:
+                    await asyncio.sleep(0.02)
+                assert not watcher.connected
+                await asyncio.sleep(0.3)  # a few failed reconnects later
+                assert watcher.snapshot is before
+                assert [e.id for e in watcher.endpoints("catalog")] == ["catalog-1"]
+                assert "catalog" in watcher.snapshot.policies
+            finally:
+                await watcher.stop()
+        asyncio.run(main())
+    finally:
+        proc.close()
