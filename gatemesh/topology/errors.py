@@ -1,0 +1,5 @@
+"""The one exception of the topology package."""
+
+
+class TopologyError(ValueError):
+    """A topology cannot be built as asked; the message is one sentence saying what to do."""
