@@ -14,6 +14,9 @@ from mesh.controlplane.registry import Registry
 from mesh.controlplane.store import Store
 
 
+POLICY = {"timeout": {"attempt_timeout_s": 1.0}}
+
+
 class ControlPlane:
     """A control plane served in this event loop; ``stop``/``start`` keep the port."""
 
@@ -93,7 +96,7 @@ def test_watcher_sees_first_snapshot_then_registrations_and_deregistrations():
         assert reg.registered
         t0 = time.monotonic()
         assert await eventually(lambda: watcher.endpoints("catalog"))
-        assert time.monotonic() - t0 < 0.5  # the long-poll wakes, no polling interval
+        assert time.monotonic() - t0 < 1.0  # the long-poll wakes; wait_s is 5
         assert watcher.endpoints("catalog") == (Endpoint("catalog-1", "127.0.0.1", 18001, {"zone": "a"}),)
         await reg.stop()
         assert await eventually(lambda: watcher.endpoints("catalog") == ())
@@ -108,10 +111,12 @@ def test_watcher_delivers_policies_and_apimgmt():
         await watcher.start()
         await watcher.wait_ready(2)
         async with aiohttp.ClientSession() as http:
-            await http.put(f"{cp.url}/v1/policies/catalog", json={"timeout_s": 1})
-            await http.put(f"{cp.url}/v1/apimgmt", json={"keys": {"k": {"routes": ["*"]}}})
+            for path, body in [("/v1/policies/catalog", POLICY),
+                               ("/v1/apimgmt", {"keys": {"k": {"routes": ["*"]}}})]:
+                async with http.put(cp.url + path, json=body) as resp:
+                    assert resp.status == 200, await resp.text()
         assert await eventually(lambda: watcher.snapshot.index == 3)
-        assert watcher.snapshot.policies == {"catalog": {"timeout_s": 1}}
+        assert watcher.snapshot.policies == {"catalog": POLICY}
         assert watcher.snapshot.apimgmt["keys"] == {"k": {"routes": ["*"]}}
         await watcher.stop()
     run(body)
@@ -171,9 +176,9 @@ def test_watcher_without_control_plane_is_not_ready_and_stops_cleanly():
 
 def test_registration_heartbeats_keep_a_short_ttl_alive():
     async def body(cp):
-        reg = Registration(cp.url, "catalog", "c1", "127.0.0.1:18001", ttl_s=0.3)
+        reg = Registration(cp.url, "catalog", "c1", "127.0.0.1:18001", ttl_s=0.5)
         await reg.start()
-        await asyncio.sleep(0.8)  # over two TTLs
+        await asyncio.sleep(1.1)  # over two TTLs
         assert [i.id for i in cp.store.registry.instances("catalog")] == ["c1"]
         assert cp.store.index == 2  # heartbeats change nothing visible
         await reg.stop()

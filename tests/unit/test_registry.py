@@ -193,7 +193,7 @@ def test_wait_returns_at_once_when_the_client_is_behind_or_ahead(store):
         await store.wait_for_change(0, 5)  # behind
         await store.wait_for_change(99, 5)  # ahead: the control plane restarted
         return time.monotonic() - t0
-    assert asyncio.run(main()) < 0.1
+    assert asyncio.run(main()) < 1.0  # not the 5 s wait
 
 
 def test_wait_times_out_without_change(store):
@@ -201,7 +201,7 @@ def test_wait_times_out_without_change(store):
         t0 = time.monotonic()
         await store.wait_for_change(1, 0.05)
         return time.monotonic() - t0
-    assert 0.04 < asyncio.run(main()) < 0.5
+    assert 0.04 < asyncio.run(main()) < 2
     assert store.waiting == 0
 
 
@@ -214,7 +214,7 @@ def test_one_change_wakes_every_waiter_at_once(store):
         store.register("catalog", "c1", "127.0.0.1:1", 3, {})
         await asyncio.gather(*waiters)
         return time.monotonic() - t0
-    assert asyncio.run(main()) < 0.1
+    assert asyncio.run(main()) < 1.0  # not the 5 s wait
     assert store.waiting == 0
 
 
