@@ -14,7 +14,7 @@ import time
 
 from aiohttp import web
 
-from mesh.controlplane.api import DEFAULT_SWEEP_INTERVAL_S, make_app
+from mesh.controlplane.app import DEFAULT_SWEEP_INTERVAL_S, make_app
 from mesh.controlplane.registry import Registry
 from mesh.controlplane.store import Store
 

@@ -5,9 +5,7 @@ Every answer is JSON; refusals are ``{"error": "<sentence>"}`` with 400 (bad inp
 """
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import math
 from typing import Any
 
@@ -19,12 +17,9 @@ from mesh.controlplane.metrics import Metrics
 from mesh.controlplane.registry import DEFAULT_TTL_S, check_id, check_meta, check_ttl_s, parse_address
 from mesh.controlplane.store import Store
 
-log = logging.getLogger("gatemesh.controlplane")
-
 INDEX_HEADER = "X-Gatemesh-Index"
 DEFAULT_WAIT_S = 10.0  # long-poll wait when the client does not say
 MAX_WAIT_S = 60.0  # longer waits are capped
-DEFAULT_SWEEP_INTERVAL_S = 0.5  # how often lapsed TTLs are looked for
 REGISTER_FIELDS = {"address", "ttl_s", "meta"}
 
 STORE = web.AppKey("store", Store)
@@ -213,78 +208,3 @@ async def health(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     body = generate_latest(request.app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-# -- wiring --------------------------------------------------------------------------------
-@web.middleware
-async def json_errors(request: web.Request, handler) -> web.StreamResponse:
-    """Every refusal as JSON, every answer with the index, every request counted."""
-    try:
-        response = await handler(request)
-    except (BadRequest, ValueError) as exc:
-        response = error(400, str(exc))
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        response = error(exc.status, f"{exc.reason}: {request.method} {request.path}.")
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - the API must answer JSON, never a traceback
-        log.exception("error handling %s %s", request.method, request.path)
-        response = error(500, f"internal error: {type(exc).__name__}: {exc}.")
-    if INDEX_HEADER not in response.headers:
-        response.headers[INDEX_HEADER] = str(request.app[STORE].index)
-    resource = request.match_info.route.resource
-    route = resource.canonical if resource is not None else "unmatched"
-    request.app[METRICS].http_requests.labels(request.method, route, str(response.status)).inc()
-    return response
-
-
-def make_app(store: Store, sweep_interval_s: float = DEFAULT_SWEEP_INTERVAL_S) -> web.Application:
-    app = web.Application(middlewares=[json_errors])
-    app[STORE] = store
-    app[METRICS] = Metrics(store)
-    instance = "/v1/services/{service}/instances/{instance}"
-    app.router.add_routes([
-        web.get("/health", health),
-        web.get("/metrics", metrics),
-        web.get("/v1/services", list_services),
-        web.get("/v1/services/{service}", get_service),
-        web.put(instance, register),
-        web.put(instance + "/heartbeat", heartbeat),
-        web.delete(instance, deregister),
-        web.get("/v1/snapshot", snapshot),
-        web.get("/v1/policies", list_policies),
-        web.get("/v1/policies/{service}", get_policy),
-        web.put("/v1/policies/{service}", put_policy),
-        web.delete("/v1/policies/{service}", delete_policy),
-        web.get("/v1/apimgmt", get_apimgmt),
-        web.put("/v1/apimgmt", put_apimgmt),
-        web.get("/v1/events", events),
-    ])
-
-    async def sweeper(app: web.Application):
-        task = asyncio.create_task(sweep(store, sweep_interval_s), name="controlplane-sweeper")
-        yield
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-
-    async def release_waiters(app: web.Application) -> None:
-        store.close()
-
-    app.cleanup_ctx.append(sweeper)
-    app.on_shutdown.append(release_waiters)
-    return app
-
-
-async def sweep(store: Store, interval_s: float) -> None:
-    """Remove instances whose TTL lapsed, every ``interval_s``; never dies on an error."""
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            store.expire()
-        except Exception:  # noqa: BLE001
-            log.exception("sweeper failed; trying again in %.1fs", interval_s)

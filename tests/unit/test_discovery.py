@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 
 from gatemesh.discovery import Endpoint, Registration, Snapshot, SnapshotWatcher
-from mesh.controlplane.api import make_app
+from mesh.controlplane.app import make_app
 from mesh.controlplane.registry import Registry
 from mesh.controlplane.store import Store
 

@@ -1,0 +1,91 @@
+"""The control plane's aiohttp application: routes, the JSON-error middleware, the TTL
+sweeper, and releasing parked long-polls on shutdown."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from mesh.controlplane import api
+from mesh.controlplane.api import INDEX_HEADER, METRICS, STORE, error
+from mesh.controlplane.metrics import Metrics
+from mesh.controlplane.store import Store
+
+log = logging.getLogger("gatemesh.controlplane")
+
+DEFAULT_SWEEP_INTERVAL_S = 0.5  # how often lapsed TTLs are looked for
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler) -> web.StreamResponse:
+    """Every refusal as JSON, every answer with the index, every request counted."""
+    try:
+        response = await handler(request)
+    except ValueError as exc:  # BadRequest, and the registry's input checks
+        response = error(400, str(exc))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = error(exc.status, f"{exc.reason}: {request.method} {request.path}.")
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the API must answer JSON, never a traceback
+        log.exception("error handling %s %s", request.method, request.path)
+        response = error(500, f"internal error: {type(exc).__name__}: {exc}.")
+    if INDEX_HEADER not in response.headers:
+        response.headers[INDEX_HEADER] = str(request.app[STORE].index)
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    request.app[METRICS].http_requests.labels(request.method, route, str(response.status)).inc()
+    return response
+
+
+def make_app(store: Store, sweep_interval_s: float = DEFAULT_SWEEP_INTERVAL_S) -> web.Application:
+    app = web.Application(middlewares=[json_errors])
+    app[STORE] = store
+    app[METRICS] = Metrics(store)
+    instance = "/v1/services/{service}/instances/{instance}"
+    app.router.add_routes([
+        web.get("/health", api.health),
+        web.get("/metrics", api.metrics),
+        web.get("/v1/services", api.list_services),
+        web.get("/v1/services/{service}", api.get_service),
+        web.put(instance, api.register),
+        web.put(instance + "/heartbeat", api.heartbeat),
+        web.delete(instance, api.deregister),
+        web.get("/v1/snapshot", api.snapshot),
+        web.get("/v1/policies", api.list_policies),
+        web.get("/v1/policies/{service}", api.get_policy),
+        web.put("/v1/policies/{service}", api.put_policy),
+        web.delete("/v1/policies/{service}", api.delete_policy),
+        web.get("/v1/apimgmt", api.get_apimgmt),
+        web.put("/v1/apimgmt", api.put_apimgmt),
+        web.get("/v1/events", api.events),
+    ])
+
+    async def sweeper(app: web.Application):
+        task = asyncio.create_task(sweep(store, sweep_interval_s), name="controlplane-sweeper")
+        yield
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    async def release_waiters(app: web.Application) -> None:
+        store.close()
+
+    app.cleanup_ctx.append(sweeper)
+    app.on_shutdown.append(release_waiters)
+    return app
+
+
+async def sweep(store: Store, interval_s: float) -> None:
+    """Remove instances whose TTL lapsed, every ``interval_s``; never dies on an error."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            store.expire()
+        except Exception:  # noqa: BLE001
+            log.exception("sweeper failed; trying again in %.1fs", interval_s)
