@@ -1,10 +1,13 @@
 """Load balancing: pick one endpoint of a service for each attempt.
 
 - ``round_robin``: take turns. The position is a counter kept across calls and taken
-  modulo the current list length, so the spread stays even when the list changes between
-  calls (an endpoint ejected, one added). An excluded endpoint (already tried by this
-  request) is skipped and the counter moves past the endpoint actually picked, so the
-  skip does not hand the next endpoint a double share.
+  modulo the current list length (as Envoy's unweighted round robin), so the spread stays
+  even when the list changes between calls (an endpoint ejected, one added, the list
+  rebuilt per request): each change costs at most one uneven turn. An excluded endpoint
+  (already tried by this request) is skipped and the counter moves past the endpoint
+  actually picked, so the skip does not hand the next endpoint a double share.
+  (Lists whose length alternates on *every* call can still skew a counter; endpoint lists
+  change on events such as an ejection, not per call.)
 - ``least_request``: power of two choices, as Envoy's LEAST_REQUEST with choice_count 2:
   draw two different endpoints at random, send to the one with fewer requests in flight
   (counted through ``on_start`` / ``on_end``). It steers around slow endpoints without
@@ -62,9 +65,10 @@ class RoundRobinBalancer:
         n = len(endpoints)
         if n == 0:
             return None
-        start = self._next % n
+        count = self._next
+        start = count % n
         if not exclude:
-            self._next = start + 1
+            self._next = count + 1
             return endpoints[start]
         for offset in range(n):  # O(1) unless many endpoints are excluded
             i = start + offset
@@ -72,7 +76,7 @@ class RoundRobinBalancer:
                 i -= n
             endpoint = endpoints[i]
             if endpoint not in exclude:
-                self._next = start + offset + 1
+                self._next = count + offset + 1
                 return endpoint
         return None
 
