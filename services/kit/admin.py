@@ -39,10 +39,13 @@ class MisbehaveConfig:
     def __post_init__(self) -> None:
         if not _is_number(self.error_rate) or not 0.0 <= self.error_rate <= 1.0:
             raise ValueError(f"error_rate must be a number from 0 to 1, got {self.error_rate!r}")
-        if not isinstance(self.error_status, int) or isinstance(self.error_status, bool) or not 400 <= self.error_status <= 599:
+        status = self.error_status
+        if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
             raise ValueError(f"error_status must be an HTTP error status 400..599, got {self.error_status!r}")
         if not _is_number(self.delay_ms) or not 0.0 <= self.delay_ms <= MAX_DELAY_MS:
-            raise ValueError(f"delay_ms must be a number of milliseconds from 0 to {MAX_DELAY_MS:.0f}, got {self.delay_ms!r}")
+            raise ValueError(
+                f"delay_ms must be a number of milliseconds from 0 to {MAX_DELAY_MS:.0f}, got {self.delay_ms!r}"
+            )
         if self.seed is not None and (not isinstance(self.seed, int) or isinstance(self.seed, bool)):
             raise ValueError(f"seed must be an integer or null, got {self.seed!r}")
 
@@ -50,7 +53,9 @@ class MisbehaveConfig:
     def from_json(cls, body: Any) -> MisbehaveConfig:
         """Build from a PUT body; fields left out take their defaults (PUT replaces)."""
         if not isinstance(body, dict):
-            raise ValueError('the body must be a JSON object such as {"error_rate": 0.5, "error_status": 503, "delay_ms": 0}')
+            raise ValueError(
+                'the body must be a JSON object such as {"error_rate": 0.5, "error_status": 503, "delay_ms": 0}'
+            )
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(body) - known)
         if unknown:

@@ -69,7 +69,8 @@ class Registrar:
                 else:
                     await self._register()
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-                self._note("unreachable", "control plane unreachable (%s); retrying every %.2fs", type(exc).__name__, self.interval_s)
+                name = type(exc).__name__
+                self._note("unreachable", "control plane unreachable (%s); retrying every %.2fs", name, self.interval_s)
             if not forgotten:  # a forgotten instance registers again right away
                 await asyncio.sleep(self.interval_s)
 

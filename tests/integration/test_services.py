@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.server
 import importlib.util
-import json
 import os
 import signal
 import socket
