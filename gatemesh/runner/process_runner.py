@@ -76,6 +76,7 @@ class ProcessRunner:
         self.toxiproxy_bin: str | None = None
         self.children: dict[str, Child] = {}  # by component name, in start order
         self.started: list[dict[str, Any]] = []  # every process ever started: pid, name, argv
+        self.on_spawn: Callable[[dict[str, Any]], None] | None = None  # called with each started entry
         self._toxiproxy = ToxiproxyAdmin(topology.endpoints.toxiproxy_api)
 
     # ------------------------------------------------------------------ start / stop
@@ -288,7 +289,10 @@ class ProcessRunner:
         popen = spawn(argv, log_path, env=self._env(component), cwd=self.run_dir)
         child = Child(component, argv, log_path, popen)
         self.children[component.name] = child
-        self.started.append({"name": component.name, "pid": popen.pid, "argv": argv})
+        entry = {"name": component.name, "pid": popen.pid, "argv": argv}
+        self.started.append(entry)
+        if self.on_spawn is not None:
+            self.on_spawn(entry)
         return child
 
     def _start_group(self, group: list[Component], deadline: float, say: Progress) -> None:
