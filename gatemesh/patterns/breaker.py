@@ -9,7 +9,8 @@
 A call is admitted by ``try_acquire()`` and must then report exactly one of
 ``on_success`` / ``on_failure`` / ``on_ignored``. A call slower than ``slow_call_s``
 counts as a failure even when it succeeded. Results that arrive while OPEN (calls
-admitted before it opened) are ignored. Every transition calls ``on_transition`` with a
+admitted before it opened) are ignored; one that arrives while HALF_OPEN counts as a probe
+result (``try_acquire`` hands out no token to tell them apart). Every transition calls ``on_transition`` with a
 ``Transition`` whose ``cause`` is a sentence fit for a log line.
 """
 from __future__ import annotations
