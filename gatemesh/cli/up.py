@@ -5,6 +5,7 @@ Ctrl-C (or SIGTERM) stops everything; with --detach, stop it with `gatemesh down
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -16,7 +17,7 @@ from typing import Any
 from gatemesh.runner import check_ports, find_toxiproxy
 from gatemesh.runner.preflight import REPO_ROOT
 from gatemesh.runner.process import log_tail, spawn
-from gatemesh.runner.state import SPEC_FILE, SUPERVISOR_LOG, read_state, write_json
+from gatemesh.runner.state import SPEC_FILE, STATE_FILE, SUPERVISOR_LOG, read_state, write_json
 from gatemesh.topology import DEFAULT_TOPOLOGY, TOPOLOGIES, PortPlan, build_topology, parse_scale
 
 from . import _show
@@ -77,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         [sys.executable, "-m", "gatemesh.runner.supervisor", "--run-dir", str(directory)],
         directory / SUPERVISOR_LOG, env=env, cwd=directory, die_with_parent=False,
     )
+    _announce(directory / STATE_FILE, args, supervisor)
     print(f"gatemesh: starting {topology.name} as {args.name!r}: "
           f"{len(topology.components)} processes (logs in {directory / 'logs'})", flush=True)
 
@@ -113,6 +115,19 @@ def run(args: argparse.Namespace) -> int:
           f"see {directory / SUPERVISOR_LOG}", file=sys.stderr)
     tear_down(directory, _state_or(directory, supervisor), _say)
     return 1
+
+
+def _announce(path: Path, args: argparse.Namespace, supervisor: Any) -> None:
+    """A first state.json, so `gatemesh down` finds the supervisor even before it has
+    written its own (O_EXCL: never overwrite the supervisor's)."""
+    state = {"name": args.name, "topology": args.topology, "status": "launching",
+             "pid": supervisor.pid, "argv": list(supervisor.args), "progress": [], "pids": []}
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w") as f:
+        json.dump(state, f)
 
 
 def _state_or(directory: Path, supervisor: Any) -> dict[str, Any]:

@@ -125,7 +125,7 @@ class Supervisor:
                 self.save(status="failed", error=str(e), log_tail=e.log_tail, component=e.component)
                 return 1
             except _Stop:
-                self.save(status="stopped", error="stopped while starting")
+                self.save(status="stopped", error="the topology was stopped while starting (by gatemesh down or a signal)")
                 return 0
             self.phase = "running"
             self.save(status="running")
