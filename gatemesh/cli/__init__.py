@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except OSError as e:  # e.g. an unwritable .gatemesh/ directory
+        print(f"gatemesh: error: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
