@@ -1,0 +1,123 @@
+"""HTTP/1.1 messages as the proxies see them: raw bytes, lower-cased header names.
+
+Header names are lower-cased once, when parsed, so every later lookup is a plain
+byte comparison; HTTP/1.1 names are case-insensitive, so forwarding them lower-cased
+is correct (HTTP/2 even requires it).
+"""
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import AsyncIterator, Iterable
+
+Headers = list[tuple[bytes, bytes]]
+
+# RFC 9110 §7.6.1: never forwarded by a proxy, plus whatever `Connection` names.
+HOP_BY_HOP = frozenset({
+    b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"te",
+    b"trailer", b"upgrade", b"proxy-authenticate", b"proxy-authorization",
+})
+# Framing headers the proxy recomputes for the body it actually sends.
+FRAMING = HOP_BY_HOP | {b"content-length"}
+
+REASON_PHRASES = {s.value: s.phrase.encode() for s in HTTPStatus}
+
+
+def header(headers: Headers, name: bytes) -> bytes | None:
+    """First value of `name` (lower-case) or None."""
+    for n, v in headers:
+        if n == name:
+            return v
+    return None
+
+
+def strip_hop_by_hop(headers: Headers) -> Headers:
+    """Headers without hop-by-hop and framing ones (and those `Connection` lists)."""
+    extra: set[bytes] = set()
+    for n, v in headers:
+        if n == b"connection":
+            extra.update(t.strip().lower() for t in v.split(b","))
+    if extra:
+        drop = FRAMING | extra
+        return [(n, v) for n, v in headers if n not in drop]
+    return [(n, v) for n, v in headers if n not in FRAMING]
+
+
+class Request:
+    """A parsed request whose body has been read (bodies are buffered so a retry can replay them)."""
+
+    __slots__ = ("method", "target", "headers", "body", "keep_alive", "peer", "_path")
+
+    def __init__(self, method: bytes, target: bytes, headers: Headers, body: bytes,
+                 keep_alive: bool = True, peer: str = ""):
+        self.method = method
+        self.target = target
+        self.headers = headers
+        self.body = body
+        self.keep_alive = keep_alive
+        self.peer = peer
+        self._path: bytes | None = None
+
+    @property
+    def path(self) -> bytes:
+        """The target without its query string."""
+        if self._path is None:
+            q = self.target.find(b"?")
+            self._path = self.target if q < 0 else self.target[:q]
+        return self._path
+
+    @property
+    def query(self) -> bytes:
+        q = self.target.find(b"?")
+        return b"" if q < 0 else self.target[q + 1:]
+
+    def header(self, name: bytes) -> bytes | None:
+        return header(self.headers, name)
+
+
+class Response:
+    """What a handler returns: a whole body, or a stream of chunks.
+
+    `content_length` may be set with a stream when the length is known up front
+    (an upstream that sent Content-Length); otherwise a stream is sent chunked.
+    """
+
+    __slots__ = ("status", "headers", "body", "stream", "content_length")
+
+    def __init__(self, status: int, headers: Headers | None = None, body: bytes = b"",
+                 stream: AsyncIterator[bytes] | None = None, content_length: int | None = None):
+        self.status = status
+        self.headers = headers if headers is not None else []
+        self.body = body
+        self.stream = stream
+        self.content_length = content_length
+
+
+def json_response(status: int, payload: object, headers: Iterable[tuple[bytes, bytes]] = ()) -> Response:
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    return Response(status, [(b"content-type", b"application/json"), *headers], body)
+
+
+def text_response(status: int, text: str, content_type: bytes = b"text/plain; charset=utf-8") -> Response:
+    return Response(status, [(b"content-type", content_type)], text.encode())
+
+
+def response_head(status: int, headers: Headers) -> bytes:
+    """The status line and header block, without the final blank line."""
+    reason = REASON_PHRASES.get(status, b"Unknown")
+    parts = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
+    for n, v in headers:
+        parts.append(n + b": " + v + b"\r\n")
+    return b"".join(parts)
+
+
+def request_head(method: bytes, target: bytes, headers: Headers) -> bytes:
+    parts = [method + b" " + target + b" HTTP/1.1\r\n"]
+    for n, v in headers:
+        parts.append(n + b": " + v + b"\r\n")
+    return b"".join(parts)
+
+
+def body_allowed(method: bytes, status: int) -> bool:
+    """RFC 9110: HEAD answers, 1xx, 204 and 304 carry no body."""
+    return method != b"HEAD" and status >= 200 and status not in (204, 304)

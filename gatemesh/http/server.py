@@ -1,0 +1,246 @@
+"""A lean HTTP/1.1 server on asyncio protocols and the httptools (llhttp) parser.
+
+Why not aiohttp.web: a proxy hop pays the server's per-request cost on every call, and
+aiohttp's request/response objects cost ~10x a protocol-level server (see
+docs/performance.md). This server does what a proxy needs and no more: keep-alive,
+pipelined requests answered in order, Content-Length and chunked bodies both ways,
+limits on header and body size, backpressure when the client reads slowly, and the
+handler's task cancelled when the client goes away (so the upstream call is abandoned,
+as Envoy does on a downstream reset).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+import httptools
+
+from .messages import Request, Response, body_allowed, json_response, response_head
+
+log = logging.getLogger("gatemesh.http")
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLimits:
+    max_body_bytes: int = 1 << 20          # 1 MiB: bodies are buffered for retries, so cap them (Envoy buffers up to its per_request_buffer_limit too)
+    max_header_bytes: int = 64 << 10       # 64 KiB: generous for real clients, fatal for header floods
+    max_pipelined: int = 16                # queued requests on one connection before reading pauses
+
+    def __post_init__(self) -> None:
+        for name in ("max_body_bytes", "max_header_bytes", "max_pipelined"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"ServerLimits.{name} must be a positive integer, got {getattr(self, name)!r}.")
+
+
+def _error(status: int, reason: str, message: str, proxy: bytes) -> Response:
+    return json_response(status, {"error": message, "reason": reason},
+                         [(b"x-gatemesh-reason", reason.encode()), (b"x-gatemesh-proxy", proxy)])
+
+
+class HttpServerProtocol(asyncio.Protocol):
+    __slots__ = ("_handler", "_limits", "_proxy", "_transport", "_parser", "_peer", "_url",
+                 "_headers", "_header_bytes", "_body", "_body_size", "_reject", "_queue",
+                 "_task", "_closing", "_writable", "_paused_reading")
+
+    def __init__(self, handler: Handler, limits: ServerLimits, proxy_name: bytes):
+        self._handler = handler
+        self._limits = limits
+        self._proxy = proxy_name
+        self._transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpRequestParser(self)
+        self._queue: deque[Request] = deque()
+        self._task: asyncio.Task | None = None
+        self._closing = False
+        self._writable: asyncio.Event | None = None
+        self._paused_reading = False
+        self._reject: Response | None = None
+        self._peer = ""
+
+    # --- connection events -------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        self._peer = peer[0] if peer else ""
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closing = True
+        if self._task is not None and not self._task.done():
+            self._task.cancel()  # the client is gone: abandon the upstream call
+        if self._writable is not None:
+            self._writable.set()
+
+    def pause_writing(self) -> None:
+        if self._writable is None:
+            self._writable = asyncio.Event()
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        if self._writable is not None:
+            self._writable.set()
+
+    def data_received(self, data: bytes) -> None:
+        if self._closing:
+            return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(_error(501, "bad-request", "protocol upgrades are not supported by this proxy", self._proxy))
+        except httptools.HttpParserError as exc:
+            self._fail(_error(400, "bad-request", f"malformed HTTP request: {exc}", self._proxy))
+            return
+        if self._reject is not None:
+            self._fail(self._reject)
+
+    # --- parser callbacks --------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._header_bytes = 0
+        self._body: list[bytes] = []
+        self._body_size = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        self._header_bytes += len(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_bytes += len(name) + len(value)
+        if self._header_bytes > self._limits.max_header_bytes and self._reject is None:
+            self._reject = _error(431, "bad-request", f"request headers exceed {self._limits.max_header_bytes} bytes", self._proxy)
+        self._headers.append((name.lower(), value))
+
+    def on_headers_complete(self) -> None:
+        for n, v in self._headers:
+            if n == b"content-length":
+                try:
+                    size = int(v)
+                except ValueError:
+                    size = -1
+                if size > self._limits.max_body_bytes and self._reject is None:
+                    self._reject = _error(413, "payload-too-large",
+                                          f"request body of {size} bytes exceeds the limit of {self._limits.max_body_bytes} bytes",
+                                          self._proxy)
+                break
+
+    def on_body(self, body: bytes) -> None:
+        self._body_size += len(body)
+        if self._body_size > self._limits.max_body_bytes:
+            if self._reject is None:
+                self._reject = _error(413, "payload-too-large",
+                                      f"request body exceeds the limit of {self._limits.max_body_bytes} bytes", self._proxy)
+            return
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self._reject is not None:
+            return
+        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        req = Request(self._parser.get_method(), self._url, self._headers, body,
+                      self._parser.should_keep_alive(), self._peer)
+        self._queue.append(req)
+        if len(self._queue) >= self._limits.max_pipelined and not self._paused_reading:
+            self._paused_reading = True
+            self._transport.pause_reading()
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._serve())
+
+    # --- answering ---------------------------------------------------------------
+    def _fail(self, response: Response) -> None:
+        """Answer a request we refuse to parse further, then close."""
+        if self._closing or self._transport is None:
+            return
+        self._closing = True
+        self._queue.clear()
+        if self._task is None:  # nothing in flight: answer now
+            self._write_whole(b"GET", response, keep_alive=False)
+            self._transport.close()
+        # else: the in-flight response is finished first; _serve closes afterwards
+
+    async def _serve(self) -> None:
+        try:
+            while self._queue:
+                req = self._queue.popleft()
+                if self._paused_reading and len(self._queue) < self._limits.max_pipelined // 2:
+                    self._paused_reading = False
+                    self._transport.resume_reading()
+                try:
+                    resp = await self._handler(req)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("handler failed for %s %s", req.method, req.target)
+                    resp = _error(500, "internal-error", "the proxy failed while handling this request; see its log", self._proxy)
+                keep_alive = req.keep_alive and not self._closing
+                if resp.stream is None:
+                    self._write_whole(req.method, resp, keep_alive)
+                else:
+                    keep_alive = await self._write_stream(req.method, resp, keep_alive)
+                if not keep_alive:
+                    self._transport.close()
+                    return
+            if self._closing and self._transport is not None:
+                self._transport.close()
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self._task = None
+            if self._queue and not self._closing:  # arrived while we were finishing
+                self._task = asyncio.get_running_loop().create_task(self._serve())
+
+    def _write_whole(self, method: bytes, resp: Response, keep_alive: bool) -> None:
+        headers = resp.headers
+        body = resp.body if body_allowed(method, resp.status) else b""
+        head = response_head(resp.status, headers)
+        tail = b"content-length: %d\r\n" % len(resp.body) if resp.status >= 200 and resp.status != 204 else b""
+        if not keep_alive:
+            tail += b"connection: close\r\n"
+        self._transport.write(head + tail + b"\r\n" + body)
+
+    async def _write_stream(self, method: bytes, resp: Response, keep_alive: bool) -> bool:
+        """Send a streamed body; returns whether the connection can be kept."""
+        has_body = body_allowed(method, resp.status)
+        chunked = resp.content_length is None
+        head = response_head(resp.status, resp.headers)
+        if chunked:
+            head += b"transfer-encoding: chunked\r\n"
+        else:
+            head += b"content-length: %d\r\n" % resp.content_length
+        if not keep_alive:
+            head += b"connection: close\r\n"
+        self._transport.write(head + b"\r\n")
+        sent = 0
+        try:
+            async for chunk in resp.stream:
+                if not has_body or not chunk:
+                    continue
+                sent += len(chunk)
+                self._transport.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+                if self._writable is not None and not self._writable.is_set():
+                    await self._writable.wait()
+                if self._closing:
+                    return False
+        except (ConnectionError, asyncio.IncompleteReadError, EOFError) as exc:
+            # The upstream broke mid-body: the only honest thing left is to cut the
+            # downstream connection too, so the client sees a truncated message.
+            log.info("upstream body broke after %d bytes: %s", sent, exc)
+            return False
+        if has_body and chunked:
+            self._transport.write(b"0\r\n\r\n")
+        elif has_body and sent != resp.content_length:
+            return False
+        return keep_alive
+
+
+async def serve(handler: Handler, host: str, port: int, *, limits: ServerLimits | None = None,
+                proxy_name: str = "gatemesh", reuse_port: bool = False) -> asyncio.base_events.Server:
+    """Start listening; returns the asyncio Server (close() + wait_closed() to stop)."""
+    loop = asyncio.get_running_loop()
+    lim = limits or ServerLimits()
+    name = proxy_name.encode()
+    return await loop.create_server(lambda: HttpServerProtocol(handler, lim, name), host, port,
+                                    reuse_port=reuse_port, backlog=1024)

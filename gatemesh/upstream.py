@@ -1,0 +1,110 @@
+"""What one proxy keeps about one upstream service: its endpoints and the live pattern
+objects built from its policy.
+
+A policy change reconfigures the objects in place, so a breaker that is open stays
+open when someone retunes its threshold, and counters survive (as in Envoy, where a
+cluster update keeps host health).
+"""
+from __future__ import annotations
+
+import random
+from typing import Sequence
+
+from .clock import Clock
+from .discovery import Endpoint
+from .events import EventLog
+from .metrics import BREAKER_STATE_VALUE, ProxyMetrics
+from .patterns.balancer import make_balancer
+from .patterns.breaker import BreakerState, CircuitBreaker, Transition
+from .patterns.budget import RetryBudget
+from .patterns.concurrency import ConcurrencyLimiter
+from .patterns.fallback import LastGoodCache
+from .patterns.outlier import OutlierDetector, OutlierEvent
+from .policy import Policy
+
+SERVICE_LEVEL = "*"  # the instance label of the service-wide breaker
+
+
+class Upstream:
+    def __init__(self, service: str, policy: Policy, clock: Clock, rng: random.Random,
+                 metrics: ProxyMetrics, events: EventLog):
+        self.service = service
+        self.policy = policy
+        self._clock = clock
+        self._rng = rng
+        self._metrics = metrics
+        self._events = events
+        self.breaker = CircuitBreaker(service, policy.breaker, clock, self._on_transition)
+        self.instance_breakers: dict[str, CircuitBreaker] = {}
+        self.balancer = make_balancer(policy.balancer, rng)
+        self.outlier = OutlierDetector(policy.outlier, clock, self._on_outlier)
+        self.budget = RetryBudget(policy.budget, clock)
+        self.limiter = ConcurrencyLimiter(policy.concurrency)
+        self.cache = LastGoodCache(policy.fallback, clock)
+        self.endpoints: dict[str, Endpoint] = {}
+        self.ids: list[str] = []
+
+    # --- configuration -------------------------------------------------------------
+    def reconfigure(self, policy: Policy) -> None:
+        old = self.policy
+        self.policy = policy
+        self.breaker.reconfigure(policy.breaker)
+        for b in self.instance_breakers.values():
+            b.reconfigure(policy.breaker)
+        if policy.balancer != old.balancer:
+            self.balancer = make_balancer(policy.balancer, self._rng)
+        self.outlier.reconfigure(policy.outlier)
+        if policy.budget != old.budget:
+            self.budget = RetryBudget(policy.budget, self._clock)
+        self.limiter.reconfigure(policy.concurrency)
+        if policy.fallback != old.fallback:
+            self.cache = LastGoodCache(policy.fallback, self._clock)
+
+    def set_endpoints(self, endpoints: Sequence[Endpoint]) -> tuple[list[str], list[str]]:
+        """Replace the endpoint set; returns (added ids, removed ids)."""
+        new = {e.id: e for e in endpoints}
+        added = [i for i in new if i not in self.endpoints]
+        removed = [i for i in self.endpoints if i not in new]
+        self.endpoints = new
+        self.ids = sorted(new)
+        for i in removed:
+            self.instance_breakers.pop(i, None)
+        self._metrics.endpoints.labels(self._metrics.proxy, self.service).set(len(new))
+        return added, removed
+
+    # --- choosing an endpoint --------------------------------------------------------
+    def instance_breaker(self, instance: str) -> CircuitBreaker:
+        b = self.instance_breakers.get(instance)
+        if b is None:
+            b = self.instance_breakers[instance] = CircuitBreaker(
+                f"{self.service}/{instance}", self.policy.breaker, self._clock, self._on_transition)
+        return b
+
+    def pick(self, tried: set[str]) -> Endpoint | None:
+        """The next endpoint to try: not ejected, breaker not open, preferably untried."""
+        ids = self.ids
+        if not ids:
+            return None
+        candidates = self.outlier.healthy(ids) if self.policy.outlier.enabled else ids
+        if self.policy.breaker.enabled and self.instance_breakers:
+            candidates = [i for i in candidates
+                          if (b := self.instance_breakers.get(i)) is None or b.state is not BreakerState.OPEN]
+        choice = self.balancer.pick(candidates, tried)
+        if choice is None and tried:
+            # Every candidate was tried once: a retry may go back to one (better than failing).
+            choice = self.balancer.pick(candidates, ())
+        return self.endpoints.get(choice) if choice is not None else None
+
+    # --- observability ---------------------------------------------------------------
+    def _on_transition(self, t: Transition) -> None:
+        instance = t.name.split("/", 1)[1] if "/" in t.name else SERVICE_LEVEL
+        to = t.to_state.value
+        m = self._metrics
+        m.breaker_state.labels(m.proxy, self.service, instance).set(BREAKER_STATE_VALUE[to])
+        m.breaker_transitions.labels(m.proxy, self.service, instance, to).inc()
+        self._events.emit(f"breaker-{to.replace('_', '-')}", self.service, instance, t.cause)
+
+    def _on_outlier(self, ev: OutlierEvent) -> None:
+        m = self._metrics
+        m.ejections.labels(m.proxy, self.service, ev.endpoint, ev.kind).inc()
+        self._events.emit(ev.kind, self.service, ev.endpoint, ev.cause)

@@ -1,0 +1,2 @@
+"""The API gateway: the edge. Routes, API composition, API keys, rate limits, and the
+same resilient-call machinery the sidecars use (gatemesh.pipeline)."""

@@ -1,0 +1,55 @@
+"""python -m mesh.sidecar --service S --instance ID --app HOST:PORT --inbound-port P --outbound-port P
+                          --advertise HOST:PORT --control-plane URL [--ttl-s 3] [--expose]"""
+from __future__ import annotations
+
+import argparse
+import re
+
+from gatemesh.runtime import fatal, run, setup_logging
+
+from .app import Sidecar, SidecarConfig
+
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+def _addr(value: str, flag: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        fatal("sidecar", f"{flag} must be host:port with a port from 1 to 65535, got {value!r}")
+    return host, int(port)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="sidecar", description="gatemesh sidecar proxy")
+    p.add_argument("--service", required=True)
+    p.add_argument("--instance", required=True)
+    p.add_argument("--app", required=True, help="host:port of the local app")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--inbound-port", type=int, required=True)
+    p.add_argument("--outbound-port", type=int, required=True)
+    p.add_argument("--advertise", required=True, help="host:port others dial (the instance's Toxiproxy listener)")
+    p.add_argument("--control-plane", required=True, help="control plane URL, e.g. http://127.0.0.1:8500")
+    p.add_argument("--ttl-s", type=float, default=3.0)
+    p.add_argument("--expose", action="store_true", help="apply API management (sidecar-gateway topology)")
+    a = p.parse_args()
+    for flag, value in (("--service", a.service), ("--instance", a.instance)):
+        if not ID_RE.match(value):
+            fatal("sidecar", f"{flag} {value!r} must be lower-case letters, digits, '.', '_' or '-' (1-63 chars)")
+    for flag, port in (("--inbound-port", a.inbound_port), ("--outbound-port", a.outbound_port)):
+        if not 0 < port < 65536:
+            fatal("sidecar", f"{flag} must be from 1 to 65535, got {port}")
+    if not a.control_plane.startswith("http://"):
+        fatal("sidecar", f"--control-plane must be an http:// URL, got {a.control_plane!r}")
+    if not 0 < a.ttl_s <= 300:
+        fatal("sidecar", f"--ttl-s must be in (0, 300] seconds, got {a.ttl_s}")
+    cfg = SidecarConfig(service=a.service, instance=a.instance, app=_addr(a.app, "--app"), host=a.host,
+                        inbound_port=a.inbound_port, outbound_port=a.outbound_port,
+                        advertise=a.advertise, control_plane=a.control_plane.rstrip("/"),
+                        ttl_s=a.ttl_s, expose=a.expose)
+    _addr(a.advertise, "--advertise")
+    setup_logging(f"sidecar:{a.instance}")
+    run(Sidecar(cfg).run, "sidecar")
+
+
+if __name__ == "__main__":
+    main()
