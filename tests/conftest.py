@@ -100,6 +100,18 @@ def missing_modules(topology_name: str) -> list[str]:
     return [m for m in modules if importlib.util.find_spec(m) is None]
 
 
+@pytest.fixture(scope="session")
+def require_topology() -> Callable[[str], None]:
+    """``require_topology("edge")`` skips the test while a module the topology runs is missing."""
+
+    def require(name: str) -> None:
+        missing = missing_modules(name)
+        if missing:
+            pytest.skip(f"topology {name} needs modules not written yet: {', '.join(missing)}")
+
+    return require
+
+
 class TopologyFactory:
     """Starts topologies, one port base each, and stops them all in ``close()``."""
 

@@ -89,8 +89,9 @@ class ProcessRunner:
     def start(self, progress: Progress | None = None, timeout_s: float = 60.0) -> None:
         """Start every component group by group, each healthy before the next starts.
         On any failure (or interrupt) everything started so far is stopped again."""
-        if self.children:
-            raise RunnerError("this runner has already started its topology; stop() it first")
+        if any(c.alive() for c in self.children.values()):
+            raise RunnerError("this runner's topology is already running; stop() it first")
+        self.children.clear()
         say = progress or (lambda _msg: None)
         self.preflight()
         self.run_dir.mkdir(parents=True, exist_ok=True)

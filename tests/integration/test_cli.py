@@ -65,7 +65,8 @@ def wait_until_gone(pids: list[int], pid_alive, timeout_s: float = 10.0) -> list
 
 
 @pytest.mark.slow
-def test_up_detach_status_scale_down_leaves_nothing(cli, port_base, pid_alive):
+def test_up_detach_status_scale_down_leaves_nothing(cli, port_base, pid_alive, require_topology):
+    require_topology("edge")
     up = cli("up", "--topology", "edge", "--detach", "--port-base", str(port_base), "--name", "t", *SCALE)
     assert up.returncode == 0, up.stdout + up.stderr
     gateway = f"http://127.0.0.1:{PortPlan.from_base(port_base).gateway}"
@@ -122,7 +123,8 @@ def start_foreground(cli, port_base: int) -> tuple[subprocess.Popen, dict]:
 
 
 @pytest.mark.slow
-def test_foreground_up_stops_everything_on_ctrl_c(cli, port_base, pid_alive):
+def test_foreground_up_stops_everything_on_ctrl_c(cli, port_base, pid_alive, require_topology):
+    require_topology("mesh")
     proc, status = start_foreground(cli, port_base)
     try:
         proc.send_signal(signal.SIGINT)
@@ -137,7 +139,8 @@ def test_foreground_up_stops_everything_on_ctrl_c(cli, port_base, pid_alive):
 
 
 @pytest.mark.slow
-def test_down_cleans_up_after_a_killed_foreground_up(cli, port_base, pid_alive):
+def test_down_cleans_up_after_a_killed_foreground_up(cli, port_base, pid_alive, require_topology):
+    require_topology("mesh")
     proc, status = start_foreground(cli, port_base)
     proc.kill()
     proc.wait(timeout=10)
