@@ -6,6 +6,19 @@
     'http://127.0.0.1:20080'
 
 Everything here is data (frozen dataclasses); nothing here starts a process.
+
+Rendering a topology elsewhere (docker compose), from the same data:
+
+- command: ``component.command(python="python", toxiproxy="toxiproxy-server", run_dir="/data")``
+  (``module`` + ``args`` are kept apart from the interpreter for exactly this);
+- ``topology.files`` are written into the run directory (``gateway.json``); the orders
+  SQLite file lives there too, so it must be one volume shared by the orders instances;
+- ``topology.proxies``: ``[p.to_api() for p in proxies]`` is both the body of Toxiproxy's
+  ``POST /populate`` (what the process runner does) and the format of its ``-config`` file;
+- ``topology.apimgmt`` (sidecar-gateway only) is PUT to the control plane's ``/v1/apimgmt``;
+- ``health_url`` → healthcheck, ``group`` → depends_on (each group waits for the one before);
+- every address uses ``PortPlan.host`` (127.0.0.1): containers sharing one network
+  namespace can use the command lines unchanged.
 """
 from .apis import CATALOG_ONLY_KEY, DEMO_API_KEY
 from .build import DEFAULT_TOPOLOGY, TOPOLOGIES, Layout, build_topology
