@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 from .http.messages import Headers, Request, Response, header, json_response, strip_hop_by_hop
 from .patterns.deadline import DEADLINE_HEADER, Deadline
 from .pipeline import CallResult, ResilientCaller
-from .policy import PolicyError, PolicyTable
+from .policy import PolicyError
 from .refusal import Refusal, refusal_response, to_response
 
 _DEADLINE_NAME = DEADLINE_HEADER.encode() if isinstance(DEADLINE_HEADER, str) else DEADLINE_HEADER
@@ -25,6 +25,7 @@ class Proxy:
         self.name_bytes = name.encode()
         self.caller = caller
         self.policies_writable = policies_writable
+        self.initial_policies = caller.policies.copy()   # what DELETE /-/policies/* goes back to
         self._health = health or (lambda: {})
         self._via = b"1.1 " + name.replace(":", "-").encode()
 
@@ -139,11 +140,19 @@ class Proxy:
         table = self.caller.policies
         if req.method == b"GET":
             return json_response(200, {"service": service, "policy": table.get(service).to_dict()})
-        if req.method not in (b"PUT", b"PATCH"):
-            return json_response(405, {"error": "use GET to read a policy or PUT to change it"})
+        if req.method not in (b"PUT", b"PATCH", b"DELETE"):
+            return json_response(405, {"error": "use GET to read a policy, PUT to change it, DELETE to reset it"})
         if not self.policies_writable:
             return json_response(405, {"error": "this sidecar's policies come from the control plane: "
                                                 "PUT /v1/policies/{service} there (or `gatemesh policy set --at mesh`)"})
+        if req.method == b"DELETE":
+            new_table = table.copy()
+            if service == "*":
+                new_table.set("*", self.initial_policies.default)
+            else:
+                new_table.remove(service)
+            self.caller.set_policies(new_table)
+            return json_response(200, {"service": service, "policy": new_table.get(service).to_dict()})
         try:
             overrides = json.loads(req.body or b"{}")
             if not isinstance(overrides, dict):
@@ -153,7 +162,7 @@ class Proxy:
             return refusal_response("bad-request", f"the body is not valid JSON: {exc}", self.name_bytes)
         except (PolicyError, ValueError, TypeError) as exc:
             return refusal_response("bad-request", str(exc), self.name_bytes)
-        new_table = PolicyTable.from_dict(table.to_dict())
+        new_table = table.copy()
         new_table.set(service, policy)
         self.caller.set_policies(new_table)
         return json_response(200, {"service": service, "policy": policy.to_dict()})

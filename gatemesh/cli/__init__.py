@@ -50,13 +50,20 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module in subcommands():
         p = sub.add_parser(name, help=module.HELP, description=(module.__doc__ or module.HELP).strip())
         module.configure(p)
-        p.set_defaults(run=module.run)
+        p.set_defaults(run=module.run, extra_args=getattr(module, "EXTRA_ARGS", False))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # Settings may follow options (`policy set catalog --at mesh breaker.enabled=false`),
+    # which argparse cannot split with subparsers; a subcommand that takes free-form
+    # words says so with EXTRA_ARGS and receives the leftovers in args.args.
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if not getattr(args, "extra_args", False) or any(e.startswith("-") for e in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.args = [*args.args, *extra]
     run = getattr(args, "run", None)
     if run is None:
         parser.print_help()
