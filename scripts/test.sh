@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Set everything up and run the whole test suite: the README's test command, and CI's.
+#   1. scripts/setup.sh            .venv, the package, the real toxiproxy-server
+#   2. pytest -n auto tests        unit + integration + chaos (real processes, real Toxiproxy)
+# Extra arguments go to pytest (e.g. `bash scripts/test.sh -m "not slow"`).
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+
+bash scripts/setup.sh
+export PATH="$REPO/.tools/bin:$PATH"
+
+started=$(date +%s)
+echo "test: pytest -n auto (unit, integration, chaos) ..."
+set +e
+.venv/bin/python -m pytest -n auto -p no:cacheprovider "${@:-tests}"
+rc=$?
+set -e
+if [[ $rc -eq 5 ]]; then
+  echo "test: error: pytest collected no tests" >&2
+  exit 1
+fi
+[[ $rc -eq 0 ]] || { echo "test: pytest failed (exit $rc)" >&2; exit $rc; }
+echo "test: pytest passed in $(( $(date +%s) - started )) s"
