@@ -13,7 +13,7 @@ export PATH="$REPO/.tools/bin:$PATH"
 started=$(date +%s)
 echo "test: pytest -n auto (unit, integration, chaos) ..."
 set +e
-.venv/bin/python -m pytest -n auto -p no:cacheprovider "${@:-tests}"
+.venv/bin/python -m pytest -n auto -p no:cacheprovider "$@"
 rc=$?
 set -e
 if [[ $rc -eq 5 ]]; then
