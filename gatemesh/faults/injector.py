@@ -1,0 +1,286 @@
+"""``Faults``: the one fault API over a running topology (see the package docstring)."""
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Any, Callable
+
+from . import apps
+from .apps import Misbehave
+from .backends import Member, ProcessBackend, RunnerBackend, SupervisorBackend
+from .errors import FaultError
+from .network import ToxiproxyClient
+from .schedule import Always, Schedule, Scheduled, Scheduler
+from .toxics import TOXICS, Bandwidth, LimitData, Latency, ResetPeer, Slicer, SlowClose, Timeout, Toxic
+
+PROCESS_KINDS = ("kill", "pause")
+
+
+class Fault:
+    """A fault that was added; ``remove()`` (or leaving its ``with`` block) takes it away."""
+
+    def __init__(self, target: str, kind: str, description: str, remove: Callable[[], None],
+                 scheduled: Scheduled | None = None) -> None:
+        self.target = target
+        self.kind = kind
+        self.description = description
+        self.scheduled = scheduled
+        self._remove = remove
+        self.removed = False
+
+    @property
+    def active(self) -> bool:
+        if self.removed:
+            return False
+        return self.scheduled.active if self.scheduled is not None else True
+
+    def remove(self) -> None:
+        if not self.removed:
+            self.removed = True
+            self._remove()
+
+    def __enter__(self) -> "Fault":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+    def __repr__(self) -> str:
+        return f"Fault({self.target}: {self.description})"
+
+
+class Faults:
+    """Network, process and app faults on one running topology, and ``reset()``."""
+
+    def __init__(self, backend: ProcessBackend, toxiproxy: ToxiproxyClient | None = None,
+                 scheduler: Scheduler | None = None) -> None:
+        self.backend = backend
+        self.toxiproxy = toxiproxy or ToxiproxyClient(backend.endpoints()["toxiproxy_api"])
+        self.scheduler = scheduler or Scheduler()
+        self._names = itertools.count(1)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_runner(cls, runner: Any) -> "Faults":
+        """Faults on an in-process ``ProcessRunner`` (call from the thread that started it)."""
+        return cls(RunnerBackend(runner))
+
+    @classmethod
+    def for_run(cls, name: str = "default") -> "Faults":
+        """Faults on a ``gatemesh up --name NAME`` run, through its supervisor."""
+        return cls(SupervisorBackend.for_run(name))
+
+    # ------------------------------------------------------------------ targets
+
+    def members(self) -> list[Member]:
+        return self.backend.members()
+
+    def member(self, name: str) -> Member:
+        """Any process of the topology by name; FaultError naming the known ones."""
+        members = self.members()
+        for m in members:
+            if m.name == name:
+                return m
+        known = ", ".join(m.name for m in members)
+        raise FaultError(f"no component named {name!r}; the components are: {known}")
+
+    def instance(self, name: str) -> Member:
+        """A service instance (``catalog-1``; ``sidecar-catalog-1`` means the same instance)."""
+        members = self.members()
+        wanted = name[len("sidecar-"):] if name.startswith("sidecar-") else name
+        for m in members:
+            if m.kind == "service" and m.name == wanted:
+                return m
+        known = ", ".join(m.name for m in members if m.kind == "service")
+        raise FaultError(f"no instance named {name!r}; the instances are: {known}")
+
+    # ------------------------------------------------------------------ network faults
+
+    def toxic(self, instance: str, toxic: Toxic, schedule: Schedule | None = None) -> Fault:
+        """Add a Toxiproxy toxic on the wire into ``instance`` (its proxy)."""
+        m = self.instance(instance)
+        proxy = m.proxy or m.name
+        state: dict[str, str] = {}
+
+        def apply() -> None:
+            state["name"] = self._toxic_name(proxy, toxic)
+            self.toxiproxy.add_toxic(proxy, state["name"], toxic)
+
+        def revert() -> None:
+            if "name" in state:
+                self.toxiproxy.remove_toxic(proxy, state.pop("name"))
+
+        return self._add(m.name, toxic.kind, toxic.describe(), apply, revert, schedule, m)
+
+    def latency(self, instance: str, ms: float, jitter_ms: float = 0, **kw: Any) -> Fault:
+        return self._toxic(instance, Latency(ms, jitter_ms, **_toxic_kw(kw)), kw)
+
+    def timeout(self, instance: str, ms: float = 0, **kw: Any) -> Fault:
+        """A black hole (``ms=0``): data stops, the connection stays open."""
+        return self._toxic(instance, Timeout(ms, **_toxic_kw(kw)), kw)
+
+    def reset_peer(self, instance: str, timeout_ms: float = 0, **kw: Any) -> Fault:
+        return self._toxic(instance, ResetPeer(timeout_ms, **_toxic_kw(kw)), kw)
+
+    def bandwidth(self, instance: str, rate_kbps: float, **kw: Any) -> Fault:
+        return self._toxic(instance, Bandwidth(rate_kbps, **_toxic_kw(kw)), kw)
+
+    def slicer(self, instance: str, average_size_bytes: int = 1, size_variation_bytes: int = 0,
+               delay_us: int = 1000, **kw: Any) -> Fault:
+        return self._toxic(instance, Slicer(average_size_bytes, size_variation_bytes, delay_us, **_toxic_kw(kw)), kw)
+
+    def limit_data(self, instance: str, bytes: int = 0, **kw: Any) -> Fault:
+        return self._toxic(instance, LimitData(bytes, **_toxic_kw(kw)), kw)
+
+    def slow_close(self, instance: str, delay_ms: float = 1000, **kw: Any) -> Fault:
+        return self._toxic(instance, SlowClose(delay_ms, **_toxic_kw(kw)), kw)
+
+    def down(self, instance: str, schedule: Schedule | None = None) -> Fault:
+        """Disable the instance's proxy: connections are refused, open ones dropped."""
+        m = self.instance(instance)
+        proxy = m.proxy or m.name
+        return self._add(m.name, "down", "down (proxy disabled: connections refused)",
+                         lambda: self.toxiproxy.set_enabled(proxy, False),
+                         lambda: self.toxiproxy.set_enabled(proxy, True), schedule, m)
+
+    def up(self, instance: str) -> None:
+        m = self.instance(instance)
+        self.toxiproxy.set_enabled(m.proxy or m.name, True)
+
+    # ------------------------------------------------------------------ app faults
+
+    def misbehave(self, instance: str, error_rate: float = 1.0, error_status: int = 500,
+                  delay_ms: float = 0, seed: int | None = None, schedule: Schedule | None = None) -> Fault:
+        """The app answers ``error_status`` with probability ``error_rate`` after ``delay_ms``."""
+        m = self.instance(instance)
+        spec = Misbehave(error_rate, error_status, delay_ms, seed)
+        admin = self._admin(m)
+        return self._add(m.name, "misbehave", spec.describe(), lambda: apps.set_misbehave(admin, spec),
+                         lambda: apps.clear_misbehave(admin), schedule, m)
+
+    def calls(self, instance: str) -> int:
+        """Requests the instance's app has received (its ``/admin/stats``)."""
+        return apps.requests_received(self._admin(self.instance(instance)))
+
+    # ------------------------------------------------------------------ process faults
+
+    def kill(self, component: str, signal: str = "SIGKILL") -> Fault:
+        """``kill -9`` (or ``signal``); the returned fault's ``remove()`` restarts it."""
+        self.member(component)
+        self.backend.kill(component, signal)
+        return Fault(component, "kill", f"killed ({signal})", lambda: self.backend.restart(component))
+
+    def pause(self, component: str) -> Fault:
+        """SIGSTOP: it keeps its sockets and answers nothing; ``remove()`` resumes it."""
+        self.member(component)
+        self.backend.pause(component)
+        return Fault(component, "pause", "paused (SIGSTOP)", lambda: self.backend.resume(component))
+
+    def resume(self, component: str) -> dict[str, Any]:
+        self.member(component)
+        return self.backend.resume(component)
+
+    def restart(self, component: str) -> dict[str, Any]:
+        self.member(component)
+        return self.backend.restart(component)
+
+    # ------------------------------------------------------------------ all of them
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every fault in force now, read from where it lives (Toxiproxy, the apps, the
+        processes), so it also shows faults another process added."""
+        members = self.members()
+        by_proxy = {m.proxy: m.name for m in members if m.kind == "service" and m.proxy}
+        out: list[dict[str, Any]] = []
+        for proxy, info in sorted(self.toxiproxy.snapshot().items()):
+            target = by_proxy.get(proxy, proxy)
+            if not info.get("enabled", True):
+                out.append({"target": target, "kind": "down", "detail": "proxy disabled", "name": proxy})
+            for t in info.get("toxics") or []:
+                cls = TOXICS.get(t.get("type", ""))
+                attrs = " ".join(f"{k}={v}" for k, v in (t.get("attributes") or {}).items())
+                detail = f"{attrs} ({t.get('stream')}"
+                detail += f" toxicity={t['toxicity']:g})" if t.get("toxicity", 1) != 1 else ")"
+                out.append({"target": target, "kind": cls.kind if cls else t.get("type"), "detail": detail,
+                            "name": t.get("name")})
+        for m in members:
+            if not m.alive:
+                out.append({"target": m.name, "kind": "dead", "detail": "not running", "name": m.name})
+            elif m.paused:
+                out.append({"target": m.name, "kind": "pause", "detail": "paused (SIGSTOP)", "name": m.name})
+            elif m.kind == "service" and m.admin_url:
+                try:
+                    cfg = apps.get_misbehave(m.admin_url)
+                except FaultError:
+                    continue
+                if cfg.get("error_rate") or cfg.get("delay_ms"):
+                    spec = Misbehave(cfg.get("error_rate", 0), cfg.get("error_status", 500),
+                                     cfg.get("delay_ms", 0), cfg.get("seed"))
+                    out.append({"target": m.name, "kind": "misbehave", "detail": spec.describe()[len("misbehave "):],
+                                "name": m.name})
+        for item in list(self.scheduler.items):
+            out.append({"target": item.label.split(":", 1)[0], "kind": "schedule",
+                        "detail": f"{item.label.split(':', 1)[-1].strip()} [{item.schedule.describe()}, "
+                                  f"{'on' if item.active else 'off'}]" + (f" error: {item.error}" if item.error else ""),
+                        "name": None})
+        return out
+
+    def reset(self, restart_dead: bool = True) -> dict[str, list[str]]:
+        """Remove every fault: schedules, toxics, disabled proxies, misbehaviour; resume
+        paused processes and (``restart_dead``) start killed ones again, in start order."""
+        done: dict[str, list[str]] = {"resumed": [], "restarted": [], "cleared": []}
+        self.scheduler.cancel_all()
+        members = self.members()
+        for m in members:
+            if m.alive and m.paused:
+                self.backend.resume(m.name)
+                done["resumed"].append(m.name)
+        if restart_dead:
+            for m in members:  # start order: Toxiproxy and the control plane before the rest
+                if not m.alive:
+                    self.backend.restart(m.name)
+                    done["restarted"].append(m.name)
+        self.toxiproxy.reset()
+        for m in members:
+            if m.kind == "service" and m.admin_url and (m.alive or m.name in done["restarted"]):
+                apps.clear_misbehave(m.admin_url)
+                done["cleared"].append(m.name)
+        return done
+
+    # ------------------------------------------------------------------ internals
+
+    def _toxic(self, instance: str, toxic: Toxic, kw: dict[str, Any]) -> Fault:
+        return self.toxic(instance, toxic, kw.get("schedule"))
+
+    def _toxic_name(self, proxy: str, toxic: Toxic) -> str:
+        with self._lock:
+            existing = {t.get("name") for t in (self.toxiproxy.snapshot().get(proxy) or {}).get("toxics") or []}
+            base = f"gm_{toxic.kind}_{toxic.stream}"
+            name, n = base, 1
+            while name in existing:
+                n += 1
+                name = f"{base}_{n}"
+            return name
+
+    def _admin(self, m: Member) -> str:
+        if not m.admin_url:
+            raise FaultError(f"{m.name} has no admin endpoint (only service instances misbehave)")
+        return m.admin_url
+
+    def _add(self, target: str, kind: str, description: str, apply: Callable[[], None],
+             revert: Callable[[], None], schedule: Schedule | None, m: Member) -> Fault:
+        if schedule is None or isinstance(schedule, Always):
+            apply()
+            return Fault(target, kind, description, revert)
+        calls = (lambda: apps.requests_received(m.admin_url)) if m.admin_url else None
+        item = Scheduled(f"{target}: {description}", schedule, apply, revert, calls)
+        self.scheduler.add(item)
+        return Fault(target, kind, f"{description} [{schedule.describe()}]",
+                     lambda: self.scheduler.remove(item), item)
+
+
+def _toxic_kw(kw: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(kw) - {"stream", "toxicity", "schedule"}
+    if unknown:
+        raise FaultError(f"unknown option {sorted(unknown)[0]!r}; toxics take stream, toxicity and schedule")
+    return {k: v for k, v in kw.items() if k in ("stream", "toxicity")}
