@@ -1,0 +1,283 @@
+"""Break a running topology on purpose, and mend it: network faults through its real
+Toxiproxy, process faults through its supervisor, app faults through each service's
+misbehave knob.
+
+  gatemesh fault add catalog-1 latency --ms 2000 [--jitter-ms 100] [--stream upstream] [--toxicity 0.5]
+  gatemesh fault add catalog-1 timeout                 # black hole (--ms N: close after N ms)
+  gatemesh fault add orders-1 reset-peer [--timeout-ms 0]
+  gatemesh fault add reviews-1 bandwidth --rate-kbps 1
+  gatemesh fault add reviews-1 slicer --average-size 1 --delay-us 2000
+  gatemesh fault add orders-1 limit-data --bytes 1
+  gatemesh fault add reviews-1 down
+  gatemesh fault add pricing-1 misbehave --error-rate 1 --error-status 503 [--delay-ms 0] [--seed 7]
+  gatemesh fault add catalog-1 latency latency=400     # key=value works too (Toxiproxy's names)
+  gatemesh fault add catalog-1 latency --ms 3000 --from 5 --to 15   # stays in the foreground
+  gatemesh fault add orders-1 misbehave --error-status 503 --first-calls 3
+  gatemesh fault kill catalog-2 | pause controlplane | resume controlplane | restart sidecar-pricing-1
+  gatemesh fault misbehave pricing-1 --error-rate 0.5
+  gatemesh fault remove catalog-1 [latency]            # one instance's faults (of one kind)
+  gatemesh fault list [--json]
+  gatemesh fault reset [--no-restart]                  # every fault off; killed processes restarted
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from gatemesh.faults import FaultError, Faults, FirstCalls, Flapping, Window
+from gatemesh.faults.schedule import Schedule
+
+from ._common import CliError, add_name_argument
+
+HELP = "inject faults into the running topology (network, process, app), list and reset them"
+ORDER = 45
+
+NETWORK = ("latency", "timeout", "reset-peer", "bandwidth", "slicer", "limit-data", "slow-close", "down")
+PROCESS = ("kill", "pause", "resume", "restart")
+KINDS = NETWORK + ("misbehave",) + PROCESS
+SCHEDULE_LIMIT_S = 3600.0  # a foreground schedule gives up after an hour
+
+# key=value names (Toxiproxy's attribute names and the misbehave fields) → option dests
+ALIASES = {
+    "latency": "ms", "jitter": "jitter_ms", "timeout": "timeout_ms", "rate": "rate_kbps",
+    "average_size": "average_size", "size_variation": "size_variation", "delay": "delay",
+    "bytes": "bytes", "error_rate": "error_rate", "error_status": "error_status",
+    "delay_ms": "delay_ms", "seed": "seed", "stream": "stream", "toxicity": "toxicity", "ms": "ms",
+    "jitter_ms": "jitter_ms", "timeout_ms": "timeout_ms", "rate_kbps": "rate_kbps", "delay_us": "delay_us",
+}
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(title="actions", metavar="ACTION", parser_class=type(p))
+
+    add = sub.add_parser("add", help="add a fault to an instance (or a process fault to a component)",
+                         description=__doc__)
+    add.add_argument("target", metavar="INSTANCE", help="an instance such as catalog-1 (a component for kill/pause/...)")
+    add.add_argument("kind", metavar="KIND", choices=KINDS, help=f"one of: {', '.join(KINDS)}")
+    add.add_argument("params", nargs="*", metavar="KEY=VALUE", help="the same settings as the options, e.g. latency=400")
+    _fault_options(add)
+    add.set_defaults(action=_add)
+
+    for kind in PROCESS:
+        pk = sub.add_parser(kind, help=f"{kind} a component (instance, sidecar-*, controlplane, gateway, toxiproxy)")
+        pk.add_argument("target", metavar="COMPONENT")
+        if kind == "kill":
+            pk.add_argument("--signal", default="SIGKILL", help="default SIGKILL (kill -9)")
+        add_name_argument(pk)
+        pk.set_defaults(action=_add, kind=kind, params=[])
+
+    mb = sub.add_parser("misbehave", help="make an instance's app fail or slow down on purpose")
+    mb.add_argument("target", metavar="INSTANCE")
+    mb.add_argument("params", nargs="*", metavar="KEY=VALUE")
+    _fault_options(mb)
+    mb.set_defaults(action=_add, kind="misbehave")
+
+    rm = sub.add_parser("remove", help="remove the faults on one instance (optionally only one kind)")
+    rm.add_argument("target", metavar="INSTANCE")
+    rm.add_argument("kind", metavar="KIND", nargs="?", choices=NETWORK + ("misbehave",))
+    add_name_argument(rm)
+    rm.set_defaults(action=_remove)
+
+    ls = sub.add_parser("list", help="every fault in force now")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    add_name_argument(ls)
+    ls.set_defaults(action=_list)
+
+    rs = sub.add_parser("reset", help="remove every fault; resume paused and restart killed processes")
+    rs.add_argument("--no-restart", action="store_true", help="leave killed processes dead")
+    add_name_argument(rs)
+    rs.set_defaults(action=_reset)
+
+
+def _fault_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("network faults")
+    g.add_argument("--ms", type=float, help="latency: added ms (default 1000); timeout: close after ms (default 0 = never)")
+    g.add_argument("--jitter-ms", type=float, help="latency: ± ms at random (default 0)")
+    g.add_argument("--timeout-ms", type=float, help="reset-peer: reset after ms (default 0)")
+    g.add_argument("--rate-kbps", type=float, help="bandwidth: KB/s (default 1)")
+    g.add_argument("--average-size", type=int, help="slicer: mean packet bytes (default 1)")
+    g.add_argument("--size-variation", type=int, help="slicer: ± bytes (default 0)")
+    g.add_argument("--delay-us", type=int, help="slicer: µs between packets (default 1000)")
+    g.add_argument("--bytes", type=int, help="limit-data: close after so many bytes (default 0)")
+    g.add_argument("--stream", choices=("downstream", "upstream"), help="downstream = answers (default), upstream = requests")
+    g.add_argument("--toxicity", type=float, help="share of connections affected, 0..1 (default 1)")
+    a = p.add_argument_group("app faults (misbehave)")
+    a.add_argument("--error-rate", type=float, help="share of requests failed, 0..1 (default 1)")
+    a.add_argument("--error-status", type=int, help="status of a failure (default 500)")
+    a.add_argument("--delay-ms", type=float, help="misbehave: wait before answering; slow-close: delay (default 0)")
+    a.add_argument("--seed", type=int, help="seed of the app's random source (or of --flap)")
+    s = p.add_argument_group("schedule (the command stays in the foreground until it ends; Ctrl-C removes the fault)")
+    s.add_argument("--from", dest="from_s", type=float, metavar="S", help="in force from S seconds from now ...")
+    s.add_argument("--to", dest="to_s", type=float, metavar="S", help="... to S seconds from now")
+    s.add_argument("--first-calls", type=int, metavar="N", help="only for the next N calls the instance receives")
+    s.add_argument("--flap", type=float, nargs=3, metavar=("PERIOD_S", "P", "DURATION_S"),
+                   help="on/off each PERIOD_S with probability P for DURATION_S (seeded by --seed)")
+    add_name_argument(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    action = getattr(args, "action", None)
+    if action is None:
+        raise CliError("say what to do: gatemesh fault add|kill|pause|resume|restart|misbehave|remove|list|reset "
+                       "(see 'gatemesh fault --help')")
+    try:
+        return action(args)
+    except FaultError as e:
+        raise CliError(str(e)) from None
+
+
+def _params(args: argparse.Namespace) -> dict[str, Any]:
+    """Options and key=value params merged (params win), values as numbers where they are."""
+    values = {k: v for k, v in vars(args).items() if v is not None}
+    for item in args.params or []:
+        key, eq, raw = item.partition("=")
+        dest = ALIASES.get(key.strip().replace("-", "_"))
+        if not eq or dest is None:
+            raise CliError(f"bad setting {item!r}: write key=value with a key among {', '.join(sorted(ALIASES))}")
+        raw = raw.strip()
+        if dest == "stream":
+            values[dest] = raw
+            continue
+        try:
+            values[dest] = int(raw) if raw.lstrip("-").isdigit() else float(raw)
+        except ValueError:
+            raise CliError(f"bad setting {item!r}: {key} needs a number") from None
+    if args.kind == "slow-close" and "delay" in values and "delay_ms" not in values:
+        values["delay_ms"] = values["delay"]
+    if args.kind == "slicer" and "delay" in values and "delay_us" not in values:
+        values["delay_us"] = values["delay"]
+    return values
+
+
+def _schedule(v: dict[str, Any]) -> Schedule | None:
+    chosen = [k for k in ("from_s", "to_s", "first_calls", "flap") if k in v]
+    if "flap" in chosen and len(chosen) > 1 or "first_calls" in chosen and len(chosen) > 1:
+        raise CliError("choose one schedule: --from/--to, --first-calls or --flap")
+    if "first_calls" in v:
+        return FirstCalls(v["first_calls"])
+    if "flap" in v:
+        period, p, duration = v["flap"]
+        return Flapping(period, p, int(v.get("seed") or 0), duration)
+    if "from_s" in v or "to_s" in v:
+        if "to_s" not in v:
+            raise CliError("--from needs --to (the command waits in the foreground until the window ends)")
+        return Window(v.get("from_s", 0.0), v["to_s"])
+    return None
+
+
+def _add(args: argparse.Namespace) -> int:
+    v = _params(args)
+    kind, target = args.kind, args.target
+    faults = Faults.for_run(args.name)
+    if kind in PROCESS:
+        if kind == "kill":
+            faults.kill(target, v.get("signal", "SIGKILL"))
+            print(f"gatemesh: killed {target} ({v.get('signal', 'SIGKILL')}); bring it back with: "
+                  f"gatemesh fault restart {target}")
+        elif kind == "pause":
+            faults.pause(target)
+            print(f"gatemesh: paused {target} (SIGSTOP); resume with: gatemesh fault resume {target}")
+        elif kind == "resume":
+            faults.resume(target)
+            print(f"gatemesh: resumed {target}")
+        else:
+            faults.restart(target)
+            print(f"gatemesh: restarted {target}")
+        return 0
+    schedule = _schedule(v)
+    toxic = {k: v[k] for k in ("stream", "toxicity") if k in v}
+    if kind == "latency":
+        fault = faults.latency(target, v.get("ms", 1000), v.get("jitter_ms", 0), schedule=schedule, **toxic)
+    elif kind == "timeout":
+        fault = faults.timeout(target, v.get("ms", v.get("timeout_ms", 0)), schedule=schedule, **toxic)
+    elif kind == "reset-peer":
+        fault = faults.reset_peer(target, v.get("timeout_ms", 0), schedule=schedule, **toxic)
+    elif kind == "bandwidth":
+        fault = faults.bandwidth(target, v.get("rate_kbps", 1), schedule=schedule, **toxic)
+    elif kind == "slicer":
+        fault = faults.slicer(target, v.get("average_size", 1), v.get("size_variation", 0), v.get("delay_us", 1000),
+                              schedule=schedule, **toxic)
+    elif kind == "limit-data":
+        fault = faults.limit_data(target, v.get("bytes", 0), schedule=schedule, **toxic)
+    elif kind == "slow-close":
+        fault = faults.slow_close(target, v.get("delay_ms", 1000), schedule=schedule, **toxic)
+    elif kind == "down":
+        fault = faults.down(target, schedule=schedule)
+    else:
+        fault = faults.misbehave(target, v.get("error_rate", 1.0), int(v.get("error_status", 500)),
+                                 v.get("delay_ms", 0), v.get("seed"), schedule=schedule)
+    print(f"gatemesh: {fault.target}: {fault.description}")
+    if schedule is None:
+        print(f"  remove it with: gatemesh fault remove {fault.target} {kind}   (or: gatemesh fault reset)")
+        return 0
+    print("  following the schedule in the foreground; Ctrl-C removes the fault")
+    try:
+        if not faults.scheduler.wait_idle(SCHEDULE_LIMIT_S):
+            fault.remove()
+            raise CliError(f"the schedule did not end within {SCHEDULE_LIMIT_S:.0f}s; the fault was removed")
+    except KeyboardInterrupt:
+        fault.remove()
+        print("gatemesh: interrupted; the fault was removed", file=sys.stderr)
+        return 130
+    print(f"gatemesh: {fault.target}: schedule over, the fault is off")
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    faults = Faults.for_run(args.name)
+    member = faults.instance(args.target)
+    proxy = member.proxy or member.name
+    removed = []
+    wanted = args.kind.replace("-", "_") if args.kind else None
+    if wanted in (None, "down"):
+        info = faults.toxiproxy.snapshot().get(proxy) or {}
+        if not info.get("enabled", True):
+            faults.up(member.name)
+            removed.append("down")
+    if wanted not in ("down", "misbehave"):
+        for t in faults.toxiproxy.toxics(proxy):
+            if wanted is None or t["type"] == wanted:
+                faults.toxiproxy.remove_toxic(proxy, t["name"])
+                removed.append(t["type"])
+    if wanted in (None, "misbehave") and member.admin_url:
+        from gatemesh.faults import apps
+
+        cfg = apps.get_misbehave(member.admin_url)
+        if cfg.get("error_rate") or cfg.get("delay_ms"):
+            apps.clear_misbehave(member.admin_url)
+            removed.append("misbehave")
+    if removed:
+        print(f"gatemesh: {member.name}: removed {', '.join(removed)}")
+    else:
+        print(f"gatemesh: {member.name}: no {args.kind + ' ' if args.kind else ''}fault to remove")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    items = Faults.for_run(args.name).list()
+    if args.json:
+        print(json.dumps(items, indent=2))
+        return 0
+    if not items:
+        print("gatemesh: no faults in force")
+        return 0
+    width = max(len(i["target"]) for i in items)
+    for i in items:
+        print(f"  {i['target']:<{width}}  {i['kind']:<10}  {i['detail']}")
+    return 0
+
+
+def _reset(args: argparse.Namespace) -> int:
+    t0 = time.monotonic()
+    done = Faults.for_run(args.name).reset(restart_dead=not args.no_restart)
+    extra = []
+    if done["resumed"]:
+        extra.append("resumed " + ", ".join(done["resumed"]))
+    if done["restarted"]:
+        extra.append("restarted " + ", ".join(done["restarted"]))
+    print(f"gatemesh: every fault removed in {time.monotonic() - t0:.1f}s"
+          + (f" ({'; '.join(extra)})" if extra else ""))
+    return 0
