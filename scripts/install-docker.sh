@@ -118,8 +118,11 @@ if [[ -z "$running_pid" ]]; then
   flags=(
     --host=unix:///var/run/docker.sock
     --storage-driver="$driver"
-    # Published ports (`-p 8474:8474`) bind 127.0.0.1 unless a compose file names an
-    # address: nothing we run is reachable from outside this machine by accident.
+    # `docker run -p 8474:8474` binds 127.0.0.1, not 0.0.0.0, so nothing we run is
+    # reachable from outside the machine by accident. This covers the default bridge
+    # only: on a user-defined network (every compose project's) a port binds 0.0.0.0
+    # unless the port says `127.0.0.1:8474:8474` or the network has the driver option
+    # com.docker.network.bridge.host_binding_ipv4=127.0.0.1 (both checked here).
     --ip=127.0.0.1
   )
   if iptables_works; then
