@@ -108,7 +108,11 @@ def build_topology(
             name="controlplane",
             kind=CONTROLPLANE,
             module="mesh.controlplane",
-            args=("--port", str(ports.controlplane)),
+            # Policies survive a control-plane restart in the state file; for 2 s after a
+            # restart, watches are refused so proxies keep their endpoints while the
+            # instances re-register (they heartbeat every ttl/3 = 1 s).
+            args=("--port", str(ports.controlplane), "--state-file", f"{RUN_DIR}/controlplane-state.json",
+                  "--warmup-s", "2"),
             health_url=cp_url + "/health",
             listen={"port": ports.controlplane},
             group=START_GROUPS[CONTROLPLANE],

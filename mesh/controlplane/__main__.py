@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 import time
@@ -15,6 +16,7 @@ import time
 from aiohttp import web
 
 from mesh.controlplane.app import DEFAULT_SWEEP_INTERVAL_S, make_app
+from mesh.controlplane.persistence import StateFile
 from mesh.controlplane.registry import Registry
 from mesh.controlplane.store import Store
 
@@ -51,6 +53,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--sweep-interval-s", type=_interval, default=DEFAULT_SWEEP_INTERVAL_S,
                    help=f"how often lapsed TTLs are removed (default {DEFAULT_SWEEP_INTERVAL_S}s)")
+    p.add_argument("--state-file", default=None,
+                   help="keep mesh policies and API management in this JSON file across restarts")
+    p.add_argument("--warmup-s", type=float, default=0.0,
+                   help="after a start, answer snapshot watches with 503 for this long so proxies keep "
+                        "their last known endpoints while instances re-register (default 0: off)")
     return p.parse_args(argv)
 
 
@@ -64,6 +71,19 @@ def system_clock():
 
 async def serve(args: argparse.Namespace) -> int:
     store = Store(Registry(system_clock()))
+    restarted = True  # without a state file we cannot tell: assume proxies may hold snapshots
+    if args.state_file:
+        restarted = os.path.exists(args.state_file)
+        state = StateFile(args.state_file)
+        try:
+            store.policies, store.apimgmt = state.load()
+        except ValueError as exc:
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            return 2
+        store.on_hard_state_change = state.save
+    if restarted and args.warmup_s > 0:
+        store.warm_until = asyncio.get_running_loop().time() + args.warmup_s
+        log.info("warming up for %.1fs: snapshot watches get 503 while instances re-register", args.warmup_s)
     runner = web.AppRunner(make_app(store, args.sweep_interval_s), access_log=None,
                            handle_signals=False, shutdown_timeout=5.0)
     await runner.setup()

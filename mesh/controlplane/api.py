@@ -5,6 +5,8 @@ Every answer is JSON; refusals are ``{"error": "<sentence>"}`` with 400 (bad inp
 """
 from __future__ import annotations
 
+import asyncio
+
 import json
 import math
 from typing import Any
@@ -119,6 +121,10 @@ async def get_service(request: web.Request) -> web.Response:
 # -- snapshot long-poll ----------------------------------------------------------------
 async def snapshot(request: web.Request) -> web.Response:
     store = request.app[STORE]
+    if asyncio.get_running_loop().time() < store.warm_until:
+        # Just restarted: the registry is still refilling from heartbeats. Refusing the
+        # watch keeps every proxy on its last known endpoints until it is whole again.
+        return error(503, "the control plane is warming up after a restart; keep your last snapshot and retry")
     index = query_number(request, "index", 0, integer=True)
     wait_s = min(query_number(request, "wait_s", DEFAULT_WAIT_S), MAX_WAIT_S)
     await store.wait_for_change(int(index), wait_s)

@@ -52,6 +52,8 @@ class Store:
         self._changed = asyncio.Event()
         self._closed = False
         self._snapshot_body: tuple[int, bytes] | None = None
+        self.warm_until = 0.0  # loop time before which snapshot watches are refused (after a restart)
+        self.on_hard_state_change: Callable[[dict, dict], None] | None = None  # persistence hook
 
     # -- instances ---------------------------------------------------------------
     def register(self, service: str, instance: str, address: str, ttl_s: float,
@@ -81,12 +83,14 @@ class Store:
         self.policies[service] = policy
         self._record("policy-changed", service, None, "policy set")
         self._bump()
+        self._persist()
 
     def delete_policy(self, service: str) -> bool:
         if self.policies.pop(service, None) is None:
             return False
         self._record("policy-changed", service, None, "policy deleted: defaults apply")
         self._bump()
+        self._persist()
         return True
 
     def set_apimgmt(self, config: dict) -> None:
@@ -96,6 +100,11 @@ class Store:
         self._record("apimgmt-changed", None, None,
                      f"api management set: {len(config.get('keys', {}))} key(s)")
         self._bump()
+        self._persist()
+
+    def _persist(self) -> None:
+        if self.on_hard_state_change is not None:
+            self.on_hard_state_change(self.policies, self.apimgmt)
 
     # -- reading -------------------------------------------------------------------
     def services(self) -> dict[str, list[dict]]:

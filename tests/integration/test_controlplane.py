@@ -294,3 +294,46 @@ def test_watcher_keeps_last_snapshot_after_sigkill():
         asyncio.run(main())
     finally:
         proc.close()
+
+
+def test_policies_survive_a_restart_and_watches_wait_out_the_warmup(tmp_path):
+    """Hard state (policies) is kept in the state file; after a restart, snapshot watches
+    get 503 for --warmup-s so proxies keep their last endpoints while instances re-register."""
+    import requests as rq
+    state = tmp_path / "cp-state.json"
+
+    def start():
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "mesh.controlplane", "--port", str(port),
+                                 "--state-file", str(state), "--warmup-s", "1.5"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if rq.get(url + "/health", timeout=0.5).status_code == 200:
+                    return proc, url
+            except rq.RequestException:
+                time.sleep(0.05)
+        proc.kill()
+        raise AssertionError("control plane did not start")
+
+    proc, url = start()
+    try:
+        assert rq.get(url + "/v1/snapshot", timeout=2).status_code == 200   # first start: no warm-up
+        assert rq.put(url + "/v1/policies/catalog", json={"breaker": {"enabled": False}}, timeout=2).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    proc, url = start()
+    try:
+        warming = rq.get(url + "/v1/snapshot", timeout=2)
+        assert warming.status_code == 503 and "warming up" in warming.json()["error"]
+        assert rq.get(url + "/v1/policies/catalog", timeout=2).json() == {"breaker": {"enabled": False}}
+        deadline = time.monotonic() + 10
+        while rq.get(url + "/v1/snapshot", timeout=2).status_code == 503 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert rq.get(url + "/v1/snapshot", timeout=2).json()["policies"]["catalog"] == {"breaker": {"enabled": False}}
+    finally:
+        proc.terminate()
+        proc.wait(10)
