@@ -83,6 +83,37 @@ class ResilientCaller:
                 up.reconfigure(policy)
                 self.events.emit("policy-changed", name, "", "policy updated at runtime")
 
+    # --- active health checks ---------------------------------------------------------
+    async def health_check_loop(self, stop: asyncio.Event) -> None:
+        """Probe the endpoints of every upstream whose policy enables active checks."""
+        while not stop.is_set():
+            now = self.clock.monotonic()
+            for up in list(self.upstreams.values()):
+                cfg = up.policy.health_check
+                if cfg.enabled and up.ids and now >= up.next_probe_at:
+                    up.next_probe_at = now + cfg.interval_s
+                    await asyncio.gather(*(self._probe(up, ep) for ep in list(up.endpoints.values())))
+            try:
+                await asyncio.wait_for(stop.wait(), 0.05)
+            except TimeoutError:
+                pass
+
+    async def _probe(self, up: Upstream, ep: Endpoint) -> None:
+        cfg = up.policy.health_check
+        detail = ""
+        try:
+            async with asyncio.timeout(cfg.timeout_s):
+                resp = await self.pool.request(ep.host, ep.port, b"GET", cfg.path.encode(),
+                                               [(b"host", up.service.encode()), (b"user-agent", b"gatemesh-health-check")])
+                await resp.read()
+            ok = 200 <= resp.status < 400
+            detail = f"status {resp.status}"
+        except TimeoutError:
+            ok, detail = False, f"no answer within {cfg.timeout_s * 1000:.0f} ms"
+        except UpstreamError as exc:
+            ok, detail = False, str(exc)
+        up.health.record(ep.id, ok, detail)
+
     # --- the call ----------------------------------------------------------------------
     async def call(self, service: str, method: bytes, target: bytes, headers: Headers, body: bytes,
                    deadline: Deadline | None = None, idempotency_key: bool = False) -> CallResult:

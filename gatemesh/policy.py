@@ -33,10 +33,12 @@ from gatemesh.patterns.budget import RetryBudgetConfig
 from gatemesh.patterns.concurrency import ConcurrencyConfig
 from gatemesh.patterns.deadline import TimeoutConfig
 from gatemesh.patterns.fallback import FallbackConfig
+from gatemesh.patterns.healthcheck import HealthCheckConfig
 from gatemesh.patterns.outlier import OutlierConfig
 from gatemesh.patterns.retry import RetryConfig
 
-PATTERN_NAMES = ("timeout", "retry", "budget", "breaker", "concurrency", "balancer", "outlier", "fallback")
+PATTERN_NAMES = ("timeout", "retry", "budget", "breaker", "concurrency", "balancer", "outlier", "health_check",
+                 "fallback")
 DEFAULT_SERVICE = "*"
 
 
@@ -46,7 +48,7 @@ class PolicyError(ValueError):
 _CONFIG_CLASSES: dict[str, type] = {
     "timeout": TimeoutConfig, "retry": RetryConfig, "budget": RetryBudgetConfig, "breaker": BreakerConfig,
     "concurrency": ConcurrencyConfig, "balancer": BalancerConfig, "outlier": OutlierConfig,
-    "fallback": FallbackConfig,
+    "health_check": HealthCheckConfig, "fallback": FallbackConfig,
 }
 
 
@@ -59,6 +61,7 @@ class Policy:
     concurrency: ConcurrencyConfig = field(default_factory=ConcurrencyConfig)
     balancer: BalancerConfig = field(default_factory=BalancerConfig)
     outlier: OutlierConfig = field(default_factory=OutlierConfig)
+    health_check: HealthCheckConfig = field(default_factory=HealthCheckConfig)
     fallback: FallbackConfig = field(default_factory=FallbackConfig)
 
     @classmethod

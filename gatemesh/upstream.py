@@ -19,6 +19,7 @@ from .patterns.breaker import BreakerState, CircuitBreaker, Transition
 from .patterns.budget import RetryBudget
 from .patterns.concurrency import ConcurrencyLimiter
 from .patterns.fallback import LastGoodCache
+from .patterns.healthcheck import HealthTracker
 from .patterns.outlier import OutlierDetector, OutlierEvent
 from .policy import Policy
 
@@ -41,6 +42,8 @@ class Upstream:
         self.budget = RetryBudget(policy.budget, clock)
         self.limiter = ConcurrencyLimiter(policy.concurrency)
         self.cache = LastGoodCache(policy.fallback, clock)
+        self.health = HealthTracker(policy.health_check, self._on_health)
+        self.next_probe_at = 0.0   # clock time of the next active health-check round
         self.endpoints: dict[str, Endpoint] = {}
         self.ids: list[str] = []
 
@@ -59,6 +62,7 @@ class Upstream:
         self.limiter.reconfigure(policy.concurrency)
         if policy.fallback != old.fallback:
             self.cache = LastGoodCache(policy.fallback, self._clock)
+        self.health.reconfigure(policy.health_check)
 
     def set_endpoints(self, endpoints: Sequence[Endpoint]) -> tuple[list[str], list[str]]:
         """Replace the endpoint set; returns (added ids, removed ids)."""
@@ -69,6 +73,8 @@ class Upstream:
         self.ids = sorted(new)
         for i in removed:
             self.instance_breakers.pop(i, None)
+        if removed:
+            self.health.forget_except(new)
         self._metrics.endpoints.labels(self._metrics.proxy, self.service).set(len(new))
         return added, removed
 
@@ -86,6 +92,9 @@ class Upstream:
         if not ids:
             return None
         candidates = self.outlier.healthy(ids) if self.policy.outlier.enabled else ids
+        if self.health.any_unhealthy:
+            # As with ejection: never an empty set (panic) — better a doubtful endpoint than none.
+            candidates = [i for i in candidates if self.health.is_healthy(i)] or candidates
         if self.policy.breaker.enabled and self.instance_breakers:
             candidates = [i for i in candidates
                           if (b := self.instance_breakers.get(i)) is None or b.state is not BreakerState.OPEN]
@@ -103,6 +112,10 @@ class Upstream:
         m.breaker_state.labels(m.proxy, self.service, instance).set(BREAKER_STATE_VALUE[to])
         m.breaker_transitions.labels(m.proxy, self.service, instance, to).inc()
         self._events.emit(f"breaker-{to.replace('_', '-')}", self.service, instance, t.cause)
+
+    def _on_health(self, kind: str, endpoint: str, cause: str) -> None:
+        self._metrics.ejections.labels(self._metrics.proxy, self.service, endpoint, kind).inc()
+        self._events.emit(kind, self.service, endpoint, cause)
 
     def _on_outlier(self, ev: OutlierEvent) -> None:
         m = self._metrics

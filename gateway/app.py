@@ -105,10 +105,12 @@ class Gateway:
             servers.append(await serve(self.handle_internal, ihost, iport, proxy_name=self.config.proxy_name))
         log.info("gateway listening on %s:%d%s", host, port,
                  f" (internal {self.config.internal_listen[0]}:{self.config.internal_listen[1]})" if self.config.internal_listen else "")
+        checks = asyncio.create_task(self.caller.health_check_loop(stop))
         await stop.wait()
         for s in servers:
             s.close()
         await drain(lambda: self.in_flight)
+        await checks
         await self.watcher.stop()
         self.caller.pool.close()
 

@@ -55,6 +55,7 @@ def _summary(policy: Policy) -> str:
             "concurrency": lambda s: f"max {s['max_in_flight']}",
             "balancer": lambda s: s["kind"],
             "outlier": lambda s: f"{s['consecutive_errors']} errors, eject {s['base_ejection_s']}s, cap {s['max_ejection_percent']}%",
+            "health_check": lambda s: f"GET {s['path']} every {s['interval_s']}s, out after {s['unhealthy_threshold']} misses",
             "fallback": lambda s: "last good" if s.get("serve_last_good") else "default",
         }[pattern]
         try:

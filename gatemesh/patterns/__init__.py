@@ -15,6 +15,7 @@ ejection → attempt timeout → fallback.
     balancer     BalancerConfig, Balancer, make_balancer
     outlier      OutlierConfig, OutlierEvent, OutlierDetector
     fallback     FallbackConfig, CachedResponse, LastGoodCache
+    healthcheck  HealthCheckConfig, HealthTracker (verdicts; the pipeline probes)
 
 Errors: an invalid config value raises ``ConfigError`` (a ``ValueError``) whose message
 is a sentence naming the field as ``<pattern>.<field>`` and the allowed range.
@@ -73,6 +74,7 @@ from .concurrency import ConcurrencyConfig, ConcurrencyLimiter  # noqa: E402
 from .balancer import Balancer, BalancerConfig, make_balancer  # noqa: E402
 from .outlier import OutlierConfig, OutlierDetector, OutlierEvent  # noqa: E402
 from .fallback import CachedResponse, FallbackConfig, LastGoodCache  # noqa: E402
+from .healthcheck import HealthCheckConfig, HealthTracker  # noqa: E402
 
 __all__ = [
     "ConfigError",
@@ -83,5 +85,5 @@ __all__ = [
     "ConcurrencyConfig", "ConcurrencyLimiter",
     "Balancer", "BalancerConfig", "make_balancer",
     "OutlierConfig", "OutlierDetector", "OutlierEvent",
-    "CachedResponse", "FallbackConfig", "LastGoodCache",
+    "CachedResponse", "FallbackConfig", "LastGoodCache", "HealthCheckConfig", "HealthTracker",
 ]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from gatemesh.apimgmt import ApiManager, ApiMgmtConfig
 from gatemesh.discovery import Endpoint, Registration, Snapshot, SnapshotWatcher
 from gatemesh.events import EventLog
+from gatemesh.http.client import UpstreamError
 from gatemesh.http.messages import Request, Response
 from gatemesh.http.server import serve
 from gatemesh.metrics import ProxyMetrics
@@ -25,6 +26,7 @@ from gatemesh.refusal import refusal_response
 from gatemesh.runtime import drain
 
 log = logging.getLogger("sidecar")
+APP_HEALTH_TIMEOUT_S = 0.4   # below a health checker's default 0.5 s probe timeout
 LOCAL = "local"   # the inbound side's only upstream: this instance's app
 
 
@@ -91,10 +93,29 @@ class Sidecar:
 
     async def _admin(self, req: Request) -> Response | None:
         resp = await self.proxy_out.admin(req)
-        if resp is not None and req.path == b"/health" and self.watcher.snapshot is None:
-            return refusal_response("no-healthy-upstream", "the sidecar has not reached the control plane yet",
-                                    self.proxy_out.name_bytes)
+        if resp is not None and req.path == b"/health":
+            # Like a pod's readiness: the sidecar is only healthy when its app is, so an
+            # active health check through the sidecar sees an app that died or hangs.
+            if self.watcher.snapshot is None:
+                return refusal_response("no-healthy-upstream", "the sidecar has not reached the control plane yet",
+                                        self.proxy_out.name_bytes)
+            problem = await self._app_problem()
+            if problem is not None:
+                return refusal_response("no-healthy-upstream", f"the app behind this sidecar is unhealthy: {problem}",
+                                        self.proxy_out.name_bytes)
         return resp
+
+    async def _app_problem(self) -> str | None:
+        host, port = self.cfg.app
+        try:
+            async with asyncio.timeout(APP_HEALTH_TIMEOUT_S):
+                resp = await self.outbound.pool.request(host, port, b"GET", b"/health", [(b"host", b"localhost")])
+                await resp.read()
+        except TimeoutError:
+            return f"no answer from {host}:{port}/health within {APP_HEALTH_TIMEOUT_S * 1000:.0f} ms"
+        except UpstreamError as exc:
+            return str(exc)
+        return None if resp.status == 200 else f"{host}:{port}/health answered {resp.status}"
 
     async def handle_inbound(self, req: Request) -> Response:
         admin = await self._admin(req)
@@ -135,7 +156,9 @@ class Sidecar:
         await self.registration.start()
         log.info("sidecar %s: inbound %s:%d → app %s:%d, outbound %s:%d", cfg.instance, cfg.host, cfg.inbound_port,
                  *cfg.app, cfg.host, cfg.outbound_port)
+        checks = asyncio.create_task(self.outbound.health_check_loop(stop))
         await stop.wait()
+        await checks
         # Deregister first so peers stop choosing us, then drain what is already here.
         await self.registration.stop()
         await drain(lambda: self.in_flight)

@@ -254,3 +254,30 @@ def test_unknown_service_and_no_endpoints_are_named():
                 out.append((r.reason, r.status))
         return out
     assert run(scenario()) == [("unknown-service", 404), ("no-healthy-upstream", 503)]
+
+
+def test_active_health_checks_take_a_dead_instance_out_before_traffic_finds_it():
+    async def scenario():
+        ups = await start(3)
+        policy = all_off().merged({"health_check": {"enabled": True, "interval_s": 0.05, "timeout_s": 0.04,
+                                                    "unhealthy_threshold": 2, "healthy_threshold": 1}})
+        caller = caller_for(ups, policy)
+        caller.upstream("svc")
+        stop = asyncio.Event()
+        loop_task = asyncio.create_task(caller.health_check_loop(stop))
+        ups[0].server.close()          # dies; no request of ours has touched it yet
+        await ups[0].server.wait_closed()
+        up = caller.upstream("svc")
+        deadline = asyncio.get_running_loop().time() + 5
+        while up.health.is_healthy("svc-1") and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+        on = [await call(caller) for _ in range(12)]
+        stop.set()
+        await loop_task
+        set_policy(caller, all_off())   # control arm: no checks, round robin still sends it a third
+        off = [await call(caller) for _ in range(12)]
+        return on, off, [e["kind"] for e in caller.events.since(0)]
+    on, off, kinds = run(scenario())
+    assert all(s == 200 for s, _, _ in on)
+    assert "health-check-failed" in kinds
+    assert sum(s == "connect-failed" for s, _, _ in off) == 4
