@@ -163,7 +163,10 @@ class ProcessRunner:
         component = child.component
         self._start_group([component], time.monotonic() + timeout_s, say)
         self._after_start(component.kind, say)
-        if component.kind in (SERVICE, SIDECAR):
+        # An app behind a dead sidecar cannot be registered until that sidecar is
+        # restarted too (it is the sidecar that registers): only wait when it can happen.
+        registrar = self.children.get(f"sidecar-{component.instance}") if component.kind == SERVICE else None
+        if component.kind in (SERVICE, SIDECAR) and (registrar is None or registrar.alive()):
             self._wait_registered(
                 [c for c in self.topology.instances() if c.instance == component.instance],
                 time.monotonic() + timeout_s,
