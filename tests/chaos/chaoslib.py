@@ -1,0 +1,280 @@
+"""What every chaos scenario needs: calls at the edge or in the mesh, policies switched at
+either location, counts at the instances, and putting the topology back as it was.
+
+"At the edge" is the gateway's own call (``GET /api/pricing/1`` → pricing). "In the
+mesh" is an app's call through its sidecar: the test acts as ``storefront-1``'s app and
+calls ``sidecar-storefront-1``'s outbound port with ``Host: pricing`` — exactly what the
+storefront does. Either way the call crosses the target instance's Toxiproxy proxy, so
+one fault serves both locations.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import requests
+from requests.structures import CaseInsensitiveDict
+
+from gatemesh.faults import Faults
+from gatemesh.policy import Policy, PolicyTable, all_off
+from gatemesh.runner import ProcessRunner
+from gatemesh.topology.apis import SERVICE_PATHS
+
+EDGE, MESH = "edge", "mesh"
+CALLER = "storefront-1"          # the app whose sidecar the mesh calls go through
+CONVERGE_S = 20.0                # proxies see the registry and policies within ~1 s; this is the bound
+POLICY_ARRIVAL_S = 5.0           # control plane → sidecar long-poll push
+POLL_S = 0.02
+CALL_TIMEOUT_S = 10.0            # no single call in the suite should come near this
+
+
+def baseline() -> Policy:
+    """The policy between scenarios: every pattern off, so each scenario switches on
+    exactly the pattern it is about (and its control arm leaves it off)."""
+    return all_off()
+
+
+def only(**sections: dict[str, Any]) -> Policy:
+    """All patterns off but the given ones: ``only(timeout={"enabled": True, ...})``."""
+    return baseline().merged(sections)
+
+
+@dataclass
+class Result:
+    status: int                 # 0: no HTTP answer at all (the client gave up)
+    elapsed_s: float
+    reason: str | None = None   # X-Gatemesh-Reason
+    instance: str | None = None  # X-Instance
+    attempts: str | None = None  # X-Gatemesh-Attempts
+    started_s: float = 0.0       # monotonic time the call was sent
+    body: Any = None
+    headers: CaseInsensitiveDict = field(default_factory=CaseInsensitiveDict)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def __repr__(self) -> str:
+        return (f"<{self.status} {self.reason or ''} {self.instance or ''} "
+                f"attempts={self.attempts!r} {self.elapsed_s * 1000:.0f}ms>")
+
+
+class Chaos:
+    """One running edge-mesh topology, its faults, and the scenario helpers."""
+
+    def __init__(self, runner: ProcessRunner) -> None:
+        self.runner = runner
+        self.faults = Faults.for_runner(runner)
+        topo = runner.topology
+        self.gateway = topo.endpoints.gateway
+        self.controlplane = topo.endpoints.controlplane
+        self.key = topo.api_key
+        sidecar = topo.component(f"sidecar-{CALLER}")
+        self.outbound = f"http://127.0.0.1:{sidecar.listen['outbound']}"
+        self.caller_admin = f"http://127.0.0.1:{sidecar.listen['inbound']}"
+        self.counts = dict(topo.counts)
+        self._local = threading.local()
+        self._touched: dict[str, set[str]] = {EDGE: set(), MESH: set()}
+
+    # ------------------------------------------------------------------ calls
+
+    @property
+    def http(self) -> requests.Session:
+        s = getattr(self._local, "session", None)
+        if s is None:
+            s = self._local.session = requests.Session()
+        return s
+
+    def url(self, where: str, service: str, path: str = "/1") -> tuple[str, dict[str, str]]:
+        """Where a call to ``service`` goes from ``where``, and the headers it needs."""
+        if where == EDGE:
+            return f"{self.gateway}/api/{service}{path}", {"X-Api-Key": self.key}
+        if where == MESH:
+            return f"{self.outbound}{SERVICE_PATHS[service]}{path}", {"Host": service}
+        raise ValueError(f"where must be {EDGE!r} or {MESH!r}, got {where!r}")
+
+    def call(self, where: str, service: str, path: str = "/1", method: str = "GET", *,
+             json: Any = None, headers: dict[str, str] | None = None,
+             timeout_s: float = CALL_TIMEOUT_S) -> Result:
+        url, base = self.url(where, service, path)
+        return self.request(method, url, {**base, **(headers or {})}, json=json, timeout_s=timeout_s)
+
+    def request(self, method: str, url: str, headers: dict[str, str] | None = None, *,
+                json: Any = None, timeout_s: float = CALL_TIMEOUT_S) -> Result:
+        t0 = time.monotonic()
+        try:
+            resp = self.http.request(method, url, headers=headers, json=json, timeout=timeout_s)
+        except requests.RequestException:
+            return Result(0, time.monotonic() - t0, started_s=t0)
+        elapsed = time.monotonic() - t0
+        try:
+            body = resp.json()
+        except ValueError:
+            body = resp.text
+        h = resp.headers
+        return Result(resp.status_code, elapsed, h.get("X-Gatemesh-Reason"), h.get("X-Instance"),
+                      h.get("X-Gatemesh-Attempts"), t0, body, CaseInsensitiveDict(h))
+
+    def burst(self, fn: Callable[[int], Result], n: int, concurrency: int = 4,
+              limit_s: float = 30.0) -> list[Result]:
+        """``fn(i)`` for i in 0..n-1 on ``concurrency`` threads; bounded in count and time."""
+        deadline = time.monotonic() + limit_s
+        results: list[Result] = []
+        with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+            futures = [pool.submit(lambda i=i: fn(i) if time.monotonic() < deadline else None) for i in range(n)]
+            for f in futures:
+                r = f.result(timeout=limit_s + CALL_TIMEOUT_S)
+                if r is not None:
+                    results.append(r)
+        return results
+
+    # ------------------------------------------------------------------ policies
+
+    def set_policy(self, where: str, service: str, policy: Policy) -> None:
+        """Put ``policy`` in force for ``service`` at ``where``; returns once it is live
+        (the gateway applies it at once; a sidecar gets it pushed by the control plane)."""
+        body = policy.to_dict()
+        if where == EDGE:
+            self._json("PUT", f"{self.gateway}/-/policies/{service}", body)
+        else:
+            self._json("PUT", f"{self.controlplane}/v1/policies/{service}", body)
+            self._wait_sidecar_policy(service, body)
+        self._touched[where].add(service)
+
+    def _wait_sidecar_policy(self, service: str, want: dict) -> None:
+        deadline = time.monotonic() + POLICY_ARRIVAL_S
+        while True:
+            have = self._json("GET", f"{self.caller_admin}/-/policies")
+            if (have.get(service) or have.get("*")) == want:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the mesh policy for {service} did not reach sidecar-{CALLER} "
+                                     f"within {POLICY_ARRIVAL_S}s")
+            time.sleep(POLL_S)
+
+    def reset_policies(self) -> None:
+        """Back to the baseline at both locations, and wait until the caller's sidecar has it."""
+        base = baseline().to_dict()
+        edge = self._json("GET", f"{self.gateway}/-/policies")
+        for service, policy in edge.items():
+            if policy != base:
+                self._json("PUT", f"{self.gateway}/-/policies/{service}", base)
+        mesh = self._json("GET", f"{self.controlplane}/v1/policies").get("policies", {})
+        for service in mesh:
+            if service != "*":
+                self._json("DELETE", f"{self.controlplane}/v1/policies/{service}")
+        if mesh.get("*") != base:
+            self._json("PUT", f"{self.controlplane}/v1/policies/*", base)
+        want = PolicyTable.from_dict({"*": base}).to_dict()
+        deadline = time.monotonic() + POLICY_ARRIVAL_S
+        while self._json("GET", f"{self.caller_admin}/-/policies") != want:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"sidecar-{CALLER} did not get the baseline policies in {POLICY_ARRIVAL_S}s")
+            time.sleep(POLL_S)
+        self._touched = {EDGE: set(), MESH: set()}
+
+    # ------------------------------------------------------------------ observing
+
+    def admin_url(self, instance: str) -> str:
+        return self.faults.instance(instance).admin_url or ""
+
+    def stats(self, instance: str) -> int:
+        """Requests the instance's app received (not /health, not /admin)."""
+        return self.faults.calls(instance)
+
+    def reset_stats(self, *instances: str) -> None:
+        for i in instances:
+            self._json("DELETE", f"{self.admin_url(i)}/admin/stats")
+
+    def upstreams(self, where: str) -> dict[str, Any]:
+        base = self.gateway if where == EDGE else self.caller_admin
+        return self._json("GET", f"{base}/-/upstreams")["upstreams"]
+
+    def events(self, where: str, since: int = 0) -> list[dict[str, Any]]:
+        base = self.gateway if where == EDGE else self.caller_admin
+        return self._json("GET", f"{base}/-/events?since={since}")["events"]
+
+    def last_event_seq(self, where: str) -> int:
+        base = self.gateway if where == EDGE else self.caller_admin
+        return int(self._json("GET", f"{base}/-/events?since=0").get("last_seq", 0))
+
+    def registered(self, service: str) -> set[str]:
+        snap = self._json("GET", f"{self.controlplane}/v1/snapshot?wait_s=0")
+        return {i["id"] for i in snap.get("services", {}).get(service, [])}
+
+    def wait_until(self, what: str, check: Callable[[], bool], timeout_s: float = 10.0) -> float:
+        """Poll ``check`` until true; returns the seconds it took. Fails with ``what``."""
+        t0 = time.monotonic()
+        while not check():
+            if time.monotonic() - t0 > timeout_s:
+                raise AssertionError(f"not within {timeout_s}s: {what}")
+            time.sleep(POLL_S)
+        return time.monotonic() - t0
+
+    # ------------------------------------------------------------------ putting it back
+
+    def reset(self) -> None:
+        """Every fault off, killed processes back, the baseline counts and policies, and
+        both proxies the scenarios use clean (every endpoint known, no open breaker, no
+        ejection); a proxy left dirty is restarted, which is the only way to clear a breaker."""
+        self.faults.reset(restart_dead=True)
+        for service, n in self.counts.items():
+            if self.runner.topology.counts.get(service) != n:
+                self.runner.scale(service, n)
+        self.reset_policies()
+        self.wait_converged()
+
+    def _clean(self, where: str) -> list[str]:
+        """What is not as it should be at ``where`` (empty: clean)."""
+        problems = []
+        try:
+            ups = self.upstreams(where)
+        except (OSError, requests.RequestException, ValueError, KeyError) as e:
+            return [f"no answer ({e})"]
+        for service, n in self.counts.items():
+            want = {f"{service}-{k}" for k in range(1, n + 1)}
+            up = ups.get(service)
+            if up is None or set(up["endpoints"]) != want:
+                problems.append(f"{service} endpoints {sorted(up['endpoints']) if up else None}")
+                continue
+            if up["breaker"] != "closed" or any(s != "closed" for s in up["instance_breakers"].values()):
+                problems.append(f"{service} breaker {up['breaker']} {up['instance_breakers']}")
+            if up["ejected"]:
+                problems.append(f"{service} ejected {up['ejected']}")
+        return problems
+
+    def wait_converged(self, timeout_s: float = CONVERGE_S) -> None:
+        proxies = {EDGE: "gateway", MESH: f"sidecar-{CALLER}"}
+        deadline = time.monotonic() + timeout_s
+        restarted: set[str] = set()
+        dirty_since: dict[str, float] = {}
+        while True:
+            problems = {where: self._clean(where) for where in proxies}
+            if not any(problems.values()):
+                return
+            now = time.monotonic()
+            for where, found in problems.items():
+                if not found:
+                    dirty_since.pop(where, None)
+                    continue
+                stuck = any("breaker" in p or "ejected" in p for p in found)
+                first = dirty_since.setdefault(where, now)
+                if stuck and now - first > 0.5 and proxies[where] not in restarted:
+                    restarted.add(proxies[where])
+                    self.runner.restart(proxies[where])
+            if now > deadline:
+                raise AssertionError(f"the topology did not settle in {timeout_s}s: {problems}")
+            time.sleep(0.05)
+
+    def _json(self, method: str, url: str, body: Any = None) -> Any:
+        resp = self.http.request(method, url, json=body, timeout=CALL_TIMEOUT_S)
+        if resp.status_code >= 400:
+            raise AssertionError(f"{method} {url} answered {resp.status_code}: {resp.text[:300]}")
+        return resp.json() if resp.content else None
+
+
+def share(results: Iterable[Result], pred: Callable[[Result], bool]) -> int:
+    return sum(1 for r in results if pred(r))

@@ -1,0 +1,60 @@
+"""Chaos fixtures: one small edge-mesh topology per xdist worker, shared by every
+scenario that worker runs, put back as it was before and after each scenario.
+
+- ``chaos_topology`` (session): the running topology (real processes, real Toxiproxy) on
+  a port base of its own, started on first use. The gateway's rate limit is raised out
+  of the way (the chaos bursts are not about API management), and every pattern starts
+  switched off at both locations (``chaoslib.baseline``): each scenario switches on the
+  pattern it is about, and its control arm leaves it off.
+- ``chaos`` (function): the ``chaoslib.Chaos`` helper, after a full reset; reset again
+  after the test: faults removed, paused processes resumed, killed ones restarted,
+  counts and policies back to the baseline, the gateway and the caller's sidecar clean.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from gatemesh.runner import ProcessRunner, RunnerError
+from gatemesh.topology import PortPlan, build_topology
+
+from chaoslib import Chaos
+
+COUNTS = {"catalog": 3, "pricing": 2, "inventory": 1, "reviews": 1, "storefront": 1, "orders": 2}
+START_TIMEOUT_S = 90.0
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.chaos)
+
+
+@pytest.fixture(scope="session")
+def chaos_topology(port_bases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
+    base = port_bases.acquire()
+    topology = build_topology("edge-mesh", PortPlan.from_base(base), COUNTS, rate_per_s=100_000, burst=100_000)
+    runner = ProcessRunner(topology, tmp_path_factory.mktemp("chaos"))
+    try:
+        runner.start(timeout_s=START_TIMEOUT_S)
+    except RunnerError as e:
+        runner.stop()
+        port_bases.release(base)
+        pytest.fail(f"the chaos topology did not start: {e}\n{e.log_tail}", pytrace=False)
+    try:
+        chaos = Chaos(runner)
+        chaos.reset()
+        yield chaos
+    finally:
+        runner.stop()
+        port_bases.release(base)
+
+
+@pytest.fixture
+def chaos(chaos_topology: Chaos) -> Iterator[Chaos]:
+    chaos_topology.reset()
+    yield chaos_topology
+    chaos_topology.reset()
