@@ -30,7 +30,7 @@ WHEELHOUSE="$STATE/wheelhouse"
 BASE_IMAGE=gatemesh/debian-python:3.11
 APP_IMAGE=gatemesh/app:dev
 TOXIPROXY_IMAGE=gatemesh/toxiproxy:local
-EXTRAS="${GATEMESH_EXTRAS:-load}"
+EXTRAS="${GATEMESH_EXTRAS-load}"   # set but empty: no extras
 
 # The base image's recipe. Bump BASE_RECIPE when the customisation below changes: the
 # recipe's hash is the image's label and the cached tarball's name, so a changed recipe
@@ -202,7 +202,10 @@ build_base() {
   # shellcheck disable=SC2064  # expand $rootfs now: it is a local
   trap "rm -rf '$rootfs'" EXIT
   say "base: debootstrap $SUITE from $mirror (a few minutes; log $CACHE/debootstrap.log)"
-  if ! debootstrap --variant=minbase --include="$BASE_PACKAGES" "$SUITE" "$rootfs" "$mirror" \
+  # --cache-dir keeps the downloaded .debs, so a --rebuild does not fetch them again.
+  mkdir -p "$CACHE/debs"
+  if ! debootstrap --variant=minbase --include="$BASE_PACKAGES" --cache-dir="$CACHE/debs" \
+         "$SUITE" "$rootfs" "$mirror" \
          >"$CACHE/debootstrap.log" 2>&1; then
     tail -n 15 "$CACHE/debootstrap.log" >&2
     fail "debootstrap failed; log $CACHE/debootstrap.log"
@@ -229,22 +232,32 @@ fi
 
 # --- 2. the wheelhouse -------------------------------------------------------------------------
 build_wheelhouse() {
-  local py reqs
+  local py reqs stamp
   # The wheels must suit the image's CPython 3.11: build them with a 3.11 here.
   py="$(command -v python3.11 || command -v python3)"
   "$py" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
     || fail "the wheelhouse needs Python 3.11 on the host (found $("$py" --version 2>&1)); install python3.11"
   reqs="$CACHE/requirements.txt"
   "$py" "$HERE/requirements.py" "$ROOT/pyproject.toml" "$EXTRAS" >"$reqs"
-  # Offline first: when every requirement already has a wheel here, no index is asked.
-  if "$py" -m pip wheel -q --no-index --find-links "$WHEELHOUSE" -w "$WHEELHOUSE" -r "$reqs" >/dev/null 2>&1; then
+  # Up to date when neither the requirements nor the wheels changed since the last run
+  # that completed (the stamp); else offline first: when every requirement already has a
+  # wheel here, no index is asked; else PyPI.
+  stamp="$WHEELHOUSE/.stamp"
+  if [[ -s "$stamp" && "$(wheelhouse_state "$reqs")" == "$(cat "$stamp")" ]]; then
     say "wheelhouse: up to date ($(ls "$WHEELHOUSE"/*.whl | wc -l) wheels in $WHEELHOUSE)"
+    return
+  fi
+  if "$py" -m pip wheel -q --no-index --find-links "$WHEELHOUSE" -w "$WHEELHOUSE" -r "$reqs" >/dev/null 2>&1; then
+    say "wheelhouse: complete without an index ($(ls "$WHEELHOUSE"/*.whl | wc -l) wheels in $WHEELHOUSE)"
   else
     say "wheelhouse: pip wheel of gatemesh's requirements (extras: ${EXTRAS:-none}) into $WHEELHOUSE"
     "$py" -m pip wheel -q --find-links "$WHEELHOUSE" -w "$WHEELHOUSE" -r "$reqs" \
       || fail "pip wheel failed (it needs PyPI the first time)"
   fi
+  wheelhouse_state "$reqs" >"$stamp"
 }
+
+wheelhouse_state() { { cat "$1"; ls "$WHEELHOUSE"; } | sha256sum | cut -c1-16; }
 
 if wanted app; then
   t="$(now)"; build_wheelhouse; record "wheelhouse (.gatemesh/wheelhouse)" "$t"
