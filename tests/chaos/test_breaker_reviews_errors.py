@@ -1,9 +1,10 @@
-"""breaker — reviews-1 (the only reviews instance) fails every call with a 503.
+"""breaker — reviews-1 (the only reviews instance) fails every call with a 503, after
+making the caller wait 500 ms.
 
 With the breaker: it opens after 5 failures in a row; while open, calls fail fast with
-``circuit-open`` and reviews-1 receives nothing but the half-open probes (counted at
-the instance); once the fault clears, a probe succeeds and the breaker closes.
-Without it: reviews-1 keeps receiving every call.
+``circuit-open`` (no 500 ms wait) and reviews-1 receives nothing but the half-open
+probes (counted at the instance); once the fault clears, a probe succeeds and the
+breaker closes. Without it: reviews-1 keeps receiving every call, and every call waits.
 """
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ import pytest
 
 from chaoslib import EDGE, MESH, only
 
+DELAY_MS = 500           # each failure takes this long
 THRESHOLD = 5            # consecutive failures that open the breaker
 OPEN_S = 1.0             # open → half-open
 PROBES = 1               # half-open probes (and successes needed to close)
-FAST_P50_S = 0.03        # "a few ms", with room for a loaded machine
-FAST_MAX_S = 0.25
+FAST_P50_S = 0.1         # "a few ms" unloaded; room for a loaded 2-core machine
+FAST_MAX_S = DELAY_MS / 1000 * 0.6
 OPEN_CALLS = 20          # calls sent while open (bounded by OPEN_S / 2 as well)
+CONTROL_CALLS = 10
 PROBE_PHASE_S = 2 * OPEN_S  # calls keep coming for this long while the fault stays
 CLOSE_MARGIN_S = 1.0
 
@@ -31,11 +34,11 @@ BREAKER = {"enabled": True, "consecutive_failures": THRESHOLD, "open_s": OPEN_S,
 @pytest.mark.parametrize("where", WHERE)
 def test_breaker_opens_fails_fast_lets_only_probes_through_and_closes(chaos, where):
     chaos.set_policy(where, "reviews", only(breaker=BREAKER))
-    chaos.faults.misbehave("reviews-1", error_rate=1.0, error_status=503)
+    chaos.faults.misbehave("reviews-1", error_rate=1.0, error_status=503, delay_ms=DELAY_MS)
     chaos.reset_stats("reviews-1")
 
     # 1. the breaker opens within its threshold: exactly THRESHOLD calls reach the instance
-    first = [chaos.call(where, "reviews") for _ in range(THRESHOLD)]
+    first = chaos.burst(lambda i: chaos.call(where, "reviews"), THRESHOLD, concurrency=THRESHOLD)
     assert all(r.status == 503 and r.reason != "circuit-open" for r in first), first
     opened_at = time.monotonic()
     assert chaos.stats("reviews-1") == THRESHOLD
@@ -81,10 +84,10 @@ def test_breaker_opens_fails_fast_lets_only_probes_through_and_closes(chaos, whe
 @pytest.mark.parametrize("where", WHERE)
 def test_control_without_breaker_the_failing_instance_gets_every_call(chaos, where):
     chaos.set_policy(where, "reviews", only())
-    chaos.faults.misbehave("reviews-1", error_rate=1.0, error_status=503)
+    chaos.faults.misbehave("reviews-1", error_rate=1.0, error_status=503, delay_ms=DELAY_MS)
     chaos.reset_stats("reviews-1")
-    n = THRESHOLD + OPEN_CALLS
-    results = [chaos.call(where, "reviews") for _ in range(n)]
+    results = chaos.burst(lambda i: chaos.call(where, "reviews"), CONTROL_CALLS, concurrency=THRESHOLD)
 
     assert all(r.status == 503 and r.reason != "circuit-open" for r in results), results
-    assert chaos.stats("reviews-1") == n
+    assert all(r.elapsed_s >= DELAY_MS / 1000 for r in results), results
+    assert chaos.stats("reviews-1") == CONTROL_CALLS

@@ -16,7 +16,7 @@ from chaoslib import EDGE, MESH, Result
 from gatemesh.runner import RunnerError
 
 DISCOVER_S = 1.0
-AFTER_S = 1.5           # calls keep flowing this long after the registration
+AFTER_S = DISCOVER_S + 0.3  # calls keep flowing this long after the registration
 PAUSED_SCALE_S = 2.0    # control arm: how long the new instance gets to show up
 
 pytestmark = [pytest.mark.discovery, pytest.mark.slow]

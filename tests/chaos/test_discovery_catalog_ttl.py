@@ -18,7 +18,7 @@ from test_discovery_catalog_scale import Traffic
 
 TTL_S = 3.0              # the topology's registration TTL
 SETTLE_S = 1.0           # sweeper (0.5 s) + the watch push + one call in flight
-OBSERVE_S = TTL_S + SETTLE_S + 1.0
+OBSERVE_S = TTL_S + SETTLE_S + 0.7
 
 pytestmark = [pytest.mark.discovery, pytest.mark.slow]
 WHERE = [pytest.param(EDGE, marks=pytest.mark.edge), pytest.param(MESH, marks=pytest.mark.mesh)]
