@@ -119,17 +119,15 @@ class ServiceRenderer:
         return out
 
     def publish_all_ports(self) -> dict[str, list[Quoted]]:
-        """Every app port and sidecar inbound port, by the service whose namespace has it:
-        for tests and debugging (``/admin/misbehave``, ``/admin/stats``, a sidecar's
-        ``/metrics``), on top of what the file itself publishes."""
+        """Every port of every app and sidecar, by the service whose namespace has it: for
+        tests and debugging (an app's ``/admin/*``, a sidecar's ``/-/policies`` and its
+        outbound port), on top of what the file itself publishes."""
         extra: dict[str, list[Quoted]] = {}
         for c in self.topology.components:
-            if c.kind not in (SERVICE, SIDECAR):
-                continue
-            ports = [p for role, p in c.listen.items() if role in ("port", "inbound")]
-            for p in ports:
-                if p not in self.published:
-                    extra.setdefault(namespace_of(c), []).append(_publish(p))
+            if c.kind in (SERVICE, SIDECAR):
+                for p in c.listen.values():
+                    if p not in self.published:
+                        extra.setdefault(namespace_of(c), []).append(_publish(p))
         return extra
 
     # ------------------------------------------------------------------ one component

@@ -1,0 +1,131 @@
+"""Compose-tier fixtures: chaos scenarios against a running docker compose ``edge-mesh``.
+
+The scenarios run only when a compose topology is provided, by either of
+
+    GATEMESH_RUNNER=compose pytest tests/compose        # any pytest invocation
+    pytest tests/compose --runner compose               # this folder given on the command line
+
+and otherwise skip with the reason (the default ``pytest -n auto tests`` run never
+touches Docker). ``scripts/compose-tier.sh`` brings the topology up first:
+
+    docker-compose -p gatemesh-edge-mesh -f compose/edge-mesh.yml \\
+        -f <(python -m gatemesh.compose publish-all --topology edge-mesh) up -d
+
+The second file publishes every app and sidecar port on 127.0.0.1, which the scenarios
+need for an app's ``/admin/*`` and for calling ``sidecar-storefront-1``'s outbound port
+as its app would. ``GATEMESH_COMPOSE_PROJECT`` names the compose project when it is not
+the only one running edge-mesh.
+
+The scenario helpers are the chaos suite's own (``tests/chaos/chaoslib.py``: calls at the
+edge and in the mesh, policies at either location, reset and convergence); only the
+backend differs: ``ComposeChaos`` drives containers through
+``gatemesh.faults.compose_backend`` instead of processes through the runner.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+TOPOLOGY = "edge-mesh"
+READY_TIMEOUT_S = 180.0
+CHAOS_DIR = Path(__file__).resolve().parents[1] / "chaos"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--runner", choices=("process", "compose"), default=None,
+                     help="compose: run tests/compose's scenarios against a running compose edge-mesh "
+                          "(same as GATEMESH_RUNNER=compose)")
+
+
+def runner_kind(config: pytest.Config) -> str:
+    try:
+        option = config.getoption("--runner")
+    except ValueError:  # this conftest was not an initial one: the option is not registered
+        option = None
+    return option or os.environ.get("GATEMESH_RUNNER", "process")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if runner_kind(config) == "compose":
+        return
+    skip = pytest.mark.skip(reason="compose scenarios need a running compose edge-mesh: run "
+                                   "scripts/compose-tier.sh, or GATEMESH_RUNNER=compose pytest tests/compose")
+    for item in items:
+        if "compose" in item.keywords and "compose_chaos" in getattr(item, "fixturenames", ()):
+            item.add_marker(skip)
+
+
+def _chaoslib() -> Any:
+    if str(CHAOS_DIR) not in sys.path:
+        sys.path.insert(0, str(CHAOS_DIR))
+    try:
+        import chaoslib
+    except ImportError as e:
+        pytest.fail(f"the chaos suite's helpers (tests/chaos/chaoslib.py) cannot be imported: {e}", pytrace=False)
+    return chaoslib
+
+
+def make_compose_chaos(backend: Any) -> Any:
+    """A ``chaoslib.Chaos`` whose faults and restarts go to containers."""
+    chaoslib = _chaoslib()
+    from gatemesh.faults import Faults
+
+    class ComposeRunner:
+        """What ``Chaos`` asks of a runner, answered by the compose backend."""
+
+        def __init__(self) -> None:
+            self.topology = backend.topology
+
+        def restart(self, name: str) -> Any:
+            return backend.restart(name)
+
+        def scale(self, service: str, n: int) -> Any:
+            raise AssertionError("a compose topology has the instance counts of its compose file")
+
+    class ComposeChaos(chaoslib.Chaos):
+        def __init__(self) -> None:
+            super().__init__(ComposeRunner())
+            self.faults = Faults(backend)
+            self.backend = backend
+
+        def reset(self) -> None:
+            backend.heal_all()
+            super().reset()
+
+    return ComposeChaos()
+
+
+@pytest.fixture(scope="session")
+def compose_chaos(request: pytest.FixtureRequest) -> Iterator[Any]:
+    if runner_kind(request.config) != "compose":
+        pytest.skip("compose scenarios need GATEMESH_RUNNER=compose (or --runner compose)")
+    from gatemesh.compose.project import ProjectError
+    from gatemesh.faults import FaultError
+    from gatemesh.faults.compose_backend import ComposeBackend
+
+    try:
+        backend = ComposeBackend.for_topology(TOPOLOGY, os.environ.get("GATEMESH_COMPOSE_PROJECT") or None)
+        backend.project.wait_ready(READY_TIMEOUT_S)
+    except (FaultError, ProjectError) as e:
+        pytest.fail(f"no ready compose {TOPOLOGY} to run against: {e}", pytrace=False)
+    missing = [m.name for m in backend.members() if m.kind == "service" and not m.admin_url]
+    if missing:
+        pytest.fail(f"the apps' ports are not published ({', '.join(missing[:3])} ...); bring the topology up "
+                    f"with the override: python -m gatemesh.compose publish-all --topology {TOPOLOGY}",
+                    pytrace=False)
+    chaos = make_compose_chaos(backend)
+    chaos.reset()
+    yield chaos
+    chaos.reset()
+
+
+@pytest.fixture
+def chaos(compose_chaos: Any) -> Iterator[Any]:
+    """The chaos suite's ``chaos`` fixture, on containers: reset before and after."""
+    compose_chaos.reset()
+    yield compose_chaos
+    compose_chaos.reset()
