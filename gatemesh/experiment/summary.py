@@ -1,0 +1,96 @@
+"""Arms compared: the pattern's metric during the fault, per arm, against the control arm,
+in numbers and in one sentence each (``summary.json`` is this, plus the arms' figures)."""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from .designs import Design, Metric
+from .load import LoadSpec
+
+PROXY_KEYS = ("amplification", "calls_per_page", "attempts", "attempts_to_faulty", "retries", "budget_refusals")
+MIN_POINTS = 0.03            # a share must move at least 3 percentage points to be measurable
+
+
+def metric_value(result: Mapping[str, Any], key: str, route: str | None = None) -> float | None:
+    """The value of ``key`` during the fault window (of one page route, if given)."""
+    if key in PROXY_KEYS:
+        return result["proxy"].get(key) if route is None else None
+    figures = result["phases"]["during"] if route is None else result["routes"].get(route, {})
+    return figures.get(key)
+
+
+def compare(metric: Metric, off: float | None, on: float | None) -> dict[str, Any]:
+    """How ``on`` compares with ``off`` on ``metric``."""
+    if off is None or on is None:
+        return {"off": off, "on": on, "change": None, "relative": None, "improvement": None,
+                "better": False, "measurable": False}
+    change = on - off
+    relative = change / abs(off) if off else (0.0 if change == 0 else None)  # from zero: no ratio
+    improvement = None if relative is None else -relative if metric.lower_is_better else relative
+    better = change < 0 if metric.lower_is_better else change > 0
+    big_enough = (relative is None or abs(relative) >= metric.min_change) and (
+        metric.unit != "%" or abs(change) >= MIN_POINTS)
+    return {"off": off, "on": on, "change": change, "relative": relative, "improvement": improvement,
+            "better": better, "measurable": better and big_enough}
+
+
+def describe_change(metric: Metric, c: Mapping[str, Any]) -> str:
+    """"67.1% → 98.9% (+31.8 points, +47%)" / "3.00x → 1.34x (−55%)"."""
+    if c["change"] is None:
+        return f"{metric.format(c['off'])} → {metric.format(c['on'])}"
+    rel = c["relative"]
+    rel_text = "" if rel is None else f"{rel * 100:+.0f}%"
+    if metric.unit == "%":
+        points = f"{c['change'] * 100:+.1f} points"
+        inner = f"{points}, {rel_text}" if rel_text else points
+    else:
+        inner = rel_text or "from zero"
+    return f"{metric.format(c['off'])} → {metric.format(c['on'])} ({inner.replace('-', '−')})"
+
+
+def verdict_word(c: Mapping[str, Any]) -> str:
+    if c["measurable"]:
+        return "better"
+    if c["better"]:
+        return "slightly better (within noise)"
+    if c["change"] is None:
+        return "not measured"
+    return "not better"
+
+
+def summarize(design: Design, results: Sequence[Mapping[str, Any]], load: LoadSpec) -> dict[str, Any]:
+    metric = design.metric
+    control = results[0]
+    off = metric_value(control, metric.key)
+    comparison: dict[str, Any] = {}
+    sentences = []
+    for result in results[1:]:
+        c = compare(metric, off, metric_value(result, metric.key))
+        c["routes"] = {route: compare(metric, metric_value(control, metric.key, route),
+                                      metric_value(result, metric.key, route))
+                       for route in control["routes"]} if metric.key not in PROXY_KEYS else {}
+        c["sentence"] = (f"{result['label'][0].upper()}{result['label'][1:]}, {metric.label} during the fault: "
+                         f"{describe_change(metric, c)}, {verdict_word(c)}.")
+        comparison[result["arm"]] = c
+        sentences.append(c["sentence"])
+    measured = [c for c in comparison.values()]
+    all_better = bool(measured) and all(c["measurable"] for c in measured)
+    any_better = any(c["measurable"] for c in measured)
+    return {
+        "experiment": design.name,
+        "title": design.title,
+        "question": design.question,
+        "fault": design.fault,
+        "service": design.service,
+        "faulty": list(design.faulty),
+        "why": design.why,
+        "policies": {"base": design.base, "on": design.on},
+        "load": {"model": load.model, "users": load.users, "arrival_rate": load.arrival_rate,
+                 "duration_s": load.duration_s, "request_timeout_s": load.request_timeout_s,
+                 "description": load.describe()},
+        "metric": {"key": metric.key, "label": metric.label, "unit": metric.unit,
+                   "lower_is_better": metric.lower_is_better, "min_change": metric.min_change},
+        "arms": {r["arm"]: dict(r) for r in results},
+        "comparison": comparison,
+        "verdict": {"all_better": all_better, "any_better": any_better, "sentence": " ".join(sentences)},
+    }
