@@ -51,10 +51,11 @@ ALIASES = {
 
 
 def configure(p: argparse.ArgumentParser) -> None:
+    p.formatter_class = argparse.RawDescriptionHelpFormatter  # keep the usage lines of the docstring
     sub = p.add_subparsers(title="actions", metavar="ACTION", parser_class=type(p))
 
     add = sub.add_parser("add", help="add a fault to an instance (or a process fault to a component)",
-                         description=__doc__)
+                         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add.add_argument("target", metavar="INSTANCE", help="an instance such as catalog-1 (a component for kill/pause/...)")
     add.add_argument("kind", metavar="KIND", choices=KINDS, help=f"one of: {', '.join(KINDS)}")
     add.add_argument("params", nargs="*", metavar="KEY=VALUE", help="the same settings as the options, e.g. latency=400")
