@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# The compose tier: gatemesh in real containers on a real Docker engine.
+#
+#   1. scripts/install-docker.sh         docker.io + docker-compose, dockerd started
+#   2. compose/images/build-offline.sh   the images, with no registry (cached base reused)
+#   3. validate                          compose/*.yml == their definitions (drift check), and
+#                                        `config` of all four files with every compose CLI here
+#   4. bring up edge-mesh                the committed file + the publish-all override, local images
+#   5. wait                              every container healthy, every instance registered
+#   6. chaos                             pytest tests/compose with GATEMESH_RUNNER=compose
+#   7. tear down (always, on exit)       down -v, then check no container, network or volume is left
+#   8. timings
+#
+# When no Docker engine can run on this machine (dockerd will not start), the tier is
+# skipped with a loud banner saying why, and exits 0: that is the only skip. Every other
+# failure (an image that does not build, a container that does not get healthy, a
+# scenario that fails, something left behind) exits non-zero.
+#
+# Environment: GATEMESH_COMPOSE_TOPOLOGY (default edge-mesh), GATEMESH_TIER_PYTEST_ARGS
+# (extra pytest arguments, e.g. "-k timeout").
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+TOPOLOGY="${GATEMESH_COMPOSE_TOPOLOGY:-edge-mesh}"
+PROJECT="gatemesh-$TOPOLOGY"
+STATE="$REPO/.gatemesh/compose"
+OVERRIDE="$STATE/$TOPOLOGY.publish-all.yml"
+LOCK=/tmp/gatemesh-compose-tier.lock   # one tier per machine: the published ports are fixed
+PY="$REPO/.venv/bin/python"
+
+say() { echo "compose-tier: $*"; }
+fail() { echo "compose-tier: error: $*" >&2; exit 1; }
+banner() {
+  echo
+  echo "################################################################################"
+  for line in "$@"; do echo "#  $line"; done
+  echo "################################################################################"
+  echo
+}
+
+# --- timings ---------------------------------------------------------------------------
+T0=$SECONDS
+declare -a TIMINGS=()
+step_start=0
+start() { step_start=$SECONDS; say "--- $1"; }
+done_step() { TIMINGS+=("$(printf '%-40s %5d s' "$1" $((SECONDS - step_start)))"); }
+print_timings() {
+  echo
+  say "timings:"
+  printf '  %s\n' "${TIMINGS[@]}"
+  printf '  %-40s %5d s\n' "compose tier total" $((SECONDS - T0))
+}
+
+[[ -x "$PY" ]] || bash scripts/setup.sh
+
+# --- 1. a Docker engine -------------------------------------------------------------------
+start "Docker engine (scripts/install-docker.sh)"
+if ! install_out="$(bash scripts/install-docker.sh 2>&1)"; then
+  echo "$install_out"
+  reason="$(echo "$install_out" | grep -m1 'error:' || echo 'scripts/install-docker.sh failed')"
+  banner "COMPOSE TIER SKIPPED: no Docker engine can run on this machine." \
+         "$reason" \
+         "The compose files were NOT brought up and the container chaos scenarios did NOT run." \
+         "(The drift and config tests ran in the main pytest pass, where they could.)"
+  exit 0
+fi
+echo "$install_out"
+done_step "docker engine ready"
+
+exec 8>"$LOCK"
+if ! flock -n 8; then
+  say "another compose tier runs on this machine; waiting for it (at most 20 min) ..."
+  flock -w 1200 8 || fail "the other compose tier did not finish within 20 min"
+fi
+
+COMPOSE=()
+if docker compose version >/dev/null 2>&1; then COMPOSE+=("docker compose"); fi
+if command -v docker-compose >/dev/null; then COMPOSE+=("docker-compose"); fi
+((${#COMPOSE[@]})) || fail "no compose CLI: neither docker-compose nor \`docker compose\` (install-docker.sh installs docker-compose)"
+UP_CLI=(${COMPOSE[0]})   # the first: v2 where it exists
+say "compose CLIs: ${COMPOSE[*]} (bringing up with: ${UP_CLI[*]})"
+
+# --- 2. images, offline -----------------------------------------------------------------------
+start "images (compose/images/build-offline.sh)"
+had_base=0
+docker image inspect gatemesh/debian-python:3.11 >/dev/null 2>&1 && had_base=1
+bash compose/images/build-offline.sh
+if ((had_base)); then done_step "image build (cached base)"; else done_step "image build (cold: debootstrap)"; fi
+set -a; . .gatemesh/images.env; set +a
+say "images: APP_IMAGE=$APP_IMAGE TOXIPROXY_IMAGE=$TOXIPROXY_IMAGE (BASE_IMAGE=$BASE_IMAGE)"
+
+# --- 3. validate ----------------------------------------------------------------------------------
+start "validate compose files"
+"$PY" -m gatemesh.compose check || fail "compose/ differs from the topology definitions; run: python -m gatemesh.compose write"
+for cli in "${COMPOSE[@]}"; do
+  for f in compose/edge.yml compose/mesh.yml compose/edge-mesh.yml compose/sidecar-gateway.yml; do
+    name="$(basename "$f" .yml)"
+    $cli -p "gatemesh-$name" -f "$f" config -q || fail "$cli config rejects $f"
+    $cli -p "gatemesh-$name" -f "$f" --profile load config -q || fail "$cli --profile load config rejects $f"
+  done
+  say "$cli config: all four files valid (with and without --profile load)"
+done
+done_step "validate (drift + config)"
+
+# --- 7. teardown, whatever happens from here on ---------------------------------------------------
+mkdir -p "$STATE"
+"$PY" -m gatemesh.compose publish-all --topology "$TOPOLOGY" >"$OVERRIDE"
+FILES=(-p "$PROJECT" -f "compose/$TOPOLOGY.yml" -f "$OVERRIDE")
+
+leftovers() {
+  # containers, networks and volumes labelled with the project, plus the volumes the
+  # project's containers had mounted (anonymous ones carry no label)
+  local label="label=com.docker.compose.project=$PROJECT"
+  docker ps -aq --filter "$label" | sed 's/^/container /'
+  docker network ls -q --filter "$label" | sed 's/^/network /'
+  docker volume ls -q --filter "$label" | sed 's/^/volume /'
+  if [[ -s "$STATE/volumes" ]]; then
+    while read -r v; do docker volume inspect "$v" >/dev/null 2>&1 && echo "volume $v"; done <"$STATE/volumes"
+  fi
+  return 0
+}
+
+show_failures() {
+  say "containers of $PROJECT:"
+  docker ps -a --filter "label=com.docker.compose.project=$PROJECT" --format '  {{.Names}}\t{{.Status}}' || true
+  for c in $(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT" --filter status=exited) \
+           $(docker ps -q --filter "label=com.docker.compose.project=$PROJECT" --filter health=unhealthy); do
+    say "--- last lines of $(docker inspect --format '{{.Name}}' "$c")"
+    docker logs --tail 20 "$c" 2>&1 | sed 's/^/    /' || true
+  done
+}
+
+teardown() {
+  local rc=$?
+  trap - EXIT
+  set +e
+  ((rc == 0)) || show_failures
+  start "tear down ($PROJECT)"
+  docker ps -aq --filter "label=com.docker.compose.project=$PROJECT" \
+    | xargs -r docker inspect --format '{{range .Mounts}}{{if .Name}}{{.Name}}{{"\n"}}{{end}}{{end}}' \
+    | sort -u | grep -v '^$' >"$STATE/volumes"
+  "${UP_CLI[@]}" "${FILES[@]}" down -v --remove-orphans --timeout 5 >"$STATE/down.log" 2>&1 \
+    || { cat "$STATE/down.log"; say "down failed"; }
+  left="$(leftovers)"
+  if [[ -n "$left" ]]; then
+    echo "$left" | sed 's/^/  left behind: /' >&2
+    say "error: tear down left things of $PROJECT behind (above)"
+    ((rc == 0)) && rc=1
+  else
+    say "nothing of $PROJECT is left: no container, network or volume"
+  fi
+  done_step "tear down"
+  print_timings
+  if ((rc == 0)); then say "compose tier passed"; else say "compose tier FAILED (exit $rc)"; fi
+  exit "$rc"
+}
+trap teardown EXIT
+
+# --- 4. bring up -----------------------------------------------------------------------------------
+start "bring up $TOPOLOGY (${UP_CLI[*]} up -d)"
+# a run that died before its teardown may have left the project behind: start clean
+"${UP_CLI[@]}" "${FILES[@]}" down -v --remove-orphans --timeout 5 >/dev/null 2>&1 || true
+timeout 600 "${UP_CLI[@]}" "${FILES[@]}" up -d --no-build >"$STATE/up.log" 2>&1 \
+  || { tail -n 30 "$STATE/up.log" >&2; fail "${UP_CLI[*]} up failed (log: $STATE/up.log)"; }
+"$PY" -m gatemesh.compose wait --topology "$TOPOLOGY" --project "$PROJECT" --timeout-s 300 \
+  || fail "$TOPOLOGY did not get ready in containers"
+done_step "bring-up (up -d → healthy + registered)"
+
+# --- 6. chaos against the containers ---------------------------------------------------------------
+start "compose chaos scenarios (pytest tests/compose)"
+# shellcheck disable=SC2086  # extra arguments are words
+GATEMESH_RUNNER=compose GATEMESH_COMPOSE_PROJECT="$PROJECT" \
+  timeout 1800 "$PY" -m pytest -p no:cacheprovider tests/compose/test_compose_drift.py \
+    tests/compose/test_compose_chaos.py ${GATEMESH_TIER_PYTEST_ARGS:-} \
+  || fail "compose chaos scenarios failed"
+done_step "compose chaos (pytest wall time)"
