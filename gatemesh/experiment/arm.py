@@ -121,10 +121,12 @@ def run_arm(lab: Lab, design: Design, arm: Arm, load: LoadSpec, out_dir: Path,
             now = time.time()
             if fault_on is None and now >= fault_at:
                 calls_on, scrape_on = lab.calls(design.service), lab.scrape(callers)
-                fault_on = time.time()  # the window's pages start here; its proxy counts just before
                 status.phase = "putting the fault in"
                 show(status)
+                fault_on = time.time()
                 undo = design.inject(lab, arm)
+                if not design.onset_during_injection:
+                    fault_on = time.time()  # adding toxics takes a moment: pages sent meanwhile were fine
             elif fault_on is not None and fault_off is None and now >= clear_at:
                 status.phase = "taking the fault out"
                 show(status)

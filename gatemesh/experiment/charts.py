@@ -133,7 +133,7 @@ def metric_curve(metric: Mapping[str, Any], s: Mapping[str, Any]) -> tuple[list[
 
 
 def compare(path: Path, title: str, arms: Sequence[Mapping[str, Any]], series: Mapping[str, Mapping[str, Any]],
-            service: str, metric: Mapping[str, Any]) -> None:
+            faulty: Sequence[str], metric: Mapping[str, Any]) -> None:
     fig, axes = plt.subplots(3, 1, figsize=(11, 8.5), sharex=True, constrained_layout=True)
     fig.suptitle(title, fontsize=13, fontweight="bold")
     _shade(axes[0], arms[0]["timeline"], label=True)
@@ -151,7 +151,8 @@ def compare(path: Path, title: str, arms: Sequence[Mapping[str, Any]], series: M
                      linewidth=1.5, drawstyle="steps-post", label=result["label"])
         all_p95 += a["p95_ms"]
         if s["calls"]["t"]:
-            axes[2].plot(s["calls"]["t"], s["calls"]["calls"], color=color, linewidth=1.5, label=result["label"])
+            axes[2].plot(s["calls"]["t"], s["calls"]["calls_to_faulty"], color=color, linewidth=1.5,
+                         label=result["label"])
     pct = metric["unit"] == "%"
     better = "lower is better" if metric["lower_is_better"] else "higher is better"
     axes[0].set_ylabel(metric["label"] + (" (%)" if pct else ""), fontsize=9)
@@ -168,7 +169,8 @@ def compare(path: Path, title: str, arms: Sequence[Mapping[str, Any]], series: M
     axes[1].set_title("p95 latency of the answers in each second")
     axes[2].set_ylabel("calls per second")
     axes[2].set_ylim(bottom=0)
-    axes[2].set_title(f"Calls sent to {service} (gateway + storefront sidecars)")
+    axes[2].set_title(f"Calls sent to the faulty instance{'s' if len(faulty) > 1 else ''}: {', '.join(faulty)} "
+                      "(by the gateway and the storefront's sidecars)")
     axes[2].set_xlabel("seconds since the load began (the fault is shaded)")
     fig.savefig(path)
     plt.close(fig)

@@ -94,6 +94,8 @@ class Design:
     trip: tuple[str, ...] = ()                 # event kinds that mean "the pattern reacted"
     placements: tuple[str, ...] = ("edge", "mesh")
     arm_labels: tuple[str, str] = ("pattern off", "pattern on")
+    onset_during_injection: bool = False  # True: the fault bites while inject() runs (a scale-in);
+                                          # False: once it has returned (a toxic, a kill, misbehave)
 
     def policy(self, pattern_on: bool) -> Policy:
         policy = all_off().merged(self.base)
@@ -236,6 +238,7 @@ DESIGNS: dict[str, Design] = {d.name: d for d in (
             "paused during the scale-in), which is what a static list of endpoints would do.",
         placements=("both",),
         arm_labels=("discovery frozen", "discovery live"),
+        onset_during_injection=True,
     ),
     Design(
         name="degradation",

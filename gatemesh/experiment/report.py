@@ -137,8 +137,8 @@ def experiment_document(summary: Mapping[str, Any], command: str) -> list[Block]
                      "half ({}).".format("lower is better" if metric.lower_is_better else "higher is better")))
     doc.append(("img", "compare.png", "the arms over time"))
     doc.append(("p", f"**compare.png**: every arm on the same time axis: {metric.label} second by second (by the "
-                     f"second a request was sent in), p95 latency, and the calls sent to {summary['service']} per "
-                     "second; the fault is shaded."))
+                     f"second a request was sent in), p95 latency, and the calls sent to the faulty instance(s) "
+                     f"({faulty}) per second; the fault is shaded."))
     for a in arms:
         doc.append(("img", f"timeline-{a['arm']}.png", f"{a['label']} over time"))
     doc.append(("p", "**timeline-ARM.png**: one arm: answers per second by outcome, p95 latency, calls sent to "
@@ -184,7 +184,8 @@ def matrix_document(summaries: Sequence[Mapping[str, Any]], wall_s: float, comma
     doc.append(("p", f"{len(summaries)} experiments, the same load and the same kind of fault schedule in each "
                      f"(fault during the middle third), run one after another on one edge+mesh topology in "
                      f"**{wall_s / 60:.1f} minutes**. Each row: the pattern's own metric during the fault, "
-                     "with the pattern off and on."))
+                     "with the pattern off and on, for all pages and for the half the pattern's place can "
+                     "protect (the pages the gateway composes for the edge, the storefront's for the mesh)."))
     head = ["pattern", "fault", "metric (during the fault)", "off", "on at the edge", "on in the mesh", "verdict"]
     rows = []
     for s in summaries:
@@ -195,15 +196,18 @@ def matrix_document(summaries: Sequence[Mapping[str, Any]], wall_s: float, comma
         words = []
         for name, c in s["comparison"].items():
             text = f"{metric.format(c['on'])} ({_rel(c)})"
+            own = c.get("own")
+            if own and own.get("on") is not None:
+                text += f"; {own['where']}: {metric.format(own['on'])}"
             if name in cells:
                 cells[name] = text
             else:  # discovery: one "on" arm for every proxy
                 cells = {"edge": text + " (every proxy)", "mesh": "(same arm)"}
             words.append(verdict_word(c))
         verdict = "better" if all(w == "better" for w in words) else ", ".join(words)
+        off_text = metric.format(off) + ("" if arms[0]["label"] == "pattern off" else f" ({arms[0]['label']})")
         rows.append([f"[{s['experiment']}]({s['experiment']}/report.md)", s["fault"].split(" (")[0].rstrip("."),
-                     metric.label, f"{metric.format(off)} ({arms[0]['label']})", cells["edge"], cells["mesh"],
-                     verdict])
+                     metric.label, off_text, cells["edge"], cells["mesh"], verdict])
     doc.append(("table", head, rows))
     doc.append(("img", "matrix.png", "improvement per pattern and placement"))
     doc.append(("p", "**matrix.png**: for each pattern, how much better than off its metric was during the fault, "
@@ -216,8 +220,9 @@ def matrix_document(summaries: Sequence[Mapping[str, Any]], wall_s: float, comma
     if co is not None:
         doc.append(("h2", "Closed loop vs open loop (coordinated omission)"))
         doc.append(("p", co["sentence"]))
-        doc.append(("table", ["load model", "requests sent during the fault", "pages slower than 1 s",
-                              "p99 latency (ms)"], co["rows"]))
+        doc.append(("table", ["load model", "requests sent during the fault", "requests in the whole run",
+                              f"slower than {SLOW_S:g} s (whole run)", "p95 (ms, whole run)", "p99 (ms, whole run)"],
+                    co["rows"]))
     doc.append(("p", CO_NOTE))
     doc.append(("h2", "Reproduce"))
     doc.append(("pre", command))

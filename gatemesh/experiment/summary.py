@@ -8,6 +8,17 @@ from .designs import Design, Metric
 from .load import LoadSpec
 
 PROXY_KEYS = ("amplification", "calls_per_page", "attempts", "attempts_to_faulty", "retries", "budget_refusals")
+# The half of the load a placement can protect: the pages it composes, the calls it makes.
+OWN_ROUTE = {"edge": "/api/products/[id]", "mesh": "/api/storefront/[id]"}
+OWN_WHERE = {("edge", "pages"): "the pages the gateway composes", ("mesh", "pages"): "the pages the storefront composes",
+             ("edge", "calls"): "the gateway's own calls", ("mesh", "calls"): "the storefront sidecars' own calls"}
+
+
+def own_value(result: Mapping[str, Any], key: str, location: str) -> float | None:
+    """The metric on the half of the load ``location``'s pattern can reach."""
+    if key in PROXY_KEYS:
+        return ((result.get("proxy") or {}).get("by_location") or {}).get(location, {}).get(key)
+    return metric_value(result, key, OWN_ROUTE[location])
 MIN_POINTS = 0.03            # a share must move at least 3 percentage points to be measurable
 
 
@@ -69,8 +80,15 @@ def summarize(design: Design, results: Sequence[Mapping[str, Any]], load: LoadSp
         c["routes"] = {route: compare(metric, metric_value(control, metric.key, route),
                                       metric_value(result, metric.key, route))
                        for route in control["routes"]} if metric.key not in PROXY_KEYS else {}
-        c["sentence"] = (f"{result['label'][0].upper()}{result['label'][1:]}, {metric.label} during the fault: "
-                         f"{describe_change(metric, c)}, {verdict_word(c)}.")
+        sentence = (f"{result['label'][0].upper()}{result['label'][1:]}, {metric.label} during the fault: "
+                    f"{describe_change(metric, c)}, {verdict_word(c)}")
+        location = result.get("location")
+        if location in OWN_ROUTE:
+            own = compare(metric, own_value(control, metric.key, location), own_value(result, metric.key, location))
+            c["own"] = {**own, "where": OWN_WHERE[(location, "calls" if metric.key in PROXY_KEYS else "pages")]}
+            if own["change"] is not None:
+                sentence += f"; on {c['own']['where']}: {metric.format(own['off'])} → {metric.format(own['on'])}"
+        c["sentence"] = sentence + "."
         comparison[result["arm"]] = c
         sentences.append(c["sentence"])
     measured = [c for c in comparison.values()]
