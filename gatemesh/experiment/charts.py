@@ -20,7 +20,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-ARM_COLORS = {"off": "#555555", "edge": "#1f77b4", "mesh": "#d95f02", "frozen": "#555555", "live": "#1b9e77"}
+ARM_COLORS = {"off": "#555555", "edge": "#1f77b4", "mesh": "#d95f02", "frozen": "#555555", "live": "#1b9e77",
+              "closed": "#555555", "open": "#7570b3"}
 OK, DEGRADED, FAILED = "#4daf4a", "#ff9f1c", "#e41a1c"
 FAULT_SHADE = "#f4cccc"
 EVENT_STYLE = {  # kind -> (color, linestyle, legend label)
@@ -99,7 +100,7 @@ def arm_timeline(path: Path, title: str, series: Mapping[str, Any], result: Mapp
                     label=f"to the faulty: {', '.join(faulty)}")
         ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
     ax.set_ylabel("calls per second")
-    ax.set_title(f"Calls the gateway and the storefront's sidecars sent to {service}")
+    ax.set_title(f"Calls the gateway and the storefront's sidecars sent to {service} (counted as each ends)")
     ax.set_xlabel("seconds since the load began")
     ax.set_xlim(0, max(t[-1] + 1 if t else 1, tl["duration_s"]))
     ax.set_ylim(bottom=0)
@@ -170,8 +171,39 @@ def compare(path: Path, title: str, arms: Sequence[Mapping[str, Any]], series: M
     axes[2].set_ylabel("calls per second")
     axes[2].set_ylim(bottom=0)
     axes[2].set_title(f"Calls sent to the faulty instance{'s' if len(faulty) > 1 else ''}: {', '.join(faulty)} "
-                      "(by the gateway and the storefront's sidecars)")
+                      "(by the gateway and the storefront's sidecars; counted as each ends)")
     axes[2].set_xlabel("seconds since the load began (the fault is shaded)")
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def open_vs_closed(path: Path, runs: Sequence[tuple[str, str, Mapping[str, Any], Mapping[str, Any]]],
+                   slow_s: float) -> None:
+    """``runs``: (key, label, result, series) for the closed and the open loop of one fault."""
+    fig, axes = plt.subplots(3, 1, figsize=(11, 8.5), sharex=True, constrained_layout=True)
+    fig.suptitle("The same fault, measured by a closed loop and by an open loop", fontsize=13, fontweight="bold")
+    _shade(axes[0], runs[0][2]["timeline"], label=True)
+    for ax in axes[1:]:
+        _shade(ax, runs[0][2]["timeline"])
+    for key, label, _result, s in runs:
+        a, color = s["answers"], ARM_COLORS.get(key)
+        sent = a["sent"]["requests"]
+        slow = [round(n * share) if share is not None else 0 for n, share in zip(sent, a["sent"]["slow_share"])]
+        axes[0].plot(a["t"], sent, color=color, linewidth=1.8, drawstyle="steps-post", label=label)
+        axes[1].plot(a["t"], slow, color=color, linewidth=1.8, drawstyle="steps-post")
+        axes[2].plot(a["t"], [v if v is not None else float("nan") for v in a["p95_ms"]], color=color,
+                     linewidth=1.5, drawstyle="steps-post")
+    axes[0].set_ylabel("requests sent")
+    axes[0].set_title("Requests sent per second: the closed loop stops sending while its users wait")
+    axes[1].set_ylabel("slow requests sent")
+    axes[1].set_title(f"Requests slower than {slow_s:g} s, by the second they were sent in")
+    axes[2].set_title("p95 latency of the answers in each second")
+    _ms_axis(axes[2], [v for *_x, s in runs for v in s["answers"]["p95_ms"]])
+    axes[2].set_xlabel("seconds since the load began (the fault is shaded)")
+    for ax in axes[:2]:
+        ax.set_ylim(bottom=0)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=10, frameon=False)
     fig.savefig(path)
     plt.close(fig)
 

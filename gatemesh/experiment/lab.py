@@ -203,8 +203,13 @@ class Lab:
 
     def restore_policies(self, saved: dict[str, dict]) -> None:
         """Put back what ``read_policies`` saw (an attached topology is left as found)."""
-        for service, doc in saved.get("edge", {}).items():
-            json_request("PUT", f"{self.gateway}/-/policies/{service}", doc, timeout_s=ADMIN_TIMEOUT_S)
+        edge = saved.get("edge", {})
+        # The gateway cannot forget a service's own policy: give the ones it did not have
+        # the default ("*") again, which behaves the same.
+        for service in [DEFAULT_SERVICE, *SERVICES, *edge]:
+            doc = edge.get(service, edge.get(DEFAULT_SERVICE))
+            if doc is not None:
+                json_request("PUT", f"{self.gateway}/-/policies/{service}", doc, timeout_s=ADMIN_TIMEOUT_S)
         current = json_request("GET", f"{self.controlplane}/v1/policies", timeout_s=ADMIN_TIMEOUT_S)
         for service in (current or {}).get("policies", {}):
             if service not in saved.get("mesh", {}):

@@ -223,6 +223,10 @@ def matrix_document(summaries: Sequence[Mapping[str, Any]], wall_s: float, comma
         doc.append(("table", ["load model", "requests sent during the fault", "requests in the whole run",
                               f"slower than {SLOW_S:g} s (whole run)", "p95 (ms, whole run)", "p99 (ms, whole run)"],
                     co["rows"]))
+        doc.append(("img", "open-loop/open-vs-closed.png", "closed loop vs open loop over time"))
+        doc.append(("p", "**open-loop/open-vs-closed.png**: the two runs on one time axis: requests sent per "
+                         f"second, requests slower than {SLOW_S:g} s by the second they were sent in, and p95 "
+                         "latency; the fault is shaded."))
     doc.append(("p", CO_NOTE))
     doc.append(("h2", "Reproduce"))
     doc.append(("pre", command))

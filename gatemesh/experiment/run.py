@@ -196,6 +196,13 @@ def coordinated_omission(lab: Lab, timeout_summary: dict[str, Any], options: Opt
                       "p95_ms": c["all"]["p95_ms"], "p99_ms": c["all"]["p99_ms"]},
            "open": {"during_requests": o["during"]["requests"], "slow_share": o["all"]["slow_share"],
                     "p95_ms": o["all"]["p95_ms"], "p99_ms": o["all"]["p99_ms"]}}
+    from . import charts
+
+    closed_series = json.loads((out_dir.parent / "timeout" / "off" / "series.json").read_text())
+    open_series = json.loads((out_dir / "series.json").read_text())
+    charts.open_vs_closed(out_dir / "open-vs-closed.png",
+                          [("closed", "closed loop (Locust's usual)", closed, closed_series),
+                           ("open", f"open loop, {rate:g} requests/s", result, open_series)], SLOW_S)
     dump(out_dir / "coordinated_omission.json", out)
     progress.say(sentence)
     return out
