@@ -1,6 +1,6 @@
 """outlier ejection — catalog-1 (one of three) fails every call with a 503.
 
-With outlier detection (3 errors in a row, ejected for 2.5 s, at most 34% of the
+With outlier detection (3 errors in a row, ejected for 3 s, at most 34% of the
 instances): catalog-1 receives exactly 3 calls, then none until its ejection time is
 over, then traffic again. When catalog-2 starts failing too, the cap keeps it in
 (``ejection-capped``) and it keeps getting traffic. Without detection: catalog-1 keeps
@@ -15,8 +15,8 @@ import pytest
 from chaoslib import EDGE, MESH, only
 
 ERRORS = 3
-EJECT_S = 2.5
-CALLS = 30
+EJECT_S = 3.0
+CALLS = 18               # sequential; 6 per instance in round robin
 
 pytestmark = [pytest.mark.outlier]
 WHERE = [pytest.param(EDGE, marks=pytest.mark.edge), pytest.param(MESH, marks=pytest.mark.mesh)]
@@ -46,7 +46,7 @@ def test_failing_instance_is_ejected_for_its_time_and_the_cap_holds(chaos, where
     more = [chaos.call(where, "catalog") for _ in range(CALLS // 2)]
     assert time.time() - ejected_at < EJECT_S - 0.3, "too slow to judge within the ejection time"
     assert chaos.stats("catalog-1") == ERRORS, "catalog-1 got traffic while ejected"
-    assert chaos.stats("catalog-2") >= CALLS // 2 // 2 - 1, "the cap did not keep catalog-2 in"
+    assert chaos.stats("catalog-2") >= CALLS // 2 // 2, "the cap did not keep catalog-2 in"
     assert chaos.upstreams(where)["catalog"]["ejected"] == ["catalog-1"]
     assert sum(1 for r in more if r.instance == "catalog-2" and not r.ok) >= ERRORS
     events = chaos.events(where, seq)
