@@ -9,13 +9,16 @@ import json
 from typing import Callable
 from urllib.parse import parse_qs
 
-from .http.messages import Headers, Request, Response, header, json_response, strip_hop_by_hop
+from .http.messages import FRAMING, Headers, Request, Response, connection_options, json_response, strip_hop_by_hop
 from .patterns.deadline import DEADLINE_HEADER, Deadline
 from .pipeline import CallResult, ResilientCaller
 from .policy import PolicyError
 from .refusal import Refusal, refusal_response, to_response
 
 _DEADLINE_NAME = DEADLINE_HEADER.encode() if isinstance(DEADLINE_HEADER, str) else DEADLINE_HEADER
+# Headers a hop rewrites instead of copying: framing and hop-by-hop ones, and its own.
+_REWRITTEN_REQUEST = FRAMING | {b"x-forwarded-for", b"via"}
+_REWRITTEN_RESPONSE = FRAMING | {b"x-gatemesh-attempts", b"x-gatemesh-proxy"}
 
 
 class Proxy:
@@ -41,13 +44,25 @@ class Proxy:
             raise Refusal("bad-request", str(exc)) from None
 
     def outgoing_headers(self, req: Request) -> Headers:
-        out = strip_hop_by_hop(req.headers)
-        fwd = req.header(b"x-forwarded-for")
+        """The request's headers as they go upstream: hop-by-hop ones (and those its
+        `Connection` lists) dropped, this hop appended to X-Forwarded-For and Via.
+        One pass over the headers: this runs on every request."""
+        out = []
+        fwd = via = listed = None
+        for n, v in req.headers:
+            if n in _REWRITTEN_REQUEST:
+                if n == b"x-forwarded-for":
+                    fwd = v if fwd is None else fwd + b", " + v
+                elif n == b"via":
+                    via = v if via is None else via + b", " + v
+                elif n == b"connection":
+                    listed = connection_options(v) if listed is None else listed | connection_options(v)
+                continue
+            out.append((n, v))
+        if listed:
+            out = [(n, v) for n, v in out if n not in listed]
         peer = req.peer.encode()
-        out = [(n, v) for n, v in out if n != b"x-forwarded-for"]
         out.append((b"x-forwarded-for", fwd + b", " + peer if fwd else peer))
-        via = req.header(b"via")
-        out = [(n, v) for n, v in out if n != b"via"]
         out.append((b"via", via + b", " + self._via if via else self._via))
         return out
 
@@ -74,22 +89,35 @@ class Proxy:
         return self.response_from(result)
 
     def response_from(self, result: CallResult) -> Response:
-        headers = strip_hop_by_hop(result.headers)
+        """The upstream's answer as this hop sends it on: hop-by-hop headers dropped, this
+        hop added to X-Gatemesh-Attempts, and the body whole or streamed as it arrives."""
+        out = []
+        upstream_chain = length = listed = None
+        for n, v in result.headers:
+            if n in _REWRITTEN_RESPONSE:
+                if n == b"x-gatemesh-attempts":
+                    upstream_chain = upstream_chain or v
+                elif n == b"content-length":
+                    length = v
+                elif n == b"connection":
+                    listed = connection_options(v) if listed is None else listed | connection_options(v)
+                continue
+            out.append((n, v))
+        if listed:
+            out = [(n, v) for n, v in out if n not in listed]
         chain = b"%s=%d" % (self.name_bytes, result.attempts)
-        upstream_chain = header(result.headers, b"x-gatemesh-attempts")
-        headers = [(n, v) for n, v in headers if n != b"x-gatemesh-attempts" and n != b"x-gatemesh-proxy"]
-        headers.append((b"x-gatemesh-attempts", chain + b", " + upstream_chain if upstream_chain else chain))
-        headers.append((b"x-gatemesh-proxy", self.name_bytes))
+        out.append((b"x-gatemesh-attempts", chain + b", " + upstream_chain if upstream_chain else chain))
+        out.append((b"x-gatemesh-proxy", self.name_bytes))
         if result.note is not None:
-            headers.append((b"x-gatemesh-reason", result.note.encode()))
+            out.append((b"x-gatemesh-reason", result.note.encode()))
         resp = result.response
         if resp is None:
-            return Response(result.status, headers, result.body)
+            return Response(result.status, out, result.body)
+        # The declared length frames a stream, and is passed on for HEAD and 304 answers.
+        content_length = int(length) if length is not None and length.isdigit() else None
         if resp.complete:
-            return Response(result.status, headers, resp.body)
-        length = header(resp.headers, b"content-length")
-        return Response(result.status, headers, stream=resp.iter_body(),
-                        content_length=int(length) if length is not None and length.isdigit() else None)
+            return Response(result.status, out, resp.body, content_length=content_length)
+        return Response(result.status, out, stream=resp.iter_body(), content_length=content_length)
 
     def _remember(self, upstream, req: Request, result: CallResult) -> None:
         resp = result.response

@@ -21,6 +21,13 @@ HOP_BY_HOP = frozenset({
 FRAMING = HOP_BY_HOP | {b"content-length"}
 
 REASON_PHRASES = {s.value: s.phrase.encode() for s in HTTPStatus}
+_STATUS_LINES = {code: b"HTTP/1.1 %d %s\r\n" % (code, phrase) for code, phrase in REASON_PHRASES.items()}
+
+
+def status_line(status: int) -> bytes:
+    """b"HTTP/1.1 200 OK\\r\\n" (cached for every registered status)."""
+    line = _STATUS_LINES.get(status)
+    return line if line is not None else b"HTTP/1.1 %d Unknown\r\n" % status
 
 
 def header(headers: Headers, name: bytes) -> bytes | None:
@@ -31,16 +38,31 @@ def header(headers: Headers, name: bytes) -> bytes | None:
     return None
 
 
+_NO_OPTIONS: frozenset[bytes] = frozenset()
+_PLAIN_CONNECTION = frozenset({b"keep-alive", b"close", b"Keep-Alive", b"Close"})
+
+
+def connection_options(value: bytes) -> frozenset[bytes]:
+    """The header names a `Connection` header lists (RFC 9110 §7.6.1), lower-cased.
+    The everyday values name no header that is not hop-by-hop already."""
+    if value in _PLAIN_CONNECTION:
+        return _NO_OPTIONS
+    return frozenset(t.strip().lower() for t in value.split(b","))
+
+
 def strip_hop_by_hop(headers: Headers) -> Headers:
     """Headers without hop-by-hop and framing ones (and those `Connection` lists)."""
-    extra: set[bytes] = set()
+    out = []
+    listed: frozenset[bytes] | None = None
     for n, v in headers:
-        if n == b"connection":
-            extra.update(t.strip().lower() for t in v.split(b","))
-    if extra:
-        drop = FRAMING | extra
-        return [(n, v) for n, v in headers if n not in drop]
-    return [(n, v) for n, v in headers if n not in FRAMING]
+        if n in FRAMING:
+            if n == b"connection":
+                listed = connection_options(v) if listed is None else listed | connection_options(v)
+            continue
+        out.append((n, v))
+    if listed:
+        return [(n, v) for n, v in out if n not in listed]
+    return out
 
 
 class Request:
@@ -79,7 +101,9 @@ class Response:
     """What a handler returns: a whole body, or a stream of chunks.
 
     `content_length` may be set with a stream when the length is known up front
-    (an upstream that sent Content-Length); otherwise a stream is sent chunked.
+    (an upstream that sent Content-Length); otherwise a stream is sent chunked. On an
+    answer without a body (to HEAD, or a 304) it is the length the upstream declared,
+    which the server passes on; with a whole body the server counts the body instead.
     """
 
     __slots__ = ("status", "headers", "body", "stream", "content_length")
@@ -104,14 +128,14 @@ def text_response(status: int, text: str, content_type: bytes = b"text/plain; ch
 
 def response_head(status: int, headers: Headers) -> bytes:
     """The status line and header block, without the final blank line."""
-    reason = REASON_PHRASES.get(status, b"Unknown")
-    parts = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
+    parts = [status_line(status)]
     for n, v in headers:
         parts.append(n + b": " + v + b"\r\n")
     return b"".join(parts)
 
 
 def request_head(method: bytes, target: bytes, headers: Headers) -> bytes:
+    """The request line and header block, without the final blank line."""
     parts = [method + b" " + target + b" HTTP/1.1\r\n"]
     for n, v in headers:
         parts.append(n + b": " + v + b"\r\n")

@@ -7,6 +7,12 @@ pipelined requests answered in order, Content-Length and chunked bodies both way
 limits on header and body size, backpressure when the client reads slowly, and the
 handler's task cancelled when the client goes away (so the upstream call is abandoned,
 as Envoy does on a downstream reset).
+
+Framing of an answer is the server's job, never the handler's: it sends Content-Length
+for a whole body, Content-Length or chunked for a stream, and nothing after the head of
+a HEAD, 1xx, 204 or 304 answer. A stream that breaks (the upstream closed mid-body) cuts
+the connection, so the client sees a truncated message, never a short one that looks
+complete.
 """
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ from typing import Awaitable, Callable
 
 import httptools
 
-from .messages import Request, Response, body_allowed, json_response, response_head
+from .messages import Request, Response, json_response, status_line
 
 log = logging.getLogger("gatemesh.http")
 
@@ -42,24 +48,48 @@ def _error(status: int, reason: str, message: str, proxy: bytes) -> Response:
                          [(b"x-gatemesh-reason", reason.encode()), (b"x-gatemesh-proxy", proxy)])
 
 
+def framing(method: bytes, resp: Response) -> tuple[bytes, bool]:
+    """The framing header line(s) for a whole-body answer, and whether its body is sent.
+
+    RFC 9110 §6.4.1 and §8.6: 1xx and 204 carry neither a body nor Content-Length; a HEAD
+    answer carries the length the GET would have had (the upstream's, when proxied); a
+    304 carries one only when the upstream sent one.
+    """
+    status = resp.status
+    if status < 200 or status == 204:
+        return b"", False
+    if method == b"HEAD":
+        n = resp.content_length if resp.content_length is not None else len(resp.body)
+        return b"content-length: %d\r\n" % n, False
+    if status == 304:
+        n = resp.content_length
+        return (b"" if n is None else b"content-length: %d\r\n" % n), False
+    return b"content-length: %d\r\n" % len(resp.body), True
+
+
 class HttpServerProtocol(asyncio.Protocol):
-    __slots__ = ("_handler", "_limits", "_proxy", "_transport", "_parser", "_peer", "_url",
-                 "_headers", "_header_bytes", "_body", "_body_size", "_reject", "_queue",
-                 "_task", "_closing", "_writable", "_paused_reading")
+    __slots__ = ("_handler", "_limits", "_max_header", "_max_body", "_proxy", "_transport", "_parser", "_peer",
+                 "_url", "_headers", "_header_bytes", "_body", "_body_size", "_reject", "_queue",
+                 "_task", "_idle", "_busy", "_closing", "_writable", "_paused_reading", "_loop")
 
     def __init__(self, handler: Handler, limits: ServerLimits, proxy_name: bytes):
         self._handler = handler
         self._limits = limits
+        self._max_header = limits.max_header_bytes
+        self._max_body = limits.max_body_bytes
         self._proxy = proxy_name
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpRequestParser(self)
         self._queue: deque[Request] = deque()
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task | None = None   # the connection's serve loop, started by its first request
+        self._idle: asyncio.Future | None = None  # set while the serve loop waits for the next request
+        self._busy = False                        # a request is being answered
         self._closing = False
         self._writable: asyncio.Event | None = None
         self._paused_reading = False
         self._reject: Response | None = None
         self._peer = ""
+        self._loop = asyncio.get_running_loop()
 
     # --- connection events -------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -109,45 +139,41 @@ class HttpServerProtocol(asyncio.Protocol):
         self._header_bytes += len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        name = name.lower()
+        self._headers.append((name, value))
         self._header_bytes += len(name) + len(value)
-        if self._header_bytes > self._limits.max_header_bytes and self._reject is None:
-            self._reject = _error(431, "bad-request", f"request headers exceed {self._limits.max_header_bytes} bytes", self._proxy)
-        self._headers.append((name.lower(), value))
-
-    def on_headers_complete(self) -> None:
-        for n, v in self._headers:
-            if n == b"content-length":
-                try:
-                    size = int(v)
-                except ValueError:
-                    size = -1
-                if size > self._limits.max_body_bytes and self._reject is None:
-                    self._reject = _error(413, "payload-too-large",
-                                          f"request body of {size} bytes exceeds the limit of {self._limits.max_body_bytes} bytes",
-                                          self._proxy)
-                break
+        if self._header_bytes > self._max_header and self._reject is None:
+            self._reject = _error(431, "bad-request", f"request headers exceed {self._max_header} bytes", self._proxy)
+        elif name == b"content-length" and value.isdigit() and int(value) > self._max_body and self._reject is None:
+            self._reject = _error(413, "payload-too-large",
+                                  f"request body of {int(value)} bytes exceeds the limit of {self._max_body} bytes",
+                                  self._proxy)
 
     def on_body(self, body: bytes) -> None:
         self._body_size += len(body)
-        if self._body_size > self._limits.max_body_bytes:
+        if self._body_size > self._max_body:
             if self._reject is None:
                 self._reject = _error(413, "payload-too-large",
-                                      f"request body exceeds the limit of {self._limits.max_body_bytes} bytes", self._proxy)
+                                      f"request body exceeds the limit of {self._max_body} bytes", self._proxy)
             return
         self._body.append(body)
 
     def on_message_complete(self) -> None:
         if self._reject is not None:
             return
-        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
-        req = Request(self._parser.get_method(), self._url, self._headers, body,
-                      self._parser.should_keep_alive(), self._peer)
-        self._queue.append(req)
-        if len(self._queue) >= self._limits.max_pipelined and not self._paused_reading:
+        body = self._body
+        req = Request(self._parser.get_method(), self._url, self._headers,
+                      body[0] if len(body) == 1 else b"".join(body), self._parser.should_keep_alive(), self._peer)
+        queue = self._queue
+        queue.append(req)
+        if len(queue) >= self._limits.max_pipelined and not self._paused_reading:
             self._paused_reading = True
             self._transport.pause_reading()
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._serve())
+            self._task = self._loop.create_task(self._serve())
+        elif self._idle is not None:
+            self._idle.set_result(None)
+            self._idle = None
 
     # --- answering ---------------------------------------------------------------
     def _fail(self, response: Response) -> None:
@@ -156,63 +182,78 @@ class HttpServerProtocol(asyncio.Protocol):
             return
         self._closing = True
         self._queue.clear()
-        if self._task is None:  # nothing in flight: answer now
+        if not self._busy:  # nothing in flight: answer now
             self._write_whole(b"GET", response, keep_alive=False)
             self._transport.close()
         # else: the in-flight response is finished first; _serve closes afterwards
 
     async def _serve(self) -> None:
+        """The connection's one task: answers queued requests in order, then waits for
+        the next one (a future, cheaper than a task per request); ends when the
+        connection does (connection_lost cancels it)."""
+        queue = self._queue
         try:
-            while self._queue:
-                req = self._queue.popleft()
-                if self._paused_reading and len(self._queue) < self._limits.max_pipelined // 2:
-                    self._paused_reading = False
-                    self._transport.resume_reading()
-                try:
-                    resp = await self._handler(req)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("handler failed for %s %s", req.method, req.target)
-                    resp = _error(500, "internal-error", "the proxy failed while handling this request; see its log", self._proxy)
-                keep_alive = req.keep_alive and not self._closing
-                if resp.stream is None:
-                    self._write_whole(req.method, resp, keep_alive)
-                else:
-                    keep_alive = await self._write_stream(req.method, resp, keep_alive)
-                if not keep_alive:
+            while True:
+                while queue:
+                    req = queue.popleft()
+                    if self._paused_reading and len(queue) < self._limits.max_pipelined // 2:
+                        self._paused_reading = False
+                        self._transport.resume_reading()
+                    self._busy = True
+                    try:
+                        resp = await self._handler(req)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        log.exception("handler failed for %s %s", req.method, req.target)
+                        resp = _error(500, "internal-error", "the proxy failed while handling this request; see its log", self._proxy)
+                    keep_alive = req.keep_alive and not self._closing
+                    if resp.stream is None:
+                        self._write_whole(req.method, resp, keep_alive)
+                    else:
+                        keep_alive = await self._write_stream(req.method, resp, keep_alive)
+                    self._busy = False
+                    if not keep_alive:
+                        self._transport.close()
+                        return
+                if self._closing:
                     self._transport.close()
                     return
-            if self._closing and self._transport is not None:
-                self._transport.close()
+                self._idle = self._loop.create_future()
+                await self._idle
         except asyncio.CancelledError:
             pass
         finally:
-            self._task = None
-            if self._queue and not self._closing:  # arrived while we were finishing
-                self._task = asyncio.get_running_loop().create_task(self._serve())
+            self._busy = False
+            self._idle = None
 
     def _write_whole(self, method: bytes, resp: Response, keep_alive: bool) -> None:
-        headers = resp.headers
-        body = resp.body if body_allowed(method, resp.status) else b""
-        head = response_head(resp.status, headers)
-        tail = b"content-length: %d\r\n" % len(resp.body) if resp.status >= 200 and resp.status != 204 else b""
-        if not keep_alive:
-            tail += b"connection: close\r\n"
-        self._transport.write(head + tail + b"\r\n" + body)
+        length, with_body = framing(method, resp)
+        parts = [status_line(resp.status)]
+        for n, v in resp.headers:
+            parts.append(n + b": " + v + b"\r\n")
+        parts.append(length if keep_alive else length + b"connection: close\r\n")
+        parts.append(b"\r\n")
+        if with_body:
+            parts.append(resp.body)
+        self._transport.write(b"".join(parts))
 
     async def _write_stream(self, method: bytes, resp: Response, keep_alive: bool) -> bool:
         """Send a streamed body; returns whether the connection can be kept."""
-        has_body = body_allowed(method, resp.status)
+        status = resp.status
+        has_body = method != b"HEAD" and status >= 200 and status not in (204, 304)
         chunked = resp.content_length is None
-        head = response_head(resp.status, resp.headers)
+        parts = [status_line(status)]
+        for n, v in resp.headers:
+            parts.append(n + b": " + v + b"\r\n")
         if chunked:
-            head += b"transfer-encoding: chunked\r\n"
+            parts.append(b"transfer-encoding: chunked\r\n")
         else:
-            head += b"content-length: %d\r\n" % resp.content_length
+            parts.append(b"content-length: %d\r\n" % resp.content_length)
         if not keep_alive:
-            head += b"connection: close\r\n"
-        self._transport.write(head + b"\r\n")
+            parts.append(b"connection: close\r\n")
+        parts.append(b"\r\n")
+        self._transport.write(b"".join(parts))
         sent = 0
         try:
             async for chunk in resp.stream:
@@ -224,7 +265,9 @@ class HttpServerProtocol(asyncio.Protocol):
                     await self._writable.wait()
                 if self._closing:
                     return False
-        except (ConnectionError, asyncio.IncompleteReadError, EOFError) as exc:
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
             # The upstream broke mid-body: the only honest thing left is to cut the
             # downstream connection too, so the client sees a truncated message.
             log.info("upstream body broke after %d bytes: %s", sent, exc)
