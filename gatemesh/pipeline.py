@@ -193,11 +193,7 @@ class ResilientCaller:
             kind: str | None = None
             resp: ClientResponse | None = None
             try:
-                if timeout is None:
-                    resp = await self.pool.request(ep.host, ep.port, method, target, out, body)
-                else:
-                    async with asyncio.timeout(timeout):
-                        resp = await self.pool.request(ep.host, ep.port, method, target, out, body)
+                resp = await self.pool.request(ep.host, ep.port, method, target, out, body, timeout_s=timeout)
             except TimeoutError:
                 kind = "timeout"
             except ConnectFailed:

@@ -181,6 +181,16 @@ class UpstreamConnection(asyncio.Protocol):
         else:
             self.abort()
 
+    def time_out(self, fut: asyncio.Future, timeout_s: float) -> None:
+        """The response head did not arrive in time: fail the request, drop the connection.
+
+        `fut` is the head future of the request the timer was armed for: once that is
+        done, the connection may already serve the next request, which must not be hit."""
+        if not fut.done():
+            fut.set_exception(TimeoutError(f"no response head from {self.key[0]}:{self.key[1]} "
+                                           f"within {timeout_s * 1000:.0f} ms"))
+            self.abort()
+
     def abort(self) -> None:
         self.closed = True
         if self.transport is not None:
@@ -206,12 +216,15 @@ class ConnectionPool:
         if idle and conn in idle:
             idle.remove(conn)
 
-    async def _connect(self, key: tuple[str, int]) -> UpstreamConnection:
+    def _idle_connection(self, key: tuple[str, int]) -> UpstreamConnection | None:
         idle = self._idle.get(key)
         while idle:
-            conn = idle.pop()
+            conn = idle.pop()   # the most recently used: the least likely to be stale
             if not conn.closed:
                 return conn
+        return None
+
+    async def _connect(self, key: tuple[str, int]) -> UpstreamConnection:
         loop = asyncio.get_running_loop()
         try:
             _, conn = await loop.create_connection(lambda: UpstreamConnection(self, key), key[0], key[1])
@@ -220,27 +233,45 @@ class ConnectionPool:
         return conn
 
     async def request(self, host: str, port: int, method: bytes, target: bytes, headers: Headers,
-                      body: bytes = b"") -> ClientResponse:
+                      body: bytes = b"", timeout_s: float | None = None) -> ClientResponse:
         """Send one request; returns once the response headers are in.
 
         `headers` must not contain framing headers: Content-Length is set here.
-        Cancelling the caller (a timeout) closes the connection, never reuses it.
+        `timeout_s` bounds the whole wait for the response head, connecting included:
+        TimeoutError when it passes (the connection is closed, never reused). One timer
+        on the event loop does it, armed here and cancelled when the head arrives.
+        Cancelling the caller closes the connection too.
         """
-        conn = await self._connect((host, port))
+        loop = asyncio.get_running_loop()
+        key = (host, port)
+        conn = self._idle_connection(key)
+        if conn is None:
+            if timeout_s is None:
+                conn = await self._connect(key)
+            else:
+                started = loop.time()
+                async with asyncio.timeout(timeout_s):
+                    conn = await self._connect(key)
+                timeout_s = max(0.0, timeout_s - (loop.time() - started))
         resp = ClientResponse(conn)
         conn.response = resp
         conn.head_request = method == b"HEAD"
-        fut = asyncio.get_running_loop().create_future()
-        conn.headers_future = fut
+        fut = conn.headers_future = loop.create_future()
         head = request_head(method, target, headers)
         if body or method in (b"POST", b"PUT", b"PATCH"):
-            head += b"content-length: %d\r\n" % len(body)
-        conn.transport.write(head + b"\r\n" + body if body else head + b"\r\n")
+            head += b"content-length: %d\r\n\r\n" % len(body)
+            conn.transport.write(head + body if body else head)
+        else:
+            conn.transport.write(head + b"\r\n")
+        timer = loop.call_later(timeout_s, conn.time_out, fut, timeout_s) if timeout_s is not None else None
         try:
             return await fut
         except asyncio.CancelledError:
             conn.abort()
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     def close(self) -> None:
         for conns in self._idle.values():
