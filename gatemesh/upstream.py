@@ -37,6 +37,7 @@ class Upstream:
         self._events = events
         self.breaker = CircuitBreaker(service, policy.breaker, clock, self._on_transition)
         self.instance_breakers: dict[str, CircuitBreaker] = {}
+        self._unclosed: set[str] = set()   # instances whose breaker is open or half-open: pick() skips its filter while empty
         self.balancer = make_balancer(policy.balancer, rng)
         self.outlier = OutlierDetector(policy.outlier, clock, self._on_outlier)
         self.budget = RetryBudget(policy.budget, clock)
@@ -73,6 +74,7 @@ class Upstream:
         self.ids = sorted(new)
         for i in removed:
             self.instance_breakers.pop(i, None)
+            self._unclosed.discard(i)
         if removed:
             self.health.forget_except(new)
         self._metrics.endpoints.labels(self._metrics.proxy, self.service).set(len(new))
@@ -95,7 +97,7 @@ class Upstream:
         if self.health.any_unhealthy:
             # As with ejection: never an empty set (panic) — better a doubtful endpoint than none.
             candidates = [i for i in candidates if self.health.is_healthy(i)] or candidates
-        if self.policy.breaker.enabled and self.instance_breakers:
+        if self.policy.breaker.enabled and self._unclosed:
             candidates = [i for i in candidates
                           if (b := self.instance_breakers.get(i)) is None or b.state is not BreakerState.OPEN]
         choice = self.balancer.pick(candidates, tried)
@@ -107,6 +109,8 @@ class Upstream:
     # --- observability ---------------------------------------------------------------
     def _on_transition(self, t: Transition) -> None:
         instance = t.name.split("/", 1)[1] if "/" in t.name else SERVICE_LEVEL
+        if instance != SERVICE_LEVEL:
+            (self._unclosed.discard if t.to_state is BreakerState.CLOSED else self._unclosed.add)(instance)
         to = t.to_state.value
         m = self._metrics
         m.breaker_state.labels(m.proxy, self.service, instance).set(BREAKER_STATE_VALUE[to])
