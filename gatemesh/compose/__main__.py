@@ -17,6 +17,7 @@ from pathlib import Path
 from gatemesh.topology import DEFAULT_TOPOLOGY, TOPOLOGIES, TopologyError, build_topology
 
 from .check import compare
+from .project import ProjectError
 from .render import compose_file, default_dir, publish_override, render, render_all
 
 PROG = "gatemesh.compose"
@@ -104,13 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     except (TopologyError, OSError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
-    except Exception as e:  # noqa: BLE001 - the project's errors are one line too
-        from .project import ProjectError
-
-        if isinstance(e, ProjectError):
-            print(f"{PROG}: error: {e}", file=sys.stderr)
-            return 1
-        raise
+    except ProjectError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 1
     return 2
 
 

@@ -46,6 +46,7 @@ from .injector import Fault, Faults
 STOP_TIMEOUT_S = 5            # docker stop: SIGTERM, then SIGKILL after this (the runner's grace)
 READY_TIMEOUT_S = 90.0        # a restarted component passes its healthcheck (and registers) within
 EXIT_TIMEOUT_S = 10.0         # a killed container is reported exited within
+PAUSE_TRIES = 5               # docker pause attempts ("unable to freeze" under load)
 
 
 class ComposeBackend:
@@ -98,7 +99,17 @@ class ComposeBackend:
         return self._describe(name)
 
     def pause(self, name: str) -> dict[str, Any]:
-        self._call(self._container(name).pause)
+        """``docker pause`` (the cgroup freezer). On a busy machine runc's freeze can give up
+        ("unable to freeze") while a task is in the middle of a system call: try again."""
+        container = self._container(name)
+        for attempt in range(1, PAUSE_TRIES + 1):
+            try:
+                self._call(container.pause)
+                break
+            except FaultError as e:
+                if "unable to freeze" not in str(e) or attempt == PAUSE_TRIES:
+                    raise
+                time.sleep(0.2 * attempt)
         return self._describe(name)
 
     def resume(self, name: str) -> dict[str, Any]:
@@ -130,20 +141,23 @@ class ComposeBackend:
         """Start a stopped or killed container, and the pod's sidecar after its app."""
         pod = pod_of(self.topology, name)
         if pod != name and self._container(pod).status not in ("running", "paused"):
-            self.start(pod)  # a sidecar needs its app's namespace; starting the app restarts it too
-            return self._describe(name)
+            return self.start(pod)  # a sidecar needs its app's namespace; starting the app starts it too
         container = self._container(name)
+        started = container.status not in ("running", "paused")
         if container.status == "paused":
             self._call(container.unpause)
-        elif container.status != "running":
+        elif started:
             self._call(container.start)
         self._ready(name)
         sidecar = sidecar_of(self.topology, name)
-        if sidecar is not None:
-            side = self._container(sidecar)
+        if started and sidecar is not None:
             # the app has a new namespace: a sidecar still running sits in the old one
-            self._call(side.restart if side.status in ("running", "paused") else side.start, **(
-                {"timeout": STOP_TIMEOUT_S} if side.status in ("running", "paused") else {}))
+            side = self._container(sidecar)
+            if side.status == "paused":
+                self._call(side.unpause)
+            if side.status in ("running", "paused"):
+                self._call(side.stop, timeout=STOP_TIMEOUT_S)
+            self._call(side.start)
             self._ready(sidecar)
         self.partitioned.discard(pod)
         return self._describe(name)

@@ -36,9 +36,12 @@ CHAOS_DIR = Path(__file__).resolve().parents[1] / "chaos"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--runner", choices=("process", "compose"), default=None,
-                     help="compose: run tests/compose's scenarios against a running compose edge-mesh "
-                          "(same as GATEMESH_RUNNER=compose)")
+    try:
+        parser.addoption("--runner", choices=("process", "compose"), default=None,
+                         help="compose: run tests/compose's scenarios against a running compose edge-mesh "
+                              "(same as GATEMESH_RUNNER=compose)")
+    except ValueError:  # another conftest (the chaos suite's) registered it first: share it
+        pass
 
 
 def runner_kind(config: pytest.Config) -> str:
@@ -94,7 +97,16 @@ def make_compose_chaos(backend: Any) -> Any:
 
         def reset(self) -> None:
             backend.heal_all()
-            super().reset()
+            self.flush_connections()
+            super().reset()   # ... whose Toxiproxy reset enables every proxy again
+
+        def flush_connections(self) -> None:
+            """Close every connection through Toxiproxy by disabling every proxy. A killed or
+            cut-off container sends no RST (its network namespace is just gone), so a
+            connection pooled before can outlive it, where a killed process's would be
+            reset at once; no scenario inherits one from the scenario before."""
+            for proxy in self.faults.toxiproxy.snapshot():
+                self.faults.toxiproxy.set_enabled(proxy, False)
 
     return ComposeChaos()
 
