@@ -7,7 +7,8 @@
   latency, calls sent to the service per second;
 - ``metric.png``: the pattern's metric during the fault, per arm, for all pages and for
   each half (composed at the edge, composed in the mesh);
-- ``matrix.png`` (``experiment all``): each pattern's change on its metric, per placement.
+- ``matrix.png`` (``experiment all``): the share of the fault's harm each pattern undid on its
+  metric, per placement, for all pages and for the half the placement reaches.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 ARM_COLORS = {"off": "#555555", "edge": "#1f77b4", "mesh": "#d95f02", "frozen": "#555555", "live": "#1b9e77",
@@ -66,6 +68,9 @@ def _ms_axis(ax: Any, values: Sequence[float | None]) -> None:
     real = [v for v in values if v]
     if real and max(real) / max(1.0, min(real)) > 20:
         ax.set_yscale("log")
+        ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
 
 
 def arm_timeline(path: Path, title: str, series: Mapping[str, Any], result: Mapping[str, Any],
@@ -79,7 +84,7 @@ def arm_timeline(path: Path, title: str, series: Mapping[str, Any], result: Mapp
     ax.stackplot(t, answers["ok"], answers["degraded"], answers["failed"], colors=[OK, DEGRADED, FAILED],
                  labels=["complete pages", "degraded pages", "failed"], step="post", alpha=0.9)
     ax.set_ylabel("answers per second")
-    ax.set_title("Requests per second, by outcome")
+    ax.set_title("Answers per second, by outcome (red: failures per second)")
     ax.legend(loc="upper left", fontsize=8, ncol=4, framealpha=0.9)
     ax = axes[1]
     _shade(ax, tl)
@@ -170,8 +175,8 @@ def compare(path: Path, title: str, arms: Sequence[Mapping[str, Any]], series: M
     axes[1].set_title("p95 latency of the answers in each second")
     axes[2].set_ylabel("calls per second")
     axes[2].set_ylim(bottom=0)
-    axes[2].set_title(f"Calls sent to the faulty instance{'s' if len(faulty) > 1 else ''}: {', '.join(faulty)} "
-                      "(by the gateway and the storefront's sidecars; counted as each ends)")
+    axes[2].set_title(f"Calls sent to the faulty instance{'s' if len(faulty) > 1 else ''} ({', '.join(faulty)}), "
+                      "counted as each ends")
     axes[2].set_xlabel("seconds since the load began (the fault is shaded)")
     fig.savefig(path)
     plt.close(fig)
@@ -238,33 +243,38 @@ def metric_bars(path: Path, title: str, metric: Mapping[str, Any], arms: Sequenc
 
 
 def matrix(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
-    """``rows``: one per pattern: name, metric label, and ``changes`` {placement: relative
-    improvement in % (positive = better)}."""
-    fig, ax = plt.subplots(figsize=(11, 0.9 + 0.75 * len(rows)), constrained_layout=True)
+    """``rows``: one per pattern: ``name``, ``metric`` (label) and ``arms``: {placement:
+    {"all": share of the harm undone, "own": the same on the half that placement reaches}}."""
     placements = ["edge", "mesh", "live"]
     labels = {"edge": "on at the edge", "mesh": "on in the mesh", "live": "discovery live"}
-    height = 0.38
-    y = list(range(len(rows)))
+    fig, ax = plt.subplots(figsize=(11, 1.6 + 0.8 * len(rows)), constrained_layout=True)
+    height = 0.36
     used: set[str] = set()
     for row_i, row in enumerate(rows):
-        present = [p for p in placements if p in row["changes"]]
+        present = [p for p in placements if p in row["arms"]]
         for k, p in enumerate(present):
-            v = row["changes"][p]
-            offset = (k - (len(present) - 1) / 2) * height
-            ax.barh(row_i + offset, v if v is not None else 0, height * 0.9, color=ARM_COLORS[p],
-                    label=labels[p] if p not in used else None)
+            y = row_i + (k - (len(present) - 1) / 2) * height
+            values = row["arms"][p]
+            v = values.get("all")
+            shown = 100 * v if v is not None else 0
+            ax.barh(y, shown, height * 0.9, color=ARM_COLORS[p], label=labels[p] if p not in used else None)
             used.add(p)
-            ax.annotate("n/a" if v is None else f"{v:+.0f}%", (v or 0, row_i + offset), va="center",
-                        ha="left" if (v or 0) >= 0 else "right", fontsize=8,
-                        xytext=(3 if (v or 0) >= 0 else -3, 0), textcoords="offset points")
-    ax.set_yticks(y, [f"{r['name']}\n({r['metric']})" for r in rows], fontsize=9)
+            ax.annotate("n/a" if v is None else f"{shown:.0f}%", (max(shown, 0), y), va="center", ha="left",
+                        fontsize=8, xytext=(3, 0), textcoords="offset points")
+            own = values.get("own")
+            if own is not None:
+                ax.plot([100 * own], [y], marker="D", color="black", markersize=5, linestyle="none",
+                        label="the half its place reaches" if "own" not in used else None)
+                used.add("own")
+    ax.set_yticks(range(len(rows)), [f"{r['name']}\n({r['metric']})" for r in rows], fontsize=9)
     ax.invert_yaxis()
     ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_xlabel("improvement on the pattern's own metric during the fault, vs the pattern off (%)")
-    ax.set_title("Each pattern, placed at the edge or in the mesh: how much better than off")
-    lo = min([0] + [v for r in rows for v in r["changes"].values() if v is not None])
-    hi = max([10] + [v for r in rows for v in r["changes"].values() if v is not None])
-    ax.set_xlim(lo * 1.25 - 5 if lo < 0 else 0, hi * 1.2)
-    ax.legend(loc="lower right", fontsize=9, framealpha=0.9)
+    ax.axvline(100, color="#999999", linewidth=0.8, linestyle="--")
+    ax.set_xlim(min(-5, min([100 * v for r in rows for a in r["arms"].values() for v in a.values()
+                             if v is not None] + [0]) - 5), 112)
+    ax.set_xlabel("share of the fault's harm the pattern undid on its metric (0% = as with the pattern off, "
+                  "100% = as if no harm)")
+    ax.set_title("Each pattern, at the edge or in the mesh: how much of the fault's harm it undid")
+    fig.legend(loc="outside lower center", ncol=4, fontsize=9, frameon=False)
     fig.savefig(path)
     plt.close(fig)

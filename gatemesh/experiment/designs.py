@@ -37,6 +37,7 @@ class Metric:
     label: str               # what it is, for a table row: "pages slower than 1 s"
     unit: str                # "%", "ms", "x", " per page"
     lower_is_better: bool
+    ideal: float             # the value with the fault's harm fully undone (for "share of the harm undone")
     min_change: float = 0.10  # the smallest relative change called measurable
 
     def format(self, value: float | None) -> str:
@@ -159,7 +160,7 @@ DESIGNS: dict[str, Design] = {d.name: d for d in (
         inject=_latency("pricing-1", 2000),
         base={"retry": {"enabled": True, "max_attempts": 2}},
         on={"timeout": {"enabled": True, "attempt_timeout_s": 0.5, "request_timeout_s": 1.5}},
-        metric=Metric("slow_share", f"pages slower than {SLOW_S:g} s", "%", lower_is_better=True),
+        metric=Metric("slow_share", f"pages slower than {SLOW_S:g} s", "%", lower_is_better=True, ideal=0.0),
         question="Does a 500 ms attempt timeout keep a slow instance from making pages slow?",
         why="A retry alone cannot help with a slow answer; with a timeout the slow attempt is cut at "
             "500 ms and retried on pricing-2. The gateway's timeout covers the pages it composes; the "
@@ -175,7 +176,8 @@ DESIGNS: dict[str, Design] = {d.name: d for d in (
         base={"timeout": {"enabled": True, "attempt_timeout_s": 0.5, "request_timeout_s": 1.0}},
         on={"breaker": {"enabled": True}},
         trip=("breaker-open",),
-        metric=Metric("amplification", "attempts sent per call to pricing", "x", lower_is_better=True),
+        metric=Metric("amplification", "attempts sent per call to pricing", "x", lower_is_better=True,
+                      ideal=0.0),  # the ideal: nothing sent to a dead service
         question="Does the breaker stop sending calls to a dead dependency, and answer at once instead?",
         why="Pricing is critical, so every page fails in every arm while it is dead; the breaker's "
             "job is to fail fast and leave pricing alone. At the edge it guards the gateway's calls, in "
@@ -189,7 +191,7 @@ DESIGNS: dict[str, Design] = {d.name: d for d in (
               "sidecar answers 503 meanwhile.",
         inject=_kill("catalog-1"),
         on={"retry": {"enabled": True, "max_attempts": 3}},
-        metric=Metric("success_rate", "pages answered", "%", lower_is_better=False),
+        metric=Metric("success_rate", "pages answered", "%", lower_is_better=False, ideal=1.0),
         question="Do retries on another instance hide a dead catalog instance from the pages?",
         why="Without retries one catalog call in three fails and takes its page with it. A retry on a "
             "different instance hides it: at the edge for the gateway's pages, in the mesh for the "
@@ -203,7 +205,7 @@ DESIGNS: dict[str, Design] = {d.name: d for d in (
         inject=_misbehave("catalog-1", status=500),
         on={"outlier": {"enabled": True, "consecutive_errors": 5, "base_ejection_s": 5.0}},
         trip=("ejected",),
-        metric=Metric("success_rate", "pages answered", "%", lower_is_better=False),
+        metric=Metric("success_rate", "pages answered", "%", lower_is_better=False, ideal=1.0),
         question="Does ejecting the bad instance stop its errors after a handful of calls?",
         why="Each proxy detects on its own calls: the gateway ejects catalog-1 for the pages it "
             "composes, each storefront sidecar for the storefront's. 500 is not retried, so without "
@@ -218,7 +220,8 @@ DESIGNS: dict[str, Design] = {d.name: d for d in (
         base={"retry": {"enabled": True, "max_attempts": 3}},
         on={"budget": {"enabled": True, "ratio": 0.2, "min_retries_per_s": 1.0}},
         trip=("retry-budget-exhausted",),
-        metric=Metric("amplification", "attempts per call to pricing", "x", lower_is_better=True),
+        metric=Metric("amplification", "attempts per call to pricing", "x", lower_is_better=True,
+                      ideal=1.0),  # the ideal: no retry at all
         question="Does a retry budget keep retries from tripling the load on a failing service?",
         why="With 3 tries every failed call becomes three; the budget lets retries add at most 20% "
             "(+1/s). At the edge it caps the gateway's retries, in the mesh the storefront sidecars'.",
@@ -231,7 +234,7 @@ DESIGNS: dict[str, Design] = {d.name: d for d in (
               "and back to 3 at the end of the window.",
         inject=_scale_in("catalog", 1),
         on={},
-        metric=Metric("success_rate", "pages answered", "%", lower_is_better=False),
+        metric=Metric("success_rate", "pages answered", "%", lower_is_better=False, ideal=1.0),
         question="Do the proxies stop calling instances that are gone, and start calling new ones?",
         why="Every proxy, the gateway and the sidecars alike, watches the registry, so discovery is "
             "not placed at the edge or in the mesh. The control arm freezes it (the control plane "
@@ -248,7 +251,8 @@ DESIGNS: dict[str, Design] = {d.name: d for d in (
         inject=_black_hole("reviews-1", "reviews-2"),
         on={"timeout": {"enabled": True, "attempt_timeout_s": 0.3, "request_timeout_s": 0.5},
             "fallback": {"enabled": True, "serve_last_good": True, "max_age_s": 60.0}},
-        metric=Metric("answered_1s", f"pages answered within {SLOW_S:g} s", "%", lower_is_better=False),
+        metric=Metric("answered_1s", f"pages answered within {SLOW_S:g} s", "%", lower_is_better=False,
+                      ideal=1.0),
         question="Does a page still come, quickly, when an optional part never answers?",
         why="Reviews are optional, but a page waits for every part: without a timeout it waits until "
             "the client gives up. With a timeout the page comes without reviews (degraded), and with "

@@ -44,7 +44,7 @@ def _fmt_s(v: float | None) -> str:
 
 
 def experiment_document(summary: Mapping[str, Any], command: str) -> list[Block]:
-    metric = Metric(**{k: summary["metric"][k] for k in ("key", "label", "unit", "lower_is_better", "min_change")})
+    metric = _metric(summary)
     arms = list(summary["arms"].values())
     control = arms[0]
     tl = control["timeline"]
@@ -189,7 +189,7 @@ def matrix_document(summaries: Sequence[Mapping[str, Any]], wall_s: float, comma
     head = ["pattern", "fault", "metric (during the fault)", "off", "on at the edge", "on in the mesh", "verdict"]
     rows = []
     for s in summaries:
-        metric = Metric(**{k: s["metric"][k] for k in ("key", "label", "unit", "lower_is_better", "min_change")})
+        metric = _metric(s)
         arms = list(s["arms"].values())
         off = metric_value(arms[0], metric.key)
         cells = {"edge": "—", "mesh": "—"}
@@ -210,8 +210,10 @@ def matrix_document(summaries: Sequence[Mapping[str, Any]], wall_s: float, comma
                      metric.label, off_text, cells["edge"], cells["mesh"], verdict])
     doc.append(("table", head, rows))
     doc.append(("img", "matrix.png", "improvement per pattern and placement"))
-    doc.append(("p", "**matrix.png**: for each pattern, how much better than off its metric was during the fault, "
-                     "placed at the edge and in the mesh (discovery: live vs frozen)."))
+    doc.append(("p", "**matrix.png**: for each pattern and placement, the share of the fault's harm the pattern "
+                     "undid on its metric: 0% = as bad as with the pattern off, 100% = the metric where it should be "
+                     "(every page answered, none slow, no retry, nothing sent to a dead service). The bar is for "
+                     "all pages (or all calls), the diamond for the half the placement can reach."))
     doc.append(("h2", "What the table says"))
     doc.append(("ul", [f"**{s['experiment']}**: {s['verdict']['sentence']}" for s in summaries]))
     doc.append(("p", "In this topology the gateway composes half of the pages itself and the storefront composes "
@@ -231,6 +233,11 @@ def matrix_document(summaries: Sequence[Mapping[str, Any]], wall_s: float, comma
     doc.append(("h2", "Reproduce"))
     doc.append(("pre", command))
     return doc
+
+
+def _metric(summary: Mapping[str, Any]) -> Metric:
+    m = summary["metric"]
+    return Metric(m["key"], m["label"], m["unit"], m["lower_is_better"], m["ideal"], m["min_change"])
 
 
 def _rel(c: Mapping[str, Any]) -> str:

@@ -144,8 +144,8 @@ def run_all(lab: Lab, options: Options, out_dir: Path, progress: ProgressLine, c
     rows = []
     for s in summaries:
         rows.append({"name": s["experiment"], "metric": s["metric"]["label"],
-                     "changes": {arm: (c["improvement"] * 100 if c["improvement"] is not None else None)
-                                 for arm, c in s["comparison"].items()}})
+                     "arms": {arm: {"all": c["harm_undone"], "own": (c.get("own") or {}).get("harm_undone")}
+                              for arm, c in s["comparison"].items()}})
     from . import charts
 
     charts.matrix(out_dir / "matrix.png", rows)

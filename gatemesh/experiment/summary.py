@@ -34,15 +34,17 @@ def compare(metric: Metric, off: float | None, on: float | None) -> dict[str, An
     """How ``on`` compares with ``off`` on ``metric``."""
     if off is None or on is None:
         return {"off": off, "on": on, "change": None, "relative": None, "improvement": None,
-                "better": False, "measurable": False}
+                "harm_undone": None, "better": False, "measurable": False}
     change = on - off
     relative = change / abs(off) if off else (0.0 if change == 0 else None)  # from zero: no ratio
     improvement = None if relative is None else -relative if metric.lower_is_better else relative
     better = change < 0 if metric.lower_is_better else change > 0
     big_enough = (relative is None or abs(relative) >= metric.min_change) and (
         metric.unit != "%" or abs(change) >= MIN_POINTS)
+    harm = metric.ideal - off  # how far the fault pushed the metric from where it should be
+    harm_undone = change / harm if abs(harm) > 1e-9 else None
     return {"off": off, "on": on, "change": change, "relative": relative, "improvement": improvement,
-            "better": better, "measurable": better and big_enough}
+            "harm_undone": harm_undone, "better": better, "measurable": better and big_enough}
 
 
 def describe_change(metric: Metric, c: Mapping[str, Any]) -> str:
@@ -107,7 +109,7 @@ def summarize(design: Design, results: Sequence[Mapping[str, Any]], load: LoadSp
                  "duration_s": load.duration_s, "request_timeout_s": load.request_timeout_s,
                  "description": load.describe()},
         "metric": {"key": metric.key, "label": metric.label, "unit": metric.unit,
-                   "lower_is_better": metric.lower_is_better, "min_change": metric.min_change},
+                   "lower_is_better": metric.lower_is_better, "ideal": metric.ideal, "min_change": metric.min_change},
         "arms": {r["arm"]: dict(r) for r in results},
         "comparison": comparison,
         "verdict": {"all_better": all_better, "any_better": any_better, "sentence": " ".join(sentences)},
