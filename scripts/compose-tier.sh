@@ -156,6 +156,7 @@ teardown() {
   exit "$rc"
 }
 trap teardown EXIT
+trap 'exit 130' INT TERM   # Ctrl-C or a CI kill: still through the teardown
 
 # --- 4. bring up -----------------------------------------------------------------------------------
 start "bring up $TOPOLOGY (${UP_CLI[*]} up -d)"
