@@ -6,7 +6,7 @@ each arm. Writes report.md, report.html, PNG charts, summary.json and the raw CS
 
   gatemesh experiment breaker --at both --duration 30
   gatemesh experiment all --out reports/all
-  gatemesh experiment outlier --quick --check      # what CI runs
+  gatemesh experiment breaker --at edge --quick --check    # what CI runs
   gatemesh experiment timeout --load open --rate 40
 
 Starts its own edge-mesh topology on a free port base (or --port-base N) and stops it
@@ -27,6 +27,7 @@ ORDER = 70
 
 
 def configure(p: argparse.ArgumentParser) -> None:
+    p.formatter_class = argparse.RawDescriptionHelpFormatter  # keep the examples one per line
     p.add_argument("pattern", metavar="PATTERN", choices=[*PATTERNS, "all"],
                    help=f"one of: {', '.join(PATTERNS)}, or all")
     p.add_argument("--at", choices=("edge", "mesh", "both"), default="both",
