@@ -2,7 +2,10 @@
 # Set everything up and run the whole test suite: the README's test command, and CI's.
 #   1. scripts/setup.sh            .venv, the package, the real toxiproxy-server
 #   2. pytest -n auto tests        unit + integration + chaos (real processes, real Toxiproxy)
-# Extra arguments go to pytest (e.g. `bash scripts/test.sh -m "not slow"`).
+#   3. scripts/compose-tier.sh     the same topology in containers on a real Docker engine
+#                                  (installed and started here; images built offline), chaos
+#                                  scenarios against containers, everything torn down
+# Extra arguments go to pytest only, and skip the compose tier (a slice, not the whole run).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
@@ -22,3 +25,8 @@ if [[ $rc -eq 5 ]]; then
 fi
 [[ $rc -eq 0 ]] || { echo "test: pytest failed (exit $rc)" >&2; exit $rc; }
 echo "test: pytest passed in $(( $(date +%s) - started )) s"
+
+if [[ $# -eq 0 && "${GATEMESH_SKIP_COMPOSE:-0}" != 1 ]]; then
+  bash scripts/compose-tier.sh
+fi
+echo "test: all tiers passed in $(( $(date +%s) - started )) s"
