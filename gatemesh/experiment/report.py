@@ -111,7 +111,9 @@ def experiment_document(summary: Mapping[str, Any], command: str) -> list[Block]
                      "received*: the apps' own request counters (n/a when an instance was killed or removed). *Time "
                      "to trip*: from the fault to the first breaker opening, ejection or budget refusal. *Time to "
                      "recover*: from the end of the fault until pages sent in two seconds in a row were about as "
-                     "successful and fast as before it (— : not within the run)."))
+                     "successful and fast as before it (— : not within the run). A page sent just before the fault "
+                     "ended can be answered because it ended (a black hole lets go when its toxic is removed); when "
+                     "every user of a closed loop is waiting, those few pages weigh: the timelines show them."))
 
     routes = list(control["routes"])
     if routes and metric.key not in ("amplification", "calls_per_page"):
