@@ -38,7 +38,9 @@ EVENT_STYLE = {  # kind -> (color, linestyle, legend label)
     "control-plane-lost": ("#000000", ":", "control plane lost"),
     "control-plane-back": ("#000000", "--", "control plane back"),
 }
-ROUTE_LABELS = {"/api/products/[id]": "pages composed at the edge", "/api/storefront/[id]": "pages composed in the mesh"}
+ROUTE_LABELS = {"/api/products/[id]": "pages composed at the edge", "/api/storefront/[id]": "pages composed in the mesh",
+                "all": "all pages", "all calls": "all calls", "edge calls": "the gateway's calls (edge)",
+                "mesh calls": "the storefront sidecars' calls (mesh)"}
 plt.rcParams.update({"font.size": 10, "axes.titlesize": 11, "axes.titleweight": "bold",
                      "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": 100})
 
@@ -229,7 +231,7 @@ def metric_bars(path: Path, title: str, metric: Mapping[str, Any], arms: Sequenc
             text = "n/a" if v is None else (f"{v * 100:.0f}%" if pct else f"{v:.2f}")
             ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
                         fontsize=9, xytext=(0, 2), textcoords="offset points")
-    ax.set_xticks(range(len(groups)), [ROUTE_LABELS.get(g, "all pages" if g == "all" else g) for g in groups])
+    ax.set_xticks(range(len(groups)), [ROUTE_LABELS.get(g, g) for g in groups])
     better = "lower is better" if metric["lower_is_better"] else "higher is better"
     ax.set_ylabel(f"{metric['label']}{' (%)' if pct else ''}")
     ax.set_title(f"{title}\n{metric['label']} during the fault ({better})")

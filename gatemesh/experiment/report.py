@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 
 from .charts import ROUTE_LABELS
 from .designs import SLOW_S, Metric
-from .summary import describe_change, metric_value, verdict_word
+from .summary import PROXY_KEYS, describe_change, metric_value, verdict_word
 
 Block = tuple  # ("h1"|"h2"|"h3", text) ("p", text) ("ul", [items]) ("table", head, rows) ("img", src, alt) ("pre", text)
 
@@ -135,8 +135,10 @@ def experiment_document(summary: Mapping[str, Any], command: str) -> list[Block]
 
     doc.append(("h2", "Charts"))
     doc.append(("img", "metric.png", f"{metric.label} during the fault, per arm"))
-    doc.append(("p", f"**metric.png**: {metric.label} during the fault for each arm, for all pages and for each "
-                     "half ({}).".format("lower is better" if metric.lower_is_better else "higher is better")))
+    halves = ("all calls, the gateway's and the storefront sidecars'" if metric.key in PROXY_KEYS
+              else "all pages and each half (composed at the edge, in the mesh)")
+    doc.append(("p", f"**metric.png**: {metric.label} during the fault for each arm: {halves} "
+                     "({}).".format("lower is better" if metric.lower_is_better else "higher is better")))
     doc.append(("img", "compare.png", "the arms over time"))
     doc.append(("p", f"**compare.png**: every arm on the same time axis: {metric.label} second by second (by the "
                      f"second a request was sent in), p95 latency, and the calls sent to the faulty instance(s) "

@@ -16,7 +16,7 @@ from .arm import ExperimentError, Status, prepare, run_arm
 from .designs import DESIGNS, SLOW_S, Design
 from .lab import Lab, dump
 from .load import LoadSpec
-from .summary import metric_value, summarize
+from .summary import PROXY_KEYS, metric_value, own_value, summarize
 
 DEFAULT_DURATION_S = 30.0
 DEFAULT_USERS = 10
@@ -117,8 +117,11 @@ def write_outputs(out_dir: Path, summary: dict[str, Any], command: str) -> None:
     charts.compare(out_dir / "compare.png", title, arms, series, design.faulty, summary["metric"])
     values = {}
     for a in arms:
-        values[a["arm"]] = {"all": metric_value(a, design.metric.key)}
-        if design.metric.key not in ("amplification", "calls_per_page"):
+        if design.metric.key in PROXY_KEYS:  # the proxies' figures: all calls, then each place's own
+            values[a["arm"]] = {"all calls": metric_value(a, design.metric.key),
+                                **{f"{loc} calls": own_value(a, design.metric.key, loc) for loc in ("edge", "mesh")}}
+        else:
+            values[a["arm"]] = {"all": metric_value(a, design.metric.key)}
             for route in arms[0]["routes"]:
                 values[a["arm"]][route] = metric_value(a, design.metric.key, route)
     charts.metric_bars(out_dir / "metric.png", design.title, summary["metric"], arms, values)
