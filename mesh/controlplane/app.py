@@ -81,11 +81,25 @@ def make_app(store: Store, sweep_interval_s: float = DEFAULT_SWEEP_INTERVAL_S) -
     return app
 
 
+STALL_GRACE_S = 1.0  # a sweep late by more than this means the control plane itself was not running
+
+
 async def sweep(store: Store, interval_s: float) -> None:
     """Remove instances whose TTL lapsed, every ``interval_s``; never dies on an error."""
+    loop = asyncio.get_running_loop()
+    last = loop.time()
     while True:
         await asyncio.sleep(interval_s)
+        now = loop.time()
+        stalled = now - last - interval_s
+        last = now
         try:
+            if stalled > STALL_GRACE_S:
+                # We were frozen (SIGSTOP, a starved machine): heartbeats sent meanwhile
+                # never reached us, so expiring now would drop every healthy instance at
+                # once. Give them the lost time back; the dead ones still expire after it.
+                store.registry.extend_all(stalled)
+                log.warning("sweeper stalled %.1fs (paused?); TTLs extended by that much", stalled)
             store.expire()
         except Exception:  # noqa: BLE001
             log.exception("sweeper failed; trying again in %.1fs", interval_s)

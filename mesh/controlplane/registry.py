@@ -90,6 +90,12 @@ class Registry:
         del self._deadlines[(service, instance)]
         return Change("deregistered", service, instance, "deregistered by request")
 
+    def extend_all(self, seconds: float) -> None:
+        """Push every TTL deadline back by ``seconds``: time the registry itself was not
+        running (paused, starved) is not time an instance failed to heartbeat."""
+        for key in self._deadlines:
+            self._deadlines[key] += seconds
+
     def expire(self) -> list[Change]:
         """Remove every instance whose TTL lapsed without a heartbeat."""
         now = self._clock.monotonic()

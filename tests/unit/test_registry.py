@@ -226,3 +226,12 @@ def test_close_releases_waiters(store):
         await asyncio.wait_for(waiter, 1)
         await asyncio.wait_for(store.wait_for_change(1, 30), 1)  # and later ones
     asyncio.run(main())
+
+
+def test_time_the_registry_was_frozen_is_given_back_to_every_ttl(registry, clock):
+    registry.register("catalog", "catalog-1", "127.0.0.1:1", ttl_s=3)
+    clock.now += 10                # the control plane was paused: no heartbeat could land
+    registry.extend_all(10)
+    assert registry.expire() == []
+    clock.now += 3.1             # the lost time is given back once, not forever
+    assert [c.kind for c in registry.expire()] == ["expired"]
