@@ -17,23 +17,20 @@
 """
 from __future__ import annotations
 
-import fcntl
 import importlib.util
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
 from gatemesh.runner import ProcessRunner, RunnerError
-from gatemesh.runner.preflight import port_in_use
+from gatemesh.runner import portlock
 from gatemesh.topology import PortPlan, build_topology
 
 FIRST_BASE = 20000
 LAST_BASE = 31000      # base+999 stays below the kernel's ephemeral range (32768..)
 BASE_STEP = 1000
-LOCK_DIR = Path(tempfile.gettempdir()) / "gatemesh-port-locks"
 START_TIMEOUT_S = 90.0
 
 
@@ -43,38 +40,29 @@ def worker_index(config: pytest.Config) -> int:
 
 
 class PortBases:
-    """Hands out whole port bases, each held with an exclusive file lock until released."""
+    """Hands out whole port bases, each held with a file lock (gatemesh.runner.portlock)
+    until released, starting from this worker's preferred one."""
 
     def __init__(self, preferred: int) -> None:
         self.preferred = preferred
-        self._held: dict[int, Any] = {}
+        self._held: dict[int, portlock.PortBaseLock] = {}
 
     def acquire(self) -> int:
-        LOCK_DIR.mkdir(parents=True, exist_ok=True)
         candidates = list(range(FIRST_BASE, LAST_BASE + 1, BASE_STEP))
         start = candidates.index(self.preferred) if self.preferred in candidates else 0
         for base in candidates[start:] + candidates[:start]:
             if base in self._held:
                 continue
-            lock = open(LOCK_DIR / f"{base}.lock", "w")
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                lock.close()
-                continue
-            plan = PortPlan.from_base(base)
-            probe = [*plan.fixed_ports().values(), *range(plan.range_start, plan.range_start + 64)]
-            if any(port_in_use(plan.host, p) for p in probe):
-                lock.close()
-                continue
-            self._held[base] = lock
-            return base
+            lock = portlock.try_lock(base)
+            if lock is not None:
+                self._held[base] = lock
+                return base
         raise RuntimeError(f"no free port base between {FIRST_BASE} and {LAST_BASE}")
 
     def release(self, base: int) -> None:
         lock = self._held.pop(base, None)
         if lock is not None:
-            lock.close()
+            lock.release()
 
     def release_all(self) -> None:
         for base in list(self._held):

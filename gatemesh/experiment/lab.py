@@ -29,7 +29,7 @@ from gatemesh.runner import ProcessRunner, RunnerError
 from gatemesh.runner.webclient import HttpError, json_request, request
 from gatemesh.topology import SERVICES, PortPlan, build_topology
 
-from . import ports
+from gatemesh.runner import portlock as ports
 from .prom import Samples, parse
 
 TOPOLOGY = "edge-mesh"          # the layout with both places a pattern can sit
