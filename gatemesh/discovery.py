@@ -75,6 +75,16 @@ def split_address(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+async def _cancel(task: asyncio.Task | None) -> None:
+    """Cancel a background loop and wait until it has stopped."""
+    if task is not None:
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+
 class SnapshotWatcher:
     def __init__(self, control_plane_url: str, on_change: Callable[[Snapshot], None] | None = None,
                  wait_s: float = 10.0, retry_s: float = 0.5) -> None:
@@ -110,12 +120,7 @@ class SnapshotWatcher:
     async def stop(self) -> None:
         """Stop polling; ``snapshot`` keeps the last known state."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await _cancel(task)
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -210,12 +215,7 @@ class Registration:
     async def stop(self) -> None:
         """Stop heartbeating and deregister (best effort, bounded by ~1 s)."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await _cancel(task)
         if self._session is None:
             return
         try:

@@ -21,6 +21,14 @@ _REWRITTEN_REQUEST = FRAMING | {b"x-forwarded-for", b"via"}
 _REWRITTEN_RESPONSE = FRAMING | {b"x-gatemesh-attempts", b"x-gatemesh-proxy"}
 
 
+def service_from_host(req: Request) -> str | None:
+    """The target service of an east-west call: the Host header without its port."""
+    host = req.header(b"host")
+    if not host:
+        return None
+    return host.split(b":", 1)[0].decode("latin-1").lower()
+
+
 class Proxy:
     def __init__(self, name: str, caller: ResilientCaller, *, policies_writable: bool,
                  health: Callable[[], dict] | None = None):

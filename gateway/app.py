@@ -10,7 +10,7 @@ from gatemesh.discovery import Snapshot, SnapshotWatcher
 from gatemesh.http.messages import Request, Response, json_response
 from gatemesh.http.server import serve
 from gatemesh.pipeline import ResilientCaller
-from gatemesh.proxy import Proxy
+from gatemesh.proxy import Proxy, service_from_host
 from gatemesh.refusal import Refusal, refusal_response, to_response
 from gatemesh.runtime import drain
 
@@ -20,13 +20,6 @@ from .routes import RouteTable
 
 log = logging.getLogger("gateway")
 COMPOSITION_ROUTE = "products"   # the route name API keys grant for GET /api/products/{id}
-
-
-def service_from_host(req: Request) -> str | None:
-    host = req.header(b"host")
-    if not host:
-        return None
-    return host.split(b":", 1)[0].decode("latin-1").lower()
 
 
 class Gateway:

@@ -21,7 +21,7 @@ from gatemesh.http.server import serve
 from gatemesh.metrics import ProxyMetrics
 from gatemesh.pipeline import ResilientCaller
 from gatemesh.policy import PolicyError, PolicyTable, all_off
-from gatemesh.proxy import Proxy
+from gatemesh.proxy import Proxy, service_from_host
 from gatemesh.refusal import refusal_response
 from gatemesh.runtime import drain
 
@@ -137,11 +137,10 @@ class Sidecar:
         admin = await self._admin(req)
         if admin is not None:
             return admin
-        host = req.header(b"host")
-        if not host:
+        service = service_from_host(req)
+        if service is None:
             return refusal_response("bad-request", "name the target service in the Host header (Host: pricing)",
                                     self.proxy_out.name_bytes)
-        service = host.split(b":", 1)[0].decode("latin-1").lower()
         self.in_flight += 1
         try:
             return await self.proxy_out.forward(req, service, req.target)
