@@ -49,9 +49,6 @@ class _Latency:
         self.sum = 0.0
         self.created = time.time()
 
-    def observe(self, seconds: float) -> None:
-        self.counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1   # le: the first bound >= seconds
-        self.sum += seconds
 
 
 class ProxyMetrics:
@@ -92,7 +89,8 @@ class ProxyMetrics:
         h = self._latency.get(upstream)
         if h is None:
             h = self._latency[upstream] = _Latency()
-        h.observe(seconds)
+        h.counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1   # le: the first bound >= seconds
+        h.sum += seconds
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -119,11 +119,11 @@ class ResilientCaller:
                    deadline: Deadline | None = None, idempotency_key: bool = False) -> CallResult:
         if service not in self.known_services:
             raise Refusal("unknown-service", f"no service named {service!r} is registered")
-        up = self.upstream(service)
+        up = self.upstreams.get(service) or self.upstream(service)
         p: Policy = up.policy
         if p.timeout.enabled:
             own = Deadline.after(self.clock, p.timeout.request_timeout_s)
-            if deadline is None or own.remaining_s() < deadline.remaining_s():
+            if deadline is None or own.at < deadline.at:   # both on self.clock: the earlier one wins
                 deadline = own
         if deadline is not None and deadline.expired:
             raise Refusal("deadline-exceeded", "the request's deadline had passed before it was sent upstream")
@@ -183,10 +183,10 @@ class ResilientCaller:
                 continue
             attempt += 1
             tried.add(ep.id)
-            out = list(base_headers)
             if deadline is not None:
-                out.append((_DEADLINE_NAME, deadline.header_value()))
-            out.append((ATTEMPT_HEADER, b"%d" % attempt))
+                out = [*base_headers, (_DEADLINE_NAME, deadline.header_value()), (ATTEMPT_HEADER, b"%d" % attempt)]
+            else:
+                out = [*base_headers, (ATTEMPT_HEADER, b"%d" % attempt)]
             timeout = attempt_timeout_s(p.timeout, deadline)
             t0 = self.clock.monotonic()
             up.balancer.on_start(ep.id)

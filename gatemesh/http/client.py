@@ -144,16 +144,12 @@ class UpstreamConnection(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         return None
 
-    def on_message_begin(self) -> None:
-        self._headers: Headers = []
-
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
         resp = self.response
         resp.status = self.parser.get_status_code()
-        resp.headers = self._headers
         fut = self.headers_future
         if fut is not None and not fut.done():
             fut.set_result(resp)
@@ -161,8 +157,10 @@ class UpstreamConnection(asyncio.Protocol):
             self._finish()
 
     def on_body(self, body: bytes) -> None:
-        self.response._chunks.append(body)
-        self.response._wake()
+        resp = self.response
+        resp._chunks.append(body)
+        if resp._waiter is not None:
+            resp._wake()
 
     def on_message_complete(self) -> None:
         if self.response is not None and not self.response.complete:
@@ -216,14 +214,6 @@ class ConnectionPool:
         if idle and conn in idle:
             idle.remove(conn)
 
-    def _idle_connection(self, key: tuple[str, int]) -> UpstreamConnection | None:
-        idle = self._idle.get(key)
-        while idle:
-            conn = idle.pop()   # the most recently used: the least likely to be stale
-            if not conn.closed:
-                return conn
-        return None
-
     async def _connect(self, key: tuple[str, int]) -> UpstreamConnection:
         loop = asyncio.get_running_loop()
         try:
@@ -244,7 +234,13 @@ class ConnectionPool:
         """
         loop = asyncio.get_running_loop()
         key = (host, port)
-        conn = self._idle_connection(key)
+        conn = None
+        idle = self._idle.get(key)
+        while idle:
+            conn = idle.pop()   # the most recently used: the least likely to be stale
+            if not conn.closed:
+                break
+            conn = None
         if conn is None:
             if timeout_s is None:
                 conn = await self._connect(key)
@@ -255,6 +251,7 @@ class ConnectionPool:
                 timeout_s = max(0.0, timeout_s - (loop.time() - started))
         resp = ClientResponse(conn)
         conn.response = resp
+        conn._headers = resp.headers   # filled by the parser's on_header
         conn.head_request = method == b"HEAD"
         fut = conn.headers_future = loop.create_future()
         head = request_head(method, target, headers)

@@ -24,7 +24,7 @@ from typing import Awaitable, Callable
 
 import httptools
 
-from .messages import Request, Response, json_response, status_line
+from .messages import _STATUS_LINES, Request, Response, json_response, status_line
 
 log = logging.getLogger("gatemesh.http")
 
@@ -90,6 +90,7 @@ class HttpServerProtocol(asyncio.Protocol):
         self._reject: Response | None = None
         self._peer = ""
         self._loop = asyncio.get_running_loop()
+        self._next_message()
 
     # --- connection events -------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -127,7 +128,9 @@ class HttpServerProtocol(asyncio.Protocol):
             self._fail(self._reject)
 
     # --- parser callbacks --------------------------------------------------------
-    def on_message_begin(self) -> None:
+    def _next_message(self) -> None:
+        """Fresh per-message state (called at the start and after each message, which saves
+        the parser an on_message_begin callback per request)."""
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._header_bytes = 0
@@ -164,6 +167,7 @@ class HttpServerProtocol(asyncio.Protocol):
         body = self._body
         req = Request(self._parser.get_method(), self._url, self._headers,
                       body[0] if len(body) == 1 else b"".join(body), self._parser.should_keep_alive(), self._peer)
+        self._next_message()
         queue = self._queue
         queue.append(req)
         if len(queue) >= self._limits.max_pipelined and not self._paused_reading:
@@ -229,7 +233,7 @@ class HttpServerProtocol(asyncio.Protocol):
 
     def _write_whole(self, method: bytes, resp: Response, keep_alive: bool) -> None:
         length, with_body = framing(method, resp)
-        parts = [status_line(resp.status)]
+        parts = [_STATUS_LINES.get(resp.status) or status_line(resp.status)]
         for n, v in resp.headers:
             parts.append(n + b": " + v + b"\r\n")
         parts.append(length if keep_alive else length + b"connection: close\r\n")
