@@ -318,7 +318,9 @@ def _wait_200(port: int, path: str, host: str, procs, timeout_s: float = 60.0) -
 
 
 @pytest.fixture(scope="module")
-def stack(port_bases, tmp_path_factory) -> Iterator[dict]:
+def stack(port_base, port_bases, tmp_path_factory) -> Iterator[dict]:
+    # A base of our own, never the worker's session base (taken first by asking for
+    # port_base): our closed connections leave TIME_WAIT on these ports for a minute.
     base = port_bases.acquire()
     run = tmp_path_factory.mktemp("http11")
     cp_port, origin_port, gw_port = base + 500, base + 1, base + 80
