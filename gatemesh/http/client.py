@@ -78,7 +78,7 @@ class ClientResponse:
     async def _wait(self) -> None:
         if self._error is not None:
             raise self._error
-        self._waiter = asyncio.get_running_loop().create_future()
+        self._waiter = self._conn.loop.create_future()
         try:
             await self._waiter
         finally:
@@ -98,12 +98,15 @@ class ClientResponse:
 
 
 class UpstreamConnection(asyncio.Protocol):
-    __slots__ = ("pool", "key", "transport", "parser", "response", "headers_future",
+    __slots__ = ("pool", "key", "loop", "transport", "parser", "response", "headers_future",
                  "head_request", "closed", "_headers")
 
     def __init__(self, pool: "ConnectionPool", key: tuple[str, int]):
         self.pool = pool
         self.key = key
+        # Kept, not looked up per request: asyncio.get_running_loop() makes a getpid()
+        # system call on every call (its fork check), one per request on the hot path.
+        self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.response: ClientResponse | None = None
@@ -232,7 +235,6 @@ class ConnectionPool:
         on the event loop does it, armed here and cancelled when the head arrives.
         Cancelling the caller closes the connection too.
         """
-        loop = asyncio.get_running_loop()
         key = (host, port)
         conn = None
         idle = self._idle.get(key)
@@ -245,10 +247,11 @@ class ConnectionPool:
             if timeout_s is None:
                 conn = await self._connect(key)
             else:
-                started = loop.time()
+                started = asyncio.get_running_loop().time()
                 async with asyncio.timeout(timeout_s):
                     conn = await self._connect(key)
-                timeout_s = max(0.0, timeout_s - (loop.time() - started))
+                timeout_s = max(0.0, timeout_s - (conn.loop.time() - started))
+        loop = conn.loop
         resp = ClientResponse(conn)
         conn.response = resp
         conn._headers = resp.headers   # filled by the parser's on_header
