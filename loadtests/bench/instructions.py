@@ -1,0 +1,141 @@
+"""python -m loadtests.bench.instructions [--hop gateway,sidecar-out,...] [-n 2000] [--code DIR]
+
+The noise-free figure: user-space instructions one gatemesh proxy executes per request,
+counted by valgrind's callgrind. CPU time on a shared machine moves with whatever else
+runs (caches, frequency, the other core's load); an instruction count of the same code
+on the same input does not, so a before/after comparison can be made on a busy machine.
+It leaves out the kernel's share (the socket syscalls, which HAProxy pays alike) and says
+nothing about stalls, so it complements the wall-clock benchmark, never replaces it.
+
+For each hop: the nginx backend and the control plane start as in the benchmark, the
+proxy starts under callgrind, takes a warm-up of requests, the counters are zeroed
+(`callgrind_control -z`), exactly `n` requests go through over 8 keep-alive connections,
+and the counters are dumped and read.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .stack import HOPS, REPO, Hop, Stack
+
+MEASURABLE = ("gateway", "gateway+key", "sidecar-out", "sidecar-in")
+WARMUP = 400
+CONNECTIONS = 8
+
+
+async def _one_connection(port: int, hop: Hop, n: int, failures: list[bytes]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    headers = dict(hop.headers)
+    headers.setdefault("Host", "bench")
+    request = (f"GET {hop.path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+               + "\r\n").encode()
+    try:
+        for _ in range(n):
+            writer.write(request)
+            status = await reader.readline()
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            await reader.readexactly(length)
+            if b" 200 " not in status:
+                failures.append(status)
+    finally:
+        writer.close()
+
+
+def drive(port: int, hop: Hop, n: int) -> int:
+    """Exactly `n` requests (rounded to the connection count); returns how many failed."""
+    failures: list[bytes] = []
+
+    async def main() -> None:
+        await asyncio.gather(*(_one_connection(port, hop, n // CONNECTIONS, failures) for _ in range(CONNECTIONS)))
+    asyncio.run(main())
+    return len(failures)
+
+
+def read_total(dump: Path) -> int:
+    for line in dump.read_text(errors="replace").splitlines():
+        if line.startswith(("summary:", "totals:")):
+            return int(line.split()[1])
+    raise RuntimeError(f"no total in {dump}")
+
+
+def measure(hop: Hop, n: int, base: int, code: Path, run: Path) -> dict:
+    proxy = hop.proxies[0]
+    out = run / f"callgrind.{proxy}"
+    wrap = ("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}")
+    stack = Stack(base, run, (hop,), code=code)
+    try:
+        stack.start(natives=False, proxies=(proxy,), wrap=wrap)
+        stack.wait_ready(timeout_s=900)
+        port = stack.port(hop.port)
+        if drive(port, hop, WARMUP):
+            raise RuntimeError(f"{hop.name}: warm-up requests failed")
+        pid = stack.procs[proxy].pid
+        subprocess.run(["callgrind_control", "-z", str(pid)], check=True, capture_output=True, timeout=120)
+        failed = drive(port, hop, n)
+        subprocess.run(["callgrind_control", "-d", str(pid)], check=True, capture_output=True, timeout=120)
+        dumps = sorted(run.glob(f"callgrind.{proxy}.*"), key=lambda p: p.stat().st_mtime)
+        if not dumps:
+            raise RuntimeError(f"{hop.name}: callgrind wrote no dump")
+        total = read_total(dumps[-1])
+        done = n // CONNECTIONS * CONNECTIONS
+        return {"hop": hop.name, "requests": done, "failed": failed, "instructions": total,
+                "per_request": total / done}
+    finally:
+        stack.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m loadtests.bench.instructions", description=__doc__.splitlines()[0])
+    p.add_argument("--hop", default=",".join(MEASURABLE), help=f"comma-separated, of {', '.join(MEASURABLE)}")
+    p.add_argument("-n", type=int, default=2000, help="requests counted per hop (default 2000)")
+    p.add_argument("--code", type=Path, help="run gatemesh from this source tree (before/after)")
+    p.add_argument("--port-base", type=int, default=16500)
+    p.add_argument("--json", metavar="FILE")
+    a = p.parse_args(argv)
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        print("instructions: error: valgrind (with callgrind_control) not found; apt-get install valgrind", file=sys.stderr)
+        return 2
+    wanted = a.hop.split(",")
+    unknown = set(wanted) - set(MEASURABLE)
+    if unknown:
+        print(f"instructions: error: unknown hop(s) {', '.join(sorted(unknown))}; known: {', '.join(MEASURABLE)}",
+              file=sys.stderr)
+        return 2
+    try:
+        os.sched_setaffinity(0, {0})   # our driver beside wrk's core, away from the proxy's
+    except OSError:
+        pass
+    code = a.code.resolve() if a.code else REPO
+    results = []
+    for hop in (h for h in HOPS if h.name in wanted):
+        run = Path(tempfile.mkdtemp(prefix="gatemesh-callgrind-"))
+        started = time.monotonic()
+        try:
+            r = measure(hop, a.n, a.port_base, code, run)
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            print(f"instructions: error: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            shutil.rmtree(run, ignore_errors=True)
+        results.append(r)
+        print(f"{r['hop']:<12} {r['per_request']:>10,.0f} instructions/request "
+              f"({r['requests']} requests, {r['failed']} failed, {time.monotonic() - started:.0f} s)", flush=True)
+    if a.json:
+        Path(a.json).write_text(json.dumps({"code": str(code), "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
