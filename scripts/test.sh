@@ -5,6 +5,8 @@
 #   3. scripts/compose-tier.sh     the same topology in containers on a real Docker engine
 #                                  (installed and started here; images built offline), chaos
 #                                  scenarios against containers, everything torn down
+#   4. scripts/bench.sh --quick    the proxy benchmark's short round (figures, ratios to
+#                                  HAProxy; measured, never asserted), so it cannot rot
 # Extra arguments go to pytest only, and skip the compose tier (a slice, not the whole run).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,5 +30,8 @@ echo "test: pytest passed in $(( $(date +%s) - started )) s"
 
 if [[ $# -eq 0 && "${GATEMESH_SKIP_COMPOSE:-0}" != 1 ]]; then
   bash scripts/compose-tier.sh
+fi
+if [[ $# -eq 0 ]]; then
+  bash scripts/bench.sh --quick
 fi
 echo "test: all tiers passed in $(( $(date +%s) - started )) s"
