@@ -15,47 +15,31 @@ A refusal is an exception carrying the HTTP status and the reason the client see
 from __future__ import annotations
 
 from .http.messages import Response, json_response
+from .reasons import STATUS, Reason, status_of
 
-STATUS_BY_REASON: dict[str, int] = {
-    "timeout": 504,
-    "deadline-exceeded": 504,
-    "circuit-open": 503,
-    "no-healthy-upstream": 503,
-    "retry-budget-exhausted": 503,
-    "overloaded": 503,
-    "connect-failed": 503,   # Envoy answers 503 (UF) for a failed connect
-    "upstream-error": 502,
-    "upstream-reset": 502,   # Envoy: 503 UC; we keep 502 so "the upstream broke" differs from "we refused"
-    "unknown-service": 404,
-    "no-route": 404,
-    "missing-api-key": 401,
-    "invalid-api-key": 401,
-    "forbidden": 403,
-    "rate-limited": 429,
-    "bad-request": 400,
-    "payload-too-large": 413,
-}
+# Kept as the name older callers use; the one table is gatemesh.reasons.STATUS.
+STATUS_BY_REASON = STATUS
 
 
 class Refusal(Exception):
-    """A proxy declined or failed to get an answer; `reason` is one of STATUS_BY_REASON."""
+    """A proxy declined or failed to get an answer; `reason` is a `Reason`."""
 
-    def __init__(self, reason: str, message: str, retry_after_s: float | None = None):
+    def __init__(self, reason: Reason | str, message: str, retry_after_s: float | None = None):
         super().__init__(message)
-        self.reason = reason
-        self.status = STATUS_BY_REASON[reason]
+        self.status = status_of(reason)
+        self.reason = Reason(reason)
         self.message = message
         self.retry_after_s = retry_after_s
 
 
-def refusal_response(reason: str, message: str, proxy: bytes, attempts: int = 0,
+def refusal_response(reason: Reason | str, message: str, proxy: bytes, attempts: int = 0,
                      retry_after_s: float | None = None) -> Response:
     headers = [(b"x-gatemesh-reason", reason.encode()), (b"x-gatemesh-proxy", proxy)]
     if attempts:
         headers.append((b"x-gatemesh-attempts", b"%d" % attempts))
     if retry_after_s is not None:
         headers.append((b"retry-after", b"%d" % max(1, int(retry_after_s + 0.999))))
-    return json_response(STATUS_BY_REASON[reason], {"error": message, "reason": reason}, headers)
+    return json_response(status_of(reason), {"error": message, "reason": str(reason)}, headers)
 
 
 def to_response(refusal: Refusal, proxy: bytes, attempts: int = 0) -> Response:

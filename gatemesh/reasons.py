@@ -1,0 +1,75 @@
+"""Every reason a proxy can give for answering on its own, declared once.
+
+The value is what the client reads in `X-Gatemesh-Reason` (and in the JSON body's
+`"reason"`); the status is the HTTP answer that reason always gets. Retries, metrics,
+events, the HTTP server, API management, composition and the refusal mapping all use
+these members, so a typo is an AttributeError at import time rather than a KeyError at
+the moment a proxy refuses a client.
+
+`Reason` is a `StrEnum`: a member *is* its string, so it goes straight into headers,
+JSON and metric labels, and compares equal to the bare strings older code and the
+docs use.
+"""
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    # 504: the answer did not come in time
+    TIMEOUT = "timeout"
+    DEADLINE_EXCEEDED = "deadline-exceeded"
+    # 503: the proxy refused to call, or could not reach anyone
+    CIRCUIT_OPEN = "circuit-open"
+    NO_HEALTHY_UPSTREAM = "no-healthy-upstream"
+    RETRY_BUDGET_EXHAUSTED = "retry-budget-exhausted"
+    OVERLOADED = "overloaded"
+    CONNECT_FAILED = "connect-failed"       # Envoy answers 503 (UF) for a failed connect
+    # 502: the upstream broke
+    UPSTREAM_ERROR = "upstream-error"
+    UPSTREAM_RESET = "upstream-reset"       # Envoy: 503 UC; 502 keeps "the upstream broke" apart from "we refused"
+    # 404: nobody to send it to
+    UNKNOWN_SERVICE = "unknown-service"
+    NO_ROUTE = "no-route"
+    # API management
+    MISSING_API_KEY = "missing-api-key"
+    INVALID_API_KEY = "invalid-api-key"
+    FORBIDDEN = "forbidden"
+    RATE_LIMITED = "rate-limited"
+    # the request itself
+    BAD_REQUEST = "bad-request"
+    PAYLOAD_TOO_LARGE = "payload-too-large"
+    # not a refusal: an answer served from the fallback (a cached or declared response)
+    FALLBACK = "fallback"
+
+
+STATUS: dict[Reason, int] = {
+    Reason.TIMEOUT: 504,
+    Reason.DEADLINE_EXCEEDED: 504,
+    Reason.CIRCUIT_OPEN: 503,
+    Reason.NO_HEALTHY_UPSTREAM: 503,
+    Reason.RETRY_BUDGET_EXHAUSTED: 503,
+    Reason.OVERLOADED: 503,
+    Reason.CONNECT_FAILED: 503,
+    Reason.UPSTREAM_ERROR: 502,
+    Reason.UPSTREAM_RESET: 502,
+    Reason.UNKNOWN_SERVICE: 404,
+    Reason.NO_ROUTE: 404,
+    Reason.MISSING_API_KEY: 401,
+    Reason.INVALID_API_KEY: 401,
+    Reason.FORBIDDEN: 403,
+    Reason.RATE_LIMITED: 429,
+    Reason.BAD_REQUEST: 400,
+    Reason.PAYLOAD_TOO_LARGE: 413,
+    Reason.FALLBACK: 200,
+}
+
+assert set(STATUS) == set(Reason), "every Reason needs its status in STATUS"
+
+
+def status_of(reason: Reason | str) -> int:
+    """The HTTP status for ``reason``; ValueError naming the known reasons for a typo."""
+    try:
+        return STATUS[Reason(reason)]
+    except ValueError:
+        raise ValueError(f"unknown reason {reason!r}; known: {', '.join(r.value for r in Reason)}") from None
