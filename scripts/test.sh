@@ -2,6 +2,8 @@
 # Set everything up and run the whole test suite: the README's test command, and CI's.
 #   1. scripts/setup.sh            .venv, the package, the real toxiproxy-server
 #   2. pytest -n auto tests        unit + integration + chaos (real processes, real Toxiproxy)
+#                                  + browser (the dashboard in Debian's Chromium, installed by
+#                                  scripts/install-browser.sh first)
 #   3. scripts/compose-tier.sh     the same topology in containers on a real Docker engine
 #                                  (installed and started here; images built offline), chaos
 #                                  scenarios against containers, everything torn down
@@ -13,6 +15,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 
 bash scripts/setup.sh
+bash scripts/install-browser.sh
 export PATH="$REPO/.tools/bin:$PATH"
 
 started=$(date +%s)
