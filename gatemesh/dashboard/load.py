@@ -88,8 +88,10 @@ class Load:
 
     @staticmethod
     def config_allows_remote(entry: str) -> bool:
-        # In docker compose the entry is the gateway container on the project's own network.
-        return urlsplit(entry).hostname == "gateway"
+        # In docker compose the entry is a container of the project's own network, named
+        # by its compose service (one DNS label, no dots): never an outside address.
+        host = urlsplit(entry).hostname or ""
+        return bool(host) and "." not in host and ":" not in host
 
     def stop(self) -> None:
         if self.task is not None:
