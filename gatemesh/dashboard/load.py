@@ -37,7 +37,7 @@ class LoadSpec:
     mix: dict[str, float]
 
     @classmethod
-    def parse(cls, body: dict[str, Any], config: DashboardConfig) -> "LoadSpec":
+    def parse(cls, body: dict[str, Any], config: DashboardConfig) -> LoadSpec:
         try:
             rate = float(body.get("rate_per_s", 20))
             duration = float(body.get("duration_s", 300))
@@ -132,7 +132,7 @@ class Load:
             async with session.get(url) as r:
                 await r.read()
                 ok = r.status < 500
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+        except (TimeoutError, aiohttp.ClientError, OSError):
             ok = False
         finally:
             sem.release()

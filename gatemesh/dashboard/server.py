@@ -16,9 +16,9 @@ A control answers ``{"message": ...}`` or 400 ``{"error": "<one sentence>"}``.
 from __future__ import annotations
 
 import asyncio
-import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -120,7 +120,7 @@ def make_app(source: PartsSource, config: DashboardConfig | None = None) -> web.
             while True:
                 try:
                     message = await asyncio.wait_for(q.get(), HEARTBEAT_S)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     message = ": still here\n\n"
                 await resp.write(message.encode())
         except (ConnectionResetError, asyncio.CancelledError):

@@ -9,7 +9,8 @@ supervisor's live status in ``state.json`` beside it (alive, paused, scaled inst
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .model import DASHBOARD, RUN_DIR, START_GROUPS, Component, Endpoints
 from .ports import PortPlan

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from gatemesh.dashboard import words
 from gatemesh.dashboard.config import DashboardConfig
 from gatemesh.dashboard.load import LoadError, LoadSpec, loopback
 from gatemesh.dashboard.parts import Part, Parts, base_url
 from gatemesh.dashboard.prom import delta, parse, quantile
 from gatemesh.dashboard.sample import Sample
 from gatemesh.dashboard.view import ViewBuilder
-from gatemesh.dashboard import words
 from gatemesh.metrics import ProxyMetrics
 
 
