@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping, Protocol
 
+from .reasons import Reason
+
 ALL_ROUTES = "*"
 DEFAULT_RATE_PER_S = 100.0  # sustained requests per second per key
 DEFAULT_BURST = 200  # bucket size: requests a key may send at once after idling
@@ -118,14 +120,14 @@ class ApiMgmtConfig:
 class Verdict:
     allowed: bool
     status: int  # HTTP status to answer with when refused (200 when allowed)
-    reason: str  # X-Gatemesh-Reason when refused ("" when allowed)
+    reason: Reason | None  # X-Gatemesh-Reason when refused (None when allowed)
     retry_after_s: float | None  # for 429: when the key's bucket holds a token again
 
 
-ALLOWED = Verdict(True, 200, "", None)
-MISSING_API_KEY = Verdict(False, 401, "missing-api-key", None)
-INVALID_API_KEY = Verdict(False, 401, "invalid-api-key", None)
-FORBIDDEN = Verdict(False, 403, "forbidden", None)
+ALLOWED = Verdict(True, 200, None, None)
+MISSING_API_KEY = Verdict(False, 401, Reason.MISSING_API_KEY, None)
+INVALID_API_KEY = Verdict(False, 401, Reason.INVALID_API_KEY, None)
+FORBIDDEN = Verdict(False, 403, Reason.FORBIDDEN, None)
 
 
 class _Bucket:
@@ -186,7 +188,7 @@ class ApiManager:
             bucket.tokens = tokens - 1.0
             return ALLOWED
         bucket.tokens = tokens
-        return Verdict(False, 429, "rate-limited", (1.0 - tokens) / self._rate)
+        return Verdict(False, 429, Reason.RATE_LIMITED, (1.0 - tokens) / self._rate)
 
 
 def _require_mapping(value: Any, where: str) -> None:

@@ -21,22 +21,23 @@ from typing import AsyncIterator
 import httptools
 
 from .messages import Headers, request_head
+from ..reasons import Reason
 
 
 class UpstreamError(Exception):
-    reason = "upstream-error"
+    reason = Reason.UPSTREAM_ERROR
 
 
 class ConnectFailed(UpstreamError):
-    reason = "connect-failed"
+    reason = Reason.CONNECT_FAILED
 
 
 class UpstreamReset(UpstreamError):
-    reason = "upstream-reset"
+    reason = Reason.UPSTREAM_RESET
 
 
 class UpstreamProtocolError(UpstreamError):
-    reason = "upstream-error"
+    reason = Reason.UPSTREAM_ERROR
 
 
 class ClientResponse:
