@@ -1,5 +1,6 @@
 """Process plumbing shared by the gateway and the sidecar: event loop choice, logging,
-one-line fatal errors, and a graceful stop on SIGTERM/SIGINT."""
+one-line fatal errors, and a graceful stop on SIGTERM/SIGINT (the shutdown order after
+it is shell.py's)."""
 from __future__ import annotations
 
 import asyncio
@@ -44,10 +45,3 @@ def run(main: Callable[[asyncio.Event], Awaitable[None]], component: str) -> Non
     except KeyboardInterrupt:
         pass
 
-
-async def drain(in_flight: Callable[[], int], limit_s: float = 2.0) -> None:
-    """Wait (bounded) for in-flight requests to finish before closing listeners."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + limit_s
-    while in_flight() > 0 and loop.time() < end:
-        await asyncio.sleep(0.02)

@@ -22,7 +22,7 @@ import random
 from dataclasses import dataclass
 from typing import Collection, Protocol, Sequence
 
-from gatemesh.patterns import ConfigError
+from gatemesh.patterns.validate import ConfigError
 
 ROUND_ROBIN = "round_robin"
 LEAST_REQUEST = "least_request"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from gatemesh.clock import Clock
-from gatemesh.patterns import check_bool, check_int, check_number
+from gatemesh.patterns.validate import check_bool, check_int, check_number
 
 
 class BreakerState(enum.Enum):

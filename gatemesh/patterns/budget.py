@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gatemesh.clock import Clock
-from gatemesh.patterns import check_bool, check_number
+from gatemesh.patterns.validate import check_bool, check_number
 
 BUCKETS = 10  # as Hystrix's 10 buckets per rolling window: 1 s granularity at the default 10 s
 _EPS = 1e-9  # float slack so that e.g. 0.1 * 30 requests allows exactly 3 retries

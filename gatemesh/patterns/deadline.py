@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gatemesh.clock import Clock
-from gatemesh.patterns import check_bool, check_number
+from gatemesh.patterns.validate import check_bool, check_number
 
 DEADLINE_HEADER = "x-gatemesh-deadline-ms"
 DEADLINE_HEADER_BYTES = DEADLINE_HEADER.encode("ascii")

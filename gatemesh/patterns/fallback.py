@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Hashable
 
 from gatemesh.clock import Clock
-from gatemesh.patterns import ConfigError, check_bool, check_int, check_number
+from gatemesh.patterns.validate import ConfigError, check_bool, check_int, check_number
 
 MAX_BODY_BYTES = 64 * 1024  # bodies bigger than this are not worth keeping for a fallback
 MAX_ENTRIES = 1024  # (method, path) keys kept per cache
