@@ -11,7 +11,8 @@ from .backends import Member, ProcessBackend, RunnerBackend, SupervisorBackend
 from .errors import FaultError
 from .network import ToxiproxyClient
 from .schedule import Always, Schedule, Scheduled, Scheduler
-from .toxics import TOXICS, Bandwidth, LimitData, Latency, ResetPeer, Slicer, SlowClose, Timeout, Toxic
+from .toxics import TOXICS, Toxic
+from .toxics import settings as toxic_settings
 
 PROCESS_KINDS = ("kill", "pause")
 
@@ -112,28 +113,41 @@ class Faults:
 
         return self._add(m.name, toxic.kind, toxic.describe(), apply, revert, schedule, m)
 
-    def latency(self, instance: str, ms: float, jitter_ms: float = 0, **kw: Any) -> Fault:
-        return self._toxic(instance, Latency(ms, jitter_ms, **_toxic_kw(kw)), kw)
+    def network(self, instance: str, kind: str, schedule: Schedule | None = None, **settings: Any) -> Fault:
+        """A toxic named by its Toxiproxy type (``TOXICS``), its settings as the class's fields."""
+        cls = TOXICS.get(kind.replace("-", "_"))
+        if cls is None:
+            raise FaultError(f"no network fault named {kind!r}; the network faults are: {', '.join(TOXICS)}")
+        try:
+            toxic = cls(**settings)
+        except TypeError:
+            known = [f.name for f in toxic_settings(cls)] + ["stream", "toxicity"]
+            raise FaultError(f"{cls.kind} takes {', '.join(known)}; got {', '.join(sorted(settings))}") from None
+        return self.toxic(instance, toxic, schedule)
 
-    def timeout(self, instance: str, ms: float = 0, **kw: Any) -> Fault:
+    # One method per toxic, for readable tests and experiments; the settings, their
+    # defaults and their checks are the toxic's own (faults/toxics.py).
+    def latency(self, instance: str, **settings: Any) -> Fault:
+        return self.network(instance, "latency", **settings)
+
+    def timeout(self, instance: str, **settings: Any) -> Fault:
         """A black hole (``ms=0``): data stops, the connection stays open."""
-        return self._toxic(instance, Timeout(ms, **_toxic_kw(kw)), kw)
+        return self.network(instance, "timeout", **settings)
 
-    def reset_peer(self, instance: str, timeout_ms: float = 0, **kw: Any) -> Fault:
-        return self._toxic(instance, ResetPeer(timeout_ms, **_toxic_kw(kw)), kw)
+    def reset_peer(self, instance: str, **settings: Any) -> Fault:
+        return self.network(instance, "reset_peer", **settings)
 
-    def bandwidth(self, instance: str, rate_kbps: float, **kw: Any) -> Fault:
-        return self._toxic(instance, Bandwidth(rate_kbps, **_toxic_kw(kw)), kw)
+    def bandwidth(self, instance: str, **settings: Any) -> Fault:
+        return self.network(instance, "bandwidth", **settings)
 
-    def slicer(self, instance: str, average_size_bytes: int = 1, size_variation_bytes: int = 0,
-               delay_us: int = 1000, **kw: Any) -> Fault:
-        return self._toxic(instance, Slicer(average_size_bytes, size_variation_bytes, delay_us, **_toxic_kw(kw)), kw)
+    def slicer(self, instance: str, **settings: Any) -> Fault:
+        return self.network(instance, "slicer", **settings)
 
-    def limit_data(self, instance: str, bytes: int = 0, **kw: Any) -> Fault:
-        return self._toxic(instance, LimitData(bytes, **_toxic_kw(kw)), kw)
+    def limit_data(self, instance: str, **settings: Any) -> Fault:
+        return self.network(instance, "limit_data", **settings)
 
-    def slow_close(self, instance: str, delay_ms: float = 1000, **kw: Any) -> Fault:
-        return self._toxic(instance, SlowClose(delay_ms, **_toxic_kw(kw)), kw)
+    def slow_close(self, instance: str, **settings: Any) -> Fault:
+        return self.network(instance, "slow_close", **settings)
 
     def down(self, instance: str, schedule: Schedule | None = None) -> Fault:
         """Disable the instance's proxy: connections are refused, open ones dropped."""
@@ -249,9 +263,6 @@ class Faults:
 
     # ------------------------------------------------------------------ internals
 
-    def _toxic(self, instance: str, toxic: Toxic, kw: dict[str, Any]) -> Fault:
-        return self.toxic(instance, toxic, kw.get("schedule"))
-
     def _toxic_name(self, proxy: str, toxic: Toxic) -> str:
         with self._lock:
             existing = {t.get("name") for t in (self.toxiproxy.snapshot().get(proxy) or {}).get("toxics") or []}
@@ -278,9 +289,3 @@ class Faults:
         return Fault(target, kind, f"{description} [{schedule.describe()}]",
                      lambda: self.scheduler.remove(item), item)
 
-
-def _toxic_kw(kw: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(kw) - {"stream", "toxicity", "schedule"}
-    if unknown:
-        raise FaultError(f"unknown option {sorted(unknown)[0]!r}; toxics take stream, toxicity and schedule")
-    return {k: v for k, v in kw.items() if k in ("stream", "toxicity")}

@@ -27,7 +27,7 @@ from gatemesh.topology.model import CONTROLPLANE, SERVICE, SIDECAR, TOXIPROXY
 from . import preflight
 from .errors import RunnerError
 from .process import log_tail, signal_group, spawn
-from .toxiproxy import ToxiproxyAdmin
+from .toxiproxy import ToxiproxyClient
 from .webclient import HttpError, is_healthy, json_request
 
 Progress = Callable[[str], None]
@@ -77,7 +77,7 @@ class ProcessRunner:
         self.children: dict[str, Child] = {}  # by component name, in start order
         self.started: list[dict[str, Any]] = []  # every process ever started: pid, name, argv
         self.on_spawn: Callable[[dict[str, Any]], None] | None = None  # called with each started entry
-        self._toxiproxy = ToxiproxyAdmin(topology.endpoints.toxiproxy_api)
+        self._toxiproxy = ToxiproxyClient(topology.endpoints.toxiproxy_api)
 
     # ------------------------------------------------------------------ start / stop
 
