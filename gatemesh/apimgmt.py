@@ -20,17 +20,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping, Protocol
+from typing import Any, Mapping
 
+from .clock import Clock
 from .reasons import Reason
 
 ALL_ROUTES = "*"
 DEFAULT_RATE_PER_S = 100.0  # sustained requests per second per key
 DEFAULT_BURST = 200  # bucket size: requests a key may send at once after idling
-
-
-class Clock(Protocol):
-    def monotonic(self) -> float: ...
 
 
 @dataclass(frozen=True)

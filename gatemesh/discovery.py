@@ -21,6 +21,9 @@ from typing import Any, Callable, Mapping
 
 import aiohttp
 
+from .address import split_address
+from .patterns.retry import jittered_backoff_s
+
 log = logging.getLogger("gatemesh.discovery")
 
 MAX_BACKOFF_S = 2.0  # a watcher retries at least this often while the control plane is down
@@ -65,14 +68,6 @@ class Snapshot:
                        MappingProxyType(dict(d.get("apimgmt") or {})))
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise ValueError(f"not a control-plane snapshot: {exc!r}") from None
-
-
-def split_address(address: str) -> tuple[str, int]:
-    """'host:port' or '[v6]:port' -> (host, port)."""
-    host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"address {address!r} is not host:port")
-    return host.strip("[]"), int(port)
 
 
 async def _cancel(task: asyncio.Task | None) -> None:
@@ -165,9 +160,8 @@ class SnapshotWatcher:
             return Snapshot.from_dict(await resp.json(content_type=None))
 
     def _backoff_s(self, failures: int) -> float:
-        cap = max(self.retry_s, MAX_BACKOFF_S)
-        delay = min(cap, self.retry_s * 2 ** min(failures - 1, 16))
-        return delay * self._random.uniform(0.5, 1.0)  # jitter: reconnects do not arrive in step
+        # Jittered, so that the proxies' reconnects after a control-plane restart do not arrive in step.
+        return jittered_backoff_s(self.retry_s, max(self.retry_s, MAX_BACKOFF_S), failures, self._random)
 
     def _set_connected(self, connected: bool, exc: BaseException | None = None) -> None:
         self.connected = connected

@@ -37,20 +37,11 @@ from gatemesh.patterns.healthcheck import HealthCheckConfig
 from gatemesh.patterns.outlier import OutlierConfig
 from gatemesh.patterns.retry import RetryConfig
 
-PATTERN_NAMES = ("timeout", "retry", "budget", "breaker", "concurrency", "balancer", "outlier", "health_check",
-                 "fallback")
 DEFAULT_SERVICE = "*"
 
 
 class PolicyError(ValueError):
     """A policy document or setting is not valid; the message is a sentence naming the field."""
-
-_CONFIG_CLASSES: dict[str, type] = {
-    "timeout": TimeoutConfig, "retry": RetryConfig, "budget": RetryBudgetConfig, "breaker": BreakerConfig,
-    "concurrency": ConcurrencyConfig, "balancer": BalancerConfig, "outlier": OutlierConfig,
-    "health_check": HealthCheckConfig, "fallback": FallbackConfig,
-}
-
 
 @dataclass(frozen=True, slots=True)
 class Policy:
@@ -111,15 +102,17 @@ class Policy:
 
 
 _DEFAULT = Policy()
+# The registry of patterns is the Policy dataclass itself: one field per pattern, in the
+# order the JSON form lists them, each defaulting to its config class.
+_CONFIG_CLASSES: dict[str, type] = {f.name: type(getattr(_DEFAULT, f.name)) for f in dataclasses.fields(Policy)}
+PATTERN_NAMES: tuple[str, ...] = tuple(_CONFIG_CLASSES)
 
 
 def all_off() -> Policy:
-    """Every pattern switched off (the balancer still picks: round robin). For control arms."""
-    return Policy(
-        timeout=TimeoutConfig(enabled=False), retry=RetryConfig(enabled=False),
-        budget=RetryBudgetConfig(enabled=False), breaker=BreakerConfig(enabled=False),
-        concurrency=ConcurrencyConfig(enabled=False), balancer=BalancerConfig(),
-        outlier=OutlierConfig(enabled=False), fallback=FallbackConfig(enabled=False))
+    """Every pattern switched off (one without an ``enabled`` switch, the balancer, keeps
+    its default: round robin still picks). For control arms."""
+    return Policy(**{name: (cls(enabled=False) if "enabled" in {f.name for f in dataclasses.fields(cls)} else cls())
+                     for name, cls in _CONFIG_CLASSES.items()})
 
 
 class PolicyTable:

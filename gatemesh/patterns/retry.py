@@ -82,13 +82,18 @@ def is_retryable(config: RetryConfig, status: int | None = None, failure: Reason
 
 
 def backoff_s(config: RetryConfig, retry_number: int, rng: random.Random) -> float:
-    """Full-jitter exponential backoff before retry ``retry_number`` (1 = the first retry):
-    uniform over [0, min(max, base * 2**(n-1))]."""
-    if retry_number < 1:
-        raise ValueError(f"backoff_s needs a retry number of 1 or more, got {retry_number!r}.")
-    cap = config.backoff_max_s
-    if retry_number <= 32:  # beyond 2**31 x base the cap always wins; skip the huge power
-        grown = config.backoff_base_s * (1 << (retry_number - 1))
+    """The wait before retry ``retry_number`` (1 = the first retry) under ``config``."""
+    return jittered_backoff_s(config.backoff_base_s, config.backoff_max_s, retry_number, rng)
+
+
+def jittered_backoff_s(base_s: float, max_s: float, n: int, rng: random.Random) -> float:
+    """Full-jitter exponential backoff before try n+1 (n = 1 for the first): uniform over
+    [0, min(max_s, base_s * 2**(n-1))]. The one backoff: retries and reconnects use it."""
+    if n < 1:
+        raise ValueError(f"backoff_s needs a retry number of 1 or more, got {n!r}.")
+    cap = max_s
+    if n <= 32:  # beyond 2**31 x base the cap always wins; skip the huge power
+        grown = base_s * (1 << (n - 1))
         if grown < cap:
             cap = grown
     return rng.random() * cap

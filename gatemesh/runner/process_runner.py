@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from gatemesh.topology import Component, Topology
+from gatemesh.topology import Component, Topology, rescale
 from gatemesh.topology.counts import check_count
 from gatemesh.topology.model import CONTROLPLANE, SERVICE, SIDECAR, TOXIPROXY
 
@@ -182,7 +182,7 @@ class ProcessRunner:
         say = progress or (lambda _msg: None)
         check_count(service, n)
         old = self.topology
-        new = old.scaled({service: n})
+        new = rescale(old, {service: n})
         old_names = {c.name for c in old.components}
         new_names = {c.name for c in new.components}
         removed = [c for c in reversed(old.components) if c.name not in new_names]

@@ -243,3 +243,9 @@ def _endpoints(layout: Layout, ports: PortPlan, sidecars: list[Component]) -> En
 def _num(x: float) -> str:
     """3 -> "3", 2.5 -> "2.5" (command lines read better without a trailing .0)."""
     return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def rescale(topology: Topology, counts: Mapping[str, int]) -> Topology:
+    """The same topology with some instance counts changed; nothing already planned moves.
+    (Here, not a method of Topology: the model must not import the builder that imports it.)"""
+    return build_topology(topology.name, topology.ports, {**topology.counts, **counts}, **topology.options)

@@ -130,13 +130,6 @@ class Topology:
             owners[int(p.listen.rsplit(":", 1)[1])] = f"toxiproxy proxy {p.name}"
         return owners
 
-    def scaled(self, counts: Mapping[str, int]) -> "Topology":
-        """The same topology with some instance counts changed; nothing already planned moves."""
-        from .build import build_topology
-
-        merged = {**self.counts, **counts}
-        return build_topology(self.name, self.ports, merged, **self.options)
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, for a compose generator or ``--json`` output."""
         return json.loads(json.dumps(asdict(self)))

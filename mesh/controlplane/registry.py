@@ -14,17 +14,16 @@ import math
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping, Protocol
+from typing import Any, Mapping
+
+from gatemesh.address import split_address
+from gatemesh.clock import Clock
 
 DEFAULT_TTL_S = 3.0  # how long an instance stays without a heartbeat (contracts: --ttl-s 3)
 MAX_TTL_S = 300.0  # longer TTLs would keep dead instances visible for too long
 MAX_META_ENTRIES = 32
 MAX_META_CHARS = 256
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
-
-
-class Clock(Protocol):
-    def monotonic(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,17 +135,7 @@ def check_id(value: Any, what: str) -> str:
 
 def parse_address(address: Any) -> tuple[str, int]:
     """'host:port' (or '[v6]:port') -> (host, port); port must be 1..65535."""
-    if not isinstance(address, str):
-        raise ValueError(f"address must be a string 'host:port', got {address!r}.")
-    host, sep, port_text = address.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    if not sep or not host or any(c.isspace() for c in host) or not port_text.isdigit():
-        raise ValueError(f"address {address!r} is invalid: expected 'host:port', e.g. '127.0.0.1:18001'.")
-    port = int(port_text)
-    if not 1 <= port <= 65535:
-        raise ValueError(f"address {address!r} has port {port}; a port must be between 1 and 65535.")
-    return host, port
+    return split_address(address)
 
 
 def check_ttl_s(ttl_s: Any) -> float:

@@ -10,6 +10,7 @@ from gatemesh.topology import (
     RUN_DIR,
     SERVICES,
     TOPOLOGIES,
+    rescale,
     PortPlan,
     TopologyError,
     build_topology,
@@ -205,11 +206,11 @@ def test_ports_are_deterministic_and_do_not_move_when_scaling():
     assert build_topology("mesh", counts={"catalog": 2}) == small
     for c in small.components:
         assert big.component(c.name) == c
-    assert small.scaled({"catalog": 6, "orders": 4}) == big
+    assert rescale(small, {"catalog": 6, "orders": 4}) == big
 
 
 def test_scaled_removes_the_highest_numbers():
-    topo = build_topology("edge").scaled({"catalog": 1})
+    topo = rescale(build_topology("edge"), {"catalog": 1})
     assert [c.name for c in topo.instances("catalog")] == ["catalog-1"]
     assert topo.counts["catalog"] == 1 and topo.counts["pricing"] == 2
 
