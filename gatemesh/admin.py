@@ -13,7 +13,7 @@ and are never routed. Nothing here awaits: every answer is built from memory.
 from __future__ import annotations
 
 import json
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 from urllib.parse import parse_qs
 
 from .http.messages import Request, Response, json_response

@@ -18,9 +18,10 @@ bucket is empty → 429 ``rate-limited`` with ``retry_after_s``.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from .clock import Clock
 from .reasons import Reason

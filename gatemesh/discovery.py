@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import aiohttp
 
@@ -130,8 +131,9 @@ class SnapshotWatcher:
         while True:
             # After a failure ask for the full state at once (index 0): a restarted control
             # plane counts its index from 1 again and could collide with ours.
-            fresh = failures > 0 or self.snapshot is None
-            index = 0 if fresh else self.snapshot.index
+            last = self.snapshot
+            fresh = failures > 0 or last is None
+            index = 0 if last is None or fresh else last.index
             try:
                 snapshot = await self._poll(index)
             except asyncio.CancelledError:
@@ -143,7 +145,7 @@ class SnapshotWatcher:
                 continue
             failures = 0
             self._set_connected(True)
-            if fresh or snapshot.index != self.snapshot.index:
+            if last is None or fresh or snapshot.index != last.index:
                 self.snapshot = snapshot
                 self._ready.set()
                 if self.on_change is not None:
@@ -154,6 +156,7 @@ class SnapshotWatcher:
 
     async def _poll(self, index: int) -> Snapshot:
         params = {"index": str(index), "wait_s": f"{self.wait_s:g}"}
+        assert self._session is not None, "start() opens the session before the loop polls"
         async with self._session.get(f"{self.url}/v1/snapshot", params=params) as resp:
             if resp.status != 200:
                 raise ValueError(f"control plane answered {resp.status} to /v1/snapshot")
@@ -232,6 +235,7 @@ class Registration:
 
     async def _beat(self) -> None:
         """Heartbeat if registered, else register; never raises."""
+        assert self._session is not None, "start() opens the session before the first beat"
         try:
             if self.registered:
                 async with self._session.put(f"{self._instance_url}/heartbeat") as resp:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from .clock import Clock, SystemClock
 from .discovery import Endpoint

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from .policy import DEFAULT_SERVICE, Policy, PolicyTable
 from .runner.webclient import HttpError, json_request
@@ -38,7 +39,7 @@ class PolicyClient:
         self.wait_s = wait_s
 
     @classmethod
-    def from_status(cls, status: Mapping[str, Any]) -> "PolicyClient":
+    def from_status(cls, status: Mapping[str, Any]) -> PolicyClient:
         """From `ProcessRunner.status()` / `gatemesh status --json`."""
         sidecars = []
         for inst in status.get("instances", []):

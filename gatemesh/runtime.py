@@ -8,7 +8,8 @@ import logging
 import os
 import signal
 import sys
-from typing import Awaitable, Callable, NoReturn
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, NoReturn
 
 
 def fatal(component: str, message: str) -> NoReturn:
@@ -25,6 +26,7 @@ def setup_logging(component: str) -> None:
 
 def run(main: Callable[[asyncio.Event], Awaitable[None]], component: str) -> None:
     """Run `main(stop_event)` on uvloop when available; SIGTERM/SIGINT set the event."""
+    runner: Callable[[Coroutine[Any, Any, None]], None]
     try:
         import uvloop
         runner = uvloop.run

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable, Sequence, Union
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Union
 
 from .admin import HEALTH_PATH, Admin, is_admin_path
 from .apimgmt import ApiManager

@@ -9,12 +9,14 @@ cluster update keeps host health).
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
 from .clock import Clock
 from .discovery import Endpoint
 from .events import EventLog
+from .http.messages import strip_hop_by_hop
 from .metrics import BREAKER_STATE_VALUE, ProxyMetrics
+from .outcome import Outcome
 from .patterns.balancer import make_balancer
 from .patterns.breaker import BreakerState, CircuitBreaker, Transition
 from .patterns.budget import RetryBudget
@@ -22,8 +24,6 @@ from .patterns.concurrency import ConcurrencyLimiter
 from .patterns.fallback import LastGoodCache
 from .patterns.healthcheck import HealthTracker
 from .patterns.outlier import OutlierDetector, OutlierEvent
-from .http.messages import strip_hop_by_hop
-from .outcome import Outcome
 from .policy import Policy
 from .reasons import Reason
 from .refusal import Refusal
@@ -56,17 +56,20 @@ class Upstream:
         self.limiter = ConcurrencyLimiter(policy.concurrency)
         self.endpoints: dict[str, Endpoint] = {}
         self.ids: list[str] = []
-        self.reset()
+        self._fresh_state()
 
     def reset(self) -> None:
         """Fresh learned state: breakers closed, nothing ejected, a full budget, no stored
         fallback answers, every endpoint healthy (`POST /-/reset`). The limiter and the
         balancer keep counting the requests in flight, which still end on them."""
-        policy, clock, m = self.policy, self._clock, self._metrics
-        if hasattr(self, "breaker"):   # a reset, not the first build: the gauges go back to closed
-            for b in [self.breaker, *self.instance_breakers.values()]:
-                if b.state is not BreakerState.CLOSED:
-                    m.breaker_state.labels(m.proxy, self.service, breaker_instance(b.name)).set(0)
+        m = self._metrics
+        for b in [self.breaker, *self.instance_breakers.values()]:
+            if b.state is not BreakerState.CLOSED:   # the gauges go back to closed with them
+                m.breaker_state.labels(m.proxy, self.service, breaker_instance(b.name)).set(0)
+        self._fresh_state()
+
+    def _fresh_state(self) -> None:
+        policy, clock = self.policy, self._clock
         self.breaker = CircuitBreaker(breaker_name(self.service), policy.breaker, clock, self._on_transition)
         self.instance_breakers: dict[str, CircuitBreaker] = {}
         self._unclosed: set[str] = set()   # instances whose breaker is open or half-open: pick() skips its filter while empty

@@ -62,7 +62,7 @@ def page_reason(reason: str | None) -> Reason:
     """The page's X-Gatemesh-Reason for a missing critical part: the part's own reason when
     it is one of ours, else upstream-error (the part answered with an error of its own)."""
     try:
-        return Reason(reason)
+        return Reason(reason or "")
     except ValueError:
         return Reason.UPSTREAM_ERROR
 
@@ -81,8 +81,8 @@ async def compose_product(caller: ResilientCaller, proxy: Proxy, req: Request, p
     results = await asyncio.gather(*(_part(caller, upstream_headers, deadline, svc, tpl.format(id=pid))
                                      for _, svc, tpl, _ in PARTS))
     page: dict = {"composed_by": proxy.name, "degraded": [], "reasons": {}}
-    missing_critical = []
-    for (field, service, _, critical), (status, data, reason) in zip(PARTS, results):
+    missing_critical: list[str] = []
+    for (field, service, _, critical), (status, data, reason) in zip(PARTS, results, strict=True):
         page[field] = data
         if data is None:
             # Parts are named by service in degraded/missing/reasons, as the storefront does.

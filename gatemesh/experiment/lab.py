@@ -18,19 +18,19 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-import time
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from gatemesh.faults import Faults
 from gatemesh.policy import Policy
 from gatemesh.policy_client import PolicyClient, PolicyClientError
 from gatemesh.runner import ProcessRunner, RunnerError
+from gatemesh.runner import portlock as ports
 from gatemesh.runner.webclient import HttpError, json_request, request
 from gatemesh.topology import SERVICES, PortPlan, build_topology
 
-from gatemesh.runner import portlock as ports
 from .prom import Samples, parse
 
 TOPOLOGY = "edge-mesh"          # the layout with both places a pattern can sit
@@ -68,7 +68,7 @@ class Lab:
 
     @classmethod
     def start(cls, port_base: int | None = None, progress: Callable[[str], None] | None = None,
-              counts: Mapping[str, int] | None = None) -> "Lab":
+              counts: Mapping[str, int] | None = None) -> Lab:
         """Start an own edge+mesh topology on a locked port base; ``close()`` stops it."""
         lock = ports.acquire(port_base)
         run_dir = Path(tempfile.mkdtemp(prefix="gatemesh-experiment-"))
@@ -93,7 +93,7 @@ class Lab:
         return lab
 
     @classmethod
-    def attach(cls, name: str) -> "Lab":
+    def attach(cls, name: str) -> Lab:
         """A topology started with ``gatemesh up --name NAME`` (left running afterwards)."""
         from gatemesh.faults import FaultError, SupervisorBackend
 
@@ -109,7 +109,7 @@ class Lab:
             self._cleanup()
             self._cleanup = None
 
-    def __enter__(self) -> "Lab":
+    def __enter__(self) -> Lab:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,9 +1,11 @@
 """``Faults``: the one fault API over a running topology (see the package docstring)."""
 from __future__ import annotations
 
+import builtins
 import itertools
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import apps
 from .apps import Misbehave
@@ -40,7 +42,7 @@ class Fault:
             self.removed = True
             self._remove()
 
-    def __enter__(self) -> "Fault":
+    def __enter__(self) -> Fault:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -62,12 +64,12 @@ class Faults:
         self._lock = threading.Lock()
 
     @classmethod
-    def for_runner(cls, runner: Any) -> "Faults":
+    def for_runner(cls, runner: Any) -> Faults:
         """Faults on an in-process ``ProcessRunner`` (call from the thread that started it)."""
         return cls(RunnerBackend(runner))
 
     @classmethod
-    def for_run(cls, name: str = "default") -> "Faults":
+    def for_run(cls, name: str = "default") -> Faults:
         """Faults on a ``gatemesh up --name NAME`` run, through its supervisor."""
         return cls(SupervisorBackend.for_run(name))
 
@@ -169,8 +171,12 @@ class Faults:
         m = self.instance(instance)
         spec = Misbehave(error_rate, error_status, delay_ms, seed)
         admin = self._admin(m)
-        return self._add(m.name, "misbehave", spec.describe(), lambda: apps.set_misbehave(admin, spec),
-                         lambda: apps.clear_misbehave(admin), schedule, m)
+        def apply() -> None:
+            apps.set_misbehave(admin, spec)
+
+        def revert() -> None:
+            apps.clear_misbehave(admin)
+        return self._add(m.name, "misbehave", spec.describe(), apply, revert, schedule, m)
 
     def calls(self, instance: str) -> int:
         """Requests the instance's app has received (its ``/admin/stats``)."""
@@ -182,13 +188,13 @@ class Faults:
         """``kill -9`` (or ``signal``); the returned fault's ``remove()`` restarts it."""
         self.member(component)
         self.backend.kill(component, signal)
-        return Fault(component, "kill", f"killed ({signal})", lambda: self.backend.restart(component))
+        return Fault(component, "kill", f"killed ({signal})", lambda: _discard(self.backend.restart(component)))
 
     def pause(self, component: str) -> Fault:
         """SIGSTOP: it keeps its sockets and answers nothing; ``remove()`` resumes it."""
         self.member(component)
         self.backend.pause(component)
-        return Fault(component, "pause", "paused (SIGSTOP)", lambda: self.backend.resume(component))
+        return Fault(component, "pause", "paused (SIGSTOP)", lambda: _discard(self.backend.resume(component)))
 
     def resume(self, component: str) -> dict[str, Any]:
         self.member(component)
@@ -239,7 +245,7 @@ class Faults:
                         "name": None})
         return out
 
-    def reset(self, restart_dead: bool = True) -> dict[str, list[str]]:
+    def reset(self, restart_dead: bool = True) -> dict[str, builtins.list[str]]:
         """Remove every fault: schedules, toxics, disabled proxies, misbehaviour; resume
         paused processes and (``restart_dead``) start killed ones again, in start order."""
         done: dict[str, list[str]] = {"resumed": [], "restarted": [], "cleared": []}
@@ -283,9 +289,13 @@ class Faults:
         if schedule is None or isinstance(schedule, Always):
             apply()
             return Fault(target, kind, description, revert)
-        calls = (lambda: apps.requests_received(m.admin_url)) if m.admin_url else None
+        admin_url = m.admin_url
+        calls = (lambda: apps.requests_received(admin_url)) if admin_url else None
         item = Scheduled(f"{target}: {description}", schedule, apply, revert, calls)
         self.scheduler.add(item)
         return Fault(target, kind, f"{description} [{schedule.describe()}]",
                      lambda: self.scheduler.remove(item), item)
 
+
+def _discard(_: object) -> None:
+    """A fault's remove() answers nothing: drop what the backend call returned."""

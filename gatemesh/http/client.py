@@ -20,8 +20,8 @@ from typing import AsyncIterator
 
 import httptools
 
-from .messages import Headers, request_head
 from ..reasons import Reason
+from .messages import Headers, request_head
 
 
 class UpstreamError(Exception):

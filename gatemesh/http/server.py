@@ -24,8 +24,8 @@ from typing import Awaitable, Callable
 
 import httptools
 
-from .messages import _STATUS_LINES, Request, Response, json_response, status_line
 from ..reasons import Reason
+from .messages import _STATUS_LINES, Request, Response, json_response, status_line
 
 log = logging.getLogger("gatemesh.http")
 

@@ -22,16 +22,16 @@ is a sentence naming the field as ``<pattern>.<field>`` and the allowed range.
 """
 from __future__ import annotations
 
-from .validate import ConfigError, check_bool, check_int, check_number, set_float
-from .deadline import DEADLINE_HEADER, Deadline, TimeoutConfig, attempt_timeout_s
-from .retry import IDEMPOTENT_METHODS, RetryConfig, backoff_s, is_retry_safe, is_retryable
-from .budget import RetryBudget, RetryBudgetConfig
-from .breaker import BreakerConfig, BreakerState, CircuitBreaker, Transition
-from .concurrency import ConcurrencyConfig, ConcurrencyLimiter
 from .balancer import Balancer, BalancerConfig, make_balancer
-from .outlier import OutlierConfig, OutlierDetector, OutlierEvent
+from .breaker import BreakerConfig, BreakerState, CircuitBreaker, Transition
+from .budget import RetryBudget, RetryBudgetConfig
+from .concurrency import ConcurrencyConfig, ConcurrencyLimiter
+from .deadline import DEADLINE_HEADER, Deadline, TimeoutConfig, attempt_timeout_s
 from .fallback import CachedResponse, FallbackConfig, LastGoodCache
 from .healthcheck import HealthCheckConfig, HealthTracker
+from .outlier import OutlierConfig, OutlierDetector, OutlierEvent
+from .retry import IDEMPOTENT_METHODS, RetryConfig, backoff_s, is_retry_safe, is_retryable
+from .validate import ConfigError, check_bool, check_int, check_number, set_float
 
 __all__ = [
     "ConfigError", "check_bool", "check_int", "check_number", "set_float",

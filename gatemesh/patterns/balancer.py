@@ -19,8 +19,9 @@ round robin is the neutral baseline a control arm compares against.
 from __future__ import annotations
 
 import random
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Collection, Protocol, Sequence
+from typing import Protocol
 
 from gatemesh.patterns.validate import ConfigError
 

@@ -12,6 +12,7 @@ the window up to one bucket (``window_s / BUCKETS``) longer than ``window_s``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from gatemesh.clock import Clock
 from gatemesh.patterns.validate import check_bool, check_number
@@ -113,7 +114,7 @@ class RetryBudget:
         self._total_retries += 1
         return True
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         self._roll()
         allowed = self._ratio * self._total_requests + self._floor
         return {

@@ -43,11 +43,11 @@ class Deadline:
         self.at = at  # in the clock's monotonic seconds
 
     @classmethod
-    def after(cls, clock: Clock, seconds: float) -> "Deadline":
+    def after(cls, clock: Clock, seconds: float) -> Deadline:
         return cls(clock, clock.monotonic() + seconds)
 
     @classmethod
-    def from_header(cls, clock: Clock, value: str | bytes | None, cap_s: float | None) -> "Deadline | None":
+    def from_header(cls, clock: Clock, value: str | bytes | None, cap_s: float | None) -> Deadline | None:
         """The deadline a caller sent, shortened to ``cap_s``; with no header, ``cap_s`` alone.
 
         Returns None only when there is neither a header nor a cap. A header that is not a

@@ -9,8 +9,8 @@ is done by the pipeline, which feeds `record()`.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from gatemesh.patterns.validate import ConfigError, check_bool, check_int, check_number
 

@@ -8,8 +8,8 @@ is *affordable* is the retry budget's question (``budget.py``).
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from gatemesh.patterns.validate import ConfigError, check_bool, check_int, check_number
 from gatemesh.reasons import Reason

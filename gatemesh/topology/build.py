@@ -22,8 +22,9 @@ sidecar registers the instance.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from . import apis
 from .counts import SERVICES, resolve_counts

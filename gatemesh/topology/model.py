@@ -10,8 +10,9 @@ and filled in by whoever runs the topology (``Component.command``).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from .ports import PortPlan
 

@@ -10,7 +10,6 @@ import asyncio
 import dataclasses
 
 import pytest
-from fakepool import ConnectFailed, FakeResponse, Slow, UpstreamReset, caller_with
 
 from gatemesh.outcome import Outcome
 from gatemesh.patterns.breaker import BreakerConfig, BreakerState
@@ -24,6 +23,8 @@ from gatemesh.pipeline import ATTEMPT_HEADER, ResilientCaller
 from gatemesh.policy import Policy, all_off
 from gatemesh.reasons import Reason
 from gatemesh.refusal import Refusal
+
+from fakepool import ConnectFailed, FakeResponse, Slow, UpstreamReset, caller_with
 
 OFF = all_off()
 
@@ -237,7 +238,7 @@ def test_fallback_answers_a_failed_get_with_the_last_good_one_and_names_its_caus
 
     control, pool, _ = caller_with(OFF, instances=1)
     pool.script(1, 200, 503, ConnectFailed("refused"))
-    assert [getattr(call(control), "status") for _ in range(3)] == [200, 503, 503]
+    assert [call(control).status for _ in range(3)] == [200, 503, 503]
 
 
 def test_layer_order_deadline_before_concurrency_before_the_service_breaker():

@@ -9,8 +9,6 @@ import dataclasses
 import json
 from types import SimpleNamespace
 
-from fakepool import Slow, caller_with
-
 from gatemesh.admin import Admin, is_admin_path
 from gatemesh.apimgmt import ApiManager, ApiMgmtConfig
 from gatemesh.clock import FakeClock
@@ -20,6 +18,8 @@ from gatemesh.policy import all_off
 from gatemesh.proxy import Proxy
 from gatemesh.reasons import Reason
 from gatemesh.shell import API_MESSAGES, Shell
+
+from fakepool import Slow, caller_with
 
 
 def request(target: bytes, method: bytes = b"GET", headers=(), body: bytes = b"") -> Request:

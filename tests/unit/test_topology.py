@@ -10,11 +10,11 @@ from gatemesh.topology import (
     RUN_DIR,
     SERVICES,
     TOPOLOGIES,
-    rescale,
     PortPlan,
     TopologyError,
     build_topology,
     parse_scale,
+    rescale,
 )
 
 TOTAL = sum(DEFAULT_COUNTS.values())  # 13 instances

@@ -7,8 +7,6 @@ import dataclasses
 import json
 import random
 
-from fakepool import FakePool, FakeResponse
-
 from gatemesh.clock import FakeClock
 from gatemesh.discovery import Endpoint
 from gatemesh.http.messages import Request
@@ -18,6 +16,8 @@ from gatemesh.pipeline import ResilientCaller
 from gatemesh.policy import PolicyTable, all_off
 from gatemesh.proxy import Proxy
 from gateway.composition import PARTS, compose_product
+
+from fakepool import FakePool, FakeResponse
 
 PORTS = {service: n for n, (_, service, _, _) in enumerate(PARTS, start=1)}
 

@@ -3,8 +3,7 @@ import random
 
 import pytest
 
-from gatemesh.patterns.retry import (
-    IDEMPOTENT_METHODS, RetryConfig, backoff_s, is_retry_safe, is_retryable)
+from gatemesh.patterns.retry import IDEMPOTENT_METHODS, RetryConfig, backoff_s, is_retry_safe, is_retryable
 from gatemesh.reasons import Reason
 
 
