@@ -7,7 +7,6 @@ control arms run yesterday's control plane this way).
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -26,12 +25,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.nemesis)
             item.add_marker(pytest.mark.chaos)
-
-
-def with_args(topology: Topology, name: str, edit: Callable[[tuple[str, ...]], tuple[str, ...]]) -> Topology:
-    """The topology with one component's arguments changed by ``edit``."""
-    return replace(topology, components=tuple(
-        replace(c, args=edit(c.args)) if c.name == name else c for c in topology.components))
 
 
 @pytest.fixture
