@@ -115,7 +115,7 @@ def test_edge_gateway_config_follows_the_contract():
     assert routes["catalog"] == {"name": "catalog", "prefix": "/api/catalog", "service": "catalog", "rewrite": "/products"}
     assert routes["orders"]["rewrite"] == "/orders"
     assert cfg["apimgmt"]["keys"]["demo-key"] == {"routes": ["*"]}
-    assert cfg["apimgmt"]["rate_limit"]["rate_per_s"] == 100
+    assert cfg["apimgmt"]["rate_limit"]["rate_per_s"] == 500   # sized for the load examples (issue 12)
     assert cfg["policies"] == {"*": {}}
     assert json.loads(topo.files["gateway.json"]) == cfg
     assert arg(topo.component("gateway"), "--config") == f"{RUN_DIR}/gateway.json"
