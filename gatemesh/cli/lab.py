@@ -8,6 +8,7 @@
 
 N defaults to the lab last started. `check` exits 0 on pass, 1 on fail.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,7 @@ from ._common import CliError, add_name_argument
 
 HELP = "workshop labs: list, start N, hint, check, reset"
 ORDER = 60
-LAB_FILE = "lab.json"   # in the run's directory: the lab last started
+LAB_FILE = "lab.json"  # in the run's directory: the lab last started
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -39,7 +40,9 @@ def _current(name: str, number: int | None) -> int:
     try:
         return int(json.loads((run_dir(name) / LAB_FILE).read_text())["lab"])
     except (OSError, ValueError, KeyError):
-        raise CliError("no lab started yet: name one (gatemesh lab check 2) or start one (gatemesh lab start 1)") from None
+        raise CliError(
+            "no lab started yet: name one (gatemesh lab check 2) or start one (gatemesh lab start 1)"
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,8 +76,10 @@ def _act(args: argparse.Namespace) -> int:
             report = reset_all(ctx)
             item.start(ctx)
             (run_dir(args.name) / LAB_FILE).write_text(json.dumps({"lab": item.number}))
-            print(f"lab {item.number}: {item.title} — ready ({report.sentence()})\n  read {item.page}, "
-                  f"then: .venv/bin/gatemesh lab check")
+            print(
+                f"lab {item.number}: {item.title} — ready ({report.sentence()})\n  read {item.page}, "
+                f"then: .venv/bin/gatemesh lab check"
+            )
             return 0
         item = lab(_current(args.name, args.number))
         result = item.check(ctx)

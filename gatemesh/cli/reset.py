@@ -2,6 +2,7 @@
 processes resumed, killed ones restarted), instance counts back to the run's, every
 policy at both placements back to the defaults, and every proxy's breakers, ejections,
 retry budgets and fallback caches cleared."""
+
 from __future__ import annotations
 
 import argparse

@@ -5,6 +5,7 @@
 
 See docs/workshop/README.md for the instructor's plan and one page per lab.
 """
+
 from .context import LabContext, LabError
 from .lab import Lab, Verdict
 from .labs import LABS, lab

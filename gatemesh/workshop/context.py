@@ -5,6 +5,7 @@
 (`gatemesh.policy_client`) and a small bounded HTTP load against the entry — the same
 things the CLI, the chaos suite and the dashboard use, so a lab shows what they show.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -20,9 +21,9 @@ from gatemesh.runner.control import Control
 from gatemesh.runner.errors import RunnerError
 from gatemesh.runner.state import read_state, run_dir
 
-CALL_TIMEOUT_S = 10.0   # one lab call; well above the 5 s request timeout, so a hang shows as slow, not lost
-MAX_CALLS = 2000        # every lab load is bounded in count ...
-MAX_LOAD_S = 60.0       # ... and in time
+CALL_TIMEOUT_S = 10.0  # one lab call; well above the 5 s request timeout, so a hang shows as slow, not lost
+MAX_CALLS = 2000  # every lab load is bounded in count ...
+MAX_LOAD_S = 60.0  # ... and in time
 
 
 class LabError(Exception):
@@ -31,11 +32,11 @@ class LabError(Exception):
 
 @dataclass(frozen=True)
 class Call:
-    status: int          # 0: no answer (connection error or our own timeout)
+    status: int  # 0: no answer (connection error or our own timeout)
     elapsed_s: float
-    instance: str        # X-Instance of the answer ("" for a proxy's own answer)
-    reason: str          # X-Gatemesh-Reason ("" when none)
-    body: Any = None     # the JSON body, when there is one
+    instance: str  # X-Instance of the answer ("" for a proxy's own answer)
+    reason: str  # X-Gatemesh-Reason ("" when none)
+    body: Any = None  # the JSON body, when there is one
 
 
 class LabContext:
@@ -64,13 +65,17 @@ class LabContext:
     def proxies(self) -> list[str]:
         """Base URLs of every live proxy's admin API (the gateway, then the sidecars)."""
         out = [self.status["gateway"]] if self.status.get("gateway") else []
-        out += [i["health"].rsplit("/health", 1)[0] for i in self.status.get("instances", [])
-                if i.get("kind") == "sidecar" and i.get("alive", True) and i.get("health")]
+        out += [
+            i["health"].rsplit("/health", 1)[0]
+            for i in self.status.get("instances", [])
+            if i.get("kind") == "sidecar" and i.get("alive", True) and i.get("health")
+        ]
         return out
 
     # --- traffic -----------------------------------------------------------------------
-    def call(self, path: str, method: str = "GET", json_body: Any = None,
-             headers: dict[str, str] | None = None) -> Call:
+    def call(
+        self, path: str, method: str = "GET", json_body: Any = None, headers: dict[str, str] | None = None
+    ) -> Call:
         h = {"X-Api-Key": self.api_key, **(headers or {})} if self.api_key else dict(headers or {})
         t0 = time.monotonic()
         try:
@@ -81,8 +86,13 @@ class LabContext:
             body = r.json()
         except ValueError:
             body = None
-        return Call(r.status_code, time.monotonic() - t0, r.headers.get("x-instance", ""),
-                    r.headers.get("x-gatemesh-reason", ""), body)
+        return Call(
+            r.status_code,
+            time.monotonic() - t0,
+            r.headers.get("x-instance", ""),
+            r.headers.get("x-gatemesh-reason", ""),
+            body,
+        )
 
     def load(self, path: str, n: int, concurrency: int = 4) -> list[Call]:
         """``n`` GETs of ``path`` with ``concurrency`` in flight; bounded by MAX_CALLS and MAX_LOAD_S."""

@@ -6,10 +6,11 @@ happened, cleanup — and one rule: its `check` **fails before the step and pass
 with the numbers either way (tests/integration/test_workshop.py replays `step` and holds
 every lab to that).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .context import LabContext
 
@@ -17,7 +18,7 @@ from .context import LabContext
 @dataclass(frozen=True)
 class Verdict:
     passed: bool
-    sentence: str    # what was measured, in words, ending with "pass" or the reason it failed
+    sentence: str  # what was measured, in words, ending with "pass" or the reason it failed
 
     def __str__(self) -> str:
         return ("PASS  " if self.passed else "FAIL  ") + self.sentence
@@ -26,14 +27,14 @@ class Verdict:
 @dataclass(frozen=True)
 class Lab:
     number: int
-    slug: str                                   # the page is docs/workshop/NN-slug.md
+    slug: str  # the page is docs/workshop/NN-slug.md
     title: str
-    goal: str                                   # one sentence: what the attendee will see
-    step: tuple[str, ...]                       # the gatemesh commands of the lab's step
-    hint: str                                   # what to look at when the check fails
-    start: Callable[[LabContext], None]         # the state before the step (after a full reset)
+    goal: str  # one sentence: what the attendee will see
+    step: tuple[str, ...]  # the gatemesh commands of the lab's step
+    hint: str  # what to look at when the check fails
+    start: Callable[[LabContext], None]  # the state before the step (after a full reset)
     check: Callable[[LabContext], Verdict]
-    minutes: int = 10                           # for the instructor's plan
+    minutes: int = 10  # for the instructor's plan
 
     @property
     def page(self) -> str:

@@ -6,6 +6,7 @@ counts back to the run's own, then every policy at both placements, then each pr
 pattern state (`POST /-/reset`: breakers closed, ejections lifted, budgets refilled,
 fallback caches emptied), and last a wait until every live proxy reports clean upstreams.
 """
+
 from __future__ import annotations
 
 import time
@@ -16,7 +17,7 @@ from gatemesh.topology.counts import DEFAULT_COUNTS, SERVICES
 
 from .context import LabContext
 
-SETTLE_S = 5.0   # waiting for proxies to report clean state; reset aims at < 2 s, this is the bound
+SETTLE_S = 5.0  # waiting for proxies to report clean state; reset aims at < 2 s, this is the bound
 
 
 @dataclass
@@ -53,7 +54,7 @@ def reset_all(ctx: LabContext, counts: dict[str, int] | None = None) -> ResetRep
             json_request("POST", f"{base}/-/reset", {}, timeout_s=5.0)
             report.proxies.append(base)
         except (HttpError, OSError):
-            pass   # a proxy without the endpoint (older) or one that is restarting
+            pass  # a proxy without the endpoint (older) or one that is restarting
     report.unclean = _wait_clean(ctx)
     report.seconds = time.monotonic() - t0
     return report

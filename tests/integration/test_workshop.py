@@ -2,6 +2,7 @@
 edge-mesh started with `gatemesh up`, with the step replayed exactly as `gatemesh lab
 hint` prints it. And `gatemesh reset` brings a broken demo back: faults gone, killed
 and paused instances alive, breakers closed, nothing ejected."""
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,14 @@ def demo(tmp_path_factory, port_bases):
     base = port_bases.acquire()
 
     def gm(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([*gatemesh_command(), *args], env=env, capture_output=True, text=True,
-                              timeout=TIMEOUT_S, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [*gatemesh_command(), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+        )
 
     up = gm("up", "--detach", "--port-base", str(base))
     assert up.returncode == 0, up.stdout + up.stderr
@@ -45,7 +52,7 @@ def demo(tmp_path_factory, port_bases):
         port_bases.release(base)
 
 
-@pytest.mark.timeout(420)   # ten labs, each a reset, two checks and its step: ~60-120 s
+@pytest.mark.timeout(420)  # ten labs, each a reset, two checks and its step: ~60-120 s
 def test_every_lab_fails_before_its_step_and_passes_after(demo):
     problems, lines = [], []
     for lab in LABS:
@@ -70,13 +77,16 @@ def test_every_lab_fails_before_its_step_and_passes_after(demo):
 
 def test_reset_brings_a_broken_demo_back(demo):
     gm = demo
-    for args in (("fault", "kill", "catalog-3"), ("fault", "pause", "pricing-2"),
-                 ("fault", "misbehave", "catalog-1", "--error-rate", "1", "--error-status", "503"),
-                 ("policy", "set", "catalog", "--at", "both", "retry.enabled=false")):
+    for args in (
+        ("fault", "kill", "catalog-3"),
+        ("fault", "pause", "pricing-2"),
+        ("fault", "misbehave", "catalog-1", "--error-rate", "1", "--error-status", "503"),
+        ("policy", "set", "catalog", "--at", "both", "retry.enabled=false"),
+    ):
         assert gm(*args).returncode == 0, args
     status = json.loads(gm("status", "--json").stdout)
     key = {"X-Api-Key": status["api_key"]}
-    for _ in range(30):   # trip catalog-1's breaker and ejection at the edge
+    for _ in range(30):  # trip catalog-1's breaker and ejection at the edge
         requests.get(f"{status['gateway']}/api/catalog/1", headers=key, timeout=10)
     t0 = time.monotonic()
     reset = gm("reset")
@@ -86,6 +96,8 @@ def test_reset_brings_a_broken_demo_back(demo):
     assert all(i["alive"] and not i.get("paused") for i in status["instances"]), status["instances"]
     assert json.loads(gm("fault", "list", "--json").stdout) == []
     ups = requests.get(f"{status['gateway']}/-/upstreams", timeout=5).json()["upstreams"]
-    assert all(u["breaker"] == "closed" and not u["ejected"] and set(u["instance_breakers"].values()) <= {"closed"}
-               for u in ups.values()), ups
+    assert all(
+        u["breaker"] == "closed" and not u["ejected"] and set(u["instance_breakers"].values()) <= {"closed"}
+        for u in ups.values()
+    ), ups
     print(f"gatemesh reset took {took:.2f} s (CLI start-up included): {reset.stdout.strip()}")
