@@ -10,7 +10,7 @@ traffic (an attempt timeout at the request timeout, tries multiplying with no bu
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from gatemesh.policy import Policy
 

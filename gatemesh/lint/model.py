@@ -12,8 +12,8 @@ whose policy applies and the service it calls. Which hops exist depends on the t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from gatemesh.policy import Policy, PolicyTable
 from gatemesh.topology.counts import DEFAULT_COUNTS
