@@ -141,7 +141,7 @@ def outlier_check(ctx: LabContext) -> Verdict:
     return verdict(
         all(n == 0 for n in reached.values()),
         measured,
-        "a failing instance is still in service (max_ejection_percent caps the ejections)",
+        "a failing instance is still in service (the ejection cap, or the panic threshold putting them back)",
     )
 
 
@@ -284,10 +284,10 @@ LABS: tuple[Lab, ...] = (
     Lab(
         5,
         "outlier",
-        "Outlier ejection and its cap",
-        "ejection removes failing instances, up to its cap",
-        ("gatemesh policy set catalog --at edge outlier.max_ejection_percent=67",),
-        "`gatemesh lint --fault catalog-1:error --fault catalog-2:error` explains the cap",
+        "Outlier ejection, its cap and the panic threshold",
+        "ejection removes failing instances, up to its cap and down to the panic threshold",
+        ("gatemesh policy set catalog --at edge outlier.max_ejection_percent=67 outlier.panic_threshold_percent=0",),
+        "`gatemesh lint --fault catalog-1:error --fault catalog-2:error` explains the cap and then the panic threshold",
         outlier_start,
         outlier_check,
         15,
