@@ -70,6 +70,10 @@ class ProxyMetrics:
         self.ejections = Counter("gatemesh_outlier_ejections", "Outlier ejections (and capped ejections) per instance.",
                                  ["proxy", "upstream", "instance", "kind"], registry=r)
         self.endpoints = Gauge("gatemesh_endpoints", "Known endpoints per upstream service.", ["proxy", "upstream"], registry=r)
+        self.panic_state = Gauge("gatemesh_panic", "1 while too few endpoints are healthy and all are balanced over (panic threshold).",
+                                 ["proxy", "upstream"], registry=r)
+        self.panic_picks = Counter("gatemesh_panic_picks", "Endpoint picks made in panic, by scope (upstream, request).",
+                                   ["proxy", "upstream", "scope"], registry=r)
         self.fallbacks = Counter("gatemesh_fallbacks", "Answers served from a fallback.", ["proxy", "upstream"], registry=r)
 
     # --- the per-request metrics -------------------------------------------------------

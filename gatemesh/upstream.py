@@ -24,6 +24,7 @@ from .patterns.concurrency import ConcurrencyLimiter
 from .patterns.fallback import LastGoodCache
 from .patterns.healthcheck import HealthTracker
 from .patterns.outlier import OutlierDetector, OutlierEvent
+from .patterns.panic import PanicEvent, PanicRouter
 from .policy import Policy
 from .reasons import Reason
 from .refusal import Refusal
@@ -74,6 +75,7 @@ class Upstream:
         self.instance_breakers: dict[str, CircuitBreaker] = {}
         self._unclosed: set[str] = set()   # instances whose breaker is open or half-open: pick() skips its filter while empty
         self.outlier = OutlierDetector(policy.outlier, clock, self._on_outlier)
+        self.panic = PanicRouter(self.service, self._on_panic_event, self._on_panic_pick)
         self.budget = RetryBudget(policy.budget, clock)
         self.cache = LastGoodCache(policy.fallback, clock)
         self.health = HealthTracker(policy.health_check, self._on_health)
@@ -179,6 +181,7 @@ class Upstream:
         if self.policy.breaker.enabled and self._unclosed:
             candidates = [i for i in candidates
                           if (b := self.instance_breakers.get(i)) is None or b.state is not BreakerState.OPEN]
+        candidates = self.panic.candidates(ids, candidates, tried, self.policy.outlier.panic_threshold_percent)
         choice = self.balancer.pick(candidates, tried)
         if choice is None and tried:
             # Every candidate was tried once: a retry may go back to one (better than failing).
@@ -199,6 +202,13 @@ class Upstream:
     def _on_health(self, kind: str, endpoint: str, cause: str) -> None:
         self._metrics.ejections.labels(self._metrics.proxy, self.service, endpoint, kind).inc()
         self._events.emit(kind, self.service, endpoint, cause)
+
+    def _on_panic_event(self, ev: PanicEvent) -> None:
+        self._metrics.panic_state.labels(self._metrics.proxy, self.service).set(1 if ev.kind == "panic-entered" else 0)
+        self._events.emit(ev.kind, self.service, "", ev.cause)
+
+    def _on_panic_pick(self, scope: str) -> None:
+        self._metrics.panic_picks.labels(self._metrics.proxy, self.service, scope).inc()
 
     def _on_outlier(self, ev: OutlierEvent) -> None:
         m = self._metrics

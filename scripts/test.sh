@@ -3,6 +3,8 @@
 #   1. scripts/setup.sh            .venv, the package, the real toxiproxy-server
 #   2. ruff check, mypy            the static checks configured in pyproject.toml (seconds)
 #   3. pytest -n auto tests        unit + integration + chaos (real processes, real Toxiproxy)
+#                                  + browser (the dashboard in Debian's Chromium, installed by
+#                                  scripts/install-browser.sh first)
 #   4. scripts/compose-tier.sh     the same topology in containers on a real Docker engine
 #                                  (installed and started here; images built offline), chaos
 #                                  scenarios against containers, everything torn down
@@ -14,6 +16,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 
 bash scripts/setup.sh
+bash scripts/install-browser.sh
 export PATH="$REPO/.tools/bin:$PATH"
 
 started=$(date +%s)

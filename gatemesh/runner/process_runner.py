@@ -41,6 +41,7 @@ LABELS = {
     "service": "service instances",
     "sidecar": "sidecars",
     "gateway": "gateway",
+    "dashboard": "dashboard",
 }
 
 
@@ -239,6 +240,7 @@ class ProcessRunner:
             "storefront": t.endpoints.storefront,
             "controlplane": t.endpoints.controlplane,
             "toxiproxy_api": t.endpoints.toxiproxy_api,
+            "dashboard": t.endpoints.dashboard,
             "api_key": t.api_key,
             "counts": dict(t.counts),
             "run_dir": str(self.run_dir),

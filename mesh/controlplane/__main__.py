@@ -72,16 +72,23 @@ def system_clock():
 async def serve(args: argparse.Namespace) -> int:
     store = Store(Registry(system_clock()))
     restarted = True  # without a state file we cannot tell: assume proxies may hold snapshots
+    restored = 0
     if args.state_file:
-        restarted = os.path.exists(args.state_file)
         state = StateFile(args.state_file)
         try:
-            store.policies, store.apimgmt = state.load()
+            saved = state.load()
         except ValueError as exc:
             print(f"{PROG}: error: {exc}", file=sys.stderr)
             return 2
-        store.on_hard_state_change = state.save
+        restarted = saved.existed
+        store.policies, store.apimgmt = saved.policies, saved.apimgmt
+        restored = store.restore(saved.registrations, saved.services)
+        if restored:
+            log.info("restored %d registration(s) from %s, each with a fresh TTL", restored, args.state_file)
+        store.on_state_change = state.save
     if restarted and args.warmup_s > 0:
+        # With a state file the restored registrations already make the snapshot whole and
+        # this is a second line of defence; without one it is the only one.
         store.warm_until = asyncio.get_running_loop().time() + args.warmup_s
         log.info("warming up for %.1fs: snapshot watches get 503 while instances re-register", args.warmup_s)
     runner = web.AppRunner(make_app(store, args.sweep_interval_s), access_log=None,

@@ -75,6 +75,11 @@ class Registry:
                           f"re-registered: address {old.address} -> {address}, meta {dict(new.meta)}")
         return None
 
+    def know(self, service: str) -> None:
+        """Make a service known with no instances (restored after a restart), so proxies
+        keep telling "no healthy upstream" from "unknown service"."""
+        self._services.setdefault(check_id(service, "service"), {})
+
     def heartbeat(self, service: str, instance: str) -> bool:
         """Renew the TTL; False if the instance is unknown (the client should re-register)."""
         inst = self._services.get(service, {}).get(instance)

@@ -182,11 +182,18 @@ def test_an_instance_breaker_steers_traffic_away_from_its_instance_only():
 
 def test_open_instance_breakers_leave_no_endpoint_and_busy_half_open_ones_are_circuit_open():
     breaker = BreakerConfig(consecutive_failures=1, open_s=5.0, half_open_max_probes=1)
-    caller, pool, clock = caller_with(with_(OFF, breaker=breaker), instances=2)
+    no_panic = dataclasses.replace(OFF.outlier, panic_threshold_percent=0.0)
+    caller, pool, clock = caller_with(with_(OFF, breaker=breaker, outlier=no_panic), instances=2)
     up = caller.upstreams["svc"]
     for i in ("i1", "i2"):
         up.instance_breaker(i).on_failure(0.0)
     assert call(caller).reason is Reason.NO_HEALTHY_UPSTREAM and pool.sent == []
+    # with panic routing (the default 50%) every endpoint is a candidate again, and each
+    # open breaker refuses in the endpoint layer: nothing is sent either way
+    panicky, pool, _ = caller_with(with_(OFF, breaker=breaker), instances=2)
+    for i in ("i1", "i2"):
+        panicky.upstreams["svc"].instance_breaker(i).on_failure(0.0)
+    assert call(panicky).reason is Reason.CIRCUIT_OPEN and pool.sent == []
     clock.advance(5.0)
     for i in ("i1", "i2"):   # half-open, and each one's only probe taken by another request
         assert up.instance_breaker(i).state is BreakerState.HALF_OPEN and up.instance_breaker(i).try_acquire()
