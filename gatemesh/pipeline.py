@@ -8,8 +8,9 @@ method per layer:
             `_retries`  retry loop + budget + backoff; then (`call`) fallback
   concrete  `Upstream.choose` (upstream.py): endpoints from discovery → outlier ejection
             → health checks → instance breakers → balancer
-  endpoint  `_attempt`  attempt timeout → the wire → one `Outcome`, recorded on the
-            instance breaker, the outlier detector and the metrics
+  endpoint  `_attempt_starts` attempt timeout, this try's headers → the wire →
+            `_attempt_ends` one `Outcome`, recorded on the instance breaker, the outlier
+            detector and the metrics
 
 A failed final attempt that still produced an HTTP response (a 503 from the app, say) is
 returned as that response; only when no response exists does the call raise a Refusal —
@@ -26,7 +27,7 @@ from .clock import Clock, SystemClock
 from .discovery import Endpoint
 from .events import EventLog
 from .healthprobe import health_check_loop
-from .http.client import ConnectionPool, UpstreamError
+from .http.client import ClientResponse, ConnectionPool, UpstreamError
 from .http.messages import Headers
 from .metrics import ProxyMetrics
 from .outcome import CallResult, Outcome, failure_reason
@@ -173,6 +174,7 @@ class ResilientCaller:
         if p.budget.enabled:
             up.budget.record_request()
         base = [(n, v) for n, v in headers if n not in _DROPPED]
+        clock = self.clock
         tried: set[str] = set()
         last: Outcome | None = None
         budget_empty = False
@@ -184,7 +186,21 @@ class ResilientCaller:
             ep, breaker = chosen
             attempt += 1
             tried.add(ep.id)
-            last = await self._attempt(up, p, ep, breaker, method, target, base, body, deadline, attempt)
+            # The endpoint layer: two plain calls around the one await (a coroutine of its own
+            # would add a frame every resumption passes through, on every request).
+            out, timeout = self._attempt_starts(up, p, ep, base, deadline, attempt)
+            t0 = clock.monotonic()
+            try:
+                resp = await self.pool.request(ep.host, ep.port, method, target, out, body, timeout_s=timeout)
+            except (TimeoutError, UpstreamError) as exc:
+                last = self._attempt_ends(up, p, ep, breaker, None, exc, t0, attempt)
+            except BaseException:   # cancelled (or a bug): the try ends here and counts for nothing
+                up.balancer.on_end(ep.id)
+                if breaker is not None:
+                    breaker.on_ignored()
+                raise
+            else:
+                last = self._attempt_ends(up, p, ep, breaker, resp, None, t0, attempt)
             if last.reason is None and last.status < 500:   # = not last.failed, for an attempt's outcome
                 return last
             if attempt >= max_attempts or not is_retryable(
@@ -215,38 +231,38 @@ class ResilientCaller:
         raise last.refusal()
 
     # --- endpoint layer ----------------------------------------------------------------
-    async def _attempt(self, up: Upstream, p: Policy, ep: Endpoint, breaker: CircuitBreaker | None, method: bytes,
-                       target: bytes, base: Headers, body: bytes, deadline: Deadline | None, attempt: int) -> Outcome:
-        """One try at one endpoint, bounded by the attempt timeout; classified once."""
+    @staticmethod
+    def _attempt_starts(up: Upstream, p: Policy, ep: Endpoint, base: Headers, deadline: Deadline | None,
+                        attempt: int) -> tuple[Headers, float | None]:
+        """What one try at one endpoint sends (the deadline left, the attempt number) and
+        how long it may take: the attempt timeout, cut to the deadline."""
         if deadline is not None:
             out = [*base, (_DEADLINE_NAME, deadline.header_value()), (ATTEMPT_HEADER, b"%d" % attempt)]
         else:
             out = [*base, (ATTEMPT_HEADER, b"%d" % attempt)]
-        timeout = attempt_timeout_s(p.timeout, deadline)
-        clock = self.clock
-        t0 = clock.monotonic()
         up.balancer.on_start(ep.id)
-        try:
-            resp = await self.pool.request(ep.host, ep.port, method, target, out, body, timeout_s=timeout)
+        return out, attempt_timeout_s(p.timeout, deadline)
+
+    def _attempt_ends(self, up: Upstream, p: Policy, ep: Endpoint, breaker: CircuitBreaker | None,
+                      resp: ClientResponse | None, exc: BaseException | None, t0: float, attempt: int) -> Outcome:
+        """The try's one Outcome, classified once from the answer or the client's exception,
+        and recorded on the instance breaker, the outlier detector and the metrics."""
+        up.balancer.on_end(ep.id)
+        elapsed = self.clock.monotonic() - t0
+        if resp is not None:
             result = Outcome(resp.status, resp.headers, resp, b"", attempt, ep.id)
-        except (TimeoutError, UpstreamError) as exc:
+            failed = resp.status >= 500
+        else:
+            assert exc is not None
             why = failure_reason(exc)
             result = Outcome.failure(why, f"{up.service} instance {ep.id}: {why.replace('-', ' ')} after "
-                                          f"{(clock.monotonic() - t0) * 1000:.0f} ms", attempt, ep.id)
-        except asyncio.CancelledError:
-            if breaker is not None:
-                breaker.on_ignored()
-            raise
-        finally:
-            up.balancer.on_end(ep.id)
-        elapsed = clock.monotonic() - t0
-        reason = result.reason   # None for an answer: an attempt's outcome is a status or a failure
-        failed = reason is not None or result.status >= 500   # = result.failed, without the property call
+                                          f"{elapsed * 1000:.0f} ms", attempt, ep.id)
+            failed = True
         if breaker is not None:
             (breaker.on_failure if failed else breaker.on_success)(elapsed)
         if p.outlier.enabled:
             up.outlier.on_result(ep.id, not failed, len(up.ids))
-        self.metrics.count_attempt(up.service, ep.id, reason or str(result.status))
+        self.metrics.count_attempt(up.service, ep.id, result.reason or str(result.status))
         if not failed:
             self.metrics.observe_latency(up.service, elapsed)
         return result
