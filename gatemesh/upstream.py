@@ -137,7 +137,7 @@ class Upstream:
                 return None
             if not self.policy.breaker.enabled:
                 return ep, None
-            breaker = self.instance_breaker(ep.id)
+            breaker = self.instance_breakers.get(ep.id) or self.instance_breaker(ep.id)
             if breaker.try_acquire():
                 return ep, breaker
             if ep.id in refused:   # picked again: every candidate's breaker has refused
@@ -174,7 +174,7 @@ class Upstream:
         ids = self.ids
         if not ids:
             return None
-        candidates = self.outlier.healthy(ids) if self.policy.outlier.enabled else ids
+        candidates: Sequence[str] = self.outlier.healthy(ids) if self.policy.outlier.enabled else ids
         if self.health.any_unhealthy:
             # As with ejection: never an empty set (panic) — better a doubtful endpoint than none.
             candidates = [i for i in candidates if self.health.is_healthy(i)] or candidates
