@@ -21,6 +21,11 @@ MAX_TTL_S = 300.0  # longer TTLs would keep dead instances visible for too long
 MAX_META_ENTRIES = 32
 MAX_META_CHARS = 256
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
+# host:port with a hostname or IPv4 (letters, digits, '.', '_', '-') or a bracketed IPv6,
+# and a port 1..65535, all ASCII; the OpenAPI document states the same pattern.
+HOST_PATTERN = r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)"
+PORT_PATTERN = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+ADDRESS_PATTERN = re.compile(f"({HOST_PATTERN}):([0-9]+)")
 
 
 class Clock(Protocol):
@@ -143,12 +148,11 @@ def parse_address(address: Any) -> tuple[str, int]:
     """'host:port' (or '[v6]:port') -> (host, port); port must be 1..65535."""
     if not isinstance(address, str):
         raise ValueError(f"address must be a string 'host:port', got {address!r}.")
-    host, sep, port_text = address.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    if not sep or not host or any(c.isspace() for c in host) or not port_text.isdigit():
-        raise ValueError(f"address {address!r} is invalid: expected 'host:port', e.g. '127.0.0.1:18001'.")
-    port = int(port_text)
+    match = ADDRESS_PATTERN.fullmatch(address)
+    if match is None:
+        raise ValueError(f"address {address!r} is invalid: expected 'host:port' (a hostname, IPv4 or [IPv6] "
+                         f"address and a port), e.g. '127.0.0.1:18001'.")
+    host, port = match.group(1).strip("[]"), int(match.group(2))
     if not 1 <= port <= 65535:
         raise ValueError(f"address {address!r} has port {port}; a port must be between 1 and 65535.")
     return host, port
