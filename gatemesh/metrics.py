@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left
-from typing import Iterator
+from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -123,7 +123,7 @@ class _HotCollector:
         latency = HistogramMetricFamily(*LATENCY, labels=["proxy", "upstream"])
         for upstream, h in list(m._latency.items()):
             cumulative, buckets = 0, []
-            for le, n in zip(_LE, h.counts):
+            for le, n in zip(_LE, h.counts, strict=True):
                 cumulative += n
                 buckets.append((le, cumulative))
             latency.add_metric([proxy, upstream], buckets, h.sum)

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Set everything up and run the whole test suite: the README's test command, and CI's.
 #   1. scripts/setup.sh            .venv, the package, the real toxiproxy-server
-#   2. pytest -n auto tests        unit + integration + chaos (real processes, real Toxiproxy)
-#   2b. pytest tests/nemesis       the nemesis tier, one test at a time (timing-sensitive: a
+#   2. ruff check, mypy            the static checks configured in pyproject.toml (seconds)
+#   3. pytest -n auto tests        unit + integration + chaos (real processes, real Toxiproxy)
+#                                  + browser (the dashboard in Debian's Chromium, installed by
+#                                  scripts/install-browser.sh first)
+#   3b. pytest tests/nemesis       the nemesis tier, one test at a time (timing-sensitive: a
 #                                  seeded nemesis with the exactly-once check, control-plane
 #                                  restart cycles, panic routing, supervisor jobs; ~5 min)
-#   3. scripts/compose-tier.sh     the same topology in containers on a real Docker engine
+#   4. scripts/compose-tier.sh     the same topology in containers on a real Docker engine
 #                                  (installed and started here; images built offline), chaos
 #                                  scenarios against containers, everything torn down
-#   4. scripts/bench.sh --quick    the proxy benchmark's short round (figures, ratios to
+#   5. scripts/bench.sh --quick    the proxy benchmark's short round (figures, ratios to
 #                                  HAProxy; measured, never asserted), so it cannot rot
 # Extra arguments go to pytest only, and skip the compose tier (a slice, not the whole run).
 set -euo pipefail
@@ -16,9 +19,13 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 
 bash scripts/setup.sh
+bash scripts/install-browser.sh
 export PATH="$REPO/.tools/bin:$PATH"
 
 started=$(date +%s)
+echo "test: ruff check, mypy ..."
+.venv/bin/ruff check --no-cache . || { echo "test: ruff check failed (fix it, or see [tool.ruff] in pyproject.toml)" >&2; exit 1; }
+.venv/bin/mypy || { echo "test: mypy failed (see [tool.mypy] in pyproject.toml)" >&2; exit 1; }
 whole=0
 if [[ $# -eq 0 ]]; then
   whole=1

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from gatemesh.faults import Faults
 from gatemesh.runner import ProcessRunner
 
+from .run import entry
 from .traffic import Traffic
 
 GROWTH_FLAG = 0.25     # +25 % start → end, still rising at the end: reported as growing
@@ -77,12 +79,13 @@ def soak(runner: ProcessRunner, duration_s: float, interval_s: float = 10.0, rat
                          f"got {duration_s} and {interval_s}")
     say = say or (lambda _m: None)
     topo = runner.topology
+    gateway, key = entry(runner)
     faults = Faults.for_runner(runner)
-    target = next(c.instance for c in topo.instances() if c.service == "catalog")
+    target = next(c.instance for c in topo.instances() if c.service == "catalog" and c.instance)
     series = {k: KindSeries(k) for k in KINDS}
     windows = 0
     t0 = time.monotonic()
-    with Traffic(topo.endpoints.gateway, topo.api_key, rate_per_s=rate_per_s, max_s=duration_s + 5,
+    with Traffic(gateway, key, rate_per_s=rate_per_s, max_s=duration_s + 5,
                  max_requests=int(rate_per_s * duration_s * 1.2) + 100) as traffic:
         warm_s = min(30.0, duration_s / 10) if warm_s is None else warm_s
         next_sample, next_window = t0 + warm_s, t0

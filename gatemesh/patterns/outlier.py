@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from gatemesh.clock import Clock
-from gatemesh.patterns import ConfigError, check_bool, check_int, check_number
+from gatemesh.patterns.validate import ConfigError, check_bool, check_int, check_number
 
 EJECTED = "ejected"
 RETURNED = "returned"

@@ -10,8 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from mesh.controlplane.registry import (HOST_PATTERN, ID_PATTERN, MAX_META_CHARS, MAX_META_ENTRIES, MAX_TTL_S,
-                                        PORT_PATTERN)
+from mesh.controlplane.registry import (
+    HOST_PATTERN,
+    ID_PATTERN,
+    MAX_META_CHARS,
+    MAX_META_ENTRIES,
+    MAX_TTL_S,
+    PORT_PATTERN,
+)
 
 VERSION = "1"
 

@@ -14,7 +14,10 @@ import math
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping, Protocol
+from typing import Any, Mapping
+
+from gatemesh.address import split_address
+from gatemesh.clock import Clock
 
 DEFAULT_TTL_S = 3.0  # how long an instance stays without a heartbeat (contracts: --ttl-s 3)
 MAX_TTL_S = 300.0  # longer TTLs would keep dead instances visible for too long
@@ -26,10 +29,6 @@ ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 HOST_PATTERN = r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)"
 PORT_PATTERN = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
 ADDRESS_PATTERN = re.compile(f"({HOST_PATTERN}):([0-9]+)")
-
-
-class Clock(Protocol):
-    def monotonic(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,15 +145,10 @@ def check_id(value: Any, what: str) -> str:
 
 def parse_address(address: Any) -> tuple[str, int]:
     """'host:port' (or '[v6]:port') -> (host, port); port must be 1..65535."""
-    if not isinstance(address, str):
-        raise ValueError(f"address must be a string 'host:port', got {address!r}.")
-    match = ADDRESS_PATTERN.fullmatch(address)
-    if match is None:
-        raise ValueError(f"address {address!r} is invalid: expected 'host:port' (a hostname, IPv4 or [IPv6] "
-                         f"address and a port), e.g. '127.0.0.1:18001'.")
-    host, port = match.group(1).strip("[]"), int(match.group(2))
-    if not 1 <= port <= 65535:
-        raise ValueError(f"address {address!r} has port {port}; a port must be between 1 and 65535.")
+    host, port = split_address(address)
+    if ADDRESS_PATTERN.fullmatch(address) is None:  # what the OpenAPI document promises, and no more
+        raise ValueError(f"address {address!r} is invalid: expected 'host:port' with a hostname, IPv4 or [IPv6] "
+                         f"address in ASCII letters, digits, '.', '_' or '-', e.g. '127.0.0.1:18001'.")
     return host, port
 
 

@@ -16,9 +16,9 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
+from test_controlplane import ControlPlaneProcess
 
 from mesh.controlplane import openapi
-from test_controlplane import ControlPlaneProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.discovery]
 

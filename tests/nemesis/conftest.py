@@ -7,8 +7,8 @@ control arms run yesterday's control plane this way).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
