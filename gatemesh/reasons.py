@@ -39,6 +39,8 @@ class Reason(StrEnum):
     # the request itself
     BAD_REQUEST = "bad-request"
     PAYLOAD_TOO_LARGE = "payload-too-large"
+    # the proxy itself broke (a bug): the server's last resort, logged with its traceback
+    INTERNAL_ERROR = "internal-error"
     # not a refusal: an answer served from the fallback (a cached or declared response)
     FALLBACK = "fallback"
 
@@ -61,6 +63,7 @@ STATUS: dict[Reason, int] = {
     Reason.RATE_LIMITED: 429,
     Reason.BAD_REQUEST: 400,
     Reason.PAYLOAD_TOO_LARGE: 413,
+    Reason.INTERNAL_ERROR: 500,
     Reason.FALLBACK: 200,
 }
 

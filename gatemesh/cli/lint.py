@@ -9,6 +9,7 @@ Faults: INSTANCE:KIND[=VALUE][,jitter=MS][,for=S][,status=CODE], KIND one of lat
 (=ms), timeout, reset_peer, down, error (=share of calls), kill, pause. Exit 0 when
 nothing is found, 1 when a trap is found (so a lab script can stop on it).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,12 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("--fault", action="append", default=[], metavar="SPEC", help="a fault you will inject (repeat)")
     p.add_argument("--rate", type=float, default=10.0, help="product pages per second you will send (default 10)")
-    p.add_argument("--mesh-share", type=float, default=0.5,
-                   help="share of pages composed in the mesh, /api/storefront (default 0.5)")
+    p.add_argument(
+        "--mesh-share",
+        type=float,
+        default=0.5,
+        help="share of pages composed in the mesh, /api/storefront (default 0.5)",
+    )
     p.add_argument("--topology", choices=sorted(TOPOLOGIES), help="lint a topology's layout without running it")
     p.add_argument("--preset", help="with --topology: the policy at every placement (default: gatemesh's defaults)")
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
@@ -70,17 +75,26 @@ def _setup(args: argparse.Namespace) -> Setup:
 
 def run(args: argparse.Namespace) -> int:
     setup = _setup(args)
-    unknown = sorted({f.instance for f in setup.faults
-                      if f.service not in setup.counts or int(f.instance.rsplit("-", 1)[1] or 0) > setup.counts[f.service]})
+    unknown = sorted(
+        {
+            f.instance
+            for f in setup.faults
+            if f.service not in setup.counts or int(f.instance.rsplit("-", 1)[1] or 0) > setup.counts[f.service]
+        }
+    )
     if unknown:
-        raise CliError(f"no instance named {', '.join(unknown)} in {setup.topology} "
-                       f"({', '.join(f'{s}-1..{n}' for s, n in setup.counts.items())})")
+        raise CliError(
+            f"no instance named {', '.join(unknown)} in {setup.topology} "
+            f"({', '.join(f'{s}-1..{n}' for s, n in setup.counts.items())})"
+        )
     findings = lint(setup)
     if args.json:
         print(json.dumps([f.to_dict() for f in findings], indent=2))
     elif not findings:
-        print(f"gatemesh lint: no traps for {setup.topology} with {len(setup.faults)} fault(s) at "
-              f"{setup.traffic.rate_per_s:g} pages/s")
+        print(
+            f"gatemesh lint: no traps for {setup.topology} with {len(setup.faults)} fault(s) at "
+            f"{setup.traffic.rate_per_s:g} pages/s"
+        )
     else:
         for finding in findings:
             print(finding)

@@ -20,6 +20,25 @@ def own_value(result: Mapping[str, Any], key: str, location: str) -> float | Non
         return ((result.get("proxy") or {}).get("by_location") or {}).get(location, {}).get(key)
     return metric_value(result, key, OWN_ROUTE[location])
 MIN_POINTS = 0.03            # a share must move at least 3 percentage points to be measurable
+RATE_LIMITED = "rate-limited"
+
+
+def rate_limited(result: Mapping[str, Any]) -> int:
+    """Requests of one arm the gateway refused with 429 ``rate-limited`` (its top reasons)."""
+    reasons = (result.get("phases") or {}).get("all", {}).get("reasons") or {}
+    return int(sum(n for reason, n in reasons.items() if RATE_LIMITED in str(reason)))
+
+
+def rate_limit_sentence(results: Sequence[Mapping[str, Any]]) -> str | None:
+    """One sentence when any arm was rate limited: its figures then measure the API key's
+    limit as well as the pattern (issue 12: the demo key's limit and the load disagreed)."""
+    hit = {r["arm"]: rate_limited(r) for r in results if rate_limited(r)}
+    if not hit:
+        return None
+    arms = ", ".join(f"{n} in arm {arm}" for arm, n in hit.items())
+    return (f"This run was rate limited: {arms} got 429 {RATE_LIMITED}, so the load exceeded the API key's "
+            f"limit and those failures are the key's, not the pattern's; use fewer users or a key with a "
+            f"higher limit.")
 
 
 def metric_value(result: Mapping[str, Any], key: str, route: str | None = None) -> float | None:
@@ -93,6 +112,9 @@ def summarize(design: Design, results: Sequence[Mapping[str, Any]], load: LoadSp
         c["sentence"] = sentence + "."
         comparison[result["arm"]] = c
         sentences.append(c["sentence"])
+    limited = rate_limit_sentence(results)
+    if limited:
+        sentences.append(limited)
     measured = [c for c in comparison.values()]
     all_better = bool(measured) and all(c["measurable"] for c in measured)
     any_better = any(c["measurable"] for c in measured)
@@ -111,6 +133,7 @@ def summarize(design: Design, results: Sequence[Mapping[str, Any]], load: LoadSp
         "metric": {"key": metric.key, "label": metric.label, "unit": metric.unit,
                    "lower_is_better": metric.lower_is_better, "ideal": metric.ideal, "min_change": metric.min_change},
         "arms": {r["arm"]: dict(r) for r in results},
+        "rate_limited": {r["arm"]: rate_limited(r) for r in results},
         "comparison": comparison,
         "verdict": {"all_better": all_better, "any_better": any_better, "sentence": " ".join(sentences)},
     }

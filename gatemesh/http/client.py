@@ -20,23 +20,24 @@ from typing import AsyncIterator
 
 import httptools
 
+from ..reasons import Reason
 from .messages import Headers, request_head
 
 
 class UpstreamError(Exception):
-    reason = "upstream-error"
+    reason = Reason.UPSTREAM_ERROR
 
 
 class ConnectFailed(UpstreamError):
-    reason = "connect-failed"
+    reason = Reason.CONNECT_FAILED
 
 
 class UpstreamReset(UpstreamError):
-    reason = "upstream-reset"
+    reason = Reason.UPSTREAM_RESET
 
 
 class UpstreamProtocolError(UpstreamError):
-    reason = "upstream-error"
+    reason = Reason.UPSTREAM_ERROR
 
 
 class ClientResponse:

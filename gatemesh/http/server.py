@@ -24,6 +24,7 @@ from typing import Awaitable, Callable
 
 import httptools
 
+from ..reasons import Reason
 from .messages import _STATUS_LINES, Request, Response, json_response, status_line
 
 log = logging.getLogger("gatemesh.http")
@@ -120,9 +121,9 @@ class HttpServerProtocol(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._fail(_error(501, "bad-request", "protocol upgrades are not supported by this proxy", self._proxy))
+            self._fail(_error(501, Reason.BAD_REQUEST, "protocol upgrades are not supported by this proxy", self._proxy))
         except httptools.HttpParserError as exc:
-            self._fail(_error(400, "bad-request", f"malformed HTTP request: {exc}", self._proxy))
+            self._fail(_error(400, Reason.BAD_REQUEST, f"malformed HTTP request: {exc}", self._proxy))
             return
         if self._reject is not None:
             self._fail(self._reject)
@@ -146,9 +147,9 @@ class HttpServerProtocol(asyncio.Protocol):
         self._headers.append((name, value))
         self._header_bytes += len(name) + len(value)
         if self._header_bytes > self._max_header and self._reject is None:
-            self._reject = _error(431, "bad-request", f"request headers exceed {self._max_header} bytes", self._proxy)
+            self._reject = _error(431, Reason.BAD_REQUEST, f"request headers exceed {self._max_header} bytes", self._proxy)
         elif name == b"content-length" and value.isdigit() and int(value) > self._max_body and self._reject is None:
-            self._reject = _error(413, "payload-too-large",
+            self._reject = _error(413, Reason.PAYLOAD_TOO_LARGE,
                                   f"request body of {int(value)} bytes exceeds the limit of {self._max_body} bytes",
                                   self._proxy)
 
@@ -156,7 +157,7 @@ class HttpServerProtocol(asyncio.Protocol):
         self._body_size += len(body)
         if self._body_size > self._max_body:
             if self._reject is None:
-                self._reject = _error(413, "payload-too-large",
+                self._reject = _error(413, Reason.PAYLOAD_TOO_LARGE,
                                       f"request body exceeds the limit of {self._max_body} bytes", self._proxy)
             return
         self._body.append(body)
@@ -210,7 +211,7 @@ class HttpServerProtocol(asyncio.Protocol):
                         raise
                     except Exception:
                         log.exception("handler failed for %s %s", req.method, req.target)
-                        resp = _error(500, "internal-error", "the proxy failed while handling this request; see its log", self._proxy)
+                        resp = _error(500, Reason.INTERNAL_ERROR, "the proxy failed while handling this request; see its log", self._proxy)
                     keep_alive = req.keep_alive and not self._closing
                     if resp.stream is None:
                         self._write_whole(req.method, resp, keep_alive)

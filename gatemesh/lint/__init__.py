@@ -5,6 +5,7 @@ numbers and a fix, before anyone waits for a breaker that cannot open.
     setup = Setup("edge-mesh", {"edge": table, "mesh": table}, faults=(Fault("catalog-1", "error"),))
     for finding in lint(setup): print(finding)
 """
+
 from __future__ import annotations
 
 from .checks import CHECKS

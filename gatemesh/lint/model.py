@@ -9,10 +9,11 @@ whose policy applies and the service it calls. Which hops exist depends on the t
     client ─► gateway ──(edge policy for storefront)──► storefront
                           storefront's sidecar ──(mesh policy for catalog)──► catalog
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from gatemesh.policy import Policy, PolicyTable
 from gatemesh.topology.counts import DEFAULT_COUNTS
@@ -40,13 +41,13 @@ class LintError(ValueError):
 class Fault:
     """One fault the run will inject. Latency in ms, as Toxiproxy's own attributes."""
 
-    instance: str                 # catalog-1
-    kind: str                     # one of FAULT_KINDS
-    latency_ms: float = 0.0       # latency: the added delay
-    jitter_ms: float = 0.0        # latency: +/- this much
-    error_rate: float = 1.0       # error: share of calls the app fails
-    error_status: int = 503       # error: the status the app answers (`gatemesh fault misbehave` default 500)
-    duration_s: float = 10.0      # how long the fault stays in
+    instance: str  # catalog-1
+    kind: str  # one of FAULT_KINDS
+    latency_ms: float = 0.0  # latency: the added delay
+    jitter_ms: float = 0.0  # latency: +/- this much
+    error_rate: float = 1.0  # error: share of calls the app fails
+    error_status: int = 503  # error: the status the app answers (`gatemesh fault misbehave` default 500)
+    duration_s: float = 10.0  # how long the fault stays in
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -67,8 +68,8 @@ class Fault:
 class Traffic:
     """The load a lab or experiment sends to the entry (the product pages)."""
 
-    rate_per_s: float = 10.0       # page requests per second; the labs' default load
-    mesh_share: float = 0.5        # share of pages composed in the mesh (/api/storefront); the rest at the edge
+    rate_per_s: float = 10.0  # page requests per second; the labs' default load
+    mesh_share: float = 0.5  # share of pages composed in the mesh (/api/storefront); the rest at the edge
 
     def __post_init__(self) -> None:
         if self.rate_per_s <= 0 or not 0.0 <= self.mesh_share <= 1.0:
@@ -77,8 +78,8 @@ class Traffic:
 
 @dataclass(frozen=True)
 class Hop:
-    placement: str   # edge | mesh: whose policy table applies
-    service: str     # the service this hop calls
+    placement: str  # edge | mesh: whose policy table applies
+    service: str  # the service this hop calls
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ class Setup:
     """Everything a lint looks at."""
 
     topology: str
-    policies: Mapping[str, PolicyTable]                  # placement -> table in force
+    policies: Mapping[str, PolicyTable]  # placement -> table in force
     counts: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_COUNTS))
     traffic: Traffic = field(default_factory=Traffic)
     faults: tuple[Fault, ...] = ()
@@ -107,7 +108,7 @@ class Setup:
         edge_share = 1.0 - self.traffic.mesh_share
         for part in PAGE_PARTS:
             if self.topology in ("edge", "edge-mesh"):
-                out.append((edge_share, (Hop(EDGE, part),)))   # the page composed at the gateway
+                out.append((edge_share, (Hop(EDGE, part),)))  # the page composed at the gateway
             if self.topology == "edge":
                 # storefront's app calls out through the gateway's internal listener
                 out.append((self.traffic.mesh_share, (Hop(EDGE, "storefront"), Hop(EDGE, part))))
@@ -125,7 +126,7 @@ class Setup:
             if any(h.placement == placement and h.service == service for h in hops):
                 rate += share * self.traffic.rate_per_s
         if service == "storefront":
-            rate /= len(PAGE_PARTS)   # one storefront call per page, not one per part
+            rate /= len(PAGE_PARTS)  # one storefront call per page, not one per part
         return rate
 
 
@@ -133,15 +134,20 @@ class Setup:
 class Finding:
     """One trap: what will happen, with the numbers, and how to avoid it."""
 
-    code: str           # ejection-cap, breaker-min-calls, ...
-    placement: str      # edge | mesh | path
+    code: str  # ejection-cap, breaker-min-calls, ...
+    placement: str  # edge | mesh | path
     service: str
-    message: str        # a sentence with the numbers
-    fix: str            # a sentence: the setting or the fault to change
+    message: str  # a sentence with the numbers
+    fix: str  # a sentence: the setting or the fault to change
 
     def to_dict(self) -> dict[str, str]:
-        return {"code": self.code, "placement": self.placement, "service": self.service,
-                "message": self.message, "fix": self.fix}
+        return {
+            "code": self.code,
+            "placement": self.placement,
+            "service": self.service,
+            "message": self.message,
+            "fix": self.fix,
+        }
 
     def __str__(self) -> str:
         return f"[{self.code}] {self.placement} {self.service}: {self.message}\n    fix: {self.fix}"

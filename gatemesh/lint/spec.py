@@ -6,6 +6,7 @@
 
 Durations are seconds (``for``); latencies milliseconds, as `gatemesh fault add` takes them.
 """
+
 from __future__ import annotations
 
 from .model import Fault, LintError

@@ -22,11 +22,13 @@ sidecar registers the instance.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from . import apis
 from .counts import SERVICES, resolve_counts
+from .dashboard import PARTS_FILE, dashboard_component, parts_file
 from .errors import TopologyError
 from .model import (
     CONTROLPLANE,
@@ -41,7 +43,6 @@ from .model import (
     Proxy,
     Topology,
 )
-from .dashboard import PARTS_FILE, dashboard_component, parts_file
 from .ports import PortPlan
 
 DEFAULT_TTL_S = 3  # registration TTL; heartbeats renew it well within
@@ -251,3 +252,9 @@ def _endpoints(layout: Layout, ports: PortPlan, sidecars: list[Component], dashb
 def _num(x: float) -> str:
     """3 -> "3", 2.5 -> "2.5" (command lines read better without a trailing .0)."""
     return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def rescale(topology: Topology, counts: Mapping[str, int]) -> Topology:
+    """The same topology with some instance counts changed; nothing already planned moves.
+    (Here, not a method of Topology: the model must not import the builder that imports it.)"""
+    return build_topology(topology.name, topology.ports, {**topology.counts, **counts}, **topology.options)

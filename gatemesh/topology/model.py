@@ -10,8 +10,9 @@ and filled in by whoever runs the topology (``Component.command``).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from .ports import PortPlan
 
@@ -131,13 +132,6 @@ class Topology:
         for p in self.proxies:
             owners[int(p.listen.rsplit(":", 1)[1])] = f"toxiproxy proxy {p.name}"
         return owners
-
-    def scaled(self, counts: Mapping[str, int]) -> "Topology":
-        """The same topology with some instance counts changed; nothing already planned moves."""
-        from .build import build_topology
-
-        merged = {**self.counts, **counts}
-        return build_topology(self.name, self.ports, merged, **self.options)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, for a compose generator or ``--json`` output."""

@@ -1,5 +1,6 @@
 """`gatemesh lint`: each trap is flagged on a setup that has it, with its numbers, and
 the defaults with no fault are quiet."""
+
 from __future__ import annotations
 
 import pytest
@@ -33,7 +34,7 @@ def test_the_defaults_without_a_fault_are_quiet(topology):
 def test_every_preset_without_a_fault_names_only_what_is_wrong_for_any_traffic(name):
     found = {f.code for f in lint(Setup("edge-mesh", tables("edge-mesh", preset(name), preset(name))))}
     assert found <= {"attempt-timeout", "tries-multiply"}, found
-    if name == "envoy":   # per-try timeout unset: one try may use the whole 15 s
+    if name == "envoy":  # per-try timeout unset: one try may use the whole 15 s
         assert "attempt-timeout" in found
 
 
@@ -52,9 +53,13 @@ def test_one_failing_instance_is_within_the_default_cap():
 
 
 def test_a_breaker_whose_minimum_calls_the_fault_window_never_reaches():
-    hystrix = preset("hystrix")   # rate only (consecutive off), 20 calls minimum
-    setup = Setup("edge", tables("edge", hystrix), traffic=Traffic(rate_per_s=2.0),
-                  faults=(Fault("pricing-1", "error", error_rate=0.5, duration_s=10.0),))
+    hystrix = preset("hystrix")  # rate only (consecutive off), 20 calls minimum
+    setup = Setup(
+        "edge",
+        tables("edge", hystrix),
+        traffic=Traffic(rate_per_s=2.0),
+        faults=(Fault("pricing-1", "error", error_rate=0.5, duration_s=10.0),),
+    )
     [finding] = [f for f in lint(setup) if f.code == "breaker-min-calls"]
     # edge topology: every page's pricing call crosses the gateway: 2/s over 2 instances, 10 s → 10 calls
     assert "about 10 calls" in finding.message and "minimum_calls=20" in finding.message
@@ -78,7 +83,9 @@ def test_retries_hide_a_failing_instance_from_the_service_breaker():
     setup = Setup("edge", tables("edge"), faults=(Fault("catalog-1", "error"),))
     assert ("retries-hide-errors", "edge", "catalog") in codes(setup)
     no_retry = Policy.from_dict({"retry": {"enabled": False}})
-    assert "retries-hide-errors" not in {f.code for f in lint(Setup("edge", tables("edge", no_retry), faults=setup.faults))}
+    assert "retries-hide-errors" not in {
+        f.code for f in lint(Setup("edge", tables("edge", no_retry), faults=setup.faults))
+    }
 
 
 def test_the_mesh_retrying_below_the_gateway_hides_errors_from_the_edge():
@@ -90,12 +97,12 @@ def test_tries_multiply_across_hops_without_a_budget():
     unbudgeted = Policy.from_dict({"budget": {"enabled": False}})
     setup = Setup("edge-mesh", tables("edge-mesh", unbudgeted, unbudgeted))
     found = [f for f in lint(setup) if f.code == "tries-multiply"]
-    assert len(found) == 4   # storefront × each page part
+    assert len(found) == 4  # storefront × each page part
     assert "up to 9 times" in found[0].message and "edge storefront × mesh catalog" in found[0].message
     # the edge topology multiplies at one proxy: the gateway retries storefront and, on its
     # internal listener, the parts storefront asks for
     assert {f.code for f in lint(Setup("edge", tables("edge", unbudgeted)))} == {"tries-multiply"}
-    assert lint(Setup("edge-mesh", tables("edge-mesh", Policy(), unbudgeted))) != []   # one hop without is enough
+    assert lint(Setup("edge-mesh", tables("edge-mesh", Policy(), unbudgeted))) != []  # one hop without is enough
     assert lint(Setup("edge-mesh", tables("edge-mesh"))) == []
 
 
@@ -131,10 +138,28 @@ def test_istios_retries_do_not_cover_a_reset_or_a_500():
 
 def test_faults_parse_from_the_command_line_form():
     assert parse_fault("catalog-1:latency=1000,jitter=100,for=20") == Fault(
-        "catalog-1", "latency", latency_ms=1000, jitter_ms=100, duration_s=20)
-    assert parse_fault("pricing-1:error=0.5,status=500") == Fault("pricing-1", "error", error_rate=0.5, error_status=500)
-    for bad, says in [("catalog-1", "looks like"), ("catalog-1:melt", "unknown fault kind"),
-                      ("catalog-1:latency=x", "not a number"), ("catalog-1:kill=3", "takes no value"),
-                      ("catalog-1:latency=5,colour=red", "unknown fault option"), ("catalog-1:error=2", r"\(0, 1\]")]:
+        "catalog-1", "latency", latency_ms=1000, jitter_ms=100, duration_s=20
+    )
+    assert parse_fault("pricing-1:error=0.5,status=500") == Fault(
+        "pricing-1", "error", error_rate=0.5, error_status=500
+    )
+    for bad, says in [
+        ("catalog-1", "looks like"),
+        ("catalog-1:melt", "unknown fault kind"),
+        ("catalog-1:latency=x", "not a number"),
+        ("catalog-1:kill=3", "takes no value"),
+        ("catalog-1:latency=5,colour=red", "unknown fault option"),
+        ("catalog-1:error=2", r"\(0, 1\]"),
+    ]:
         with pytest.raises(LintError, match=says):
             parse_fault(bad)
+
+
+def test_below_the_panic_threshold_ejection_stops_helping():
+    roomy = Policy.from_dict({"outlier": {"max_ejection_percent": 67}})
+    setup = Setup("edge", tables("edge", roomy), faults=(Fault("catalog-1", "error"), Fault("catalog-2", "error")))
+    [finding] = [f for f in lint(setup) if f.code == "panic-threshold"]
+    assert "only 33% stay healthy, below the 50% panic threshold" in finding.message
+    off = Policy.from_dict({"outlier": {"max_ejection_percent": 67, "panic_threshold_percent": 0}})
+    quiet = Setup("edge", tables("edge", off), faults=setup.faults)
+    assert "panic-threshold" not in {f.code for f in lint(quiet)}

@@ -14,6 +14,7 @@ from gatemesh.topology import (
     TopologyError,
     build_topology,
     parse_scale,
+    rescale,
 )
 
 TOTAL = sum(DEFAULT_COUNTS.values())  # 13 instances
@@ -115,7 +116,7 @@ def test_edge_gateway_config_follows_the_contract():
     assert routes["catalog"] == {"name": "catalog", "prefix": "/api/catalog", "service": "catalog", "rewrite": "/products"}
     assert routes["orders"]["rewrite"] == "/orders"
     assert cfg["apimgmt"]["keys"]["demo-key"] == {"routes": ["*"]}
-    assert cfg["apimgmt"]["rate_limit"]["rate_per_s"] == 100
+    assert cfg["apimgmt"]["rate_limit"]["rate_per_s"] == 500   # sized for the load examples (issue 12)
     assert cfg["policies"] == {"*": {}}
     assert json.loads(topo.files["gateway.json"]) == cfg
     assert arg(topo.component("gateway"), "--config") == f"{RUN_DIR}/gateway.json"
@@ -206,11 +207,11 @@ def test_ports_are_deterministic_and_do_not_move_when_scaling():
     assert build_topology("mesh", counts={"catalog": 2}) == small
     for c in small.components:
         assert big.component(c.name) == c
-    assert small.scaled({"catalog": 6, "orders": 4}) == big
+    assert rescale(small, {"catalog": 6, "orders": 4}) == big
 
 
 def test_scaled_removes_the_highest_numbers():
-    topo = build_topology("edge").scaled({"catalog": 1})
+    topo = rescale(build_topology("edge"), {"catalog": 1})
     assert [c.name for c in topo.instances("catalog")] == ["catalog-1"]
     assert topo.counts["catalog"] == 1 and topo.counts["pricing"] == 2
 

@@ -3,7 +3,13 @@ import pytest
 
 from gatemesh.clock import FakeClock
 from gatemesh.patterns.deadline import (
-    DEADLINE_HEADER, Deadline, TimeoutConfig, attempt_timeout_s, parse_deadline_ms, request_deadline)
+    DEADLINE_HEADER,
+    Deadline,
+    TimeoutConfig,
+    attempt_timeout_s,
+    parse_deadline_ms,
+    request_deadline,
+)
 
 
 def test_header_name_is_the_contract_header_lower_cased():
