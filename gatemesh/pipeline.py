@@ -39,13 +39,14 @@ from .reasons import Reason
 from .refusal import Refusal
 from .upstream import Upstream
 
-__all__ = ["ATTEMPT_HEADER", "CallResult", "Outcome", "ResilientCaller"]
+__all__ = ["ATTEMPT_HEADER", "HOP_HEADERS", "CallResult", "Outcome", "ResilientCaller"]
 
 _DEADLINE_NAME = DEADLINE_HEADER_BYTES
 ATTEMPT_HEADER = b"x-gatemesh-attempt"
-_DROPPED = frozenset({_DEADLINE_NAME, ATTEMPT_HEADER})   # this hop sets them afresh per attempt
+HOP_HEADERS = frozenset({_DEADLINE_NAME, ATTEMPT_HEADER})   # this hop sets them afresh per attempt
 # Read on every request: a module global costs ~15 ns, an Enum member lookup ~300 ns on 3.11.
 _FALLBACK = Reason.FALLBACK
+_EXPIRED = "the request's deadline had passed before it was sent upstream"
 
 
 class ResilientCaller:
@@ -102,7 +103,9 @@ class ResilientCaller:
     async def call(self, service: str, method: bytes, target: bytes, headers: Headers, body: bytes,
                    deadline: Deadline | None = None, idempotency_key: bool = False) -> Outcome:
         """Request deadline → concurrency limit → service breaker → the retry loop, then
-        fallback; one request counted once, by its outcome."""
+        fallback; one request counted once, by its outcome. `headers` come without this
+        hop's own (`HOP_HEADERS`: the deadline and attempt headers, which every attempt
+        sets afresh), as `Proxy.outgoing_headers` makes them."""
         if service not in self.known_services:
             self.metrics.count_request(service, Reason.UNKNOWN_SERVICE)
             raise Refusal(Reason.UNKNOWN_SERVICE, f"no service named {service!r} is registered")
@@ -112,9 +115,11 @@ class ResilientCaller:
             if p.timeout.enabled:
                 own = Deadline.after(self.clock, p.timeout.request_timeout_s)
                 if deadline is None or own.at < deadline.at:   # both on self.clock: the earlier one wins
-                    deadline = own
-            if deadline is not None and deadline.expired:
-                raise Refusal(Reason.DEADLINE_EXCEEDED, "the request's deadline had passed before it was sent upstream")
+                    deadline = own   # just set: it cannot have passed
+                elif deadline.expired:
+                    raise Refusal(Reason.DEADLINE_EXCEEDED, _EXPIRED)
+            elif deadline is not None and deadline.expired:
+                raise Refusal(Reason.DEADLINE_EXCEEDED, _EXPIRED)
             if p.concurrency.enabled and not up.limiter.try_acquire():
                 raise Refusal(Reason.OVERLOADED, f"{service} has {up.limiter.in_flight} requests in flight, the limit")
             try:
@@ -169,11 +174,9 @@ class ResilientCaller:
         """The retry loop: each attempt through the concrete and endpoint layers; whether
         to try again is patterns/retry.py's answer, whether it is affordable the budget's."""
         service = up.service
-        retry_safe = is_retry_safe(method, idempotency_key)
         max_attempts = p.retry.max_attempts if p.retry.enabled else 1
         if p.budget.enabled:
             up.budget.record_request()
-        base = [(n, v) for n, v in headers if n not in _DROPPED]
         clock = self.clock
         tried: set[str] = set()
         last: Outcome | None = None
@@ -188,7 +191,7 @@ class ResilientCaller:
             tried.add(ep.id)
             # The endpoint layer: two plain calls around the one await (a coroutine of its own
             # would add a frame every resumption passes through, on every request).
-            out, timeout = self._attempt_starts(up, p, ep, base, deadline, attempt)
+            out, timeout = self._attempt_starts(up, p, ep, headers, deadline, attempt)
             t0 = clock.monotonic()
             try:
                 resp = await self.pool.request(ep.host, ep.port, method, target, out, body, timeout_s=timeout)
@@ -204,7 +207,8 @@ class ResilientCaller:
             if last.reason is None and last.status < 500:   # = not last.failed, for an attempt's outcome
                 return last
             if attempt >= max_attempts or not is_retryable(
-                    p.retry, last.status if last.answered else None, None if last.answered else last.reason, retry_safe):
+                    p.retry, last.status if last.answered else None, None if last.answered else last.reason,
+                    is_retry_safe(method, idempotency_key)):
                 break
             if deadline is not None and deadline.expired:
                 break
