@@ -204,7 +204,7 @@ class ResilientCaller:
                 raise
             else:
                 last = self._attempt_ends(up, p, ep, breaker, resp, None, t0, attempt)
-            if last.reason is None and last.status < 500:   # = not last.failed, for an attempt's outcome
+            if last.reason is None and last.status < 500:   # not failed: an answer below 500
                 return last
             if attempt >= max_attempts or not is_retryable(
                     p.retry, last.status if last.answered else None, None if last.answered else last.reason,
