@@ -8,9 +8,9 @@ method per layer:
             `_retries`  retry loop + budget + backoff; then (`call`) fallback
   concrete  `Upstream.choose` (upstream.py): endpoints from discovery → outlier ejection
             → health checks → instance breakers → balancer
-  endpoint  `_attempt_starts` attempt timeout, this try's headers → the wire →
-            `_attempt_ends` one `Outcome`, recorded on the instance breaker, the outlier
-            detector and the metrics
+  endpoint  (endpoint.py) `attempt_starts`: attempt timeout, this try's headers →
+            the wire → `attempt_ends`: one `Outcome`, recorded on the instance breaker,
+            the outlier detector and the metrics
 
 A failed final attempt that still produced an HTTP response (a 503 from the app, say) is
 returned as that response; only when no response exists does the call raise a Refusal —
@@ -25,14 +25,14 @@ from collections.abc import Mapping, Sequence
 
 from .clock import Clock, SystemClock
 from .discovery import Endpoint
+from .endpoint import ATTEMPT_HEADER, HOP_HEADERS, attempt_ends, attempt_starts
 from .events import EventLog
 from .healthprobe import health_check_loop
-from .http.client import ClientResponse, ConnectionPool, UpstreamError
+from .http.client import ConnectionPool, UpstreamError
 from .http.messages import Headers
 from .metrics import ProxyMetrics
-from .outcome import CallResult, Outcome, failure_reason
-from .patterns.breaker import CircuitBreaker
-from .patterns.deadline import DEADLINE_HEADER_BYTES, Deadline, attempt_timeout_s
+from .outcome import CallResult, Outcome
+from .patterns.deadline import Deadline
 from .patterns.retry import backoff_s, is_retry_safe, is_retryable
 from .policy import Policy, PolicyTable
 from .reasons import Reason
@@ -41,9 +41,6 @@ from .upstream import Upstream
 
 __all__ = ["ATTEMPT_HEADER", "HOP_HEADERS", "CallResult", "Outcome", "ResilientCaller"]
 
-_DEADLINE_NAME = DEADLINE_HEADER_BYTES
-ATTEMPT_HEADER = b"x-gatemesh-attempt"
-HOP_HEADERS = frozenset({_DEADLINE_NAME, ATTEMPT_HEADER})   # this hop sets them afresh per attempt
 # Read on every request: a module global costs ~15 ns, an Enum member lookup ~300 ns on 3.11.
 _FALLBACK = Reason.FALLBACK
 _EXPIRED = "the request's deadline had passed before it was sent upstream"
@@ -191,19 +188,19 @@ class ResilientCaller:
             tried.add(ep.id)
             # The endpoint layer: two plain calls around the one await (a coroutine of its own
             # would add a frame every resumption passes through, on every request).
-            out, timeout = self._attempt_starts(up, p, ep, headers, deadline, attempt)
+            out, timeout = attempt_starts(up, p, ep, headers, deadline, attempt)
             t0 = clock.monotonic()
             try:
                 resp = await self.pool.request(ep.host, ep.port, method, target, out, body, timeout_s=timeout)
             except (TimeoutError, UpstreamError) as exc:
-                last = self._attempt_ends(up, p, ep, breaker, None, exc, t0, attempt)
+                last = attempt_ends(clock, self.metrics, up, p, ep, breaker, None, exc, t0, attempt)
             except BaseException:   # cancelled (or a bug): the try ends here and counts for nothing
                 up.balancer.on_end(ep.id)
                 if breaker is not None:
                     breaker.on_ignored()
                 raise
             else:
-                last = self._attempt_ends(up, p, ep, breaker, resp, None, t0, attempt)
+                last = attempt_ends(clock, self.metrics, up, p, ep, breaker, resp, None, t0, attempt)
             if last.reason is None and last.status < 500:   # not failed: an answer below 500
                 return last
             if attempt >= max_attempts or not is_retryable(
@@ -233,40 +230,3 @@ class ResilientCaller:
         if budget_empty:
             raise Refusal(Reason.RETRY_BUDGET_EXHAUSTED, f"{last.message}; no retry left in {service}'s retry budget")
         raise last.refusal()
-
-    # --- endpoint layer ----------------------------------------------------------------
-    @staticmethod
-    def _attempt_starts(up: Upstream, p: Policy, ep: Endpoint, base: Headers, deadline: Deadline | None,
-                        attempt: int) -> tuple[Headers, float | None]:
-        """What one try at one endpoint sends (the deadline left, the attempt number) and
-        how long it may take: the attempt timeout, cut to the deadline."""
-        if deadline is not None:
-            out = [*base, (_DEADLINE_NAME, deadline.header_value()), (ATTEMPT_HEADER, b"%d" % attempt)]
-        else:
-            out = [*base, (ATTEMPT_HEADER, b"%d" % attempt)]
-        up.balancer.on_start(ep.id)
-        return out, attempt_timeout_s(p.timeout, deadline)
-
-    def _attempt_ends(self, up: Upstream, p: Policy, ep: Endpoint, breaker: CircuitBreaker | None,
-                      resp: ClientResponse | None, exc: BaseException | None, t0: float, attempt: int) -> Outcome:
-        """The try's one Outcome, classified once from the answer or the client's exception,
-        and recorded on the instance breaker, the outlier detector and the metrics."""
-        up.balancer.on_end(ep.id)
-        elapsed = self.clock.monotonic() - t0
-        if resp is not None:
-            result = Outcome(resp.status, resp.headers, resp, b"", attempt, ep.id)
-            failed = resp.status >= 500
-        else:
-            assert exc is not None
-            why = failure_reason(exc)
-            result = Outcome.failure(why, f"{up.service} instance {ep.id}: {why.replace('-', ' ')} after "
-                                          f"{elapsed * 1000:.0f} ms", attempt, ep.id)
-            failed = True
-        if breaker is not None:
-            (breaker.on_failure if failed else breaker.on_success)(elapsed)
-        if p.outlier.enabled:
-            up.outlier.on_result(ep.id, not failed, len(up.ids))
-        self.metrics.count_attempt(up.service, ep.id, result.reason or str(result.status))
-        if not failed:
-            self.metrics.observe_latency(up.service, elapsed)
-        return result
