@@ -2,7 +2,7 @@
 // sidecar, app), the control plane; edges with requests/s, success, p50/p99. Every node
 // and edge carries role="img" and an aria-label with its state in words (from the server).
 const esc = (s) => String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
-const ROW = 24, HEAD = 22, W = 250;
+const ROW = 24, HEAD = 22, W = 270;
 const LEFT = ["storefront", "orders"];
 
 function instClass(i) {
@@ -36,8 +36,9 @@ function service(svc, x, y, target) {
       <rect x="${x + 6}" y="${ry}" width="${W - 12}" height="${ROW - 4}" rx="4" class="${cls}${i.name === target ? " sel" : ""}"/>
       <rect x="${x + 14}" y="${ry + 5}" width="10" height="10" transform="rotate(45 ${x + 19} ${ry + 10})" class="${chip}"/>
       ${side}
-      <text x="${x + 50}" y="${ry + 14}">${esc(i.name)}${i.alive === false ? " ✕ killed" : i.paused ? " ⏸ paused" : ""}</text>
-      <text x="${x + 132}" y="${ry + 14}" font-size="10">${i.rps.toFixed(1)}/s ${flags ? "⚡" + esc(flags).slice(0, 22) : ""}</text>
+      <text x="${x + 50}" y="${ry + 14}">${esc(i.name)}</text>
+      <text x="${x + 140}" y="${ry + 14}" font-size="10">${i.rps.toFixed(1)}/s</text>
+      <text x="${x + 185}" y="${ry + 14}" font-size="11">${i.alive === false ? "✕ killed" : i.paused ? "⏸ paused" : flags ? "⚡ fault" : ""}</text>
       ${breakerDot(x + W - 34, ry + 10, "E", (i.breaker || {}).edge)}${breakerDot(x + W - 18, ry + 10, "M", (i.breaker || {}).mesh)}
     </g>`;
   });
@@ -103,7 +104,7 @@ export function renderPicture(el, view, target) {
   const sidecars = view.proxies.filter((p) => p.kind === "sidecar");
   const down = sidecars.filter((p) => !p.up).length;
   left += `<g role="img" aria-label="${esc(`sidecars: ${sidecars.length - down} of ${sidecars.length} answering`)}"><text x="10" y="${mid + 130}">sidecars: ${sidecars.length - down}/${sidecars.length} up</text></g>`;
-  el.innerHTML = `<svg viewBox="0 0 920 ${height}" width="100%" xmlns="http://www.w3.org/2000/svg">${edges}${left}${body}${texts}</svg>`;
+  el.innerHTML = `<svg viewBox="0 0 940 ${height}" width="100%" xmlns="http://www.w3.org/2000/svg">${edges}${left}${body}${texts}</svg>`;
   el.querySelectorAll("g.inst").forEach((g) => g.addEventListener("click", () => {
     const sel = document.getElementById("fault-target");
     sel.value = g.dataset.instance;
