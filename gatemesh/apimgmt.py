@@ -45,6 +45,9 @@ class RateLimitConfig:
             raise ValueError(
                 f"rate_limit.rate_per_s must be a positive number of requests per second, "
                 f"got {self.rate_per_s!r}.")
+        burst: object = self.burst
+        if isinstance(burst, float) and burst.is_integer():  # JSON's 5.0 is the integer 5
+            object.__setattr__(self, "burst", int(burst))
         if isinstance(self.burst, bool) or not isinstance(self.burst, int) or self.burst < 1:
             raise ValueError(
                 f"rate_limit.burst must be a whole number of requests >= 1, got {self.burst!r}.")

@@ -183,11 +183,11 @@ class Upstream:
         if self.policy.breaker.enabled and self._unclosed:
             candidates = [i for i in candidates
                           if (b := self.instance_breakers.get(i)) is None or b.state is not BreakerState.OPEN]
-        candidates = self.panic.candidates(ids, candidates, tried, self.policy.outlier.panic_threshold_percent)
-        choice = self.balancer.pick(candidates, tried)
+        chosen = self.panic.candidates(ids, candidates, tried, self.policy.outlier.panic_threshold_percent)
+        choice = self.balancer.pick(chosen, tried)
         if choice is None and tried:
             # Every candidate was tried once: a retry may go back to one (better than failing).
-            choice = self.balancer.pick(candidates, ())
+            choice = self.balancer.pick(chosen, ())
         return self.endpoints.get(choice) if choice is not None else None
 
     # --- observability ---------------------------------------------------------------

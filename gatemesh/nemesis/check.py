@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import requests
 
@@ -91,8 +92,8 @@ def judge(records: Iterable[OrderRecord], db_rows: list[Row], api: list[Row]) ->
         if r.acked and (not rows or rows[0][0] not in r.acked_ids or rows[0][0] not in api_ids):
             lost += 1
     for key, rows in by_key.items():
-        r = sent.get(key)
-        if r is None or any((row[2], row[3]) != (r.product_id, r.quantity) for row in rows):
+        asked = sent.get(key)
+        if asked is None or any((row[2], row[3]) != (asked.product_id, asked.quantity) for row in rows):
             invented += 1
     disagree = len(set(db_rows) ^ set(api))
     unacked = [r for r in sent.values() if not r.acked]

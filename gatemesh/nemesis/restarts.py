@@ -9,8 +9,9 @@ TTL, so each cycle starts from a whole registry.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from gatemesh.faults import Faults
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from gatemesh.faults import Faults
 from gatemesh.runner import ProcessRunner
@@ -51,7 +52,7 @@ class NemesisOptions:
                 raise ValueError(f"{name} must be (low, high) seconds with 0 < low <= high <= 60, got {(lo, hi)}")
 
     @classmethod
-    def long(cls, seed: int = 1) -> "NemesisOptions":
+    def long(cls, seed: int = 1) -> NemesisOptions:
         """The issue's run: a fault every 3-8 s, 60 faults, 2000 orders."""
         return cls(seed=seed, steps=60, orders=2000, hold_s=(1.0, 4.0), gap_s=(3.0, 8.0))
 
@@ -63,14 +64,22 @@ def start_topology(port_base: int, run_dir: Path, say: Say | None = None) -> Pro
     return runner
 
 
+def entry(runner: ProcessRunner) -> tuple[str, str]:
+    """The gateway's URL and the API key; ValueError for a topology without a gateway."""
+    topo = runner.topology
+    if not topo.endpoints.gateway or not topo.api_key:
+        raise ValueError(f"the nemesis needs a topology with a gateway and an API key; {topo.name} has none")
+    return topo.endpoints.gateway, topo.api_key
+
+
 def run_nemesis(runner: ProcessRunner, options: NemesisOptions, say: Say | None = None) -> dict[str, Any]:
     """The whole run; returns the report (``report["ok"]``: exactly-once held and the
     restart cycle failed no request). Call from the thread that started ``runner``."""
     say = say or (lambda _m: None)
     t0 = time.monotonic()
     topo = runner.topology
-    gateway, key = topo.endpoints.gateway, topo.api_key
-    instances = [c.instance for c in topo.instances() if c.service == "orders"]
+    gateway, key = entry(runner)
+    instances = [c.instance for c in topo.instances() if c.service == "orders" and c.instance]
     steps = schedule.plan(options.seed, options.steps, instances, options.hold_s, options.gap_s)
     planned_s = sum(s.hold_s + s.gap_s for s in steps)
     faults = Faults.for_runner(runner)

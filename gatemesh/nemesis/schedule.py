@@ -10,8 +10,8 @@ one resumed, a toxic or a disabled proxy removed).
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from gatemesh.faults import Fault, Faults
 

@@ -87,7 +87,7 @@ class Traffic:
         self._t0 = 0.0
         self._plan = [(m, p) for m, p, w in MIX for _ in range(w)]
 
-    def __enter__(self) -> "Traffic":
+    def __enter__(self) -> Traffic:
         self.start()
         return self
 

@@ -28,8 +28,8 @@ Two scopes, one threshold:
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Callable, Collection, Sequence
 
 PANIC_ENTERED = "panic-entered"
 PANIC_EXITED = "panic-exited"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class Job:
@@ -25,7 +26,7 @@ class Job:
 class Done:
     """A worker finished ``job`` (posted back to the dispatcher's queue)."""
 
-    def __init__(self, job: Job, worker: "Worker") -> None:
+    def __init__(self, job: Job, worker: Worker) -> None:
         self.job = job
         self.worker = worker
 
@@ -33,7 +34,7 @@ class Done:
 class Worker:
     """A long-lived thread that runs the jobs it is handed, one at a time."""
 
-    def __init__(self, n: int, done: "queue.Queue[Any]", after: Callable[[], None]) -> None:
+    def __init__(self, n: int, done: queue.Queue[Any], after: Callable[[], None]) -> None:
         self.inbox: queue.Queue[Job] = queue.Queue()
         self._done = done
         self._after = after

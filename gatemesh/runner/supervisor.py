@@ -35,8 +35,8 @@ from typing import Any, Callable
 from gatemesh.topology import PortPlan, TopologyError, build_topology
 
 from .control import TOKEN_HEADER
-from .jobs import Dispatcher, Done, Job, Worker
 from .errors import RunnerError
+from .jobs import Dispatcher, Done, Job, Worker
 from .process import cmdline
 from .process_runner import ProcessRunner
 from .state import SPEC_FILE, STATE_FILE, read_json, write_json

@@ -24,6 +24,11 @@ MAX_TTL_S = 300.0  # longer TTLs would keep dead instances visible for too long
 MAX_META_ENTRIES = 32
 MAX_META_CHARS = 256
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
+# host:port with a hostname or IPv4 (letters, digits, '.', '_', '-') or a bracketed IPv6,
+# and a port 1..65535, all ASCII; the OpenAPI document states the same pattern.
+HOST_PATTERN = r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)"
+PORT_PATTERN = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+ADDRESS_PATTERN = re.compile(f"({HOST_PATTERN}):([0-9]+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +145,11 @@ def check_id(value: Any, what: str) -> str:
 
 def parse_address(address: Any) -> tuple[str, int]:
     """'host:port' (or '[v6]:port') -> (host, port); port must be 1..65535."""
-    return split_address(address)
+    host, port = split_address(address)
+    if ADDRESS_PATTERN.fullmatch(address) is None:  # what the OpenAPI document promises, and no more
+        raise ValueError(f"address {address!r} is invalid: expected 'host:port' with a hostname, IPv4 or [IPv6] "
+                         f"address in ASCII letters, digits, '.', '_' or '-', e.g. '127.0.0.1:18001'.")
+    return host, port
 
 
 def check_ttl_s(ttl_s: Any) -> float:

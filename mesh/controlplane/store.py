@@ -52,6 +52,7 @@ class Store:
         self._changed = asyncio.Event()
         self._closed = False
         self._snapshot_body: tuple[int, bytes] | None = None
+        self.max_wait_s = 60.0  # longest snapshot long-poll (api.MAX_WAIT_S; --max-wait-s)
         self.warm_until = 0.0  # loop time before which snapshot watches are refused (after a restart)
         # persistence hook: called with ``durable_state()`` after every visible change
         self.on_state_change: Callable[[dict[str, Any]], None] | None = None

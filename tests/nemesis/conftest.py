@@ -7,8 +7,8 @@ control arms run yesterday's control plane this way).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -17,6 +17,7 @@ from gatemesh.topology import PortPlan, Topology, build_topology
 
 COUNTS = {"catalog": 2, "pricing": 1, "inventory": 1, "reviews": 1, "storefront": 1, "orders": 2}
 START_TIMEOUT_S = 90.0
+NEMESIS_TIMEOUT_S = 900   # the suite's 120 s is too short for a topology plus a minute of faults; still bounded
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -25,6 +26,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.nemesis)
             item.add_marker(pytest.mark.chaos)
+            if item.get_closest_marker("timeout") is None:
+                item.add_marker(pytest.mark.timeout(NEMESIS_TIMEOUT_S))
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """Helpers the nemesis tests share (imported by name, like tests/chaos/chaoslib.py)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 from gatemesh.topology import Topology
 

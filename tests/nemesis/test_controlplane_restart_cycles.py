@@ -8,12 +8,12 @@ see it (404 unknown-service, 503 no-healthy-upstream, degraded pages).
 """
 from __future__ import annotations
 
+from nemesislib import with_args, without_persistence
+
 from gatemesh.faults import Faults
 from gatemesh.nemesis.restarts import RestartReport
 from gatemesh.nemesis.restarts import restart_cycles as restart_cycles_under_load
 from gatemesh.runner import ProcessRunner
-
-from nemesislib import with_args, without_persistence
 
 CYCLES = 5
 RATE_PER_S = 80.0
