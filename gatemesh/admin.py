@@ -141,6 +141,7 @@ class Admin:
                 "breaker": up.breaker.state.value,
                 "instance_breakers": {i: b.state.value for i, b in up.instance_breakers.items()},
                 "ejected": [i for i in up.ids if up.outlier.is_ejected(i)],
+                "ejected_s_left": {i: round(s, 1) for i, s in up.outlier.ejected().items()},
                 "panic": up.panic.state(up.policy.outlier.panic_threshold_percent),
                 "budget": up.budget.snapshot(),
                 "in_flight": up.limiter.in_flight,

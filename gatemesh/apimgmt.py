@@ -161,6 +161,7 @@ class ApiManager:
             buckets[name] = _Bucket(min(old.tokens, burst), old.stamp) if old else _Bucket(burst, now)
         self._config = config
         self._enabled = config.enabled
+        self.enabled = config.enabled   # read by the proxies on every request: off, they skip the check
         self._keys = config.keys
         self._limit = config.rate_limit.enabled
         self._rate = config.rate_limit.rate_per_s

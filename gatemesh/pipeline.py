@@ -5,11 +5,12 @@ Read top to bottom in the order a request travels (linkerd2-proxy's layering), o
 method per layer:
 
   logical   `call`      request deadline → concurrency limit → service breaker →
-            `_retries`  retry loop + budget + backoff → fallback
+            `_retries`  retry loop + budget + backoff; then (`call`) fallback
   concrete  `Upstream.choose` (upstream.py): endpoints from discovery → outlier ejection
             → health checks → instance breakers → balancer
-  endpoint  `_attempt`  attempt timeout → the wire → one `Outcome`, recorded on the
-            instance breaker, the outlier detector and the metrics
+  endpoint  (endpoint.py) `attempt_starts`: attempt timeout, this try's headers →
+            the wire → `attempt_ends`: one `Outcome`, recorded on the instance breaker,
+            the outlier detector and the metrics
 
 A failed final attempt that still produced an HTTP response (a 503 from the app, say) is
 returned as that response; only when no response exists does the call raise a Refusal —
@@ -24,25 +25,25 @@ from collections.abc import Mapping, Sequence
 
 from .clock import Clock, SystemClock
 from .discovery import Endpoint
+from .endpoint import ATTEMPT_HEADER, HOP_HEADERS, attempt_ends, attempt_starts
 from .events import EventLog
 from .healthprobe import health_check_loop
 from .http.client import ConnectionPool, UpstreamError
 from .http.messages import Headers
 from .metrics import ProxyMetrics
-from .outcome import CallResult, Outcome, failure_reason
-from .patterns.breaker import CircuitBreaker
-from .patterns.deadline import DEADLINE_HEADER_BYTES, Deadline, attempt_timeout_s
+from .outcome import CallResult, Outcome
+from .patterns.deadline import Deadline
 from .patterns.retry import backoff_s, is_retry_safe, is_retryable
 from .policy import Policy, PolicyTable
 from .reasons import Reason
 from .refusal import Refusal
 from .upstream import Upstream
 
-__all__ = ["ATTEMPT_HEADER", "CallResult", "Outcome", "ResilientCaller"]
+__all__ = ["ATTEMPT_HEADER", "HOP_HEADERS", "CallResult", "Outcome", "ResilientCaller"]
 
-_DEADLINE_NAME = DEADLINE_HEADER_BYTES
-ATTEMPT_HEADER = b"x-gatemesh-attempt"
-_DROPPED = frozenset({_DEADLINE_NAME, ATTEMPT_HEADER})   # this hop sets them afresh per attempt
+# Read on every request: a module global costs ~15 ns, an Enum member lookup ~300 ns on 3.11.
+_FALLBACK = Reason.FALLBACK
+_EXPIRED = "the request's deadline had passed before it was sent upstream"
 
 
 class ResilientCaller:
@@ -98,13 +99,47 @@ class ResilientCaller:
     # --- logical layer -----------------------------------------------------------------
     async def call(self, service: str, method: bytes, target: bytes, headers: Headers, body: bytes,
                    deadline: Deadline | None = None, idempotency_key: bool = False) -> Outcome:
+        """Request deadline → concurrency limit → service breaker → the retry loop, then
+        fallback; one request counted once, by its outcome. `headers` come without this
+        hop's own (`HOP_HEADERS`: the deadline and attempt headers, which every attempt
+        sets afresh), as `Proxy.outgoing_headers` makes them."""
         if service not in self.known_services:
             self.metrics.count_request(service, Reason.UNKNOWN_SERVICE)
             raise Refusal(Reason.UNKNOWN_SERVICE, f"no service named {service!r} is registered")
         up = self.upstreams.get(service) or self.upstream(service)
         p: Policy = up.policy
         try:
-            result = await self._guarded(up, p, method, target, headers, body, deadline, idempotency_key)
+            if p.timeout.enabled:
+                own = Deadline.after(self.clock, p.timeout.request_timeout_s)
+                if deadline is None or own.at < deadline.at:   # both on self.clock: the earlier one wins
+                    deadline = own   # just set: it cannot have passed
+                elif deadline.expired:
+                    raise Refusal(Reason.DEADLINE_EXCEEDED, _EXPIRED)
+            elif deadline is not None and deadline.expired:
+                raise Refusal(Reason.DEADLINE_EXCEEDED, _EXPIRED)
+            if p.concurrency.enabled and not up.limiter.try_acquire():
+                raise Refusal(Reason.OVERLOADED, f"{service} has {up.limiter.in_flight} requests in flight, the limit")
+            try:
+                breaker = up.breaker if p.breaker.enabled else None
+                if breaker is not None and not breaker.try_acquire():
+                    raise Refusal(Reason.CIRCUIT_OPEN, f"the circuit breaker for {service} is open")
+                started = self.clock.monotonic()
+                try:
+                    result = await self._retries(up, p, method, target, headers, body, deadline, idempotency_key)
+                except asyncio.CancelledError:
+                    if breaker is not None:
+                        breaker.on_ignored()
+                    raise
+                except Refusal:
+                    if breaker is not None:
+                        breaker.on_failure(self.clock.monotonic() - started)
+                    raise
+                if breaker is not None:
+                    elapsed = self.clock.monotonic() - started
+                    (breaker.on_failure if result.status >= 500 else breaker.on_success)(elapsed)
+            finally:
+                if p.concurrency.enabled:
+                    up.limiter.release()
         except Refusal as refusal:
             cached = up.fallback(method, target, refusal.reason) if p.fallback.enabled else None
             if cached is None:
@@ -113,61 +148,33 @@ class ResilientCaller:
             result = cached
         else:
             if p.fallback.enabled and method == b"GET":
-                if result.status >= 500:
-                    cached = up.fallback(method, target, result.reason or Reason.UPSTREAM_ERROR)
-                    if cached is not None:
-                        result.release()
-                        result = cached
-                elif result.status == 200:
-                    up.remember(method, target, result)
-        self.metrics.count_request(service, result.reason if result.reason is Reason.FALLBACK
-                                   else "ok" if result.status < 500 else f"{result.status // 100}xx")
+                result = self._fallback_or_remember(up, method, target, result)
+        status, reason = result.status, result.reason
+        self.metrics.count_request(service, "ok" if status < 500 and reason is not _FALLBACK
+                                   else _FALLBACK if reason is _FALLBACK else f"{status // 100}xx")
         return result
 
-    async def _guarded(self, up: Upstream, p: Policy, method: bytes, target: bytes, headers: Headers,
-                       body: bytes, deadline: Deadline | None, idempotency_key: bool) -> Outcome:
-        """Request deadline, concurrency limit and service breaker around the retry loop."""
-        service = up.service
-        if p.timeout.enabled:
-            own = Deadline.after(self.clock, p.timeout.request_timeout_s)
-            if deadline is None or own.at < deadline.at:   # both on self.clock: the earlier one wins
-                deadline = own
-        if deadline is not None and deadline.expired:
-            raise Refusal(Reason.DEADLINE_EXCEEDED, "the request's deadline had passed before it was sent upstream")
-        if p.concurrency.enabled and not up.limiter.try_acquire():
-            raise Refusal(Reason.OVERLOADED, f"{service} has {up.limiter.in_flight} requests in flight, the limit")
-        try:
-            breaker = up.breaker if p.breaker.enabled else None
-            if breaker is not None and not breaker.try_acquire():
-                raise Refusal(Reason.CIRCUIT_OPEN, f"the circuit breaker for {service} is open")
-            started = self.clock.monotonic()
-            try:
-                result = await self._retries(up, p, method, target, headers, body, deadline, idempotency_key)
-            except asyncio.CancelledError:
-                if breaker is not None:
-                    breaker.on_ignored()
-                raise
-            except Refusal:
-                if breaker is not None:
-                    breaker.on_failure(self.clock.monotonic() - started)
-                raise
-            if breaker is not None:
-                (breaker.on_failure if result.status >= 500 else breaker.on_success)(self.clock.monotonic() - started)
-            return result
-        finally:
-            if p.concurrency.enabled:
-                up.limiter.release()
+    @staticmethod
+    def _fallback_or_remember(up: Upstream, method: bytes, target: bytes, result: Outcome) -> Outcome:
+        """A GET's 5xx answer replaced by the fallback's when there is one; a 200 kept for later."""
+        if result.status >= 500:
+            cached = up.fallback(method, target, result.reason or Reason.UPSTREAM_ERROR)
+            if cached is not None:
+                result.release()
+                return cached
+        elif result.status == 200:
+            up.remember(method, target, result)
+        return result
 
     async def _retries(self, up: Upstream, p: Policy, method: bytes, target: bytes, headers: Headers,
                        body: bytes, deadline: Deadline | None, idempotency_key: bool) -> Outcome:
         """The retry loop: each attempt through the concrete and endpoint layers; whether
         to try again is patterns/retry.py's answer, whether it is affordable the budget's."""
         service = up.service
-        retry_safe = is_retry_safe(method, idempotency_key)
         max_attempts = p.retry.max_attempts if p.retry.enabled else 1
         if p.budget.enabled:
             up.budget.record_request()
-        base = [(n, v) for n, v in headers if n not in _DROPPED]
+        clock = self.clock
         tried: set[str] = set()
         last: Outcome | None = None
         budget_empty = False
@@ -179,11 +186,26 @@ class ResilientCaller:
             ep, breaker = chosen
             attempt += 1
             tried.add(ep.id)
-            last = await self._attempt(up, p, ep, breaker, method, target, base, body, deadline, attempt)
-            if not last.failed:
+            # The endpoint layer: two plain calls around the one await (a coroutine of its own
+            # would add a frame every resumption passes through, on every request).
+            out, timeout = attempt_starts(up, p, ep, headers, deadline, attempt)
+            t0 = clock.monotonic()
+            try:
+                resp = await self.pool.request(ep.host, ep.port, method, target, out, body, timeout_s=timeout)
+            except (TimeoutError, UpstreamError) as exc:
+                last = attempt_ends(clock, self.metrics, up, p, ep, breaker, None, exc, t0, attempt)
+            except BaseException:   # cancelled (or a bug): the try ends here and counts for nothing
+                up.balancer.on_end(ep.id)
+                if breaker is not None:
+                    breaker.on_ignored()
+                raise
+            else:
+                last = attempt_ends(clock, self.metrics, up, p, ep, breaker, resp, None, t0, attempt)
+            if last.reason is None and last.status < 500:   # not failed: an answer below 500
                 return last
             if attempt >= max_attempts or not is_retryable(
-                    p.retry, last.status if last.answered else None, None if last.answered else last.reason, retry_safe):
+                    p.retry, last.status if last.answered else None, None if last.answered else last.reason,
+                    is_retry_safe(method, idempotency_key)):
                 break
             if deadline is not None and deadline.expired:
                 break
@@ -208,39 +230,3 @@ class ResilientCaller:
         if budget_empty:
             raise Refusal(Reason.RETRY_BUDGET_EXHAUSTED, f"{last.message}; no retry left in {service}'s retry budget")
         raise last.refusal()
-
-    # --- endpoint layer ----------------------------------------------------------------
-    async def _attempt(self, up: Upstream, p: Policy, ep: Endpoint, breaker: CircuitBreaker | None, method: bytes,
-                       target: bytes, base: Headers, body: bytes, deadline: Deadline | None, attempt: int) -> Outcome:
-        """One try at one endpoint, bounded by the attempt timeout; classified once."""
-        if deadline is not None:
-            out = [*base, (_DEADLINE_NAME, deadline.header_value()), (ATTEMPT_HEADER, b"%d" % attempt)]
-        else:
-            out = [*base, (ATTEMPT_HEADER, b"%d" % attempt)]
-        timeout = attempt_timeout_s(p.timeout, deadline)
-        clock = self.clock
-        t0 = clock.monotonic()
-        up.balancer.on_start(ep.id)
-        try:
-            resp = await self.pool.request(ep.host, ep.port, method, target, out, body, timeout_s=timeout)
-            result = Outcome(resp.status, resp.headers, resp, b"", attempt, ep.id)
-        except (TimeoutError, UpstreamError) as exc:
-            reason = failure_reason(exc)
-            result = Outcome.failure(reason, f"{up.service} instance {ep.id}: {reason.replace('-', ' ')} after "
-                                             f"{(clock.monotonic() - t0) * 1000:.0f} ms", attempt, ep.id)
-        except asyncio.CancelledError:
-            if breaker is not None:
-                breaker.on_ignored()
-            raise
-        finally:
-            up.balancer.on_end(ep.id)
-        elapsed = clock.monotonic() - t0
-        failed = result.failed
-        if breaker is not None:
-            (breaker.on_failure if failed else breaker.on_success)(elapsed)
-        if p.outlier.enabled:
-            up.outlier.on_result(ep.id, not failed, len(up.ids))
-        self.metrics.count_attempt(up.service, ep.id, str(result.status) if result.answered else result.reason or "")
-        if not failed:
-            self.metrics.observe_latency(up.service, elapsed)
-        return result

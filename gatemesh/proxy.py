@@ -8,14 +8,37 @@ from __future__ import annotations
 from .http.messages import FRAMING, Headers, Request, Response, connection_options
 from .outcome import Outcome
 from .patterns.deadline import DEADLINE_HEADER_BYTES, Deadline
-from .pipeline import ResilientCaller
+from .pipeline import HOP_HEADERS, ResilientCaller
 from .reasons import Reason
 from .refusal import Refusal, to_response
 
 _DEADLINE_NAME = DEADLINE_HEADER_BYTES
+_NOTHING: dict[bytes, bytes] = {}   # split_headers' answer when no header was rewritten: never written to
 # Headers a hop rewrites instead of copying: framing and hop-by-hop ones, and its own.
-_REWRITTEN_REQUEST = FRAMING | {b"x-forwarded-for", b"via"}
-_REWRITTEN_RESPONSE = FRAMING | {b"x-gatemesh-attempts", b"x-gatemesh-proxy"}
+_REWRITTEN_REQUEST = frozenset(FRAMING | HOP_HEADERS | {b"x-forwarded-for", b"via"})
+_REWRITTEN_RESPONSE = frozenset(FRAMING | {b"x-gatemesh-attempts", b"x-gatemesh-proxy"})
+
+
+def split_headers(headers: Headers, rewritten: frozenset[bytes]) -> tuple[Headers, dict[bytes, bytes]]:
+    """One pass over a message's headers, for every hop and both directions: (the headers
+    copied on, minus those its `Connection` lists; the `rewritten` ones by name, repeated
+    fields joined by ", " as RFC 9110 §5.3 combines them). Runs twice per request."""
+    out: Headers = []
+    found: dict[bytes, bytes] = _NOTHING
+    for n, v in headers:
+        if n in rewritten:
+            if found is _NOTHING:
+                found = {}
+            found[n] = found[n] + b", " + v if n in found else v
+            continue
+        out.append((n, v))
+    if found:
+        listed = found.get(b"connection")
+        if listed:
+            options = connection_options(listed)
+            if options:
+                out = [(n, v) for n, v in out if n not in options]
+    return out, found
 
 
 def service_from_host(req: Request) -> str | None:
@@ -48,22 +71,11 @@ class Proxy:
 
     def outgoing_headers(self, req: Request) -> Headers:
         """The request's headers as they go upstream: hop-by-hop ones (and those its
-        `Connection` lists) dropped, this hop appended to X-Forwarded-For and Via.
-        One pass over the headers: this runs on every request."""
-        out = []
-        fwd = via = listed = None
-        for n, v in req.headers:
-            if n in _REWRITTEN_REQUEST:
-                if n == b"x-forwarded-for":
-                    fwd = v if fwd is None else fwd + b", " + v
-                elif n == b"via":
-                    via = v if via is None else via + b", " + v
-                elif n == b"connection":
-                    listed = connection_options(v) if listed is None else listed | connection_options(v)
-                continue
-            out.append((n, v))
-        if listed:
-            out = [(n, v) for n, v in out if n not in listed]
+        `Connection` lists) dropped, this hop appended to X-Forwarded-For and Via."""
+        out, rewritten = split_headers(req.headers, _REWRITTEN_REQUEST)
+        fwd = via = None
+        if rewritten:
+            fwd, via = rewritten.get(b"x-forwarded-for"), rewritten.get(b"via")
         peer = req.peer.encode()
         out.append((b"x-forwarded-for", fwd + b", " + peer if fwd else peer))
         out.append((b"via", via + b", " + self._via if via else self._via))
@@ -81,20 +93,8 @@ class Proxy:
     def response_from(self, result: Outcome) -> Response:
         """The upstream's answer as this hop sends it on: hop-by-hop headers dropped, this
         hop added to X-Gatemesh-Attempts, and the body whole or streamed as it arrives."""
-        out = []
-        upstream_chain = length = listed = None
-        for n, v in result.headers:
-            if n in _REWRITTEN_RESPONSE:
-                if n == b"x-gatemesh-attempts":
-                    upstream_chain = upstream_chain or v
-                elif n == b"content-length":
-                    length = v
-                elif n == b"connection":
-                    listed = connection_options(v) if listed is None else listed | connection_options(v)
-                continue
-            out.append((n, v))
-        if listed:
-            out = [(n, v) for n, v in out if n not in listed]
+        out, rewritten = split_headers(result.headers, _REWRITTEN_RESPONSE)
+        upstream_chain, length = rewritten.get(b"x-gatemesh-attempts"), rewritten.get(b"content-length")
         chain = b"%s=%d" % (self.name_bytes, result.attempts)
         out.append((b"x-gatemesh-attempts", chain + b", " + upstream_chain if upstream_chain else chain))
         out.append((b"x-gatemesh-proxy", self.name_bytes))

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Union
 
-from .admin import HEALTH_PATH, Admin, is_admin_path
+from .admin import ADMIN_PREFIX, HEALTH_PATH, METRICS_PATH, Admin
 from .apimgmt import ApiManager
 from .discovery import Registration, SnapshotWatcher
 from .http.messages import Request, Response, json_response
@@ -33,6 +33,7 @@ log = logging.getLogger("gatemesh.shell")
 DRAIN_LIMIT_S = 2.0   # below Kubernetes' and compose's 10 s grace before SIGKILL
 DRAIN_TICK_S = 0.02
 
+_OWN_PATHS = frozenset({HEALTH_PATH, METRICS_PATH})
 Route = Union[Response, tuple[str, bytes], Awaitable[Response]]
 # The API-key guard's one message table (gateway and exposed sidecar alike).
 API_MESSAGES: dict[Reason, str] = {
@@ -70,8 +71,9 @@ class Shell:
         admin = self.admin
 
         async def handle(req: Request) -> Response:
-            if is_admin_path(req.path):
-                return await self.health() if req.path == HEALTH_PATH else admin.answer(req)
+            path = req.path
+            if path.startswith(ADMIN_PREFIX) or path in _OWN_PATHS:   # = is_admin_path, inlined: every request
+                return await self.health() if path == HEALTH_PATH else admin.answer(req)
             where = route(req)
             if where.__class__ is Response:
                 return where   # type: ignore[return-value]

@@ -127,7 +127,7 @@ class Upstream:
         None when no endpoint is left for a retry; on the `first` attempt that is a Refusal
         instead (no-healthy-upstream, or circuit-open when every instance breaker refused).
         An instance whose half-open breaker has its probes busy counts as tried."""
-        refused: set[str] = set()
+        refused: set[str] | None = None
         while True:
             ep = self.pick(tried)
             if ep is None:
@@ -137,10 +137,12 @@ class Upstream:
                 return None
             if not self.policy.breaker.enabled:
                 return ep, None
-            breaker = self.instance_breaker(ep.id)
+            breaker = self.instance_breakers.get(ep.id) or self.instance_breaker(ep.id)
             if breaker.try_acquire():
                 return ep, breaker
-            if ep.id in refused:   # picked again: every candidate's breaker has refused
+            if refused is None:
+                refused = set()
+            elif ep.id in refused:   # picked again: every candidate's breaker has refused
                 break
             refused.add(ep.id)
             tried.add(ep.id)
@@ -174,7 +176,7 @@ class Upstream:
         ids = self.ids
         if not ids:
             return None
-        candidates = self.outlier.healthy(ids) if self.policy.outlier.enabled else ids
+        candidates: Sequence[str] = self.outlier.healthy(ids) if self.policy.outlier.enabled else ids
         if self.health.any_unhealthy:
             # As with ejection: never an empty set (panic) — better a doubtful endpoint than none.
             candidates = [i for i in candidates if self.health.is_healthy(i)] or candidates

@@ -50,15 +50,16 @@ class Gateway:
     def route_edge(self, req: Request) -> Route:
         """A managed API: its route, then the API-key guard, then forward or compose."""
         pid = product_id(req.path) if self.config.composition else None
+        api = self.api
         if pid is not None:
-            refused = self.shell.api_refusal(self.api, req, COMPOSITION_ROUTE)
+            refused = self.shell.api_refusal(api, req, COMPOSITION_ROUTE) if api.enabled else None
             return refused or compose_product(self.caller, self.proxy, req, pid)
         matched = self.routes.match(req.target)
         if matched is None:
             return refusal_response(Reason.NO_ROUTE, f"no route for {req.path.decode('latin-1')}; "
                                     "see GET /-/routes for the routes this gateway serves", self.proxy.name_bytes)
         route, target = matched
-        return self.shell.api_refusal(self.api, req, route.name) or (route.service, target)
+        return (api.enabled and self.shell.api_refusal(api, req, route.name)) or (route.service, target)
 
     async def run(self, stop: asyncio.Event) -> None:
         listeners = [(*self.config.listen, self.handle_edge)]

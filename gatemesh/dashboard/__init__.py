@@ -1,6 +1,6 @@
 """The live dashboard: the running topology as a picture, a timeline, charts and controls.
 
-    python -m gatemesh.dashboard --port 8090 --parts RUN_DIR/parts.json --run-dir RUN_DIR
+    python -m gatemesh.dashboard --port 8090 --parts RUN_DIR/parts.json --state RUN_DIR/state.json
 
 One aggregator (``hub.Hub``) polls every proxy's own admin API about once a second
 (``/-/upstreams``, ``/-/events``, ``/metrics``), the control plane, Toxiproxy and the apps'

@@ -17,11 +17,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1", help="listen address (default loopback)")
     p.add_argument("--port", type=int, default=8090)
     p.add_argument("--parts", type=Path, required=True, help="the topology's parts.json")
-    p.add_argument("--run-dir", type=Path, help="the run directory (its state.json names the supervisor)")
+    p.add_argument("--state", type=Path, help="the supervisor's state.json (process controls, live status)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     try:
-        source = PartsSource(args.parts, args.run_dir)
+        source = PartsSource(args.parts, args.state)
     except (OSError, ValueError) as e:
         print(f"gatemesh-dashboard: error: cannot read {args.parts}: {e}", file=sys.stderr)
         return 2

@@ -5,7 +5,8 @@
 returns a sentence, or raises ``ControlError`` with the API's one-line message."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from gatemesh.faults import FaultError, Faults, apps
 from gatemesh.faults.backends import Member, SupervisorBackend
@@ -87,7 +88,7 @@ class Controls:
         if kind not in KINDS:
             raise ControlError(f"unknown fault kind {kind!r}; use one of: {', '.join(KINDS)}")
         f = self.faults()
-        n = lambda key, default: _number(params, key, default)  # noqa: E731
+        n = lambda key, default: _number(params, key, default)
         toxic = {"stream": params["stream"]} if params.get("stream") else {}
         if "toxicity" in params and params["toxicity"] not in ("", None):
             toxic["toxicity"] = n("toxicity", 1.0)

@@ -9,7 +9,8 @@ import json
 import logging
 import time
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 
@@ -37,7 +38,7 @@ class Hub:
                  load_stats: Callable[[], dict[str, Any]] | None = None) -> None:
         self.source = source
         self.config = config
-        self.load_stats = load_stats or (lambda: {})
+        self.load_stats = load_stats or dict
         self.builder = ViewBuilder()
         self.subscribers: set[asyncio.Queue[str]] = set()
         self.last: dict[str, Any] | None = None
@@ -99,7 +100,7 @@ class Hub:
                 pause = max(0.05, self.config.poll_interval_s - (time.monotonic() - started))
                 try:
                     await asyncio.wait_for(self.soon.wait(), pause)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 self.soon.clear()
 

@@ -37,7 +37,7 @@ class LoadSpec:
     mix: dict[str, float]
 
     @classmethod
-    def parse(cls, body: dict[str, Any], config: DashboardConfig) -> "LoadSpec":
+    def parse(cls, body: dict[str, Any], config: DashboardConfig) -> LoadSpec:
         try:
             rate = float(body.get("rate_per_s", 20))
             duration = float(body.get("duration_s", 300))
@@ -88,8 +88,10 @@ class Load:
 
     @staticmethod
     def config_allows_remote(entry: str) -> bool:
-        # In docker compose the entry is the gateway container on the project's own network.
-        return urlsplit(entry).hostname == "gateway"
+        # In docker compose the entry is a container of the project's own network, named
+        # by its compose service (one DNS label, no dots): never an outside address.
+        host = urlsplit(entry).hostname or ""
+        return bool(host) and "." not in host and ":" not in host
 
     def stop(self) -> None:
         if self.task is not None:
@@ -130,7 +132,7 @@ class Load:
             async with session.get(url) as r:
                 await r.read()
                 ok = r.status < 500
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+        except (TimeoutError, aiohttp.ClientError, OSError):
             ok = False
         finally:
             sem.release()

@@ -10,7 +10,7 @@ from typing import Any
 
 from gatemesh.runner.control import Control
 from gatemesh.runner.errors import RunnerError
-from gatemesh.runner.state import read_state
+from gatemesh.runner.state import read_json
 
 
 def base_url(health: str | None) -> str | None:
@@ -50,14 +50,14 @@ class Parts:
 class PartsSource:
     """Reads the parts file once and the supervisor's status on every ``read()``."""
 
-    def __init__(self, parts_file: Path | None, run_dir: Path | None) -> None:
-        self.run_dir = run_dir
+    def __init__(self, parts_file: Path | None, state_file: Path | None) -> None:
+        self.state_file = state_file
         self.static: dict[str, Any] = json.loads(parts_file.read_text()) if parts_file else {}
 
     def control(self) -> Control | None:
-        if self.run_dir is None:
+        if self.state_file is None:
             return None
-        state = read_state(self.run_dir)
+        state = read_json(self.state_file)
         if not state or not state.get("control_url"):
             return None
         return Control.from_state(state)

@@ -43,7 +43,7 @@ class Sampler:
                 if r.status != 200:
                     return None
                 return await (r.text() if text else r.json(content_type=None))
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, OSError):
+        except (TimeoutError, aiohttp.ClientError, ValueError, OSError):
             return None
 
     async def round(self, parts: Parts) -> Sample:

@@ -5,6 +5,7 @@
                            ``point`` and ``events`` as the aggregator produces them
     GET  /api/view         the last view (JSON), for scripts
     GET  /api/meta         what the controls offer (fault kinds, patterns, presets, paths)
+    GET  /api/load         the built-in load's counters (read without waking the aggregator)
     POST /api/faults       {"target", "kind", "params"}     POST /api/faults/remove {"target", "kind"}
     POST /api/policy       {"service", "at", "pattern", "enabled"}
     POST /api/preset       {"service", "at", "preset"}      POST /api/scale {"service", "count"}
@@ -15,9 +16,9 @@ A control answers ``{"message": ...}`` or 400 ``{"error": "<one sentence>"}``.
 from __future__ import annotations
 
 import asyncio
-import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -119,7 +120,7 @@ def make_app(source: PartsSource, config: DashboardConfig | None = None) -> web.
             while True:
                 try:
                     message = await asyncio.wait_for(q.get(), HEARTBEAT_S)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     message = ": still here\n\n"
                 await resp.write(message.encode())
         except (ConnectionResetError, asyncio.CancelledError):
@@ -136,6 +137,9 @@ def make_app(source: PartsSource, config: DashboardConfig | None = None) -> web.
 
     async def view(_r: web.Request) -> web.Response:
         return web.json_response(hub.last or {})
+
+    async def load_state(_r: web.Request) -> web.Response:
+        return web.json_response(load.stats())
 
     async def meta(_r: web.Request) -> web.Response:
         return web.json_response({"kinds": list(KINDS), "patterns": list(SWITCHABLE), "presets": PRESET_NAMES,
@@ -155,6 +159,7 @@ def make_app(source: PartsSource, config: DashboardConfig | None = None) -> web.
     app.router.add_get("/api/stream", stream)
     app.router.add_get("/api/view", view)
     app.router.add_get("/api/meta", meta)
+    app.router.add_get("/api/load", load_state)
     for path, fn, note in (("/api/faults", add_fault, "fault-injected"), ("/api/faults/remove", remove_fault, "fault-removed"),
                            ("/api/policy", policy, "policy-switched"), ("/api/preset", apply_preset, "preset-applied"),
                            ("/api/scale", scale, "scaled"), ("/api/load", start_load, "load"),

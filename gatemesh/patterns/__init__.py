@@ -31,10 +31,10 @@ from .fallback import CachedResponse, FallbackConfig, LastGoodCache
 from .healthcheck import HealthCheckConfig, HealthTracker
 from .outlier import OutlierConfig, OutlierDetector, OutlierEvent
 from .retry import IDEMPOTENT_METHODS, RetryConfig, backoff_s, is_retry_safe, is_retryable
-from .validate import ConfigError, check_bool, check_int, check_number, set_float
+from .validate import ConfigError, check_at_least, check_bool, check_int, check_number, set_float
 
 __all__ = [
-    "ConfigError", "check_bool", "check_int", "check_number", "set_float",
+    "ConfigError", "check_at_least", "check_bool", "check_int", "check_number", "set_float",
     "DEADLINE_HEADER", "Deadline", "TimeoutConfig", "attempt_timeout_s",
     "IDEMPOTENT_METHODS", "RetryConfig", "backoff_s", "is_retry_safe", "is_retryable",
     "RetryBudget", "RetryBudgetConfig",

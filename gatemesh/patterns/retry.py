@@ -11,7 +11,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from gatemesh.patterns.validate import ConfigError, check_bool, check_int, check_number
+from gatemesh.patterns.validate import ConfigError, check_at_least, check_bool, check_int, check_number
 from gatemesh.reasons import Reason
 
 IDEMPOTENT_METHODS = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})  # RFC 9110 §9.2.2
@@ -47,10 +47,7 @@ class RetryConfig:
             "retry.backoff_base_s", self.backoff_base_s, 0, 60, lo_open=True, what="seconds"))
         object.__setattr__(self, "backoff_max_s", check_number(
             "retry.backoff_max_s", self.backoff_max_s, 0, 60, lo_open=True, what="seconds"))
-        if self.backoff_max_s < self.backoff_base_s:
-            raise ConfigError("retry.backoff_max_s",
-                              f"retry.backoff_max_s must be at least retry.backoff_base_s "
-                              f"({self.backoff_base_s:g} s), got {self.backoff_max_s:g} s.")
+        check_at_least("retry.backoff_max_s", self.backoff_max_s, "retry.backoff_base_s", self.backoff_base_s)
 
 
 def is_retry_safe(method: bytes, has_idempotency_key: bool) -> bool:

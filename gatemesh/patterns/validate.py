@@ -42,6 +42,12 @@ def check_number(field: str, value: Any, lo: float, hi: float, *, lo_open: bool 
     return float(value)
 
 
+def check_at_least(field: str, value: float, other: str, minimum: float, unit: str = "s") -> None:
+    """A bound that must not be below another field's (a max below its base, say)."""
+    if value < minimum:
+        raise ConfigError(field, f"{field} must be at least {other} ({minimum:g} {unit}), got {value:g} {unit}.")
+
+
 def set_float(obj: object, name: str, value: float) -> None:
     """Store a normalised value on a frozen dataclass from its ``__post_init__``."""
     object.__setattr__(obj, name, value)

@@ -28,6 +28,7 @@ from typing import Any
 
 from . import apis
 from .counts import SERVICES, resolve_counts
+from .dashboard import PARTS_FILE, dashboard_component, parts_file
 from .errors import TopologyError
 from .model import (
     CONTROLPLANE,
@@ -42,7 +43,6 @@ from .model import (
     Proxy,
     Topology,
 )
-from .dashboard import PARTS_FILE, dashboard_component, parts_file
 from .ports import PortPlan
 
 DEFAULT_TTL_S = 3  # registration TTL; heartbeats renew it well within

@@ -9,12 +9,14 @@ supervisor's live status in ``state.json`` beside it (alive, paused, scaled inst
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .model import DASHBOARD, RUN_DIR, START_GROUPS, Component, Endpoints
 from .ports import PortPlan
 
 PARTS_FILE = "parts.json"
+STATE_FILE = "state.json"   # the supervisor's (gatemesh.runner.state), when one owns the run
 
 
 def dashboard_component(ports: PortPlan) -> Component:
@@ -23,7 +25,7 @@ def dashboard_component(ports: PortPlan) -> Component:
         kind=DASHBOARD,
         module="gatemesh.dashboard",
         args=("--host", ports.host, "--port", str(ports.dashboard),
-              "--parts", f"{RUN_DIR}/{PARTS_FILE}", "--run-dir", RUN_DIR),
+              "--parts", f"{RUN_DIR}/{PARTS_FILE}", "--state", f"{RUN_DIR}/{STATE_FILE}"),
         health_url=ports.url(ports.dashboard) + "/health",
         listen={"port": ports.dashboard},
         group=START_GROUPS[DASHBOARD],

@@ -3,9 +3,10 @@ components) and Playwright driving Debian's Chromium against the dashboard.
 
 - ``dashboard_run`` (module): ``gatemesh up --detach`` on a port base of its own in a
   temporary GATEMESH_HOME, ``gatemesh down`` at the end; yields ``gatemesh status --json``.
-- ``page`` (function): a fresh Chromium profile, the dashboard open and live; at teardown
-  a screenshot goes to ``tests/browser/output/<test>.png`` (git-ignored) and the test
-  fails if the page logged a console error or threw.
+- ``page`` (function): a fresh Chromium profile, the dashboard open and live; a screenshot
+  per scenario goes to ``tests/browser/output/<test>.png`` (git-ignored; ``pagelib.snap``,
+  taken at the end of each scenario before its clean-up), and the test fails if the page logged a console
+  error or threw.
 """
 from __future__ import annotations
 
@@ -14,16 +15,15 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-OUTPUT = Path(__file__).parent / "output"
 REFUSED = "Failed to load resource: the server responded with a status of 400"
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,7 +37,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def gatemesh(home: Path, *args: str, timeout_s: float = 150.0) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "GATEMESH_HOME": str(home), "PATH": f"{REPO / '.tools' / 'bin'}:{os.environ.get('PATH', '')}"}
-    return subprocess.run([sys.executable, "-m", "gatemesh.cli", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "gatemesh.cli", *args], env=env, capture_output=True, text=True, check=False,
                           timeout=timeout_s, stdin=subprocess.DEVNULL)
 
 
@@ -94,7 +94,5 @@ def page(browser_context: Any, dashboard_run: dict[str, Any], request: pytest.Fi
     pg.wait_for_function("document.getElementById('link').textContent === 'live'", timeout=15_000)
     pg.wait_for_selector("g.inst", timeout=15_000)
     yield pg
-    OUTPUT.mkdir(exist_ok=True)
-    pg.screenshot(path=str(OUTPUT / f"{request.node.name}.png"), full_page=True)
     pg.close()
     assert not problems, "the page logged errors:\n" + "\n".join(problems)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
+
+OUTPUT = Path(__file__).parent / "output"
 
 
 def label(pg: Any, instance: str) -> str:
@@ -58,3 +61,9 @@ def wait_until(fn: Any, timeout_s: float, what: str) -> float:
             return time.monotonic() - t0
         time.sleep(0.2)
     raise AssertionError(f"{what} did not happen within {timeout_s:.0f} s")
+
+
+def snap(pg: Any, name: str) -> None:
+    """A screenshot of the page, kept with the test output (tests/browser/output, git-ignored)."""
+    OUTPUT.mkdir(exist_ok=True)
+    pg.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=True)

@@ -7,17 +7,28 @@ import time
 from pathlib import Path
 
 import pytest
-
-from pagelib import control, instances, label, message, rate, submit, wait_label, wait_until
+from pagelib import (
+    control,
+    instances,
+    label,
+    message,
+    rate,
+    snap,
+    submit,
+    wait_label,
+    wait_until,
+)
 
 OUTPUT = Path(__file__).parent / "output"
 
 
 @pytest.fixture(autouse=True)
-def clean(page):
-    """Every scenario starts and ends with the page's own reset and the demo load off."""
+def clean(page, request):
+    """Every scenario starts and ends with the page's own reset and the demo load off; its
+    screenshot is taken before the reset at its end."""
     assert "reset" in submit(page, "#reset")
     yield
+    snap(page, request.node.name)
     submit(page, "#load-stop")
     assert "reset" in submit(page, "#reset")
 

@@ -88,6 +88,10 @@ def test_reset_brings_a_broken_demo_back(demo):
     key = {"X-Api-Key": status["api_key"]}
     for _ in range(30):  # trip catalog-1's breaker and ejection at the edge
         requests.get(f"{status['gateway']}/api/catalog/1", headers=key, timeout=10)
+    broken = gm("status").stdout
+    for says in ("catalog-3: not running", "pricing-2: paused", "catalog-1: misbehave error_rate=1 error_status=503",
+                 "policy catalog at the edge: retry.enabled=False", "gateway: catalog-1 ejected, "):
+        assert says in broken, broken
     t0 = time.monotonic()
     reset = gm("reset")
     took = time.monotonic() - t0
@@ -100,4 +104,5 @@ def test_reset_brings_a_broken_demo_back(demo):
         u["breaker"] == "closed" and not u["ejected"] and set(u["instance_breakers"].values()) <= {"closed"}
         for u in ups.values()
     ), ups
+    assert "broken now: nothing" in gm("status").stdout
     print(f"gatemesh reset took {took:.2f} s (CLI start-up included): {reset.stdout.strip()}")

@@ -153,3 +153,13 @@ def test_faults_parse_from_the_command_line_form():
     ]:
         with pytest.raises(LintError, match=says):
             parse_fault(bad)
+
+
+def test_below_the_panic_threshold_ejection_stops_helping():
+    roomy = Policy.from_dict({"outlier": {"max_ejection_percent": 67}})
+    setup = Setup("edge", tables("edge", roomy), faults=(Fault("catalog-1", "error"), Fault("catalog-2", "error")))
+    [finding] = [f for f in lint(setup) if f.code == "panic-threshold"]
+    assert "only 33% stay healthy, below the 50% panic threshold" in finding.message
+    off = Policy.from_dict({"outlier": {"max_ejection_percent": 67, "panic_threshold_percent": 0}})
+    quiet = Setup("edge", tables("edge", off), faults=setup.faults)
+    assert "panic-threshold" not in {f.code for f in lint(quiet)}

@@ -32,6 +32,7 @@ export class Charts {
         title, width: Math.max(300, el.clientWidth - 10), height: 150,
         series: [{}, ...SERIES.map(([, label, stroke]) => ({ label, stroke, width: 2, spanGaps: false }))],
         axes: [{}, { size: 50 }],
+        scales: key === "success" ? { y: { range: [0, 105] } } : { y: { range: (u, lo, hi) => [0, Math.max(1, hi * 1.1)] } },
         hooks: { drawClear: [shade(this.points)] },
       };
       return { key, div, plot: new uPlot(opts, [[], [], []], div) };
