@@ -84,11 +84,13 @@ class Admin:
         return refusal_response(Reason.NO_ROUTE, f"no admin endpoint at {path.decode('latin-1')}", self.name_bytes)
 
     def _events(self, req: Request) -> Response:
-        query = parse_qs(req.query.decode("latin-1"))
+        given = parse_qs(req.query.decode("latin-1"), keep_blank_values=True).get("since", ["0"])
         try:
-            since = int(query.get("since", ["0"])[0])
+            if len(given) != 1:   # which one would we take? (an empty or repeated since: schemathesis)
+                raise ValueError(given)
+            since = int(given[0])
         except ValueError:
-            return refusal_response(Reason.BAD_REQUEST, "'since' must be an integer event sequence number",
+            return refusal_response(Reason.BAD_REQUEST, "'since' must be one integer event sequence number",
                                     self.name_bytes)
         events = self.caller.events
         return json_response(200, {"proxy": self.name, "last_seq": events.last_seq, "events": events.since(since)})
