@@ -60,7 +60,7 @@ class ViewBuilder:
             ups = s.upstreams.get(name)
             fail_fast = sum(v for (_, outcome), v in reqs.items() if outcome in FAIL_FAST)
             budget = ""
-            for u, info in (ups or {}).items():
+            for info in (ups or {}).values():
                 b = info.get("budget") or {}
                 if b.get("enabled") and b.get("allowed"):
                     budget = f"{b.get('retries', 0)} of {b.get('allowed')} used"
@@ -70,10 +70,10 @@ class ViewBuilder:
                     "in_flight": sum(int(i.get("in_flight", 0)) for i in (ups or {}).values())}
             node["label"] = words.proxy(node)
             proxy_nodes.append(node)
-            for (u, inst, result), v in atts.items():
+            for (u, target, result), v in atts.items():
                 if u == "local":   # a sidecar's inbound hop: the callers' attempts already count it
                     continue
-                a = attempts_by_inst.setdefault(inst, [0.0, 0.0])
+                a = attempts_by_inst.setdefault(target, [0.0, 0.0])
                 a[0] += v
                 a[1] += v if result.isdigit() and int(result) < 500 else 0.0
             by_up: dict[str, dict] = {}
@@ -143,7 +143,7 @@ class ViewBuilder:
 
     def _placements(self, inst: dict, s: Sample, proxies: dict, gateway: str | None) -> None:
         name, svc = inst["name"], inst["service"]
-        mesh = {"count": 0, "of": 0, "state": "closed"}
+        mesh: dict[str, Any] = {"count": 0, "of": 0, "state": "closed"}
         mesh_left: float | None = None
         for proxy, ups in s.upstreams.items():
             info = (ups or {}).get(svc)

@@ -20,6 +20,8 @@ from pagelib import (
 )
 
 OUTPUT = Path(__file__).parent / "output"
+# The first scenario also waits for `gatemesh up` (tens of seconds on a loaded machine).
+pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(autouse=True)
