@@ -5,6 +5,7 @@
     GET  /-/upstreams             endpoints, breakers, ejections, budgets, in-flight
     GET  /-/policies              the policy table; GET|PUT|PATCH|DELETE /-/policies/{service}
     POST /-/reset                 forget learned state: breakers, ejections, budgets, fallback answers
+    GET  /-/openapi.json          this API as an OpenAPI document (admin_openapi.py)
 
 `/health` is the shell's (its readiness may wait on the app). Admin paths are told apart
 from routed ones by `is_admin_path`, a plain byte check made before anything is awaited,
@@ -16,6 +17,7 @@ import json
 from collections.abc import Callable, Mapping
 from urllib.parse import parse_qs
 
+from . import admin_openapi
 from .http.messages import Request, Response, json_response
 from .pipeline import ResilientCaller
 from .policy import PolicyError, PolicyTable
@@ -26,6 +28,10 @@ ADMIN_PREFIX = b"/-/"
 HEALTH_PATH = b"/health"
 METRICS_PATH = b"/metrics"
 _EXPOSITION = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
+_READ = (b"GET", b"HEAD")
+_POLICY_PATH = b"/-/policies/{service}"
+_ALLOWED: dict[bytes, tuple[bytes, ...]] = {_POLICY_PATH: (b"GET", b"PUT", b"PATCH", b"DELETE"),
+                                            b"/-/reset": (b"POST",)}
 # Extra endpoints a place adds (the gateway's /-/routes): path → answer.
 Extra = Mapping[bytes, Callable[[Request], Response]]
 
@@ -51,6 +57,13 @@ class Admin:
 
     def answer(self, req: Request) -> Response:
         path = req.path
+        allowed = _READ if path in self.extra else _ALLOWED.get(
+            _POLICY_PATH if path.startswith(b"/-/policies/") else path, _READ)
+        if req.method not in allowed:   # RFC 9110: a 405 names the methods that work (schemathesis found these)
+            return Response(405, [(b"content-type", b"application/json"), (b"allow", b", ".join(allowed))],
+                            json.dumps({"error": f"{req.method.decode('latin-1')} is not allowed on "
+                                                 f"{path.decode('latin-1')}: use {', '.join(m.decode() for m in allowed)}",
+                                        "reason": Reason.BAD_REQUEST.value}).encode())
         if path == METRICS_PATH:
             return Response(200, list(_EXPOSITION), self.caller.metrics.exposition())
         handler = self.extra.get(path)
@@ -66,14 +79,18 @@ class Admin:
             return self._policy(req, path[len(b"/-/policies/"):].decode("latin-1"))
         if path == b"/-/reset":
             return self._reset(req)
+        if path == b"/-/openapi.json":   # this API described (admin_openapi.py)
+            return json_response(200, admin_openapi.document())
         return refusal_response(Reason.NO_ROUTE, f"no admin endpoint at {path.decode('latin-1')}", self.name_bytes)
 
     def _events(self, req: Request) -> Response:
-        query = parse_qs(req.query.decode("latin-1"))
+        given = parse_qs(req.query.decode("latin-1"), keep_blank_values=True).get("since", ["0"])
         try:
-            since = int(query.get("since", ["0"])[0])
+            if len(given) != 1:   # which one would we take? (an empty or repeated since: schemathesis)
+                raise ValueError(given)
+            since = int(given[0])
         except ValueError:
-            return refusal_response(Reason.BAD_REQUEST, "'since' must be an integer event sequence number",
+            return refusal_response(Reason.BAD_REQUEST, "'since' must be one integer event sequence number",
                                     self.name_bytes)
         events = self.caller.events
         return json_response(200, {"proxy": self.name, "last_seq": events.last_seq, "events": events.since(since)})

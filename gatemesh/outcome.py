@@ -5,7 +5,8 @@ served itself, such as a fallback) or a failure with no answer at all, named by 
 `Reason`: `timeout`, `connect-failed` or `upstream-reset`. The endpoint layer builds one
 per attempt from the client's exceptions and answers (`failure_reason`); the retry
 decision (patterns/retry.py), the breakers, the metrics, the events and the reason
-header all read that one classification instead of re-deriving it.
+header all read that one classification instead of re-deriving it. An outcome *failed*
+(for breakers, outlier detection and retries) when there was no answer or a 5xx.
 """
 from __future__ import annotations
 
@@ -56,11 +57,6 @@ class Outcome:
     def answered(self) -> bool:
         """Whether an HTTP answer exists (live or served by the proxy)."""
         return self.reason not in NO_ANSWER
-
-    @property
-    def failed(self) -> bool:
-        """A failure for breakers, outlier detection and retries: no answer, or a 5xx."""
-        return self.status >= 500 or self.reason in NO_ANSWER
 
     def refusal(self) -> Refusal:
         """A failure with no answer as the Refusal the proxy turns into its own answer."""

@@ -8,9 +8,9 @@ method per layer:
             `_retries`  retry loop + budget + backoff; then (`call`) fallback
   concrete  `Upstream.choose` (upstream.py): endpoints from discovery → outlier ejection
             → health checks → instance breakers → balancer
-  endpoint  `_attempt_starts` attempt timeout, this try's headers → the wire →
-            `_attempt_ends` one `Outcome`, recorded on the instance breaker, the outlier
-            detector and the metrics
+  endpoint  (endpoint.py) `attempt_starts`: attempt timeout, this try's headers →
+            the wire → `attempt_ends`: one `Outcome`, recorded on the instance breaker,
+            the outlier detector and the metrics
 
 A failed final attempt that still produced an HTTP response (a 503 from the app, say) is
 returned as that response; only when no response exists does the call raise a Refusal —
@@ -25,27 +25,25 @@ from collections.abc import Mapping, Sequence
 
 from .clock import Clock, SystemClock
 from .discovery import Endpoint
+from .endpoint import ATTEMPT_HEADER, HOP_HEADERS, attempt_ends, attempt_starts
 from .events import EventLog
 from .healthprobe import health_check_loop
-from .http.client import ClientResponse, ConnectionPool, UpstreamError
+from .http.client import ConnectionPool, UpstreamError
 from .http.messages import Headers
 from .metrics import ProxyMetrics
-from .outcome import CallResult, Outcome, failure_reason
-from .patterns.breaker import CircuitBreaker
-from .patterns.deadline import DEADLINE_HEADER_BYTES, Deadline, attempt_timeout_s
+from .outcome import CallResult, Outcome
+from .patterns.deadline import Deadline
 from .patterns.retry import backoff_s, is_retry_safe, is_retryable
 from .policy import Policy, PolicyTable
 from .reasons import Reason
 from .refusal import Refusal
 from .upstream import Upstream
 
-__all__ = ["ATTEMPT_HEADER", "CallResult", "Outcome", "ResilientCaller"]
+__all__ = ["ATTEMPT_HEADER", "HOP_HEADERS", "CallResult", "Outcome", "ResilientCaller"]
 
-_DEADLINE_NAME = DEADLINE_HEADER_BYTES
-ATTEMPT_HEADER = b"x-gatemesh-attempt"
-_DROPPED = frozenset({_DEADLINE_NAME, ATTEMPT_HEADER})   # this hop sets them afresh per attempt
 # Read on every request: a module global costs ~15 ns, an Enum member lookup ~300 ns on 3.11.
 _FALLBACK = Reason.FALLBACK
+_EXPIRED = "the request's deadline had passed before it was sent upstream"
 
 
 class ResilientCaller:
@@ -102,7 +100,9 @@ class ResilientCaller:
     async def call(self, service: str, method: bytes, target: bytes, headers: Headers, body: bytes,
                    deadline: Deadline | None = None, idempotency_key: bool = False) -> Outcome:
         """Request deadline → concurrency limit → service breaker → the retry loop, then
-        fallback; one request counted once, by its outcome."""
+        fallback; one request counted once, by its outcome. `headers` come without this
+        hop's own (`HOP_HEADERS`: the deadline and attempt headers, which every attempt
+        sets afresh), as `Proxy.outgoing_headers` makes them."""
         if service not in self.known_services:
             self.metrics.count_request(service, Reason.UNKNOWN_SERVICE)
             raise Refusal(Reason.UNKNOWN_SERVICE, f"no service named {service!r} is registered")
@@ -112,9 +112,11 @@ class ResilientCaller:
             if p.timeout.enabled:
                 own = Deadline.after(self.clock, p.timeout.request_timeout_s)
                 if deadline is None or own.at < deadline.at:   # both on self.clock: the earlier one wins
-                    deadline = own
-            if deadline is not None and deadline.expired:
-                raise Refusal(Reason.DEADLINE_EXCEEDED, "the request's deadline had passed before it was sent upstream")
+                    deadline = own   # just set: it cannot have passed
+                elif deadline.expired:
+                    raise Refusal(Reason.DEADLINE_EXCEEDED, _EXPIRED)
+            elif deadline is not None and deadline.expired:
+                raise Refusal(Reason.DEADLINE_EXCEEDED, _EXPIRED)
             if p.concurrency.enabled and not up.limiter.try_acquire():
                 raise Refusal(Reason.OVERLOADED, f"{service} has {up.limiter.in_flight} requests in flight, the limit")
             try:
@@ -169,11 +171,9 @@ class ResilientCaller:
         """The retry loop: each attempt through the concrete and endpoint layers; whether
         to try again is patterns/retry.py's answer, whether it is affordable the budget's."""
         service = up.service
-        retry_safe = is_retry_safe(method, idempotency_key)
         max_attempts = p.retry.max_attempts if p.retry.enabled else 1
         if p.budget.enabled:
             up.budget.record_request()
-        base = [(n, v) for n, v in headers if n not in _DROPPED]
         clock = self.clock
         tried: set[str] = set()
         last: Outcome | None = None
@@ -188,23 +188,24 @@ class ResilientCaller:
             tried.add(ep.id)
             # The endpoint layer: two plain calls around the one await (a coroutine of its own
             # would add a frame every resumption passes through, on every request).
-            out, timeout = self._attempt_starts(up, p, ep, base, deadline, attempt)
+            out, timeout = attempt_starts(up, p, ep, headers, deadline, attempt)
             t0 = clock.monotonic()
             try:
                 resp = await self.pool.request(ep.host, ep.port, method, target, out, body, timeout_s=timeout)
             except (TimeoutError, UpstreamError) as exc:
-                last = self._attempt_ends(up, p, ep, breaker, None, exc, t0, attempt)
+                last = attempt_ends(clock, self.metrics, up, p, ep, breaker, None, exc, t0, attempt)
             except BaseException:   # cancelled (or a bug): the try ends here and counts for nothing
                 up.balancer.on_end(ep.id)
                 if breaker is not None:
                     breaker.on_ignored()
                 raise
             else:
-                last = self._attempt_ends(up, p, ep, breaker, resp, None, t0, attempt)
-            if last.reason is None and last.status < 500:   # = not last.failed, for an attempt's outcome
+                last = attempt_ends(clock, self.metrics, up, p, ep, breaker, resp, None, t0, attempt)
+            if last.reason is None and last.status < 500:   # not failed: an answer below 500
                 return last
             if attempt >= max_attempts or not is_retryable(
-                    p.retry, last.status if last.answered else None, None if last.answered else last.reason, retry_safe):
+                    p.retry, last.status if last.answered else None, None if last.answered else last.reason,
+                    is_retry_safe(method, idempotency_key)):
                 break
             if deadline is not None and deadline.expired:
                 break
@@ -229,40 +230,3 @@ class ResilientCaller:
         if budget_empty:
             raise Refusal(Reason.RETRY_BUDGET_EXHAUSTED, f"{last.message}; no retry left in {service}'s retry budget")
         raise last.refusal()
-
-    # --- endpoint layer ----------------------------------------------------------------
-    @staticmethod
-    def _attempt_starts(up: Upstream, p: Policy, ep: Endpoint, base: Headers, deadline: Deadline | None,
-                        attempt: int) -> tuple[Headers, float | None]:
-        """What one try at one endpoint sends (the deadline left, the attempt number) and
-        how long it may take: the attempt timeout, cut to the deadline."""
-        if deadline is not None:
-            out = [*base, (_DEADLINE_NAME, deadline.header_value()), (ATTEMPT_HEADER, b"%d" % attempt)]
-        else:
-            out = [*base, (ATTEMPT_HEADER, b"%d" % attempt)]
-        up.balancer.on_start(ep.id)
-        return out, attempt_timeout_s(p.timeout, deadline)
-
-    def _attempt_ends(self, up: Upstream, p: Policy, ep: Endpoint, breaker: CircuitBreaker | None,
-                      resp: ClientResponse | None, exc: BaseException | None, t0: float, attempt: int) -> Outcome:
-        """The try's one Outcome, classified once from the answer or the client's exception,
-        and recorded on the instance breaker, the outlier detector and the metrics."""
-        up.balancer.on_end(ep.id)
-        elapsed = self.clock.monotonic() - t0
-        if resp is not None:
-            result = Outcome(resp.status, resp.headers, resp, b"", attempt, ep.id)
-            failed = resp.status >= 500
-        else:
-            assert exc is not None
-            why = failure_reason(exc)
-            result = Outcome.failure(why, f"{up.service} instance {ep.id}: {why.replace('-', ' ')} after "
-                                          f"{elapsed * 1000:.0f} ms", attempt, ep.id)
-            failed = True
-        if breaker is not None:
-            (breaker.on_failure if failed else breaker.on_success)(elapsed)
-        if p.outlier.enabled:
-            up.outlier.on_result(ep.id, not failed, len(up.ids))
-        self.metrics.count_attempt(up.service, ep.id, result.reason or str(result.status))
-        if not failed:
-            self.metrics.observe_latency(up.service, elapsed)
-        return result

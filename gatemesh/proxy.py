@@ -8,13 +8,14 @@ from __future__ import annotations
 from .http.messages import FRAMING, Headers, Request, Response, connection_options
 from .outcome import Outcome
 from .patterns.deadline import DEADLINE_HEADER_BYTES, Deadline
-from .pipeline import ResilientCaller
+from .pipeline import HOP_HEADERS, ResilientCaller
 from .reasons import Reason
 from .refusal import Refusal, to_response
 
 _DEADLINE_NAME = DEADLINE_HEADER_BYTES
+_NOTHING: dict[bytes, bytes] = {}   # split_headers' answer when no header was rewritten: never written to
 # Headers a hop rewrites instead of copying: framing and hop-by-hop ones, and its own.
-_REWRITTEN_REQUEST = frozenset(FRAMING | {b"x-forwarded-for", b"via"})
+_REWRITTEN_REQUEST = frozenset(FRAMING | HOP_HEADERS | {b"x-forwarded-for", b"via"})
 _REWRITTEN_RESPONSE = frozenset(FRAMING | {b"x-gatemesh-attempts", b"x-gatemesh-proxy"})
 
 
@@ -23,9 +24,11 @@ def split_headers(headers: Headers, rewritten: frozenset[bytes]) -> tuple[Header
     copied on, minus those its `Connection` lists; the `rewritten` ones by name, repeated
     fields joined by ", " as RFC 9110 §5.3 combines them). Runs twice per request."""
     out: Headers = []
-    found: dict[bytes, bytes] = {}
+    found: dict[bytes, bytes] = _NOTHING
     for n, v in headers:
         if n in rewritten:
+            if found is _NOTHING:
+                found = {}
             found[n] = found[n] + b", " + v if n in found else v
             continue
         out.append((n, v))

@@ -127,7 +127,7 @@ class Upstream:
         None when no endpoint is left for a retry; on the `first` attempt that is a Refusal
         instead (no-healthy-upstream, or circuit-open when every instance breaker refused).
         An instance whose half-open breaker has its probes busy counts as tried."""
-        refused: set[str] = set()
+        refused: set[str] | None = None
         while True:
             ep = self.pick(tried)
             if ep is None:
@@ -140,7 +140,9 @@ class Upstream:
             breaker = self.instance_breakers.get(ep.id) or self.instance_breaker(ep.id)
             if breaker.try_acquire():
                 return ep, breaker
-            if ep.id in refused:   # picked again: every candidate's breaker has refused
+            if refused is None:
+                refused = set()
+            elif ep.id in refused:   # picked again: every candidate's breaker has refused
                 break
             refused.add(ep.id)
             tried.add(ep.id)

@@ -230,31 +230,12 @@ def _add(args: argparse.Namespace) -> int:
 
 def _remove(args: argparse.Namespace) -> int:
     faults = Faults.for_run(args.name)
-    member = faults.instance(args.target)
-    proxy = member.proxy or member.name
-    removed = []
-    wanted = args.kind.replace("-", "_") if args.kind else None
-    if wanted in (None, "down"):
-        info = faults.toxiproxy.snapshot().get(proxy) or {}
-        if not info.get("enabled", True):
-            faults.up(member.name)
-            removed.append("down")
-    if wanted not in ("down", "misbehave"):
-        for t in faults.toxiproxy.toxics(proxy):
-            if wanted is None or t["type"] == wanted:
-                faults.toxiproxy.remove_toxic(proxy, t["name"])
-                removed.append(t["type"])
-    if wanted in (None, "misbehave") and member.admin_url:
-        from gatemesh.faults import apps
-
-        cfg = apps.get_misbehave(member.admin_url)
-        if cfg.get("error_rate") or cfg.get("delay_ms"):
-            apps.clear_misbehave(member.admin_url)
-            removed.append("misbehave")
+    name = faults.instance(args.target).name
+    removed = faults.clear(args.target, args.kind)
     if removed:
-        print(f"gatemesh: {member.name}: removed {', '.join(removed)}")
+        print(f"gatemesh: {name}: removed {', '.join(removed)}")
     else:
-        print(f"gatemesh: {member.name}: no {args.kind + ' ' if args.kind else ''}fault to remove")
+        print(f"gatemesh: {name}: no {args.kind + ' ' if args.kind else ''}fault to remove")
     return 0
 
 

@@ -47,8 +47,9 @@ def _current(name: str, number: int | None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "list":
+        width = max(len(item.title) for item in LABS)
         for item in LABS:
-            print(f"{item.number:>2}  {item.title:<52} {item.minutes:>3} min  {item.page}")
+            print(f"{item.number:>2}  {item.title:<{width}}  {item.minutes:>3} min  {item.page}")
         return 0
     try:
         return _act(args)

@@ -26,11 +26,11 @@ def run(args: argparse.Namespace) -> int:
     status = live_status(state) if state is not None else None
     if status is None:
         if state is not None and not supervisor_alive(state):
-            why = f"its supervisor (pid {state.get('pid')}) is gone; clean up with: gatemesh down{name_hint(args.name)}"
+            why = f"its supervisor (pid {state.get('pid')}) is gone; clean up with: {_show.command_name()} down{name_hint(args.name)}"
         elif state is not None:
             why = "its supervisor does not answer"
         else:
-            why = f"start one with: gatemesh up{name_hint(args.name)}"
+            why = f"start one with: {_show.command_name()} up{name_hint(args.name)}"
         if args.json:
             print(json.dumps({"name": args.name, "running": False, "reason": why}))
         else:

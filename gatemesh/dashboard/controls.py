@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gatemesh.faults import FaultError, Faults, apps
+from gatemesh.faults import FaultError, Faults
 from gatemesh.faults.backends import Member, SupervisorBackend
 from gatemesh.policy import PATTERN_NAMES, PolicyError
 from gatemesh.policy_client import PolicyClient, PolicyClientError
@@ -113,20 +113,7 @@ class Controls:
         """The faults on one instance (of one kind), as `gatemesh fault remove` does."""
         f = self.faults()
         m = f.instance(target)
-        proxy, wanted, removed = m.proxy or m.name, (kind or "").replace("-", "_") or None, []
-        if wanted in (None, "down") and not (f.toxiproxy.snapshot().get(proxy) or {}).get("enabled", True):
-            f.up(m.name)
-            removed.append("down")
-        if wanted not in ("down", "misbehave"):
-            for t in f.toxiproxy.toxics(proxy):
-                if wanted is None or t["type"] == wanted:
-                    f.toxiproxy.remove_toxic(proxy, t["name"])
-                    removed.append(t["type"])
-        if wanted in (None, "misbehave") and m.admin_url:
-            cfg = apps.get_misbehave(m.admin_url)
-            if cfg.get("error_rate") or cfg.get("delay_ms"):
-                apps.clear_misbehave(m.admin_url)
-                removed.append("misbehave")
+        removed = f.clear(m.name, kind)
         return f"{m.name}: removed {', '.join(removed)}" if removed else f"{m.name}: no fault to remove"
 
     # --- policies ----------------------------------------------------------------------

@@ -163,6 +163,29 @@ class Faults:
         m = self.instance(instance)
         self.toxiproxy.set_enabled(m.proxy or m.name, True)
 
+    def clear(self, instance: str, kind: str | None = None) -> builtins.list[str]:
+        """Remove what is in force on one instance — its proxy down, its toxics, its app's
+        misbehaviour — or only faults of one ``kind``; returns the kinds removed. Unlike
+        ``Fault.remove`` this needs no handle: faults another process added go too."""
+        m = self.instance(instance)
+        proxy = m.proxy or m.name
+        wanted = kind.replace("-", "_") if kind else None
+        removed = []
+        if wanted in (None, "down") and not (self.toxiproxy.snapshot().get(proxy) or {}).get("enabled", True):
+            self.up(m.name)
+            removed.append("down")
+        if wanted not in ("down", "misbehave"):
+            for t in self.toxiproxy.toxics(proxy):
+                if wanted is None or t["type"] == wanted:
+                    self.toxiproxy.remove_toxic(proxy, t["name"])
+                    removed.append(t["type"])
+        if wanted in (None, "misbehave") and m.admin_url:
+            cfg = apps.get_misbehave(m.admin_url)
+            if cfg.get("error_rate") or cfg.get("delay_ms"):
+                apps.clear_misbehave(m.admin_url)
+                removed.append("misbehave")
+        return removed
+
     # ------------------------------------------------------------------ app faults
 
     def misbehave(self, instance: str, error_rate: float = 1.0, error_status: int = 500,

@@ -12,53 +12,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 
-from gatemesh.policy import Policy
-
-from .model import EDGE, FAST_FAILURES, HANGS, MESH, Fault, Finding, Setup
+from .effects import callers, failing_faults, fails, retried
+from .model import EDGE, FAST_FAILURES, MESH, Finding, Setup
 
 Check = Callable[[Setup], Iterator[Finding]]
-
-
-def _fails(fault: Fault, policy: Policy) -> bool:
-    """Does a call that meets ``fault`` count as failed at a proxy with ``policy``?"""
-    if fault.kind in FAST_FAILURES:
-        return True
-    timed = policy.timeout.enabled
-    if fault.kind in HANGS:
-        return timed
-    return timed and fault.latency_ms / 1000.0 >= policy.timeout.attempt_timeout_s  # latency
-
-
-def _retried(fault: Fault, policy: Policy) -> bool:
-    """Would ``policy`` retry a call that met ``fault`` (for a GET)?"""
-    r = policy.retry
-    if not r.enabled or r.max_attempts < 2:
-        return False
-    if fault.kind == "error":
-        return fault.error_status in r.retry_on_statuses
-    if fault.kind == "reset_peer":
-        return r.retry_on_reset
-    if fault.kind in ("down", "kill"):
-        return r.retry_on_connect_failure
-    return r.retry_on_timeout and _fails(fault, policy)  # timeout, pause, slow latency
-
-
-def _callers(setup: Setup, service: str) -> Iterator[tuple[str, Policy]]:
-    for placement in setup.placements():
-        policy = setup.policy(placement, service)
-        if policy is not None and setup.rate_at(placement, service) > 0:
-            yield placement, policy
-
-
-def _failing(setup: Setup, service: str, policy: Policy) -> list[Fault]:
-    return [f for f in setup.faulty(service) if _fails(f, policy)]
 
 
 def ejection_cap(setup: Setup) -> Iterator[Finding]:
     for service in sorted({f.service for f in setup.faults}):
         n = setup.counts.get(service, 1)
-        for placement, policy in _callers(setup, service):
-            failing = {f.instance for f in _failing(setup, service, policy)}
+        for placement, policy in callers(setup, service):
+            failing = {f.instance for f in failing_faults(setup, service, policy)}
             o = policy.outlier
             if not o.enabled or n < 2 or not failing:
                 continue
@@ -84,12 +48,12 @@ def ejection_cap(setup: Setup) -> Iterator[Finding]:
 def breaker_sees(setup: Setup) -> Iterator[Finding]:
     for service in sorted({f.service for f in setup.faults}):
         n = setup.counts.get(service, 1)
-        for placement, policy in _callers(setup, service):
+        for placement, policy in callers(setup, service):
             b = policy.breaker
             if not b.enabled:
                 continue
             for fault in setup.faulty(service):
-                if fault.kind == "latency" and not _fails(fault, policy) and b.slow_call_s is None:
+                if fault.kind == "latency" and not fails(fault, policy) and b.slow_call_s is None:
                     yield Finding(
                         "breaker-blind-to-slow",
                         placement,
@@ -102,7 +66,7 @@ def breaker_sees(setup: Setup) -> Iterator[Finding]:
                         f"{max(fault.latency_ms / 2, 10):g}ms (or a latency above the attempt timeout)",
                     )
                     continue
-                if not _fails(fault, policy) or b.consecutive_failures > 0 and fault.error_rate >= 1.0:
+                if not fails(fault, policy) or b.consecutive_failures > 0 and fault.error_rate >= 1.0:
                     continue  # every call fails: the consecutive count trips it
                 calls = setup.rate_at(placement, service) / n * fault.duration_s
                 needed = min(b.minimum_calls, b.window_size)
@@ -130,12 +94,12 @@ def breaker_sees(setup: Setup) -> Iterator[Finding]:
 def retries_hide_errors(setup: Setup) -> Iterator[Finding]:
     for service in sorted({f.service for f in setup.faults}):
         n = setup.counts.get(service, 1)
-        for placement, policy in _callers(setup, service):
-            faults = _failing(setup, service, policy)
+        for placement, policy in callers(setup, service):
+            faults = failing_faults(setup, service, policy)
             failing = {f.instance for f in faults}
             if not faults or len(failing) >= n or not policy.breaker.enabled:
                 continue
-            if all(_retried(f, policy) for f in faults) and policy.retry.max_attempts > len(failing):
+            if all(retried(f, policy) for f in faults) and policy.retry.max_attempts > len(failing):
                 yield Finding(
                     "retries-hide-errors",
                     placement,
@@ -154,7 +118,7 @@ def retries_hide_errors(setup: Setup) -> Iterator[Finding]:
             mesh = setup.policy(MESH, service)
             if outer is None or mesh is None or not outer.breaker.enabled:
                 continue
-            if any(_retried(f, mesh) for f in setup.faulty(service)):
+            if any(retried(f, mesh) for f in setup.faulty(service)):
                 yield Finding(
                     "retries-hide-errors",
                     "path",
@@ -223,7 +187,7 @@ def timeouts(setup: Setup) -> Iterator[Finding]:
         if outer is None or inner is None or not outer.timeout.enabled or not inner.timeout.enabled:
             continue
         if (
-            any(_retried(f, inner) and f.kind not in FAST_FAILURES for f in setup.faulty(service))
+            any(retried(f, inner) and f.kind not in FAST_FAILURES for f in setup.faulty(service))
             and inner.timeout.attempt_timeout_s >= outer.timeout.attempt_timeout_s
         ):
             yield Finding(
@@ -242,7 +206,7 @@ def latency_at_timeout(setup: Setup) -> Iterator[Finding]:
     for fault in setup.faults:
         if fault.kind != "latency":
             continue
-        for placement, policy in _callers(setup, fault.service):
+        for placement, policy in callers(setup, fault.service):
             t_ms = policy.timeout.attempt_timeout_s * 1000.0
             if policy.timeout.enabled and abs(fault.latency_ms - t_ms) <= max(fault.jitter_ms, 0.1 * t_ms):
                 yield Finding(
@@ -259,9 +223,9 @@ def latency_at_timeout(setup: Setup) -> Iterator[Finding]:
 def retry_coverage(setup: Setup) -> Iterator[Finding]:
     """Retries on, but not for this fault: Istio's preset retries 503 and connect failures only."""
     for fault in setup.faults:
-        for placement, policy in _callers(setup, fault.service):
+        for placement, policy in callers(setup, fault.service):
             r = policy.retry
-            if r.enabled and r.max_attempts > 1 and _fails(fault, policy) and not _retried(fault, policy):
+            if r.enabled and r.max_attempts > 1 and fails(fault, policy) and not retried(fault, policy):
                 what = {"error": f"status {fault.error_status}", "reset_peer": "a reset connection"}.get(
                     fault.kind, "a timed-out try"
                 )
@@ -286,9 +250,9 @@ def panic_threshold(setup: Setup) -> Iterator[Finding]:
     """Envoy's healthy_panic_threshold: below it, the balancer uses every instance, ejected or not."""
     for service in sorted({f.service for f in setup.faults}):
         n = setup.counts.get(service, 1)
-        for placement, policy in _callers(setup, service):
+        for placement, policy in callers(setup, service):
             panic = getattr(policy.outlier, "panic_threshold_percent", None)
-            failing = {f.instance for f in _failing(setup, service, policy)}
+            failing = {f.instance for f in failing_faults(setup, service, policy)}
             if not panic or not policy.outlier.enabled or not failing:
                 continue
             healthy = 100.0 * (n - len(failing)) / n

@@ -90,12 +90,6 @@ def parse_deadline_ms(value: str | bytes) -> int:
     return int(text)
 
 
-def request_deadline(config: TimeoutConfig, clock: Clock, header: str | bytes | None) -> Deadline | None:
-    """The deadline for a request entering this hop: the header capped by ``request_timeout_s``
-    when timeouts are on; the header alone (still honoured) when they are off."""
-    return Deadline.from_header(clock, header, config.request_timeout_s if config.enabled else None)
-
-
 def attempt_timeout_s(config: TimeoutConfig, deadline: Deadline | None) -> float | None:
     """How long one attempt may take: the attempt timeout cut to what is left of the deadline.
 

@@ -228,3 +228,17 @@ def test_help_lists_the_subcommands(cli):
     assert result.returncode == 0
     for name in ("up", "status", "down", "scale"):
         assert f"    {name} " in result.stdout
+
+
+def test_a_policy_for_a_service_that_does_not_exist_is_one_line(cli):
+    one_line_error(cli("policy", "set", "catalgo", "--at", "edge", "retry.enabled=false"),
+                   "unknown service 'catalgo'; the services are: catalog, pricing")
+    one_line_error(cli("policy", "preset", "linkerd", "pricng", "--at", "mesh"), "unknown service 'pricng'")
+
+
+def test_presets_list_every_pattern_with_status_codes_as_written():
+    out = subprocess.run([*gatemesh_command(), "policy", "presets"], capture_output=True, text=True,
+                         timeout=CLI_TIMEOUT_S, stdin=subprocess.DEVNULL).stdout
+    assert "retry: 3 attempts on 5xx" in out            # resilience4j: every 5xx, not 100 codes
+    assert "retry: 3 attempts on 502-504" in out         # gatemesh's own
+    assert "panic below 50% healthy" in out and out.count("fallback") == 6, out

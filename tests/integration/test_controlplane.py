@@ -35,16 +35,17 @@ class ControlPlaneProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mesh.controlplane", "--port", str(self.port), *extra],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.log)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30   # a loaded CI machine can take a while to import aiohttp
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.stderr()
             try:
                 if requests.get(f"{self.url}/health", timeout=0.5).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.05)
+        stderr = self.stderr()
         self.close()
-        raise AssertionError(f"control plane did not become healthy: {self.stderr()}")
+        raise AssertionError(f"control plane did not become healthy: {stderr}")
 
     def stderr(self) -> str:
         self.log.seek(0)
