@@ -198,8 +198,8 @@ class ResilientCaller:
                 kind = "timeout"
             except ConnectFailed:
                 kind = "connect-failed"
-            except UpstreamError:
-                kind = "upstream-reset"
+            except UpstreamError as exc:
+                kind = exc.reason   # upstream-reset, or a protocol error that a retry would only repeat
             except asyncio.CancelledError:
                 if breaker is not None:
                     breaker.on_ignored()
@@ -221,7 +221,7 @@ class ResilientCaller:
                 last_error = None
                 retryable = resp.status in p.retry.retry_on_statuses and retry_safe
             else:
-                last_error = Refusal(kind if kind != "upstream-reset" else "upstream-reset",
+                last_error = Refusal(kind,
                                      f"{service} instance {ep.id}: {kind.replace('-', ' ')} after {elapsed * 1000:.0f} ms")
                 last_response = None
                 retryable = ((kind == "connect-failed" and p.retry.retry_on_connect_failure)  # nothing was sent: safe for any method

@@ -152,6 +152,19 @@ class HttpServerProtocol(asyncio.Protocol):
                                   f"request body of {int(value)} bytes exceeds the limit of {self._max_body} bytes",
                                   self._proxy)
 
+    def on_headers_complete(self) -> None:
+        # RFC 9110 §10.1.1: the proxy reads the whole body before it calls upstream, so it
+        # answers the expectation itself (Envoy's default) and does not pass it on; a
+        # request it refuses gets its final answer instead, which is the point of asking.
+        headers = self._headers
+        for i, (n, v) in enumerate(headers):
+            if n == b"expect":
+                del headers[i]
+                if v.lower() == b"100-continue" and self._reject is None and self._parser.get_http_version() == "1.1" \
+                        and not self._busy and not self._queue:   # never ahead of an earlier pipelined answer
+                    self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                break
+
     def on_body(self, body: bytes) -> None:
         self._body_size += len(body)
         if self._body_size > self._max_body:

@@ -165,6 +165,29 @@ class Origin:
             w(_head("200 OK", [("Transfer-Encoding", "chunked")]) + b"5\r\nfirst\r\n6\r\nsecond\r\n")
             await asyncio.sleep(0.05)
             conn.transport.close()
+        elif name == "interim":
+            # Interim answers ahead of the final one, each in its own write (as the sample
+            # apps do): none of them is the answer, and the final one names this request.
+            w(b"HTTP/1.1 100 Continue\r\n\r\n")
+            await asyncio.sleep(0.005)
+            w(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n")
+            await asyncio.sleep(0.005)
+            doc = json.dumps({"target": target, "conn": conn.conn_id}).encode()
+            w(_head("201 Created", [("Content-Type", "application/json"), ("Content-Length", str(len(doc)))]) + doc)
+        elif name == "switch":
+            w(_head("101 Switching Protocols", [("Upgrade", "websocket"), ("Connection", "upgrade")]) + b"\x81\x00")
+        elif name == "badstatus":
+            w(b"HTTP/1.1 2OO OK\r\nContent-Length: 2\r\n\r\nok")
+        elif name == "bighead":
+            w(b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"p" * (1 << 20) + b"\r\nContent-Length: 2\r\n\r\nok")
+        elif name == "closedelim":
+            w(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nuntil-")
+            await asyncio.sleep(0.02)
+            w(b"the-close")
+            conn.transport.close()
+        elif name == "stall":
+            w(_head("200 OK", [("Content-Length", "1000")]) + b"s" * 10)
+            await asyncio.sleep(3600)
         else:
             w(_head("404 Not Found", [("Content-Length", "0")]))
 
