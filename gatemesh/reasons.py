@@ -51,6 +51,7 @@ class Reason(StrEnum):
     UPGRADE_NOT_SUPPORTED = "upgrade-not-supported" # Upgrade/h2c: no protocol switch is implemented
     CONNECT_NOT_SUPPORTED = "connect-not-supported" # CONNECT: this is no forward proxy
     TOO_MANY_CONNECTIONS = "too-many-connections"   # the listener's connection cap
+    INTERNAL_ERROR = "internal-error"               # the proxy itself failed (a bug: see its log)
     # not a refusal: an answer served from the fallback (a cached or declared response)
     FALLBACK = "fallback"
 
@@ -85,6 +86,7 @@ STATUS: dict[Reason, int] = {
     Reason.UPGRADE_NOT_SUPPORTED: 501,
     Reason.CONNECT_NOT_SUPPORTED: 501,
     Reason.TOO_MANY_CONNECTIONS: 503,
+    Reason.INTERNAL_ERROR: 500,
     Reason.FALLBACK: 200,
 }
 

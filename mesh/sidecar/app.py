@@ -9,7 +9,9 @@ outbound (the local app → here, target named by Host header → another servic
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import os
 from dataclasses import dataclass
 
 from gatemesh.apimgmt import ApiManager, ApiMgmtConfig
@@ -19,6 +21,7 @@ from gatemesh.http.client import UpstreamError
 from gatemesh.http.messages import Request, Response
 from gatemesh.http.server import serve
 from gatemesh.metrics import ProxyMetrics
+from gatemesh.patterns.deadline import TimeoutConfig
 from gatemesh.pipeline import ResilientCaller
 from gatemesh.policy import PolicyError, PolicyTable, all_off
 from gatemesh.proxy import Proxy, service_from_host
@@ -28,6 +31,9 @@ from gatemesh.runtime import drain
 log = logging.getLogger("sidecar")
 APP_HEALTH_TIMEOUT_S = 0.4   # below a health checker's default 0.5 s probe timeout
 LOCAL = "local"   # the inbound side's only upstream: this instance's app
+# Without a propagated deadline the inbound side still bounds its wait for the app's answer
+# head: Envoy's route timeout default (15 s), above every pattern's own timeouts.
+INBOUND_TIMEOUT_S = float(os.environ.get("GATEMESH_INBOUND_TIMEOUT_S", "15"))
 
 
 @dataclass(frozen=True)
@@ -45,11 +51,11 @@ class SidecarConfig:
 
 
 def inbound_policies() -> PolicyTable:
-    # Every pattern off on the way in: the caller's side owns retries, breaking and
-    # balancing. The propagated deadline is still enforced (the pipeline bounds each
-    # attempt by it even with timeouts off), so the mesh drops work the edge gave up on.
+    # Every pattern off on the way in but the timeout: the caller's side owns retries,
+    # breaking and balancing. The propagated deadline is enforced when it is the earlier
+    # one, so the mesh drops work the edge gave up on; INBOUND_TIMEOUT_S bounds the rest.
     table = PolicyTable.from_dict({})
-    table.set("*", all_off())
+    table.set("*", dataclasses.replace(all_off(), timeout=TimeoutConfig(True, INBOUND_TIMEOUT_S, INBOUND_TIMEOUT_S)))
     return table
 
 
