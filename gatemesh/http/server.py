@@ -60,7 +60,8 @@ class HttpServerProtocol(asyncio.Protocol):
         self._final: Response | None = None       # the answer to send once queued requests are answered, then close
         self._pending: bytearray | None = None    # an unfinished head, gathered until its end arrives
         self._last = b""                          # the last bytes fed: an unfinished head may straddle them
-        self._peer = self._local = b""
+        self._peer = ""                           # the client's address, for X-Forwarded-For
+        self._local = b""                         # this listener's host:port, a 1.0 request's Host
         self._loop = asyncio.get_running_loop()
         self.state = HEAD                         # the listener's sweeper times each state
         self.since = listener.tick
@@ -180,15 +181,19 @@ class HttpServerProtocol(asyncio.Protocol):
         if self._header_bytes > lim.max_header_bytes:
             self._refuse(Reason.HEADERS_TOO_LARGE, f"request headers exceed {lim.max_header_bytes} bytes")
         if name in _SPECIAL:
+            # Framing and Expect belong to this hop: the handler gets the body whole, and
+            # the client frames it anew (so a framing header is never passed on as sent).
             if name == b"host":
                 self._hosts += 1
             elif name == b"content-length":
                 if value.isdigit() and int(value) > lim.max_body_bytes:
                     self._refuse(Reason.PAYLOAD_TOO_LARGE, f"request body of {int(value)} bytes exceeds the limit "
                                                            f"of {lim.max_body_bytes} bytes")
+                return
             elif name == b"transfer-encoding":
                 self._te = value if self._te is None else self._te + b", " + value
-            else:   # expect: answered here (below), never passed on
+                return
+            else:   # expect: answered here (on_headers_complete)
                 self._expect = self._expect or value.lower() == b"100-continue"
                 return
         self._headers.append((name, value))

@@ -46,8 +46,8 @@ def framing(method: bytes, resp: Response) -> tuple[bytes, bool]:
         n = resp.content_length if resp.content_length is not None else len(resp.body)
         return b"content-length: %d\r\n" % n, False
     if status == 304:
-        n = resp.content_length
-        return (b"" if n is None else b"content-length: %d\r\n" % n), False
+        declared = resp.content_length
+        return (b"" if declared is None else b"content-length: %d\r\n" % declared), False
     return b"content-length: %d\r\n" % len(resp.body), True
 
 
