@@ -40,7 +40,7 @@ def close_delimited(headers: Headers) -> bool:
 
 class UpstreamConnection(asyncio.Protocol):
     __slots__ = ("pool", "key", "loop", "transport", "parser", "response", "headers_future",
-                 "head_request", "closed", "_headers", "head_bytes", "interim", "idle_gen")
+                 "head_request", "closed", "_headers", "head_bytes", "interim", "idle_gen", "max_head")
 
     def __init__(self, pool: ConnectionPool, key: tuple[str, int]):
         self.pool = pool
@@ -58,6 +58,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.head_bytes = -1       # bytes of head(s) read for this exchange; -1 once the final head is in
         self.interim = False       # the head being parsed is a 1xx
         self.idle_gen = 0          # the pool's sweep generation when this connection went idle
+        self.max_head = pool.config.max_head_bytes
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -89,10 +90,9 @@ class UpstreamConnection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._fail(UpstreamProtocolError(f"upstream {self.key[0]}:{self.key[1]} sent a malformed response: {exc}"))
             return
-        limit = self.pool.config.max_head_bytes
-        if self.head_bytes > limit:   # still no final head after this much: httptools' own buffer grows no more
+        if self.head_bytes > self.max_head:   # -1 once the head is in; else httptools' own buffer grows no more
             self._fail(UpstreamHeadTooLarge(f"upstream {self.key[0]}:{self.key[1]} sent a response head over "
-                                            f"{limit} bytes"))
+                                            f"{self.max_head} bytes"))
 
     def eof_received(self) -> bool | None:
         return None

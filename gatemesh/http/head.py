@@ -69,7 +69,7 @@ def check_host(version: str, target: bytes, headers: Headers, hosts: int, local_
             if n == b"host":
                 host = v
                 break
-        if _HOST.fullmatch(host or b"") is None:
+        if not host_is_valid(host or b""):
             raise HeadRefused(Reason.BAD_HOST, f"Host {(host or b'')[:64].decode('latin-1')!r} is not a valid authority")
     elif version == "1.1":
         raise HeadRefused(Reason.BAD_HOST, "an HTTP/1.1 request must carry a Host header (RFC 9112 §3.2)")
@@ -93,3 +93,44 @@ def check_host(version: str, target: bytes, headers: Headers, hosts: int, local_
     else:
         headers[at] = (b"host", authority)
     return path if path[:1] == b"/" else b"/" + path
+
+
+def check_unfinished(pending: bytes | bytearray, max_line: int, max_header_line: int, max_head: int,
+                     line_seen: bool) -> HeadRefused | None:
+    """A head still without its end: refused as soon as a limit is passed (or it is
+    HTTP/0.9, which has no end to wait for), else None and the gathering goes on.
+    `line_seen`: the parser already has the request line (a pipelined head), so the
+    gathered bytes start inside the header section."""
+    line_end = pending.find(b"\r\n", 0, max_line + 2)
+    if line_end < 0 and not line_seen and len(pending.lstrip(b"\r\n")) > max_line:
+        return HeadRefused(Reason.URI_TOO_LONG, f"the request line exceeds {max_line} bytes")
+    last_line = len(pending) - (pending.rfind(b"\r\n") + 2 if line_end >= 0 else 0)
+    if (line_end >= 0 or line_seen) and last_line > max_header_line:
+        return HeadRefused(Reason.HEADERS_TOO_LARGE, f"a header line exceeds {max_header_line} bytes")
+    if len(pending) > max_head:
+        return HeadRefused(Reason.HEADERS_TOO_LARGE, f"the request head exceeds {max_head} bytes")
+    if line_end >= 0 and not line_seen and b" HTTP/" not in pending.lstrip(b"\r\n").split(b"\r\n", 1)[0]:
+        return HeadRefused(Reason.UNSUPPORTED_VERSION, "HTTP/0.9 is not supported here; speak HTTP/1.1")
+    return None
+
+
+_VALID_HOSTS: set[bytes] = set()   # Host values already found well-formed (most requests repeat a few)
+
+
+def host_is_valid(host: bytes) -> bool:
+    if host in _VALID_HOSTS:
+        return True
+    if _HOST.fullmatch(host) is None:
+        return False
+    if len(_VALID_HOSTS) < 1024:
+        _VALID_HOSTS.add(host)
+    return True
+
+
+def vet(version: str, method: bytes, upgrade: bool, te: bytes | None, target: bytes, headers: Headers,
+        hosts: int, local_authority: bytes) -> bytes:
+    """Every rule above, for a head off the common path; returns the target to forward."""
+    check_version(version)
+    check_method(method, upgrade)
+    check_framing(version, te)
+    return check_host(version, target, headers, hosts, local_authority)

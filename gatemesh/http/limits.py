@@ -7,7 +7,7 @@ use the defaults unless their shell passes others.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, Mapping, TypeVar
 
 _C = TypeVar("_C")
@@ -41,6 +41,11 @@ class ServerLimits:
     # keepalive_timeout is 75 s, Envoy's idle_timeout 1 h; 60 s is above the pools' 15 s
     # idle timeout, so a gatemesh hop never reuses a connection its peer closed.
     keepalive_timeout_s: float = 60.0
+    # The longest a handler may take to start its answer, then 504 timeout and the upstream
+    # call is cancelled: a backstop above every policy's own timeouts (Envoy's stream idle
+    # timeout, 5 min). A sidecar's inbound listener, which has no policy timeout, sets
+    # Envoy's route timeout (15 s).
+    answer_timeout_s: float = 300.0
     # --- connections -----------------------------------------------------------------
     # Open connections per listener; one more is answered 503 too-many-connections and
     # closed. HAProxy's maxconn defaults from the fd limit (about 2,000 on a default box),
@@ -64,7 +69,8 @@ class ServerLimits:
     def tick_s(self) -> float:
         """How often the listener's sweeper looks at its connections' clocks: a quarter of
         the shortest wait, at most 0.5 s (so a 10 s header timeout fires within 10–10.5 s)."""
-        return min(0.5, self.header_timeout_s / 4, self.body_idle_timeout_s / 4, self.keepalive_timeout_s / 4)
+        return min(0.5, self.header_timeout_s / 4, self.body_idle_timeout_s / 4, self.keepalive_timeout_s / 4,
+                   self.answer_timeout_s / 4)
 
 
 def from_env(cls: type[_C], env: Mapping[str, str], prefix: str) -> _C:
@@ -84,4 +90,10 @@ def from_env(cls: type[_C], env: Mapping[str, str], prefix: str) -> _C:
 
 
 ENV_PREFIX = "GATEMESH_HTTP_"          # GATEMESH_HTTP_HEADER_TIMEOUT_S=2 ...
+
+
+def listener_limits(**overrides: Any) -> ServerLimits:
+    """The defaults, GATEMESH_HTTP_* from the environment, then `overrides` (an app shell's)."""
+    import os
+    return replace(from_env(ServerLimits, os.environ, ENV_PREFIX), **overrides)
 POOL_ENV_PREFIX = "GATEMESH_POOL_"     # GATEMESH_POOL_IDLE_TIMEOUT_S=1 ...

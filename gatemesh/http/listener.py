@@ -8,7 +8,8 @@ the head past `header_timeout_s` (408), a body stalled past `body_idle_timeout_s
 a keep-alive connection idle past `keepalive_timeout_s` (closed without a word, as nginx
 does). A connection whose request is being answered is the handler's business and the
 upstream timeouts', never the sweeper's. 1,000 connections cost the sweeper well under a
-millisecond per tick.
+millisecond per tick. The same clock bounds a handler: no answer head within
+`answer_timeout_s` → its task is cancelled (the upstream call with it) and 504 timeout.
 """
 from __future__ import annotations
 
@@ -60,9 +61,12 @@ class Listener:
         head_ticks = lim.header_timeout_s / tick_s + 1
         body_ticks = lim.body_idle_timeout_s / tick_s + 1
         idle_ticks = lim.keepalive_timeout_s / tick_s + 1
+        answer_ticks = lim.answer_timeout_s / tick_s + 1
         now = self.tick
         for conn in list(self.conns):
             if conn.busy():
+                if conn.in_handler and now - conn.since > answer_ticks:
+                    conn.answer_timed_out()
                 continue
             waited = now - conn.since
             state = conn.state

@@ -63,6 +63,7 @@ class ConnectionPool:
         if max_idle_per_host is not None:   # the older keyword
             cfg = PoolConfig(cfg.idle_timeout_s, max_idle_per_host, cfg.max_head_bytes, cfg.body_idle_timeout_s)
         self.config = cfg
+        self._max_idle = cfg.max_idle_per_upstream
         self._idle: dict[tuple[str, int], list[UpstreamConnection]] = {}
         self._gen = 0
         self._sweep: asyncio.TimerHandle | None = None
@@ -74,7 +75,7 @@ class ConnectionPool:
         idle = self._idle.get(conn.key)
         if idle is None:
             idle = self._idle[conn.key] = []
-        if len(idle) < self.config.max_idle_per_upstream:
+        if len(idle) < self._max_idle:
             conn.idle_gen = self._gen
             idle.append(conn)
             if self._sweep is None:

@@ -27,7 +27,7 @@ from collections import deque
 import httptools
 
 from ..reasons import Reason
-from .head import HeadRefused, check_framing, check_host, check_method, check_version
+from .head import HeadRefused, check_unfinished, host_is_valid, vet
 from .limits import ServerLimits
 from .listener import BODY, HEAD, IDLE, Listener, serve
 from .messages import Headers, Request, Response
@@ -42,8 +42,9 @@ _END = b"\r\n\r\n"
 
 class HttpServerProtocol(asyncio.Protocol):
     __slots__ = ("_l", "_transport", "_parser", "_peer", "_local", "_url", "_headers", "_header_bytes", "_body",
-                 "_body_size", "_hosts", "_te", "_expect", "_reject", "_final", "_queue", "_task", "_idle", "_busy",
-                 "_closing", "_writable", "_paused_reading", "_loop", "_pending", "_last", "state", "since")
+                 "_body_size", "_hosts", "_host", "_te", "_expect", "_reject", "_final", "_queue", "_task", "_idle",
+                 "_busy", "_closing", "_deaf", "_writable", "_paused_reading", "_loop", "_pending", "_last", "state",
+                 "since", "_max_line", "_max_hline", "_max_head", "_max_body", "in_handler", "_timed_out")
 
     def __init__(self, listener: Listener):
         self._l = listener
@@ -54,6 +55,12 @@ class HttpServerProtocol(asyncio.Protocol):
         self._idle: asyncio.Future[None] | None = None  # set while the serve loop waits for the next request
         self._busy = False                        # a request is being answered
         self._closing = False
+        self._deaf = False                        # read no more (closing, or a final refusal is queued)
+        self.in_handler = False                   # a handler is computing an answer (the sweeper times it)
+        self._timed_out = False                   # ... and the sweeper cancelled it
+        lim = listener.limits                     # copied: read on every header, attribute by attribute
+        self._max_line, self._max_hline = lim.max_request_line_bytes, lim.max_header_line_bytes
+        self._max_head, self._max_body = lim.max_header_bytes, lim.max_body_bytes
         self._writable: asyncio.Event | None = None
         self._paused_reading = False
         self._reject: HeadRefused | None = None   # this message is refused (set by a parser callback)
@@ -72,7 +79,7 @@ class HttpServerProtocol(asyncio.Protocol):
         self._transport = transport  # type: ignore[assignment]
         if not self._l.opened(self):
             count(Reason.TOO_MANY_CONNECTIONS)
-            self._closing = True
+            self._closing = self._deaf = True
             write_whole(transport, b"GET", error_response(Reason.TOO_MANY_CONNECTIONS,  # type: ignore[arg-type]
                         f"this listener holds its limit of {self._l.limits.max_connections} connections; retry later",
                         self._l.proxy), keep_alive=False)
@@ -83,7 +90,7 @@ class HttpServerProtocol(asyncio.Protocol):
         self._local = b"%s:%d" % (local[0].encode(), local[1]) if local and len(local) >= 2 else b"localhost"
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._closing = True
+        self._closing = self._deaf = True
         self._l.closed(self)
         if self._task is not None and not self._task.done():
             self._task.cancel()  # the client is gone: abandon the upstream call
@@ -103,19 +110,21 @@ class HttpServerProtocol(asyncio.Protocol):
         return self._busy or bool(self._queue)
 
     def data_received(self, data: bytes) -> None:
-        if self._closing or self._final is not None:
+        if self._deaf:
             return
         if self.state != BODY:
             if self.state == IDLE:
                 self.state, self.since = HEAD, self._l.tick
-            data = self._gather(data)
-            if not data:
-                return
+            if self._pending is not None or _END not in data:
+                data = self._gather(data)
+                if not data:
+                    return
         self._last = data
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            pass   # the upgrade request was refused in on_headers_complete
+            if self._reject is None:   # not refused in on_headers_complete: cannot happen, but never forward it
+                self._reject = HeadRefused(Reason.UPGRADE_NOT_SUPPORTED, "protocol upgrades are not supported")
         except httptools.HttpParserError as exc:
             if self._reject is None:
                 self._reject = HeadRefused(Reason.BAD_REQUEST, f"malformed HTTP request: {exc}")
@@ -124,10 +133,11 @@ class HttpServerProtocol(asyncio.Protocol):
             self._fail(error_response(self._reject.reason, self._reject.message, self._l.proxy))
 
     def _gather(self, data: bytes) -> bytes:
-        """The bytes to feed now: all of them once the head's end is in, else b"" (kept)."""
+        """A head without its end yet: gather it (linear), refuse it once over a limit; the
+        bytes to feed once the end is in, else b"". The end may straddle the last feed."""
         pending = self._pending
         if pending is None:
-            if _END in data or _END in self._last[-3:] + data[:3]:
+            if _END in self._last[-3:] + data[:3]:
                 return data
             pending = self._pending = bytearray(data)
         else:
@@ -136,21 +146,12 @@ class HttpServerProtocol(asyncio.Protocol):
             if pending.find(_END, max(start, 0)) >= 0 or _END in self._last[-3:] + pending[:3]:
                 self._pending = None
                 return bytes(pending)
-        lim = self._l.limits
-        line_end = pending.find(b"\r\n", 0, lim.max_request_line_bytes + 2)
-        if line_end < 0 and len(pending.lstrip(b"\r\n")) > lim.max_request_line_bytes:
-            self._reject = HeadRefused(Reason.URI_TOO_LONG,
-                                       f"the request line exceeds {lim.max_request_line_bytes} bytes")
-        elif line_end >= 0 and len(pending) - pending.rfind(b"\r\n") - 2 > lim.max_header_line_bytes:
-            self._reject = HeadRefused(Reason.HEADERS_TOO_LARGE, f"a header line exceeds {lim.max_header_line_bytes} bytes")
-        elif len(pending) > lim.max_header_bytes:
-            self._reject = HeadRefused(Reason.HEADERS_TOO_LARGE, f"the request head exceeds {lim.max_header_bytes} bytes")
-        elif line_end >= 0 and self._url == b"" and b" HTTP/" not in pending.lstrip(b"\r\n").split(b"\r\n", 1)[0]:
-            self._reject = HeadRefused(Reason.UNSUPPORTED_VERSION, "HTTP/0.9 is not supported here; speak HTTP/1.1")
-        if self._reject is not None:
+        refused = check_unfinished(pending, self._max_line, self._max_hline, self._max_head, self._url != b"")
+        if refused is not None:
             self._pending = None
-            count(self._reject.reason)
-            self._fail(error_response(self._reject.reason, self._reject.message, self._l.proxy))
+            self._reject = refused
+            count(refused.reason)
+            self._fail(error_response(refused.reason, refused.message, self._l.proxy))
         return b""
 
     # --- parser callbacks --------------------------------------------------------
@@ -163,32 +164,32 @@ class HttpServerProtocol(asyncio.Protocol):
         self._body: list[bytes] = []
         self._body_size = 0
         self._hosts = 0
+        self._host = b""
         self._te: bytes | None = None
         self._expect = False
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-        if len(self._url) > self._l.limits.max_request_line_bytes:
-            self._refuse(Reason.URI_TOO_LONG, f"the request target exceeds {self._l.limits.max_request_line_bytes} bytes")
+        if len(self._url) > self._max_line:
+            self._refuse(Reason.URI_TOO_LONG, f"the request target exceeds {self._max_line} bytes")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         name = name.lower()
         size = len(name) + len(value)
         self._header_bytes += size
-        lim = self._l.limits
-        if size > lim.max_header_line_bytes:
-            self._refuse(Reason.HEADERS_TOO_LARGE, f"a header line exceeds {lim.max_header_line_bytes} bytes")
-        if self._header_bytes > lim.max_header_bytes:
-            self._refuse(Reason.HEADERS_TOO_LARGE, f"request headers exceed {lim.max_header_bytes} bytes")
+        if size > self._max_hline or self._header_bytes > self._max_head:
+            self._refuse(Reason.HEADERS_TOO_LARGE, f"a header line exceeds {self._max_hline} bytes"
+                         if size > self._max_hline else f"request headers exceed {self._max_head} bytes")
         if name in _SPECIAL:
             # Framing and Expect belong to this hop: the handler gets the body whole, and
             # the client frames it anew (so a framing header is never passed on as sent).
             if name == b"host":
                 self._hosts += 1
+                self._host = value
             elif name == b"content-length":
-                if value.isdigit() and int(value) > lim.max_body_bytes:
+                if value.isdigit() and int(value) > self._max_body:
                     self._refuse(Reason.PAYLOAD_TOO_LARGE, f"request body of {int(value)} bytes exceeds the limit "
-                                                           f"of {lim.max_body_bytes} bytes")
+                                                           f"of {self._max_body} bytes")
                 return
             elif name == b"transfer-encoding":
                 self._te = value if self._te is None else self._te + b", " + value
@@ -201,14 +202,17 @@ class HttpServerProtocol(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         p = self._parser
         version = p.get_http_version()
-        try:
-            check_version(version)
-            check_method(p.get_method(), p.should_upgrade())
-            check_framing(version, self._te)
-            self._url = check_host(version, self._url, self._headers, self._hosts, self._local)
-        except HeadRefused as refused:
-            self._reject = refused
-            raise
+        upgrade = p.should_upgrade()   # CONNECT included
+        # The everyday head passes with a few comparisons; anything else goes through
+        # every rule (head.vet), which may refuse it or normalise its target and Host.
+        if not (version == "1.1" and self._hosts == 1 and self._te is None and not upgrade
+                and self._url[:1] == b"/" and host_is_valid(self._host)):
+            try:
+                self._url = vet(version, p.get_method(), upgrade, self._te, self._url, self._headers, self._hosts,
+                                self._local)
+            except HeadRefused as refused:
+                self._reject = refused
+                raise
         self.state, self.since = BODY, self._l.tick
         # RFC 9110 §10.1.1: the proxy reads the whole body before it calls upstream, so it
         # answers the expectation itself (Envoy's default); never ahead of an earlier
@@ -219,8 +223,8 @@ class HttpServerProtocol(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         self._body_size += len(body)
         self.since = self._l.tick
-        if self._body_size > self._l.limits.max_body_bytes:
-            self._refuse(Reason.PAYLOAD_TOO_LARGE, f"request body exceeds the limit of {self._l.limits.max_body_bytes} bytes")
+        if self._body_size > self._max_body:
+            self._refuse(Reason.PAYLOAD_TOO_LARGE, f"request body exceeds the limit of {self._max_body} bytes")
         self._body.append(body)
 
     def on_message_complete(self) -> None:
@@ -250,17 +254,25 @@ class HttpServerProtocol(asyncio.Protocol):
         """Called by the listener's sweeper: a wait passed its limit."""
         count(reason or "keepalive-idle-closed")
         if reason is None:
-            self._closing = True
+            self._closing = self._deaf = True
             if self._transport is not None:
                 self._transport.close()
         else:
             self._fail(error_response(Reason(reason), message, self._l.proxy))
+
+    def answer_timed_out(self) -> None:
+        """Called by the listener's sweeper: the handler took longer than answer_timeout_s."""
+        if self.in_handler and self._task is not None and not self._task.done():
+            count("answer-timeout")
+            self._timed_out = True
+            self._task.cancel()
 
     def _fail(self, response: Response) -> None:
         """Answer the requests already queued, then `response`, then close."""
         if self._closing or self._transport is None or self._final is not None:
             return
         self._final = response
+        self._deaf = True
         self._transport.pause_reading()
         if not self.busy():   # nothing in flight: answer now
             self._closing = True
@@ -282,15 +294,24 @@ class HttpServerProtocol(asyncio.Protocol):
                     if self._paused_reading and len(queue) < self._l.limits.max_pipelined // 2 and self._final is None:
                         self._paused_reading = False
                         transport.resume_reading()
-                    self._busy = True
+                    self._busy = self.in_handler = True
+                    self.since = self._l.tick
                     try:
                         resp = await self._l.handler(req)
                     except asyncio.CancelledError:
-                        raise
+                        if not self._timed_out:
+                            raise
+                        self._timed_out = False
+                        task = asyncio.current_task()
+                        if task is not None:
+                            task.uncancel()
+                        resp = error_response(Reason.TIMEOUT, f"no answer within {self._l.limits.answer_timeout_s:g} s",
+                                              self._l.proxy)
                     except Exception:
                         log.exception("handler failed for %s %s", req.method, req.target)
                         resp = error_response(Reason.INTERNAL_ERROR,
                                               "the proxy failed while handling this request; see its log", self._l.proxy)
+                    self.in_handler = False
                     keep_alive = req.keep_alive and not self._closing
                     if resp.stream is None:
                         write_whole(transport, req.method, resp, keep_alive)

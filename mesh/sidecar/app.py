@@ -9,7 +9,6 @@ outbound (the local app → here, target named by Host header → another servic
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import os
 from dataclasses import dataclass
@@ -18,10 +17,10 @@ from gatemesh.apimgmt import ApiManager, ApiMgmtConfig
 from gatemesh.discovery import Endpoint, Registration, Snapshot, SnapshotWatcher
 from gatemesh.events import EventLog
 from gatemesh.http.client import UpstreamError
+from gatemesh.http.limits import listener_limits
 from gatemesh.http.messages import Request, Response
 from gatemesh.http.server import serve
 from gatemesh.metrics import ProxyMetrics
-from gatemesh.patterns.deadline import TimeoutConfig
 from gatemesh.pipeline import ResilientCaller
 from gatemesh.policy import PolicyError, PolicyTable, all_off
 from gatemesh.proxy import Proxy, service_from_host
@@ -31,8 +30,8 @@ from gatemesh.runtime import drain
 log = logging.getLogger("sidecar")
 APP_HEALTH_TIMEOUT_S = 0.4   # below a health checker's default 0.5 s probe timeout
 LOCAL = "local"   # the inbound side's only upstream: this instance's app
-# Without a propagated deadline the inbound side still bounds its wait for the app's answer
-# head: Envoy's route timeout default (15 s), above every pattern's own timeouts.
+# The inbound side has no policy timeout; without a propagated deadline its listener still
+# bounds the wait for the app's answer: Envoy's route timeout default (15 s).
 INBOUND_TIMEOUT_S = float(os.environ.get("GATEMESH_INBOUND_TIMEOUT_S", "15"))
 
 
@@ -51,11 +50,11 @@ class SidecarConfig:
 
 
 def inbound_policies() -> PolicyTable:
-    # Every pattern off on the way in but the timeout: the caller's side owns retries,
-    # breaking and balancing. The propagated deadline is enforced when it is the earlier
-    # one, so the mesh drops work the edge gave up on; INBOUND_TIMEOUT_S bounds the rest.
+    # Every pattern off on the way in: the caller's side owns retries, breaking and
+    # balancing. The propagated deadline is still enforced (the pipeline bounds each
+    # attempt by it even with timeouts off), so the mesh drops work the edge gave up on.
     table = PolicyTable.from_dict({})
-    table.set("*", dataclasses.replace(all_off(), timeout=TimeoutConfig(True, INBOUND_TIMEOUT_S, INBOUND_TIMEOUT_S)))
+    table.set("*", all_off())
     return table
 
 
@@ -156,7 +155,8 @@ class Sidecar:
     async def run(self, stop: asyncio.Event) -> None:
         await self.watcher.start()
         cfg = self.cfg
-        servers = [await serve(self.handle_inbound, cfg.host, cfg.inbound_port, proxy_name=self.proxy_in.name),
+        servers = [await serve(self.handle_inbound, cfg.host, cfg.inbound_port, proxy_name=self.proxy_in.name,
+                               limits=listener_limits(answer_timeout_s=INBOUND_TIMEOUT_S)),
                    await serve(self.handle_outbound, cfg.host, cfg.outbound_port, proxy_name=self.proxy_out.name)]
         await self.registration.start()
         log.info("sidecar %s: inbound %s:%d → app %s:%d, outbound %s:%d", cfg.instance, cfg.host, cfg.inbound_port,
