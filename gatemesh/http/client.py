@@ -101,8 +101,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._headers.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
-        resp = self.response
-        assert resp is not None
+        resp: ClientResponse = self.response  # type: ignore[assignment]  # a head only comes inside a response
         status = self.parser.get_status_code()
         if status < 200:
             # An interim answer: never the answer to this request. Its headers go; the
@@ -120,10 +119,7 @@ class UpstreamConnection(asyncio.Protocol):
             self._finish(self.parser.should_keep_alive() and not self.head_request)
 
     def on_body(self, body: bytes) -> None:
-        if not body:
-            return
-        resp = self.response
-        assert resp is not None
+        resp: ClientResponse = self.response  # type: ignore[assignment]  # a body only comes inside a response
         resp._chunks.append(body)
         if resp._waiter is not None:
             resp._wake()

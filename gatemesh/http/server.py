@@ -27,7 +27,7 @@ from collections import deque
 import httptools
 
 from ..reasons import Reason
-from .head import HeadRefused, check_unfinished, host_is_valid, vet
+from .head import VALID_HOSTS, HeadRefused, check_unfinished, vet
 from .limits import ServerLimits
 from .listener import BODY, HEAD, IDLE, Listener, serve
 from .messages import Headers, Request, Response
@@ -36,13 +36,13 @@ from .write import error_response, framing, write_stream, write_whole
 
 __all__ = ["HttpServerProtocol", "ServerLimits", "framing", "serve"]
 log = logging.getLogger("gatemesh.http")
-_SPECIAL = frozenset({b"content-length", b"host", b"transfer-encoding", b"expect"})
+_SPECIAL = frozenset({b"content-length", b"host", b"transfer-encoding", b"expect", b"connection", b"upgrade"})
 _END = b"\r\n\r\n"
 
 
 class HttpServerProtocol(asyncio.Protocol):
     __slots__ = ("_l", "_transport", "_parser", "_peer", "_local", "_url", "_headers", "_header_bytes", "_body",
-                 "_body_size", "_hosts", "_host", "_te", "_expect", "_reject", "_final", "_queue", "_task", "_idle",
+                 "_body_size", "_hosts", "_host", "_te", "_expect", "_odd", "_keep_alive", "_reject", "_final", "_queue", "_task", "_idle",
                  "_busy", "_closing", "_deaf", "_writable", "_paused_reading", "_loop", "_pending", "_last", "state",
                  "since", "_max_line", "_max_hline", "_max_head", "_max_body", "in_handler", "_timed_out")
 
@@ -66,6 +66,10 @@ class HttpServerProtocol(asyncio.Protocol):
         self._reject: HeadRefused | None = None   # this message is refused (set by a parser callback)
         self._final: Response | None = None       # the answer to send once queued requests are answered, then close
         self._pending: bytearray | None = None    # an unfinished head, gathered until its end arrives
+        self._host = b""                          # this message's Host (valid while _hosts == 1)
+        self._te: bytes | None = None             # its Transfer-Encoding, when _odd
+        self._expect = False                      # it asked for 100-continue, when _odd
+        self._keep_alive = True
         self._last = b""                          # the last bytes fed: an unfinished head may straddle them
         self._peer = ""                           # the client's address, for X-Forwarded-For
         self._local = b""                         # this listener's host:port, a 1.0 request's Host
@@ -164,9 +168,8 @@ class HttpServerProtocol(asyncio.Protocol):
         self._body: list[bytes] = []
         self._body_size = 0
         self._hosts = 0
-        self._host = b""
-        self._te: bytes | None = None
-        self._expect = False
+        self._odd = False   # a header that sends the head down the slow path: its values are set then
+
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -191,34 +194,43 @@ class HttpServerProtocol(asyncio.Protocol):
                     self._refuse(Reason.PAYLOAD_TOO_LARGE, f"request body of {int(value)} bytes exceeds the limit "
                                                            f"of {self._max_body} bytes")
                 return
-            elif name == b"transfer-encoding":
-                self._te = value if self._te is None else self._te + b", " + value
-                return
-            else:   # expect: answered here (on_headers_complete)
-                self._expect = self._expect or value.lower() == b"100-continue"
-                return
+            else:
+                if not self._odd:
+                    self._odd, self._te, self._expect = True, None, False
+                if name == b"transfer-encoding":
+                    self._te = value if self._te is None else self._te + b", " + value
+                    return
+                if name == b"expect":   # answered here (on_headers_complete), never passed on
+                    self._expect = self._expect or value.lower() == b"100-continue"
+                    return
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         p = self._parser
-        version = p.get_http_version()
-        upgrade = p.should_upgrade()   # CONNECT included
-        # The everyday head passes with a few comparisons; anything else goes through
-        # every rule (head.vet), which may refuse it or normalise its target and Host.
-        if not (version == "1.1" and self._hosts == 1 and self._te is None and not upgrade
-                and self._url[:1] == b"/" and host_is_valid(self._host)):
+        # The everyday head (HTTP/1.1 keep-alive, one valid Host, a path, no Connection,
+        # Upgrade, Transfer-Encoding or Expect) passes on a few comparisons: llhttp keeps a
+        # message alive without a Connection header only in 1.1. Anything else goes
+        # through every rule (head.vet), which may refuse it or normalise target and Host.
+        if self._hosts == 1 and not self._odd and self._url[:1] == b"/" and self._host in VALID_HOSTS \
+                and p.should_keep_alive():
+            self._keep_alive = True
+        else:
+            version = p.get_http_version()
             try:
-                self._url = vet(version, p.get_method(), upgrade, self._te, self._url, self._headers, self._hosts,
-                                self._local)
+                self._url = vet(version, p.get_method(), p.should_upgrade(), self._te if self._odd else None,
+                                self._url, self._headers, self._hosts, self._local)
             except HeadRefused as refused:
                 self._reject = refused
                 raise
-        self.state, self.since = BODY, self._l.tick
-        # RFC 9110 §10.1.1: the proxy reads the whole body before it calls upstream, so it
-        # answers the expectation itself (Envoy's default); never ahead of an earlier
-        # pipelined answer (the client then sends its body after its own short wait).
-        if self._expect and version == "1.1" and not self._busy and not self._queue and self._transport is not None:
-            self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self._keep_alive = p.should_keep_alive()
+            # RFC 9110 §10.1.1: the proxy reads the whole body before it calls upstream, so
+            # it answers the expectation itself (Envoy's default); never ahead of an earlier
+            # pipelined answer (the client then sends its body after its own short wait).
+            if self._odd and self._expect and version == "1.1" and not self._busy and not self._queue \
+                    and self._transport is not None:
+                self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self.state = BODY
+        self.since = self._l.tick
 
     def on_body(self, body: bytes) -> None:
         self._body_size += len(body)
@@ -228,11 +240,14 @@ class HttpServerProtocol(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
+        method = self._parser.get_method()
+        if method == b"CONNECT":   # llhttp takes "CONNECT /x" for a plain head: never queue it
+            self._refuse(Reason.CONNECT_NOT_SUPPORTED, "CONNECT is not supported: this proxy opens no tunnels")
         body = self._body
-        req = Request(self._parser.get_method(), self._url, self._headers,
-                      body[0] if len(body) == 1 else b"".join(body), self._parser.should_keep_alive(), self._peer)
+        req = Request(method, self._url, self._headers, body[0] if len(body) == 1 else b"".join(body),
+                      self._keep_alive, self._peer)
         self._next_message()
-        self.state, self.since = IDLE, self._l.tick
+        self.state = IDLE   # its clock starts when the answer is out (_serve)
         queue = self._queue
         queue.append(req)
         if len(queue) >= self._l.limits.max_pipelined and not self._paused_reading and self._transport is not None:
