@@ -42,7 +42,7 @@ _END = b"\r\n\r\n"
 
 class HttpServerProtocol(asyncio.Protocol):
     __slots__ = ("_l", "_transport", "_parser", "_peer", "_local", "_url", "_headers", "_header_bytes", "_body",
-                 "_body_size", "_hosts", "_host", "_te", "_expect", "_odd", "_keep_alive", "_reject", "_final", "_queue", "_task", "_idle",
+                 "_body_size", "_hosts", "_host", "_te", "_expect", "_odd", "_keep_alive", "_cl", "_reject", "_final", "_queue", "_task", "_idle",
                  "_busy", "_closing", "_deaf", "_writable", "_paused_reading", "_loop", "_pending", "_last", "state",
                  "since", "_max_line", "_max_hline", "_max_head", "_max_body", "in_handler", "_timed_out")
 
@@ -131,7 +131,8 @@ class HttpServerProtocol(asyncio.Protocol):
                 self._reject = HeadRefused(Reason.UPGRADE_NOT_SUPPORTED, "protocol upgrades are not supported")
         except httptools.HttpParserError as exc:
             if self._reject is None:
-                self._reject = HeadRefused(Reason.BAD_REQUEST, f"malformed HTTP request: {exc}")
+                self._reject = (HeadRefused(Reason.UNSUPPORTED_VERSION, "only HTTP/1.1 and HTTP/1.0 are spoken here")
+                                if "version" in str(exc) else HeadRefused(Reason.BAD_REQUEST, f"malformed HTTP request: {exc}"))
         if self._reject is not None:
             count(self._reject.reason)
             self._fail(error_response(self._reject.reason, self._reject.message, self._l.proxy))
@@ -140,14 +141,16 @@ class HttpServerProtocol(asyncio.Protocol):
         """A head without its end yet: gather it (linear), refuse it once over a limit; the
         bytes to feed once the end is in, else b"". The end may straddle the last feed."""
         pending = self._pending
+        # A bare LF can never end a head llhttp accepts: feed it now and let llhttp refuse it.
+        bare_lf = data.count(b"\n") != data.count(b"\r\n") + (data[:1] == b"\n")
         if pending is None:
-            if _END in self._last[-3:] + data[:3]:
+            if bare_lf or _END in self._last[-3:] + data[:3]:
                 return data
             pending = self._pending = bytearray(data)
         else:
             start = len(pending) - 3
             pending += data
-            if pending.find(_END, max(start, 0)) >= 0 or _END in self._last[-3:] + pending[:3]:
+            if bare_lf or pending.find(_END, max(start, 0)) >= 0 or _END in self._last[-3:] + pending[:3]:
                 self._pending = None
                 return bytes(pending)
         refused = check_unfinished(pending, self._max_line, self._max_hline, self._max_head, self._url != b"")
@@ -168,6 +171,7 @@ class HttpServerProtocol(asyncio.Protocol):
         self._body: list[bytes] = []
         self._body_size = 0
         self._hosts = 0
+        self._cl = b""      # its Content-Length as sent ("" for none)
         self._odd = False   # a header that sends the head down the slow path: its values are set then
 
 
@@ -190,6 +194,7 @@ class HttpServerProtocol(asyncio.Protocol):
                 self._hosts += 1
                 self._host = value
             elif name == b"content-length":
+                self._cl = value
                 if value.isdigit() and int(value) > self._max_body:
                     self._refuse(Reason.PAYLOAD_TOO_LARGE, f"request body of {int(value)} bytes exceeds the limit "
                                                            f"of {self._max_body} bytes")
@@ -226,8 +231,9 @@ class HttpServerProtocol(asyncio.Protocol):
             # RFC 9110 §10.1.1: the proxy reads the whole body before it calls upstream, so
             # it answers the expectation itself (Envoy's default); never ahead of an earlier
             # pipelined answer (the client then sends its body after its own short wait).
-            if self._odd and self._expect and version == "1.1" and not self._busy and not self._queue \
-                    and self._transport is not None:
+            # Only a request with a body to come is answered so (a GET asking is a client's bug).
+            if self._odd and self._expect and version == "1.1" and (self._te is not None or self._cl not in (b"", b"0")) \
+                    and not self._busy and not self._queue and self._transport is not None:
                 self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         self.state = BODY
         self.since = self._l.tick

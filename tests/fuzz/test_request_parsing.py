@@ -42,6 +42,9 @@ def test_pipelined_requests_are_answered_in_order(data: st.DataObject) -> None:
 
 def check_safe(run: ServerRun, largest_read: int) -> None:
     answers = parse_answers(run.out)   # raises on anything that is not HTTP/1.1 answers
+    interim = [a for a in answers if a.status < 200]
+    assert len(interim) <= len(run.requests), "an interim answer is only ever sent for a request with a body to come"
+    answers = [a for a in answers if a.status >= 200]
     for req in run.requests:
         names = [n for n, _ in req.headers]
         assert names.count(b"host") == 1, req.headers
