@@ -79,8 +79,6 @@ class UpstreamConnection(asyncio.Protocol):
         if self.response is None:  # unsolicited bytes: the connection is unusable
             self.abort()
             return
-        if self.head_bytes >= 0:
-            self.head_bytes += len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -90,7 +88,10 @@ class UpstreamConnection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._fail(UpstreamProtocolError(f"upstream {self.key[0]}:{self.key[1]} sent a malformed response: {exc}"))
             return
-        if self.head_bytes > self.max_head:   # -1 once the head is in; else httptools' own buffer grows no more
+        if self.head_bytes < 0:   # the final head is in (the everyday case: in its first read)
+            return
+        self.head_bytes += len(data)
+        if self.head_bytes > self.max_head:   # httptools' own buffer of a head grows no more than this
             self._fail(UpstreamHeadTooLarge(f"upstream {self.key[0]}:{self.key[1]} sent a response head over "
                                             f"{self.max_head} bytes"))
 
@@ -135,7 +136,10 @@ class UpstreamConnection(asyncio.Protocol):
         resp = self.response
         assert resp is not None
         resp.complete = True
-        resp._wake()
+        chunks = resp._chunks
+        resp.body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if resp._waiter is not None:
+            resp._wake()
         self.response = None
         self.headers_future = None
         if reusable and not self.closed:

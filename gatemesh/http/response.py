@@ -52,24 +52,19 @@ class UpstreamHeadTooLarge(UpstreamProtocolError):
 class ClientResponse:
     """Status and headers of an upstream response; the body arrives behind them."""
 
-    __slots__ = ("status", "headers", "complete", "_chunks", "_conn", "_waiter", "_error", "_consumed")
+    __slots__ = ("status", "headers", "complete", "body", "_chunks", "_conn", "_waiter", "_error", "_consumed")
 
     def __init__(self, conn: UpstreamConnection):
         self.status = 0
         self.headers: Headers = []
         self.complete = False
+        self.body = b""   # the whole body, set once `complete` (a streamed one is in iter_body's chunks)
         self._chunks: deque[bytes] = deque()
         self._conn = conn
         self._waiter: asyncio.Future[None] | None = None
         self._error: Exception | None = None
         self._consumed = False
 
-    @property
-    def body(self) -> bytes:
-        """The whole body; only valid once `complete`."""
-        if len(self._chunks) == 1:
-            return self._chunks[0]
-        return b"".join(self._chunks)
 
     async def read(self) -> bytes:
         """Wait for and return the whole body."""

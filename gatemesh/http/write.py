@@ -52,7 +52,11 @@ def framing(method: bytes, resp: Response) -> tuple[bytes, bool]:
 
 
 def write_whole(transport: _Writer, method: bytes, resp: Response, keep_alive: bool) -> None:
-    length, with_body = framing(method, resp)
+    status = resp.status
+    if status >= 200 and status != 204 and status != 304 and method != b"HEAD":   # `framing`'s everyday case, inline
+        length, with_body = b"content-length: %d\r\n" % len(resp.body), True
+    else:
+        length, with_body = framing(method, resp)
     parts = [_STATUS_LINES.get(resp.status) or status_line(resp.status)]
     for n, v in resp.headers:
         parts.append(n + b": " + v + b"\r\n")
