@@ -18,17 +18,17 @@ bucket is empty → 429 ``rate-limited`` with ``retry_after_s``.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping, Protocol
+from typing import Any
+
+from .clock import Clock
+from .reasons import Reason
 
 ALL_ROUTES = "*"
 DEFAULT_RATE_PER_S = 100.0  # sustained requests per second per key
 DEFAULT_BURST = 200  # bucket size: requests a key may send at once after idling
-
-
-class Clock(Protocol):
-    def monotonic(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,9 @@ class RateLimitConfig:
             raise ValueError(
                 f"rate_limit.rate_per_s must be a positive number of requests per second, "
                 f"got {self.rate_per_s!r}.")
+        burst: object = self.burst
+        if isinstance(burst, float) and burst.is_integer():  # JSON's 5.0 is the integer 5
+            object.__setattr__(self, "burst", int(burst))
         if isinstance(self.burst, bool) or not isinstance(self.burst, int) or self.burst < 1:
             raise ValueError(
                 f"rate_limit.burst must be a whole number of requests >= 1, got {self.burst!r}.")
@@ -118,14 +121,14 @@ class ApiMgmtConfig:
 class Verdict:
     allowed: bool
     status: int  # HTTP status to answer with when refused (200 when allowed)
-    reason: str  # X-Gatemesh-Reason when refused ("" when allowed)
+    reason: Reason | None  # X-Gatemesh-Reason when refused (None when allowed)
     retry_after_s: float | None  # for 429: when the key's bucket holds a token again
 
 
-ALLOWED = Verdict(True, 200, "", None)
-MISSING_API_KEY = Verdict(False, 401, "missing-api-key", None)
-INVALID_API_KEY = Verdict(False, 401, "invalid-api-key", None)
-FORBIDDEN = Verdict(False, 403, "forbidden", None)
+ALLOWED = Verdict(True, 200, None, None)
+MISSING_API_KEY = Verdict(False, 401, Reason.MISSING_API_KEY, None)
+INVALID_API_KEY = Verdict(False, 401, Reason.INVALID_API_KEY, None)
+FORBIDDEN = Verdict(False, 403, Reason.FORBIDDEN, None)
 
 
 class _Bucket:
@@ -158,6 +161,7 @@ class ApiManager:
             buckets[name] = _Bucket(min(old.tokens, burst), old.stamp) if old else _Bucket(burst, now)
         self._config = config
         self._enabled = config.enabled
+        self.enabled = config.enabled   # read by the proxies on every request: off, they skip the check
         self._keys = config.keys
         self._limit = config.rate_limit.enabled
         self._rate = config.rate_limit.rate_per_s
@@ -186,7 +190,7 @@ class ApiManager:
             bucket.tokens = tokens - 1.0
             return ALLOWED
         bucket.tokens = tokens
-        return Verdict(False, 429, "rate-limited", (1.0 - tokens) / self._rate)
+        return Verdict(False, 429, Reason.RATE_LIMITED, (1.0 - tokens) / self._rate)
 
 
 def _require_mapping(value: Any, where: str) -> None:

@@ -15,11 +15,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import aiohttp
+
+from .address import split_address
+from .patterns.retry import jittered_backoff_s
 
 log = logging.getLogger("gatemesh.discovery")
 
@@ -65,14 +69,6 @@ class Snapshot:
                        MappingProxyType(dict(d.get("apimgmt") or {})))
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise ValueError(f"not a control-plane snapshot: {exc!r}") from None
-
-
-def split_address(address: str) -> tuple[str, int]:
-    """'host:port' or '[v6]:port' -> (host, port)."""
-    host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"address {address!r} is not host:port")
-    return host.strip("[]"), int(port)
 
 
 async def _cancel(task: asyncio.Task | None) -> None:
@@ -135,8 +131,9 @@ class SnapshotWatcher:
         while True:
             # After a failure ask for the full state at once (index 0): a restarted control
             # plane counts its index from 1 again and could collide with ours.
-            fresh = failures > 0 or self.snapshot is None
-            index = 0 if fresh else self.snapshot.index
+            last = self.snapshot
+            fresh = failures > 0 or last is None
+            index = 0 if last is None or fresh else last.index
             try:
                 snapshot = await self._poll(index)
             except asyncio.CancelledError:
@@ -148,7 +145,7 @@ class SnapshotWatcher:
                 continue
             failures = 0
             self._set_connected(True)
-            if fresh or snapshot.index != self.snapshot.index:
+            if last is None or fresh or snapshot.index != last.index:
                 self.snapshot = snapshot
                 self._ready.set()
                 if self.on_change is not None:
@@ -159,15 +156,15 @@ class SnapshotWatcher:
 
     async def _poll(self, index: int) -> Snapshot:
         params = {"index": str(index), "wait_s": f"{self.wait_s:g}"}
+        assert self._session is not None, "start() opens the session before the loop polls"
         async with self._session.get(f"{self.url}/v1/snapshot", params=params) as resp:
             if resp.status != 200:
                 raise ValueError(f"control plane answered {resp.status} to /v1/snapshot")
             return Snapshot.from_dict(await resp.json(content_type=None))
 
     def _backoff_s(self, failures: int) -> float:
-        cap = max(self.retry_s, MAX_BACKOFF_S)
-        delay = min(cap, self.retry_s * 2 ** min(failures - 1, 16))
-        return delay * self._random.uniform(0.5, 1.0)  # jitter: reconnects do not arrive in step
+        # Jittered, so that the proxies' reconnects after a control-plane restart do not arrive in step.
+        return jittered_backoff_s(self.retry_s, max(self.retry_s, MAX_BACKOFF_S), failures, self._random)
 
     def _set_connected(self, connected: bool, exc: BaseException | None = None) -> None:
         self.connected = connected
@@ -238,6 +235,7 @@ class Registration:
 
     async def _beat(self) -> None:
         """Heartbeat if registered, else register; never raises."""
+        assert self._session is not None, "start() opens the session before the first beat"
         try:
             if self.registered:
                 async with self._session.put(f"{self._instance_url}/heartbeat") as resp:

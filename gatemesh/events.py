@@ -19,7 +19,7 @@ class Event:
     seq: int
     at: float          # wall-clock seconds (time.time): merged across processes by it
     proxy: str
-    kind: str          # breaker-open, breaker-half-open, breaker-closed, ejected, returned, ejection-capped, retry-budget-exhausted, endpoints-changed, policy-changed, control-plane-lost, control-plane-back
+    kind: str          # breaker-open, breaker-half-open, breaker-closed, ejected, returned, ejection-capped, panic-entered, panic-exited, retry-budget-exhausted, endpoints-changed, policy-changed, control-plane-lost, control-plane-back
     upstream: str
     instance: str
     cause: str

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left
-from typing import Iterator
+from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -73,6 +73,10 @@ class ProxyMetrics:
         self.ejections = Counter("gatemesh_outlier_ejections", "Outlier ejections (and capped ejections) per instance.",
                                  ["proxy", "upstream", "instance", "kind"], registry=r)
         self.endpoints = Gauge("gatemesh_endpoints", "Known endpoints per upstream service.", ["proxy", "upstream"], registry=r)
+        self.panic_state = Gauge("gatemesh_panic", "1 while too few endpoints are healthy and all are balanced over (panic threshold).",
+                                 ["proxy", "upstream"], registry=r)
+        self.panic_picks = Counter("gatemesh_panic_picks", "Endpoint picks made in panic, by scope (upstream, request).",
+                                   ["proxy", "upstream", "scope"], registry=r)
         self.fallbacks = Counter("gatemesh_fallbacks", "Answers served from a fallback.", ["proxy", "upstream"], registry=r)
 
     # --- the per-request metrics -------------------------------------------------------
@@ -122,7 +126,7 @@ class _HotCollector:
         latency = HistogramMetricFamily(*LATENCY, labels=["proxy", "upstream"])
         for upstream, h in list(m._latency.items()):
             cumulative, buckets = 0, []
-            for le, n in zip(_LE, h.counts):
+            for le, n in zip(_LE, h.counts, strict=True):
                 cumulative += n
                 buckets.append((le, cumulative))
             latency.add_metric([proxy, upstream], buckets, h.sum)

@@ -24,8 +24,9 @@ import json
 import math
 import types
 import typing
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from gatemesh.patterns.balancer import BalancerConfig
 from gatemesh.patterns.breaker import BreakerConfig
@@ -37,20 +38,11 @@ from gatemesh.patterns.healthcheck import HealthCheckConfig
 from gatemesh.patterns.outlier import OutlierConfig
 from gatemesh.patterns.retry import RetryConfig
 
-PATTERN_NAMES = ("timeout", "retry", "budget", "breaker", "concurrency", "balancer", "outlier", "health_check",
-                 "fallback")
 DEFAULT_SERVICE = "*"
 
 
 class PolicyError(ValueError):
     """A policy document or setting is not valid; the message is a sentence naming the field."""
-
-_CONFIG_CLASSES: dict[str, type] = {
-    "timeout": TimeoutConfig, "retry": RetryConfig, "budget": RetryBudgetConfig, "breaker": BreakerConfig,
-    "concurrency": ConcurrencyConfig, "balancer": BalancerConfig, "outlier": OutlierConfig,
-    "health_check": HealthCheckConfig, "fallback": FallbackConfig,
-}
-
 
 @dataclass(frozen=True, slots=True)
 class Policy:
@@ -65,7 +57,7 @@ class Policy:
     fallback: FallbackConfig = field(default_factory=FallbackConfig)
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "Policy":
+    def from_dict(cls, data: Mapping) -> Policy:
         """A policy from its JSON form; patterns and fields left out keep their defaults."""
         return _DEFAULT.merged(data)
 
@@ -73,7 +65,7 @@ class Policy:
         """The JSON-ready form: every pattern, every field (sets as sorted lists)."""
         return {name: _section_to_dict(getattr(self, name)) for name in PATTERN_NAMES}
 
-    def merged(self, overrides: Mapping) -> "Policy":
+    def merged(self, overrides: Mapping) -> Policy:
         """This policy with a partial JSON document applied on top."""
         if not isinstance(overrides, Mapping):
             raise PolicyError(f"A policy must be a JSON object keyed by pattern ({', '.join(PATTERN_NAMES)}), "
@@ -87,7 +79,7 @@ class Policy:
             changes[name] = _merge_section(name, getattr(self, name), section)
         return dataclasses.replace(self, **changes) if changes else self
 
-    def with_setting(self, dotted: str, value: str) -> "Policy":
+    def with_setting(self, dotted: str, value: str) -> Policy:
         """This policy with one ``pattern.field`` set from its text form (the CLI's ``k=v``)."""
         name, _, field_name = dotted.strip().partition(".")
         kinds = _FIELD_KINDS.get(name)
@@ -99,7 +91,7 @@ class Policy:
         parsed = _parse_text(f"{name}.{field_name}", kinds[field_name], value)
         return self.merged({name: {field_name: parsed}})
 
-    def with_settings(self, *assignments: str) -> "Policy":
+    def with_settings(self, *assignments: str) -> Policy:
         """Apply ``pattern.field=value`` strings in order."""
         policy = self
         for assignment in assignments:
@@ -111,15 +103,17 @@ class Policy:
 
 
 _DEFAULT = Policy()
+# The registry of patterns is the Policy dataclass itself: one field per pattern, in the
+# order the JSON form lists them, each defaulting to its config class.
+_CONFIG_CLASSES: dict[str, type] = {f.name: type(getattr(_DEFAULT, f.name)) for f in dataclasses.fields(Policy)}
+PATTERN_NAMES: tuple[str, ...] = tuple(_CONFIG_CLASSES)
 
 
 def all_off() -> Policy:
-    """Every pattern switched off (the balancer still picks: round robin). For control arms."""
-    return Policy(
-        timeout=TimeoutConfig(enabled=False), retry=RetryConfig(enabled=False),
-        budget=RetryBudgetConfig(enabled=False), breaker=BreakerConfig(enabled=False),
-        concurrency=ConcurrencyConfig(enabled=False), balancer=BalancerConfig(),
-        outlier=OutlierConfig(enabled=False), fallback=FallbackConfig(enabled=False))
+    """Every pattern switched off (one without an ``enabled`` switch, the balancer, keeps
+    its default: round robin still picks). For control arms."""
+    return Policy(**{name: (cls(enabled=False) if "enabled" in {f.name for f in dataclasses.fields(cls)} else cls())
+                     for name, cls in _CONFIG_CLASSES.items()})
 
 
 class PolicyTable:
@@ -167,7 +161,7 @@ class PolicyTable:
             return NotImplemented
         return self._default == other._default and self._policies == other._policies
 
-    def copy(self) -> "PolicyTable":
+    def copy(self) -> PolicyTable:
         return PolicyTable(self._policies, self._default)
 
     def to_dict(self) -> dict:
@@ -177,7 +171,7 @@ class PolicyTable:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "PolicyTable":
+    def from_dict(cls, data: Mapping) -> PolicyTable:
         """``{"*": {...}, "<service>": {...}}``; each service's entry goes on top of ``"*"``."""
         if not isinstance(data, Mapping):
             raise PolicyError(f"A policy table must be a JSON object keyed by service name, got {data!r}.")

@@ -51,7 +51,8 @@ class Reason(StrEnum):
     UPGRADE_NOT_SUPPORTED = "upgrade-not-supported" # Upgrade/h2c: no protocol switch is implemented
     CONNECT_NOT_SUPPORTED = "connect-not-supported" # CONNECT: this is no forward proxy
     TOO_MANY_CONNECTIONS = "too-many-connections"   # the listener's connection cap
-    INTERNAL_ERROR = "internal-error"               # the proxy itself failed (a bug: see its log)
+    # the proxy itself broke (a bug): the server's last resort, logged with its traceback
+    INTERNAL_ERROR = "internal-error"
     # not a refusal: an answer served from the fallback (a cached or declared response)
     FALLBACK = "fallback"
 

@@ -1,5 +1,6 @@
 """Process plumbing shared by the gateway and the sidecar: event loop choice, logging,
-one-line fatal errors, and a graceful stop on SIGTERM/SIGINT."""
+one-line fatal errors, and a graceful stop on SIGTERM/SIGINT (the shutdown order after
+it is shell.py's)."""
 from __future__ import annotations
 
 import asyncio
@@ -7,7 +8,8 @@ import logging
 import os
 import signal
 import sys
-from typing import Awaitable, Callable, NoReturn
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, NoReturn
 
 
 def fatal(component: str, message: str) -> NoReturn:
@@ -24,6 +26,7 @@ def setup_logging(component: str) -> None:
 
 def run(main: Callable[[asyncio.Event], Awaitable[None]], component: str) -> None:
     """Run `main(stop_event)` on uvloop when available; SIGTERM/SIGINT set the event."""
+    runner: Callable[[Coroutine[Any, Any, None]], None]
     try:
         import uvloop
         runner = uvloop.run
@@ -44,10 +47,3 @@ def run(main: Callable[[asyncio.Event], Awaitable[None]], component: str) -> Non
     except KeyboardInterrupt:
         pass
 
-
-async def drain(in_flight: Callable[[], int], limit_s: float = 2.0) -> None:
-    """Wait (bounded) for in-flight requests to finish before closing listeners."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + limit_s
-    while in_flight() > 0 and loop.time() < end:
-        await asyncio.sleep(0.02)

@@ -1,5 +1,6 @@
-"""What one proxy keeps about one upstream service: its endpoints and the live pattern
-objects built from its policy.
+"""What one proxy keeps about one upstream service: its endpoints, the live pattern
+objects built from its policy, and the pipeline's concrete layer (`choose`: which
+endpoint the next attempt goes to) and its fallback answers.
 
 A policy change reconfigures the objects in place, so a breaker that is open stays
 open when someone retunes its threshold, and counters survive (as in Envoy, where a
@@ -8,12 +9,14 @@ cluster update keeps host health).
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
 from .clock import Clock
 from .discovery import Endpoint
 from .events import EventLog
+from .http.messages import strip_hop_by_hop
 from .metrics import BREAKER_STATE_VALUE, ProxyMetrics
+from .outcome import Outcome
 from .patterns.balancer import make_balancer
 from .patterns.breaker import BreakerState, CircuitBreaker, Transition
 from .patterns.budget import RetryBudget
@@ -21,9 +24,24 @@ from .patterns.concurrency import ConcurrencyLimiter
 from .patterns.fallback import LastGoodCache
 from .patterns.healthcheck import HealthTracker
 from .patterns.outlier import OutlierDetector, OutlierEvent
+from .patterns.panic import PanicEvent, PanicRouter
 from .policy import Policy
+from .reasons import Reason
+from .refusal import Refusal
 
 SERVICE_LEVEL = "*"  # the instance label of the service-wide breaker
+# Headers of a stored answer that name the hop that first served it, not this answer.
+_NOT_REPLAYED = frozenset({b"x-gatemesh-reason", b"x-gatemesh-proxy"})
+
+
+def breaker_name(service: str, instance: str = SERVICE_LEVEL) -> str:
+    """The one naming format of breakers: ``service`` or ``service/instance``."""
+    return service if instance == SERVICE_LEVEL else f"{service}/{instance}"
+
+
+def breaker_instance(name: str) -> str:
+    """The instance label of a breaker named by `breaker_name` (`*` for the service's own)."""
+    return name.split("/", 1)[1] if "/" in name else SERVICE_LEVEL
 
 
 class Upstream:
@@ -35,18 +53,33 @@ class Upstream:
         self._rng = rng
         self._metrics = metrics
         self._events = events
-        self.breaker = CircuitBreaker(service, policy.breaker, clock, self._on_transition)
+        self.balancer = make_balancer(policy.balancer, rng)
+        self.limiter = ConcurrencyLimiter(policy.concurrency)
+        self.endpoints: dict[str, Endpoint] = {}
+        self.ids: list[str] = []
+        self._fresh_state()
+
+    def reset(self) -> None:
+        """Fresh learned state: breakers closed, nothing ejected, a full budget, no stored
+        fallback answers, every endpoint healthy (`POST /-/reset`). The limiter and the
+        balancer keep counting the requests in flight, which still end on them."""
+        m = self._metrics
+        for b in [self.breaker, *self.instance_breakers.values()]:
+            if b.state is not BreakerState.CLOSED:   # the gauges go back to closed with them
+                m.breaker_state.labels(m.proxy, self.service, breaker_instance(b.name)).set(0)
+        self._fresh_state()
+
+    def _fresh_state(self) -> None:
+        policy, clock = self.policy, self._clock
+        self.breaker = CircuitBreaker(breaker_name(self.service), policy.breaker, clock, self._on_transition)
         self.instance_breakers: dict[str, CircuitBreaker] = {}
         self._unclosed: set[str] = set()   # instances whose breaker is open or half-open: pick() skips its filter while empty
-        self.balancer = make_balancer(policy.balancer, rng)
         self.outlier = OutlierDetector(policy.outlier, clock, self._on_outlier)
+        self.panic = PanicRouter(self.service, self._on_panic_event, self._on_panic_pick)
         self.budget = RetryBudget(policy.budget, clock)
-        self.limiter = ConcurrencyLimiter(policy.concurrency)
         self.cache = LastGoodCache(policy.fallback, clock)
         self.health = HealthTracker(policy.health_check, self._on_health)
         self.next_probe_at = 0.0   # clock time of the next active health-check round
-        self.endpoints: dict[str, Endpoint] = {}
-        self.ids: list[str] = []
 
     # --- configuration -------------------------------------------------------------
     def reconfigure(self, policy: Policy) -> None:
@@ -85,30 +118,81 @@ class Upstream:
         b = self.instance_breakers.get(instance)
         if b is None:
             b = self.instance_breakers[instance] = CircuitBreaker(
-                f"{self.service}/{instance}", self.policy.breaker, self._clock, self._on_transition)
+                breaker_name(self.service, instance), self.policy.breaker, self._clock, self._on_transition)
         return b
+
+    def choose(self, tried: set[str], first: bool) -> tuple[Endpoint, CircuitBreaker | None] | None:
+        """The concrete layer: the endpoint for the next attempt and its breaker's permit.
+
+        None when no endpoint is left for a retry; on the `first` attempt that is a Refusal
+        instead (no-healthy-upstream, or circuit-open when every instance breaker refused).
+        An instance whose half-open breaker has its probes busy counts as tried."""
+        refused: set[str] | None = None
+        while True:
+            ep = self.pick(tried)
+            if ep is None:
+                if first:
+                    raise Refusal(Reason.NO_HEALTHY_UPSTREAM, f"{self.service} has no endpoint that is registered, "
+                                                              "un-ejected and not circuit-broken")
+                return None
+            if not self.policy.breaker.enabled:
+                return ep, None
+            breaker = self.instance_breakers.get(ep.id) or self.instance_breaker(ep.id)
+            if breaker.try_acquire():
+                return ep, breaker
+            if refused is None:
+                refused = set()
+            elif ep.id in refused:   # picked again: every candidate's breaker has refused
+                break
+            refused.add(ep.id)
+            tried.add(ep.id)
+            if len(tried) >= len(self.ids):
+                break
+        if first:
+            raise Refusal(Reason.CIRCUIT_OPEN, f"every {self.service} instance's circuit breaker is open")
+        return None
+
+    # --- fallback --------------------------------------------------------------------
+    def remember(self, method: bytes, target: bytes, result: Outcome) -> None:
+        """Keep a good GET answer whose body is already whole, for a later fallback."""
+        resp = result.response
+        if resp is not None and resp.complete:
+            self.cache.store((method, target), resp.status, strip_hop_by_hop(resp.headers), resp.body)
+
+    def fallback(self, method: bytes, target: bytes, cause: Reason) -> Outcome | None:
+        """The fallback answer to a GET that failed with `cause`; None when there is none."""
+        if method != b"GET":
+            return None
+        chosen = self.cache.choose((method, target))  # None whenever fallback is off
+        if chosen is None:
+            return None
+        self._metrics.fallbacks.labels(self._metrics.proxy, self.service).inc()
+        headers = [(n, v) for n, v in chosen.headers if n not in _NOT_REPLAYED]
+        headers.append((b"x-gatemesh-fallback-cause", cause.encode()))
+        return Outcome(chosen.status, headers, None, chosen.body, 0, "", Reason.FALLBACK)
 
     def pick(self, tried: set[str]) -> Endpoint | None:
         """The next endpoint to try: not ejected, breaker not open, preferably untried."""
         ids = self.ids
         if not ids:
             return None
-        candidates = self.outlier.healthy(ids) if self.policy.outlier.enabled else ids
+        candidates: Sequence[str] = self.outlier.healthy(ids) if self.policy.outlier.enabled else ids
         if self.health.any_unhealthy:
             # As with ejection: never an empty set (panic) — better a doubtful endpoint than none.
             candidates = [i for i in candidates if self.health.is_healthy(i)] or candidates
         if self.policy.breaker.enabled and self._unclosed:
             candidates = [i for i in candidates
                           if (b := self.instance_breakers.get(i)) is None or b.state is not BreakerState.OPEN]
-        choice = self.balancer.pick(candidates, tried)
+        chosen = self.panic.candidates(ids, candidates, tried, self.policy.outlier.panic_threshold_percent)
+        choice = self.balancer.pick(chosen, tried)
         if choice is None and tried:
             # Every candidate was tried once: a retry may go back to one (better than failing).
-            choice = self.balancer.pick(candidates, ())
+            choice = self.balancer.pick(chosen, ())
         return self.endpoints.get(choice) if choice is not None else None
 
     # --- observability ---------------------------------------------------------------
     def _on_transition(self, t: Transition) -> None:
-        instance = t.name.split("/", 1)[1] if "/" in t.name else SERVICE_LEVEL
+        instance = breaker_instance(t.name)
         if instance != SERVICE_LEVEL:
             (self._unclosed.discard if t.to_state is BreakerState.CLOSED else self._unclosed.add)(instance)
         to = t.to_state.value
@@ -120,6 +204,13 @@ class Upstream:
     def _on_health(self, kind: str, endpoint: str, cause: str) -> None:
         self._metrics.ejections.labels(self._metrics.proxy, self.service, endpoint, kind).inc()
         self._events.emit(kind, self.service, endpoint, cause)
+
+    def _on_panic_event(self, ev: PanicEvent) -> None:
+        self._metrics.panic_state.labels(self._metrics.proxy, self.service).set(1 if ev.kind == "panic-entered" else 0)
+        self._events.emit(ev.kind, self.service, "", ev.cause)
+
+    def _on_panic_pick(self, scope: str) -> None:
+        self._metrics.panic_picks.labels(self._metrics.proxy, self.service, scope).inc()
 
     def _on_outlier(self, ev: OutlierEvent) -> None:
         m = self._metrics

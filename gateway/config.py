@@ -6,12 +6,14 @@ allowed, because the gateway prints it as one line and exits 2.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
+from gatemesh.address import split_address
 from gatemesh.apimgmt import ApiMgmtConfig
 from gatemesh.policy import PolicyError, PolicyTable
 
@@ -41,12 +43,10 @@ class GatewayConfig:
 
 
 def _address(value: Any, key: str) -> tuple[str, int]:
-    if not isinstance(value, str) or ":" not in value:
-        raise ConfigError(f"'{key}' must be 'host:port' (for example 127.0.0.1:8080), got {value!r}")
-    host, _, port = value.rpartition(":")
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"'{key}' has port {port!r}; it must be a number from 1 to 65535")
-    return host, int(port)
+    try:
+        return split_address(value)
+    except ValueError as exc:
+        raise ConfigError(f"'{key}': {exc}") from None
 
 
 def _routes(items: Any) -> tuple[Route, ...]:

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The compose tier: gatemesh in real containers on a real Docker engine.
 #
-#   1. scripts/install-docker.sh         docker.io + docker-compose, dockerd started
+#   1. scripts/install-docker.sh         docker.io + docker-compose, dockerd started;
+#      scripts/install-compose-v2.sh     Compose v2 (`docker compose`, what users run), built
+#                                        from the Go module proxy (~4 min the first time)
 #   2. compose/images/build-offline.sh   the images, with no registry (cached base reused)
 #   3. validate                          compose/*.yml == their definitions (drift check), and
 #                                        `config` of all four files with every compose CLI here
 #   4. bring up edge-mesh                the committed file + the publish-all override, local images
-#   5. wait                              every container healthy, every instance registered
+#   5. wait                              every container healthy, every instance registered;
+#                                        the dashboard opened once in Chromium (gatemesh.dashboard.probe)
 #   6. chaos                             pytest tests/compose with GATEMESH_RUNNER=compose
 #   7. tear down (always, on exit)       down -v, then check no container, network or volume is left
 #   8. timings
@@ -67,6 +70,10 @@ if ! install_out="$(bash scripts/install-docker.sh 2>&1)"; then
 fi
 echo "$install_out"
 done_step "docker engine ready"
+start "Compose v2 (scripts/install-compose-v2.sh)"
+bash scripts/install-compose-v2.sh || fail "could not build Compose v2 (docker compose)"
+docker compose version >/dev/null 2>&1 || fail "\`docker compose\` (v2) does not run after scripts/install-compose-v2.sh"
+done_step "compose v2 ready"
 
 exec 8>"$LOCK"
 if ! flock -n 8; then
@@ -78,7 +85,7 @@ COMPOSE=()
 if docker compose version >/dev/null 2>&1; then COMPOSE+=("docker compose"); fi
 if command -v docker-compose >/dev/null; then COMPOSE+=("docker-compose"); fi
 ((${#COMPOSE[@]})) || fail "no compose CLI: neither docker-compose nor \`docker compose\` (install-docker.sh installs docker-compose)"
-UP_CLI=(${COMPOSE[0]})   # the first: v2 where it exists
+UP_CLI=(${COMPOSE[0]})   # the first: v2 (installed above), what users run; 1.29 still validates
 say "compose CLIs: ${COMPOSE[*]} (bringing up with: ${UP_CLI[*]})"
 
 # --- 2. images, offline -----------------------------------------------------------------------
@@ -167,6 +174,14 @@ timeout 600 "${UP_CLI[@]}" "${FILES[@]}" up -d --no-build >"$STATE/up.log" 2>&1 
 "$PY" -m gatemesh.compose wait --topology "$TOPOLOGY" --project "$PROJECT" --timeout-s 300 \
   || fail "$TOPOLOGY did not get ready in containers"
 done_step "bring-up (up -d → healthy + registered)"
+
+start "dashboard in Chromium (gatemesh.dashboard.probe)"
+bash scripts/install-browser.sh
+instances="$("$PY" -c "from gatemesh.topology import build_topology as b; print(len(b('$TOPOLOGY').instances()))")"
+"$PY" -m gatemesh.dashboard.probe "http://127.0.0.1:8090/" --instances "$instances" \
+  --screenshot "$STATE/dashboard-$TOPOLOGY.png" --timeout-s 60 || fail "the dashboard does not work in containers"
+say "dashboard screenshot: $STATE/dashboard-$TOPOLOGY.png"
+done_step "dashboard opened in Chromium"
 
 # --- 6. chaos against the containers ---------------------------------------------------------------
 start "compose chaos scenarios (pytest tests/compose)"

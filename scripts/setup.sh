@@ -3,6 +3,7 @@
 #   1. .venv with Python 3.11+            (created if missing)
 #   2. pip install -e '.[dev,load,docker]' (skipped while pyproject.toml is unchanged)
 #   3. scripts/install-toxiproxy.sh        (the real toxiproxy-server)
+#   4. scripts/install-browser.sh --npm-only (the dashboard's npm libraries, from the lockfile)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -10,7 +11,7 @@ cd "$REPO"
 VENV="$REPO/.venv"
 STAMP_DIR="$REPO/.gatemesh"
 STAMP="$STAMP_DIR/setup.stamp"
-EXTRAS="${GATEMESH_EXTRAS:-dev,load,docker}"
+EXTRAS="${GATEMESH_EXTRAS:-dev,load,docker,browser}"
 
 say() { echo "setup: $*"; }
 fail() { echo "setup: error: $*" >&2; exit 1; }
@@ -52,4 +53,5 @@ fi
 
 # 3. toxiproxy
 bash "$REPO/scripts/install-toxiproxy.sh"
+bash "$REPO/scripts/install-browser.sh" --npm-only
 say "done; activate with: source .venv/bin/activate"

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Set everything up and run the whole test suite: the README's test command, and CI's.
 #   1. scripts/setup.sh            .venv, the package, the real toxiproxy-server
-#   2. pytest -n auto tests        unit + integration + chaos (real processes, real Toxiproxy)
-#   3. scripts/compose-tier.sh     the same topology in containers on a real Docker engine
+#   2. ruff check, mypy            the static checks configured in pyproject.toml (seconds)
+#   3. pytest -n auto tests        unit + integration + chaos (real processes, real Toxiproxy)
+#                                  + browser (the dashboard in Debian's Chromium, installed by
+#                                  scripts/install-browser.sh first)
+#   3b. pytest tests/nemesis       the nemesis tier, one test at a time (timing-sensitive: a
+#                                  seeded nemesis with the exactly-once check, control-plane
+#                                  restart cycles, panic routing, supervisor jobs; ~5 min)
+#   4. scripts/compose-tier.sh     the same topology in containers on a real Docker engine
 #                                  (installed and started here; images built offline), chaos
 #                                  scenarios against containers, everything torn down
-#   4. scripts/bench.sh --quick    the proxy benchmark's short round (figures, ratios to
+#   5. scripts/bench.sh --quick    the proxy benchmark's short round (figures, ratios to
 #                                  HAProxy; measured, never asserted), so it cannot rot
 # Extra arguments go to pytest only, and skip the compose tier (a slice, not the whole run).
 set -euo pipefail
@@ -13,9 +19,18 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 
 bash scripts/setup.sh
+bash scripts/install-browser.sh
 export PATH="$REPO/.tools/bin:$PATH"
 
 started=$(date +%s)
+echo "test: ruff check, mypy ..."
+.venv/bin/ruff check --no-cache . || { echo "test: ruff check failed (fix it, or see [tool.ruff] in pyproject.toml)" >&2; exit 1; }
+.venv/bin/mypy || { echo "test: mypy failed (see [tool.mypy] in pyproject.toml)" >&2; exit 1; }
+whole=0
+if [[ $# -eq 0 ]]; then
+  whole=1
+  set -- --ignore=tests/nemesis   # its own tier below: it must not share the CPU with -n auto
+fi
 echo "test: pytest -n auto (unit, integration, chaos) ..."
 set +e
 .venv/bin/python -m pytest -n auto -p no:cacheprovider "$@"
@@ -28,10 +43,16 @@ fi
 [[ $rc -eq 0 ]] || { echo "test: pytest failed (exit $rc)" >&2; exit $rc; }
 echo "test: pytest passed in $(( $(date +%s) - started )) s"
 
-if [[ $# -eq 0 && "${GATEMESH_SKIP_COMPOSE:-0}" != 1 ]]; then
+if [[ $whole -eq 1 ]]; then
+  tier=$(date +%s)
+  echo "test: the nemesis tier (pytest tests/nemesis, one at a time) ..."
+  .venv/bin/python -m pytest -p no:xdist -p no:cacheprovider tests/nemesis
+  echo "test: the nemesis tier passed in $(( $(date +%s) - tier )) s"
+fi
+if [[ $whole -eq 1 && "${GATEMESH_SKIP_COMPOSE:-0}" != 1 ]]; then
   bash scripts/compose-tier.sh
 fi
-if [[ $# -eq 0 ]]; then
+if [[ $whole -eq 1 ]]; then
   bash scripts/bench.sh --quick
 fi
 echo "test: all tiers passed in $(( $(date +%s) - started )) s"

@@ -13,6 +13,8 @@ from gatemesh.runner.errors import RunnerError
 from gatemesh.runner.process import is_ours, kill_if_ours
 from gatemesh.runner.state import DEFAULT_NAME, SPEC_FILE, STATE_FILE, read_state, run_dir
 
+from ._show import command_name
+
 SUPERVISOR_STOP_S = 20.0  # the supervisor stops its components within ~5 s; this is the outer bound
 
 
@@ -56,7 +58,7 @@ def control_of(name: str) -> Control:
     """The control client of the running topology ``name``; CliError if none runs."""
     _, state = load(name)
     if state is None or not supervisor_alive(state):
-        raise CliError(f"no topology named {name!r} is running; start one with: gatemesh up{name_hint(name)}")
+        raise CliError(f"no topology named {name!r} is running; start one with: {command_name()} up{name_hint(name)}")
     return Control.from_state(state)
 
 

@@ -1,6 +1,10 @@
 """How a running topology is shown: endpoints, example calls, the instance table."""
 from __future__ import annotations
 
+import os
+import shutil
+import sys
+from pathlib import Path
 from typing import Any
 
 from gatemesh.runner.state import DEFAULT_NAME
@@ -8,6 +12,7 @@ from gatemesh.runner.state import DEFAULT_NAME
 
 def endpoints(status: dict[str, Any]) -> list[str]:
     rows = [
+        ("dashboard", status.get("dashboard")),
         ("gateway", status.get("gateway") or "(none in this topology)"),
         ("storefront", status.get("storefront")),
         ("control plane", status.get("controlplane")),
@@ -37,18 +42,32 @@ def examples(status: dict[str, Any], name: str = DEFAULT_NAME) -> list[str]:
     tox = status.get("toxiproxy_api")
     lines += [
         f"  curl -s -X POST {tox}/proxies/catalog-1/toxics \\",
-        "       -d '{\"type\": \"latency\", \"attributes\": {\"latency\": 1000}}'   # slow down catalog-1",
+        "       -d '{\"type\": \"latency\", \"attributes\": {\"latency\": 2000}}'   # slow catalog-1 by 2 s (twice the 1 s timeout)",
         f"  curl -s {status.get('controlplane')}/v1/services/catalog   # the registry",
     ]
     suffix = "" if name == DEFAULT_NAME else f" --name {name}"
-    lines += [f"  gatemesh status{suffix}    gatemesh down{suffix}"]
+    gm = command_name()
+    lines += [f"  {gm} status{suffix}    {gm} reset{suffix}    {gm} down{suffix}"]
     return lines
 
 
+def command_name() -> str:
+    """How to type `gatemesh` here: the bare name when it is on PATH (an activated venv),
+    else the script's path relative to the current directory (`.venv/bin/gatemesh`)."""
+    if shutil.which("gatemesh"):
+        return "gatemesh"
+    script = Path(sys.executable).parent / "gatemesh"
+    try:
+        return os.path.relpath(script)
+    except ValueError:
+        return str(script)
+
+
 def instance_table(status: dict[str, Any]) -> list[str]:
-    rows = [("NAME", "KIND", "PID", "STATE", "ADDRESS", "PROXY")]
+    rows = [("NAME", "KIND", "PID", "STATE", "PORTS", "ADDRESS", "PROXY")]
     for i in status.get("instances", []):
         state = "paused" if i.get("paused") else ("up" if i.get("alive") else "DOWN")
-        rows.append((i["name"], i["kind"], str(i["pid"]), state, i.get("address") or "-", i.get("proxy") or "-"))
+        ports = " ".join(f"{role}={port}" for role, port in (i.get("listen") or {}).items()) or "-"
+        rows.append((i["name"], i["kind"], str(i["pid"]), state, ports, i.get("address") or "-", i.get("proxy") or "-"))
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
     return ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]

@@ -6,7 +6,7 @@ misbehave knob.
   gatemesh fault add catalog-1 timeout                 # black hole (--ms N: close after N ms)
   gatemesh fault add orders-1 reset-peer [--timeout-ms 0]
   gatemesh fault add reviews-1 bandwidth --rate-kbps 1
-  gatemesh fault add reviews-1 slicer --average-size 1 --delay-us 2000
+  gatemesh fault add reviews-1 slicer --average-size-bytes 1 --delay-us 2000
   gatemesh fault add orders-1 limit-data --bytes 1
   gatemesh fault add reviews-1 down
   gatemesh fault add pricing-1 misbehave --error-rate 1 --error-status 503 [--delay-ms 0] [--seed 7]
@@ -27,27 +27,36 @@ import sys
 import time
 from typing import Any
 
-from gatemesh.faults import FaultError, Faults, FirstCalls, Flapping, Window
+from gatemesh.faults import TOXICS, FaultError, Faults, FirstCalls, Flapping, Misbehave, Window
 from gatemesh.faults.schedule import Schedule
+from gatemesh.faults.toxics import settings as toxic_settings
 
 from ._common import CliError, add_name_argument
 
 HELP = "inject faults into the running topology (network, process, app), list and reset them"
 ORDER = 45
 
-NETWORK = ("latency", "timeout", "reset-peer", "bandwidth", "slicer", "limit-data", "slow-close", "down")
+# Every network fault's name, options, help and key=value names come from the toxic
+# registry (faults/toxics.py): adding a toxic there adds it here.
+TOXIC_KINDS = {kind.replace("_", "-"): cls for kind, cls in TOXICS.items()}
+NETWORK = (*TOXIC_KINDS, "down")
 PROCESS = ("kill", "pause", "resume", "restart")
 KINDS = NETWORK + ("misbehave",) + PROCESS
 SCHEDULE_LIMIT_S = 3600.0  # a foreground schedule gives up after an hour
+COMMON = ("stream", "toxicity")
+MISBEHAVE = tuple(f for f in Misbehave.__dataclass_fields__)
 
-# key=value names (Toxiproxy's attribute names and the misbehave fields) → option dests
-ALIASES = {
-    "latency": "ms", "jitter": "jitter_ms", "timeout": "timeout_ms", "rate": "rate_kbps",
-    "average_size": "average_size", "size_variation": "size_variation", "delay": "delay",
-    "bytes": "bytes", "error_rate": "error_rate", "error_status": "error_status",
-    "delay_ms": "delay_ms", "seed": "seed", "stream": "stream", "toxicity": "toxicity", "ms": "ms",
-    "jitter_ms": "jitter_ms", "timeout_ms": "timeout_ms", "rate_kbps": "rate_kbps", "delay_us": "delay_us",
-}
+
+def setting_names(kind: str) -> dict[str, str]:
+    """key=value names a kind takes (its fields, and Toxiproxy's attribute names) → field."""
+    if kind == "misbehave":
+        return {f: f for f in MISBEHAVE}
+    cls = TOXIC_KINDS.get(kind)
+    if cls is None:
+        return {}
+    names = {f.metadata["api"]: f.name for f in toxic_settings(cls)}
+    names.update({f.name: f.name for f in toxic_settings(cls)})
+    return {**names, **{c: c for c in COMMON}}
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -93,22 +102,29 @@ def configure(p: argparse.ArgumentParser) -> None:
     rs.set_defaults(action=_reset)
 
 
+def _network_options() -> dict[str, tuple[type, list[str]]]:
+    """One option per toxic field name, its help naming each toxic that takes it."""
+    options: dict[str, tuple[type, list[str]]] = {}
+    for kind, cls in TOXIC_KINDS.items():
+        for f in toxic_settings(cls):
+            kind_type = int if isinstance(f.default, int) else float
+            entry = options.setdefault(f.name, (kind_type, []))
+            entry[1].append(f"{kind}: {f.metadata['help']} (default {f.default:g})")
+    return options
+
+
 def _fault_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("network faults")
-    g.add_argument("--ms", type=float, help="latency: added ms (default 1000); timeout: close after ms (default 0 = never)")
-    g.add_argument("--jitter-ms", type=float, help="latency: ± ms at random (default 0)")
-    g.add_argument("--timeout-ms", type=float, help="reset-peer: reset after ms (default 0)")
-    g.add_argument("--rate-kbps", type=float, help="bandwidth: KB/s (default 1)")
-    g.add_argument("--average-size", type=int, help="slicer: mean packet bytes (default 1)")
-    g.add_argument("--size-variation", type=int, help="slicer: ± bytes (default 0)")
-    g.add_argument("--delay-us", type=int, help="slicer: µs between packets (default 1000)")
-    g.add_argument("--bytes", type=int, help="limit-data: close after so many bytes (default 0)")
+    for name, (kind_type, helps) in _network_options().items():
+        if name not in MISBEHAVE:   # delay_ms: one option for slow-close and misbehave, below
+            g.add_argument(f"--{name.replace('_', '-')}", type=kind_type, help="; ".join(helps))
     g.add_argument("--stream", choices=("downstream", "upstream"), help="downstream = answers (default), upstream = requests")
     g.add_argument("--toxicity", type=float, help="share of connections affected, 0..1 (default 1)")
     a = p.add_argument_group("app faults (misbehave)")
     a.add_argument("--error-rate", type=float, help="share of requests failed, 0..1 (default 1)")
     a.add_argument("--error-status", type=int, help="status of a failure (default 500)")
-    a.add_argument("--delay-ms", type=float, help="misbehave: wait before answering; slow-close: delay (default 0)")
+    a.add_argument("--delay-ms", type=float, help="misbehave: wait before answering (default 0); "
+                   + "; ".join(_network_options().get("delay_ms", (float, []))[1]))
     a.add_argument("--seed", type=int, help="seed of the app's random source (or of --flap)")
     s = p.add_argument_group("schedule (the command stays in the foreground until it ends; Ctrl-C removes the fault)")
     s.add_argument("--from", dest="from_s", type=float, metavar="S", help="in force from S seconds from now ...")
@@ -133,11 +149,13 @@ def run(args: argparse.Namespace) -> int:
 def _params(args: argparse.Namespace) -> dict[str, Any]:
     """Options and key=value params merged (params win), values as numbers where they are."""
     values = {k: v for k, v in vars(args).items() if v is not None}
+    names = setting_names(args.kind)
     for item in args.params or []:
         key, eq, raw = item.partition("=")
-        dest = ALIASES.get(key.strip().replace("-", "_"))
+        dest = names.get(key.strip().replace("-", "_"))
         if not eq or dest is None:
-            raise CliError(f"bad setting {item!r}: write key=value with a key among {', '.join(sorted(ALIASES))}")
+            known = ", ".join(sorted(names)) or "none (this kind takes no settings)"
+            raise CliError(f"bad setting {item!r}: write key=value with a key {args.kind} takes: {known}")
         raw = raw.strip()
         if dest == "stream":
             values[dest] = raw
@@ -146,10 +164,6 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
             values[dest] = int(raw) if raw.lstrip("-").isdigit() else float(raw)
         except ValueError:
             raise CliError(f"bad setting {item!r}: {key} needs a number") from None
-    if args.kind == "slow-close" and "delay" in values and "delay_ms" not in values:
-        values["delay_ms"] = values["delay"]
-    if args.kind == "slicer" and "delay" in values and "delay_us" not in values:
-        values["delay_us"] = values["delay"]
     return values
 
 
@@ -189,27 +203,14 @@ def _add(args: argparse.Namespace) -> int:
             print(f"gatemesh: restarted {target}")
         return 0
     schedule = _schedule(v)
-    toxic = {k: v[k] for k in ("stream", "toxicity") if k in v}
-    if kind == "latency":
-        fault = faults.latency(target, v.get("ms", 1000), v.get("jitter_ms", 0), schedule=schedule, **toxic)
-    elif kind == "timeout":
-        fault = faults.timeout(target, v.get("ms", v.get("timeout_ms", 0)), schedule=schedule, **toxic)
-    elif kind == "reset-peer":
-        fault = faults.reset_peer(target, v.get("timeout_ms", 0), schedule=schedule, **toxic)
-    elif kind == "bandwidth":
-        fault = faults.bandwidth(target, v.get("rate_kbps", 1), schedule=schedule, **toxic)
-    elif kind == "slicer":
-        fault = faults.slicer(target, v.get("average_size", 1), v.get("size_variation", 0), v.get("delay_us", 1000),
-                              schedule=schedule, **toxic)
-    elif kind == "limit-data":
-        fault = faults.limit_data(target, v.get("bytes", 0), schedule=schedule, **toxic)
-    elif kind == "slow-close":
-        fault = faults.slow_close(target, v.get("delay_ms", 1000), schedule=schedule, **toxic)
+    cls = TOXIC_KINDS.get(kind)
+    if cls is not None:
+        own = [f.name for f in toxic_settings(cls)] + list(COMMON)
+        fault = faults.network(target, cls.kind, schedule=schedule, **{k: v[k] for k in own if k in v})
     elif kind == "down":
         fault = faults.down(target, schedule=schedule)
     else:
-        fault = faults.misbehave(target, v.get("error_rate", 1.0), int(v.get("error_status", 500)),
-                                 v.get("delay_ms", 0), v.get("seed"), schedule=schedule)
+        fault = faults.misbehave(target, schedule=schedule, **{k: v[k] for k in MISBEHAVE if k in v})
     print(f"gatemesh: {fault.target}: {fault.description}")
     if schedule is None:
         print(f"  remove it with: gatemesh fault remove {fault.target} {kind}   (or: gatemesh fault reset)")
@@ -229,31 +230,12 @@ def _add(args: argparse.Namespace) -> int:
 
 def _remove(args: argparse.Namespace) -> int:
     faults = Faults.for_run(args.name)
-    member = faults.instance(args.target)
-    proxy = member.proxy or member.name
-    removed = []
-    wanted = args.kind.replace("-", "_") if args.kind else None
-    if wanted in (None, "down"):
-        info = faults.toxiproxy.snapshot().get(proxy) or {}
-        if not info.get("enabled", True):
-            faults.up(member.name)
-            removed.append("down")
-    if wanted not in ("down", "misbehave"):
-        for t in faults.toxiproxy.toxics(proxy):
-            if wanted is None or t["type"] == wanted:
-                faults.toxiproxy.remove_toxic(proxy, t["name"])
-                removed.append(t["type"])
-    if wanted in (None, "misbehave") and member.admin_url:
-        from gatemesh.faults import apps
-
-        cfg = apps.get_misbehave(member.admin_url)
-        if cfg.get("error_rate") or cfg.get("delay_ms"):
-            apps.clear_misbehave(member.admin_url)
-            removed.append("misbehave")
+    name = faults.instance(args.target).name
+    removed = faults.clear(args.target, args.kind)
     if removed:
-        print(f"gatemesh: {member.name}: removed {', '.join(removed)}")
+        print(f"gatemesh: {name}: removed {', '.join(removed)}")
     else:
-        print(f"gatemesh: {member.name}: no {args.kind + ' ' if args.kind else ''}fault to remove")
+        print(f"gatemesh: {name}: no {args.kind + ' ' if args.kind else ''}fault to remove")
     return 0
 
 

@@ -17,6 +17,7 @@ import json
 from gatemesh.policy import PATTERN_NAMES, Policy, PolicyError, PolicyTable, all_off
 from gatemesh.policy_client import PolicyClient, PolicyClientError
 from gatemesh.presets import PRESETS, preset
+from gatemesh.topology.counts import SERVICES
 
 from ._common import CliError, add_name_argument, control_of
 
@@ -49,12 +50,13 @@ def _summary(policy: Policy) -> str:
             continue
         knobs = {
             "timeout": lambda s: f"attempt {s['attempt_timeout_s']}s/request {s['request_timeout_s']}s",
-            "retry": lambda s: f"{s['max_attempts']} attempts on {','.join(map(str, s['retry_on_statuses']))}",
+            "retry": lambda s: f"{s['max_attempts']} attempts on {_statuses(s['retry_on_statuses'])}",
             "budget": lambda s: f"{s['ratio']:.0%}+{s['min_retries_per_s']}/s",
             "breaker": lambda s: f"{s['consecutive_failures']} consecutive or {s['failure_rate_threshold']:.0%} of {s['window_size']}, open {s['open_s']}s",
             "concurrency": lambda s: f"max {s['max_in_flight']}",
             "balancer": lambda s: s["kind"],
-            "outlier": lambda s: f"{s['consecutive_errors']} errors, eject {s['base_ejection_s']}s, cap {s['max_ejection_percent']}%",
+            "outlier": lambda s: f"{s['consecutive_errors']} errors, eject {s['base_ejection_s']}s, cap {s['max_ejection_percent']}%, "
+                               f"panic below {s.get('panic_threshold_percent', 0):g}% healthy",
             "health_check": lambda s: f"GET {s['path']} every {s['interval_s']}s, out after {s['unhealthy_threshold']} misses",
             "fallback": lambda s: "last good" if s.get("serve_last_good") else "default",
         }[pattern]
@@ -65,11 +67,40 @@ def _summary(policy: Policy) -> str:
     return "\n      ".join(parts)
 
 
+def _statuses(codes: list[int]) -> str:
+    """Status codes as a person writes them: 500-599 as 5xx, runs as ranges (502-504)."""
+    left, out = sorted(codes), []
+    for century in range(100, 600, 100):
+        if all(c in left for c in range(century, century + 100)):
+            out.append(f"{century // 100}xx")
+            left = [c for c in left if not century <= c < century + 100]
+    run: list[int] = []
+    for c in [*left, None]:
+        if c is not None and run and c == run[-1] + 1:
+            run.append(c)
+            continue
+        if run:
+            out.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}" if len(run) > 2 else f"{run[0]},{run[1]}")
+        run = [c] if c is not None else []
+    return ",".join(out)
+
+
+def _known_service(service: str) -> str:
+    """A typo (`catalgo`) must not silently create a policy for a service that does not exist."""
+    if service != "*" and service not in SERVICES:
+        raise CliError(f"unknown service {service!r}; the services are: {', '.join(SERVICES)} (or '*' for every service)")
+    return service
+
+
 def run(args: argparse.Namespace) -> int:
     if args.action == "presets":
-        for name in sorted(PRESETS):
-            print(f"  {name:13} {_summary(PRESETS[name]).splitlines()[0]} ...")
+        for name in sorted(PRESETS):   # every pattern, one per line: nothing cut off
+            print(f"  {name}:\n      {_summary(PRESETS[name])}")
         return 0
+    if args.action != "show" and args.args and args.action != "preset":
+        _known_service(args.args[0])
+    if args.action == "preset" and len(args.args) > 1:
+        _known_service(args.args[1])
     client = _client(args.name)
     try:
         if args.action == "show":

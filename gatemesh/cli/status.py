@@ -1,6 +1,7 @@
 """Show the running topology: its endpoints (gateway URL or none, control plane,
-Toxiproxy API, demo API key) and every process with its pid, address and Toxiproxy proxy.
-Exit status 1 when nothing runs."""
+Toxiproxy API, demo API key), every process with its pid, ports, address and Toxiproxy
+proxy, and what is broken now (faults, policy changes, open breakers, ejections, paused
+or dead processes). Exit status 1 when nothing runs."""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +9,7 @@ import json
 import time
 
 from . import _show
+from ._broken import broken_now
 from ._common import add_name_argument, live_status, load, name_hint, supervisor_alive
 
 HELP = "show the running topology (--json for scripts)"
@@ -24,11 +26,11 @@ def run(args: argparse.Namespace) -> int:
     status = live_status(state) if state is not None else None
     if status is None:
         if state is not None and not supervisor_alive(state):
-            why = f"its supervisor (pid {state.get('pid')}) is gone; clean up with: gatemesh down{name_hint(args.name)}"
+            why = f"its supervisor (pid {state.get('pid')}) is gone; clean up with: {_show.command_name()} down{name_hint(args.name)}"
         elif state is not None:
             why = "its supervisor does not answer"
         else:
-            why = f"start one with: gatemesh up{name_hint(args.name)}"
+            why = f"start one with: {_show.command_name()} up{name_hint(args.name)}"
         if args.json:
             print(json.dumps({"name": args.name, "running": False, "reason": why}))
         else:
@@ -44,4 +46,8 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(_show.endpoints(status)))
     print()
     print("\n".join(_show.instance_table(status)))
+    broken = broken_now(status, args.name)
+    print("\nbroken now:" if broken else "\nbroken now: nothing (no faults, default policies, breakers closed)")
+    if broken:
+        print("\n".join(broken) + f"\n  ({_show.command_name()} reset{name_hint(args.name)} mends all of it)")
     return 0

@@ -22,6 +22,7 @@ from gatemesh.topology import DEFAULT_TOPOLOGY, TOPOLOGIES, PortPlan, build_topo
 
 from . import _show
 from ._common import CliError, add_name_argument, load, name_hint, supervisor_alive, tear_down
+from ._show import command_name
 
 HELP = "start a topology (default edge-mesh) as local processes"
 ORDER = 10
@@ -100,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     print("\nTry:")
     print("\n".join(_show.examples(status, args.name)))
     if args.detach:
-        print(f"\nRunning in the background; stop it with: gatemesh down{name_hint(args.name)}")
+        print(f"\nRunning in the background; stop it with: {command_name()} down{name_hint(args.name)}")
         return 0
 
     print("\nRunning in the foreground; Ctrl-C stops everything.", flush=True)
@@ -110,6 +111,12 @@ def run(args: argparse.Namespace) -> int:
         print("\ngatemesh: stopping ...", flush=True)
         done = tear_down(directory, _state_or(directory, supervisor), _say)
         print(f"gatemesh: stopped {len(done['components'])} components")
+        return 0
+    after = read_state(directory)
+    if supervisor.returncode == 0 and (after is None or after.get("status") == "stopped"):
+        # `gatemesh down` (or a signal) from elsewhere asked it to stop: not a failure
+        print(f"gatemesh: stopped from another terminal ({command_name()} down{name_hint(args.name)})")
+        tear_down(directory, _state_or(directory, supervisor), _say)
         return 0
     print(f"gatemesh: the supervisor exited by itself (code {supervisor.returncode}); "
           f"see {directory / SUPERVISOR_LOG}", file=sys.stderr)

@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import Mapping
 
+from gatemesh.address import split_address
 from gatemesh.topology import Topology, TopologyError
 from gatemesh.topology.model import Component
 
@@ -82,10 +83,10 @@ class Netns:
 
 
 def _split(address: str) -> tuple[str, int]:
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise TopologyError(f"compose: {address!r} is not a host:port address")
-    return host, int(port)
+    try:
+        return split_address(address)
+    except ValueError as exc:
+        raise TopologyError(f"compose: {exc}") from None
 
 
 def _port(address: str) -> int:

@@ -7,6 +7,8 @@
     service          the app image; owns the pod's network namespace
     sidecar          the app image, ``network_mode: service:<app>`` (loopback to its app)
     gateway          the app image, its config file mounted read-only
+    dashboard        the app image, its parts file (addresses as seen from it) mounted
+                     read-only; no supervisor here, so its process controls say so
     (setup)          sidecar-gateway only: PUTs API management to the control plane once
     (locust)         topologies with a gateway: Locust's web UI, under the ``load`` profile
 
@@ -34,7 +36,8 @@ from urllib.parse import urlsplit
 
 from gatemesh.topology import RUN_DIR, Topology, TopologyError
 from gatemesh.topology.build import GATEWAY_CONFIG, ORDERS_DB
-from gatemesh.topology.model import CONTROLPLANE, GATEWAY, SERVICE, SIDECAR, TOXIPROXY, Component
+from gatemesh.topology.dashboard import PARTS_FILE
+from gatemesh.topology.model import CONTROLPLANE, DASHBOARD, GATEWAY, SERVICE, SIDECAR, TOXIPROXY, Component
 
 from .addresses import ANY_HOST, Netns, namespace_of
 from .emit import Flow, Quoted
@@ -139,7 +142,7 @@ class ServiceRenderer:
         volumes: list[str] = []
         args = [self._run_dir_arg(a, c, volumes) for a in c.args]
         argv = [self.netns.rewrite(a, ns) for a in ["python", "-m", str(c.module), *args]]
-        if c.kind in (CONTROLPLANE, SERVICE, SIDECAR):
+        if c.kind in (CONTROLPLANE, SERVICE, SIDECAR, DASHBOARD):
             argv += ["--host", ANY_HOST]
         svc: dict[str, Any] = {"image": APP_IMAGE}
         if c.name == BUILDER:
@@ -192,6 +195,8 @@ class ServiceRenderer:
         gateway = self.gateway_config()
         if gateway is not None:
             out[GATEWAY_CONFIG] = gateway
+        if PARTS_FILE in self.topology.files:
+            out[PARTS_FILE] = json.loads(self.netns.rewrite(self.topology.files[PARTS_FILE], DASHBOARD))
         return out
 
     def toxiproxy(self, c: Component) -> dict[str, Any]:
@@ -262,7 +267,7 @@ class ServiceRenderer:
         """What a user reaches from the host: Toxiproxy's API, the control plane, the
         gateway, and the entry (a storefront sidecar where there is no gateway)."""
         e = self.topology.endpoints
-        urls = [e.toxiproxy_api, e.controlplane, e.entry] + ([e.gateway] if e.gateway else [])
+        urls = [e.toxiproxy_api, e.controlplane, e.entry] + [u for u in (e.gateway, e.dashboard) if u]
         return {int(urlsplit(u).port) for u in urls}
 
     def _ports(self, svc: dict[str, Any], ns: str) -> None:

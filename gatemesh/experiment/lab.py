@@ -18,18 +18,19 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-import time
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from gatemesh.faults import Faults
-from gatemesh.policy import DEFAULT_SERVICE, Policy
+from gatemesh.policy import Policy
+from gatemesh.policy_client import PolicyClient, PolicyClientError
 from gatemesh.runner import ProcessRunner, RunnerError
+from gatemesh.runner import portlock as ports
 from gatemesh.runner.webclient import HttpError, json_request, request
 from gatemesh.topology import SERVICES, PortPlan, build_topology
 
-from gatemesh.runner import portlock as ports
 from .prom import Samples, parse
 
 TOPOLOGY = "edge-mesh"          # the layout with both places a pattern can sit
@@ -67,7 +68,7 @@ class Lab:
 
     @classmethod
     def start(cls, port_base: int | None = None, progress: Callable[[str], None] | None = None,
-              counts: Mapping[str, int] | None = None) -> "Lab":
+              counts: Mapping[str, int] | None = None) -> Lab:
         """Start an own edge+mesh topology on a locked port base; ``close()`` stops it."""
         lock = ports.acquire(port_base)
         run_dir = Path(tempfile.mkdtemp(prefix="gatemesh-experiment-"))
@@ -92,7 +93,7 @@ class Lab:
         return lab
 
     @classmethod
-    def attach(cls, name: str) -> "Lab":
+    def attach(cls, name: str) -> Lab:
         """A topology started with ``gatemesh up --name NAME`` (left running afterwards)."""
         from gatemesh.faults import FaultError, SupervisorBackend
 
@@ -108,7 +109,7 @@ class Lab:
             self._cleanup()
             self._cleanup = None
 
-    def __enter__(self) -> "Lab":
+    def __enter__(self) -> Lab:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -155,67 +156,35 @@ class Lab:
 
     # --------------------------------------------------------------- policies
 
+    @property
+    def policies(self) -> PolicyClient:
+        """The one policy client, on this topology's gateway, control plane and sidecars."""
+        return PolicyClient.from_status(self.status)
+
     def set_policies(self, location: str, policies: Mapping[str, Policy]) -> None:
         """Put a whole policy (every field) per service at ``edge`` (the gateway's admin
         API) or ``mesh`` (the control plane, pushed to the sidecars); ``"*"`` is the default."""
-        for service, policy in policies.items():
-            body = policy.to_dict()
-            if location == "edge":
-                url = f"{self.gateway}/-/policies/{service}"
-            elif location == "mesh":
-                url = f"{self.controlplane}/v1/policies/{service}"
-            else:
-                raise ValueError(f"location must be edge or mesh, got {location!r}")
-            try:
-                json_request("PUT", url, body, timeout_s=ADMIN_TIMEOUT_S)
-            except (OSError, HttpError) as e:
-                raise LabError(f"could not set the {location} policy of {service} at {url}: {e}") from None
+        try:
+            self.policies.put(location, policies, wait_s=0)
+        except PolicyClientError as e:
+            raise LabError(f"could not set the {location} policies of {', '.join(policies)}: {e}") from None
 
     def wait_mesh_policies(self, policies: Mapping[str, Policy], sidecars_of: Iterable[str]) -> float:
         """Wait until the sidecars of ``sidecars_of`` apply ``policies``; returns seconds waited."""
-        t0 = time.monotonic()
-        want = {service: policy.to_dict() for service, policy in policies.items()}
         urls = self.proxies(sidecars_of)
         urls.pop("gateway")
-        pending = dict(urls)
-        while pending:
-            for name, url in list(pending.items()):
-                try:
-                    table = json_request("GET", f"{url}/-/policies", timeout_s=ADMIN_TIMEOUT_S)
-                except (OSError, HttpError, ValueError):
-                    continue
-                default = table.get(DEFAULT_SERVICE)
-                if all(table.get(service, default) == body for service, body in want.items()):
-                    pending.pop(name)
-            if not pending:
-                break
-            if time.monotonic() - t0 > POLICY_PUSH_TIMEOUT_S:
-                raise LabError(f"{', '.join(sorted(pending))} did not apply the mesh policy within "
-                               f"{POLICY_PUSH_TIMEOUT_S:.0f} s; is the control plane running?")
-            time.sleep(0.1)
-        return time.monotonic() - t0
+        try:
+            return self.policies.wait_mesh(policies, urls.values(), wait_s=POLICY_PUSH_TIMEOUT_S)
+        except PolicyClientError as e:
+            raise LabError(f"{e}; is the control plane running?") from None
 
     def read_policies(self) -> dict[str, dict]:
         """What is in force now at each location: {"edge": table, "mesh": {service: doc}}."""
-        edge = json_request("GET", f"{self.gateway}/-/policies", timeout_s=ADMIN_TIMEOUT_S)
-        mesh = json_request("GET", f"{self.controlplane}/v1/policies", timeout_s=ADMIN_TIMEOUT_S)
-        return {"edge": edge, "mesh": (mesh or {}).get("policies", {})}
+        return self.policies.snapshot()
 
     def restore_policies(self, saved: dict[str, dict]) -> None:
         """Put back what ``read_policies`` saw (an attached topology is left as found)."""
-        edge = saved.get("edge", {})
-        # The gateway cannot forget a service's own policy: give the ones it did not have
-        # the default ("*") again, which behaves the same.
-        for service in [DEFAULT_SERVICE, *SERVICES, *edge]:
-            doc = edge.get(service, edge.get(DEFAULT_SERVICE))
-            if doc is not None:
-                json_request("PUT", f"{self.gateway}/-/policies/{service}", doc, timeout_s=ADMIN_TIMEOUT_S)
-        current = json_request("GET", f"{self.controlplane}/v1/policies", timeout_s=ADMIN_TIMEOUT_S)
-        for service in (current or {}).get("policies", {}):
-            if service not in saved.get("mesh", {}):
-                json_request("DELETE", f"{self.controlplane}/v1/policies/{service}", timeout_s=ADMIN_TIMEOUT_S)
-        for service, doc in saved.get("mesh", {}).items():
-            json_request("PUT", f"{self.controlplane}/v1/policies/{service}", doc, timeout_s=ADMIN_TIMEOUT_S)
+        self.policies.restore(saved, SERVICES)
 
     # --------------------------------------------------------------- observing
 

@@ -104,6 +104,13 @@ def experiment_document(summary: Mapping[str, Any], command: str) -> list[Block]
         [f"{_fmt_num(a['proxy']['retries'])} / {_fmt_num(a['proxy']['budget_refusals'])}" for a in arms])
     row("time to trip (first reaction after the fault began)", [_fmt_s(a["time_to_trip_s"]) for a in arms])
     row("time to recover (after the fault ended)", [_fmt_s(a["time_to_recover_s"]) for a in arms])
+    predictions = [(summary["comparison"].get(a["arm"]) or {}).get("prediction") for a in arms]
+    if any(predictions):
+        row("predicted by the config: attempts per call at its placement / time to trip",
+            [("—" if p is None else f"{_fmt_num(p['attempts_per_call']['predicted'])} / "
+              f"{_fmt_s(p['time_to_trip_s']['predicted'])}"
+              + ("" if p["agree"] is None else " (agrees)" if p["agree"] else " (**disagrees**)"))
+             for p in predictions])
     row("failure reasons (top)", [_reasons(f["reasons"]) for f in during])
     doc.append(("table", head, rows))
     doc.append(("p", "A request counts in the window it was *sent* in. *Fail-fast*: a proxy refused at once "

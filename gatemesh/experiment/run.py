@@ -95,7 +95,7 @@ def run_experiment(lab: Lab, design: Design, options: Options, out_dir: Path, pr
                      f"{(during['success_rate'] or 0) * 100:.1f}% answered, "
                      f"{design.metric.label} {design.metric.format(metric_value(results[-1], design.metric.key))}")
     lab.faults.reset()
-    summary = summarize(design, results, load)
+    summary = summarize(design, results, load, counts)
     summary["wall_s"] = time.monotonic() - t0
     summary["command"] = command
     summary["lab"] = lab.describe()

@@ -6,6 +6,7 @@ from typing import Any, Mapping, Sequence
 
 from .designs import Design, Metric
 from .load import LoadSpec
+from .predict import predict
 
 PROXY_KEYS = ("amplification", "calls_per_page", "attempts", "attempts_to_faulty", "retries", "budget_refusals")
 # The half of the load a placement can protect: the pages it composes, the calls it makes.
@@ -20,6 +21,25 @@ def own_value(result: Mapping[str, Any], key: str, location: str) -> float | Non
         return ((result.get("proxy") or {}).get("by_location") or {}).get(location, {}).get(key)
     return metric_value(result, key, OWN_ROUTE[location])
 MIN_POINTS = 0.03            # a share must move at least 3 percentage points to be measurable
+RATE_LIMITED = "rate-limited"
+
+
+def rate_limited(result: Mapping[str, Any]) -> int:
+    """Requests of one arm the gateway refused with 429 ``rate-limited`` (its top reasons)."""
+    reasons = (result.get("phases") or {}).get("all", {}).get("reasons") or {}
+    return int(sum(n for reason, n in reasons.items() if RATE_LIMITED in str(reason)))
+
+
+def rate_limit_sentence(results: Sequence[Mapping[str, Any]]) -> str | None:
+    """One sentence when any arm was rate limited: its figures then measure the API key's
+    limit as well as the pattern (issue 12: the demo key's limit and the load disagreed)."""
+    hit = {r["arm"]: rate_limited(r) for r in results if rate_limited(r)}
+    if not hit:
+        return None
+    arms = ", ".join(f"{n} in arm {arm}" for arm, n in hit.items())
+    return (f"This run was rate limited: {arms} got 429 {RATE_LIMITED}, so the load exceeded the API key's "
+            f"limit and those failures are the key's, not the pattern's; use fewer users or a key with a "
+            f"higher limit.")
 
 
 def metric_value(result: Mapping[str, Any], key: str, route: str | None = None) -> float | None:
@@ -71,7 +91,37 @@ def verdict_word(c: Mapping[str, Any]) -> str:
     return "not better"
 
 
-def summarize(design: Design, results: Sequence[Mapping[str, Any]], load: LoadSpec) -> dict[str, Any]:
+def plain_terms(control: Mapping[str, Any], result: Mapping[str, Any], design: Design) -> str:
+    """The change in human terms (page latency, calls the faulty instances were spared) and
+    the pattern's cost (recovery after the fault, pages lost after it), for the Result."""
+    off, on = control["phases"]["during"], result["phases"]["during"]
+    parts = [f"the median page took {_ms(off.get('p50_ms'))} without it and {_ms(on.get('p50_ms'))} with it"]
+    seen_off, seen_on = control.get("calls_at_faulty"), result.get("calls_at_faulty")
+    if seen_off is not None and seen_on is not None and seen_off > seen_on:
+        parts.append(f"{', '.join(design.faulty)} received {seen_off - seen_on} fewer calls ({seen_off} → {seen_on})")
+    lost_off = _lost_after(control)
+    lost_on = _lost_after(result)
+    rec_off, rec_on = control.get("time_to_recover_s"), result.get("time_to_recover_s")
+    if rec_on is not None and rec_off is not None and rec_on > rec_off + 0.5:
+        parts.append(f"the cost: pages took {rec_on:.1f} s to recover after the fault, against {rec_off:.1f} s without it")
+    elif lost_on > lost_off:
+        parts.append(f"the cost: {lost_on} pages failed after the fault had ended, against {lost_off} without it")
+    else:
+        parts.append("no cost seen after the fault (recovery as quick as without it)")
+    return ", ".join(parts)
+
+
+def _lost_after(result: Mapping[str, Any]) -> int:
+    after = result["phases"].get("after") or {}
+    return round((after.get("requests") or 0) * (1.0 - (after.get("success_rate") or 0.0)))
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f} ms"
+
+
+def summarize(design: Design, results: Sequence[Mapping[str, Any]], load: LoadSpec,
+              counts: Mapping[str, int] | None = None) -> dict[str, Any]:
     metric = design.metric
     control = results[0]
     off = metric_value(control, metric.key)
@@ -90,9 +140,17 @@ def summarize(design: Design, results: Sequence[Mapping[str, Any]], load: LoadSp
             c["own"] = {**own, "where": OWN_WHERE[(location, "calls" if metric.key in PROXY_KEYS else "pages")]}
             if own["change"] is not None:
                 sentence += f"; on {c['own']['where']}: {metric.format(own['off'])} → {metric.format(own['on'])}"
+        sentence += "; " + plain_terms(control, result, design)
+        prediction = predict(design, result, load.users, counts or {})
+        if prediction is not None:
+            c["prediction"] = prediction
+            sentence += ". " + prediction["sentence"].rstrip(".")
         c["sentence"] = sentence + "."
         comparison[result["arm"]] = c
         sentences.append(c["sentence"])
+    limited = rate_limit_sentence(results)
+    if limited:
+        sentences.append(limited)
     measured = [c for c in comparison.values()]
     all_better = bool(measured) and all(c["measurable"] for c in measured)
     any_better = any(c["measurable"] for c in measured)
@@ -111,6 +169,7 @@ def summarize(design: Design, results: Sequence[Mapping[str, Any]], load: LoadSp
         "metric": {"key": metric.key, "label": metric.label, "unit": metric.unit,
                    "lower_is_better": metric.lower_is_better, "ideal": metric.ideal, "min_change": metric.min_change},
         "arms": {r["arm"]: dict(r) for r in results},
+        "rate_limited": {r["arm"]: rate_limited(r) for r in results},
         "comparison": comparison,
         "verdict": {"all_better": all_better, "any_better": any_better, "sentence": " ".join(sentences)},
     }

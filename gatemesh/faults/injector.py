@@ -1,9 +1,11 @@
 """``Faults``: the one fault API over a running topology (see the package docstring)."""
 from __future__ import annotations
 
+import builtins
 import itertools
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import apps
 from .apps import Misbehave
@@ -11,7 +13,8 @@ from .backends import Member, ProcessBackend, RunnerBackend, SupervisorBackend
 from .errors import FaultError
 from .network import ToxiproxyClient
 from .schedule import Always, Schedule, Scheduled, Scheduler
-from .toxics import TOXICS, Bandwidth, LimitData, Latency, ResetPeer, Slicer, SlowClose, Timeout, Toxic
+from .toxics import TOXICS, Toxic
+from .toxics import settings as toxic_settings
 
 PROCESS_KINDS = ("kill", "pause")
 
@@ -39,7 +42,7 @@ class Fault:
             self.removed = True
             self._remove()
 
-    def __enter__(self) -> "Fault":
+    def __enter__(self) -> Fault:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -61,12 +64,12 @@ class Faults:
         self._lock = threading.Lock()
 
     @classmethod
-    def for_runner(cls, runner: Any) -> "Faults":
+    def for_runner(cls, runner: Any) -> Faults:
         """Faults on an in-process ``ProcessRunner`` (call from the thread that started it)."""
         return cls(RunnerBackend(runner))
 
     @classmethod
-    def for_run(cls, name: str = "default") -> "Faults":
+    def for_run(cls, name: str = "default") -> Faults:
         """Faults on a ``gatemesh up --name NAME`` run, through its supervisor."""
         return cls(SupervisorBackend.for_run(name))
 
@@ -112,28 +115,41 @@ class Faults:
 
         return self._add(m.name, toxic.kind, toxic.describe(), apply, revert, schedule, m)
 
-    def latency(self, instance: str, ms: float, jitter_ms: float = 0, **kw: Any) -> Fault:
-        return self._toxic(instance, Latency(ms, jitter_ms, **_toxic_kw(kw)), kw)
+    def network(self, instance: str, kind: str, schedule: Schedule | None = None, **settings: Any) -> Fault:
+        """A toxic named by its Toxiproxy type (``TOXICS``), its settings as the class's fields."""
+        cls = TOXICS.get(kind.replace("-", "_"))
+        if cls is None:
+            raise FaultError(f"no network fault named {kind!r}; the network faults are: {', '.join(TOXICS)}")
+        try:
+            toxic = cls(**settings)
+        except TypeError:
+            known = [f.name for f in toxic_settings(cls)] + ["stream", "toxicity"]
+            raise FaultError(f"{cls.kind} takes {', '.join(known)}; got {', '.join(sorted(settings))}") from None
+        return self.toxic(instance, toxic, schedule)
 
-    def timeout(self, instance: str, ms: float = 0, **kw: Any) -> Fault:
+    # One method per toxic, for readable tests and experiments; the settings, their
+    # defaults and their checks are the toxic's own (faults/toxics.py).
+    def latency(self, instance: str, **settings: Any) -> Fault:
+        return self.network(instance, "latency", **settings)
+
+    def timeout(self, instance: str, **settings: Any) -> Fault:
         """A black hole (``ms=0``): data stops, the connection stays open."""
-        return self._toxic(instance, Timeout(ms, **_toxic_kw(kw)), kw)
+        return self.network(instance, "timeout", **settings)
 
-    def reset_peer(self, instance: str, timeout_ms: float = 0, **kw: Any) -> Fault:
-        return self._toxic(instance, ResetPeer(timeout_ms, **_toxic_kw(kw)), kw)
+    def reset_peer(self, instance: str, **settings: Any) -> Fault:
+        return self.network(instance, "reset_peer", **settings)
 
-    def bandwidth(self, instance: str, rate_kbps: float, **kw: Any) -> Fault:
-        return self._toxic(instance, Bandwidth(rate_kbps, **_toxic_kw(kw)), kw)
+    def bandwidth(self, instance: str, **settings: Any) -> Fault:
+        return self.network(instance, "bandwidth", **settings)
 
-    def slicer(self, instance: str, average_size_bytes: int = 1, size_variation_bytes: int = 0,
-               delay_us: int = 1000, **kw: Any) -> Fault:
-        return self._toxic(instance, Slicer(average_size_bytes, size_variation_bytes, delay_us, **_toxic_kw(kw)), kw)
+    def slicer(self, instance: str, **settings: Any) -> Fault:
+        return self.network(instance, "slicer", **settings)
 
-    def limit_data(self, instance: str, bytes: int = 0, **kw: Any) -> Fault:
-        return self._toxic(instance, LimitData(bytes, **_toxic_kw(kw)), kw)
+    def limit_data(self, instance: str, **settings: Any) -> Fault:
+        return self.network(instance, "limit_data", **settings)
 
-    def slow_close(self, instance: str, delay_ms: float = 1000, **kw: Any) -> Fault:
-        return self._toxic(instance, SlowClose(delay_ms, **_toxic_kw(kw)), kw)
+    def slow_close(self, instance: str, **settings: Any) -> Fault:
+        return self.network(instance, "slow_close", **settings)
 
     def down(self, instance: str, schedule: Schedule | None = None) -> Fault:
         """Disable the instance's proxy: connections are refused, open ones dropped."""
@@ -147,6 +163,29 @@ class Faults:
         m = self.instance(instance)
         self.toxiproxy.set_enabled(m.proxy or m.name, True)
 
+    def clear(self, instance: str, kind: str | None = None) -> builtins.list[str]:
+        """Remove what is in force on one instance — its proxy down, its toxics, its app's
+        misbehaviour — or only faults of one ``kind``; returns the kinds removed. Unlike
+        ``Fault.remove`` this needs no handle: faults another process added go too."""
+        m = self.instance(instance)
+        proxy = m.proxy or m.name
+        wanted = kind.replace("-", "_") if kind else None
+        removed = []
+        if wanted in (None, "down") and not (self.toxiproxy.snapshot().get(proxy) or {}).get("enabled", True):
+            self.up(m.name)
+            removed.append("down")
+        if wanted not in ("down", "misbehave"):
+            for t in self.toxiproxy.toxics(proxy):
+                if wanted is None or t["type"] == wanted:
+                    self.toxiproxy.remove_toxic(proxy, t["name"])
+                    removed.append(t["type"])
+        if wanted in (None, "misbehave") and m.admin_url:
+            cfg = apps.get_misbehave(m.admin_url)
+            if cfg.get("error_rate") or cfg.get("delay_ms"):
+                apps.clear_misbehave(m.admin_url)
+                removed.append("misbehave")
+        return removed
+
     # ------------------------------------------------------------------ app faults
 
     def misbehave(self, instance: str, error_rate: float = 1.0, error_status: int = 500,
@@ -155,8 +194,12 @@ class Faults:
         m = self.instance(instance)
         spec = Misbehave(error_rate, error_status, delay_ms, seed)
         admin = self._admin(m)
-        return self._add(m.name, "misbehave", spec.describe(), lambda: apps.set_misbehave(admin, spec),
-                         lambda: apps.clear_misbehave(admin), schedule, m)
+        def apply() -> None:
+            apps.set_misbehave(admin, spec)
+
+        def revert() -> None:
+            apps.clear_misbehave(admin)
+        return self._add(m.name, "misbehave", spec.describe(), apply, revert, schedule, m)
 
     def calls(self, instance: str) -> int:
         """Requests the instance's app has received (its ``/admin/stats``)."""
@@ -168,13 +211,13 @@ class Faults:
         """``kill -9`` (or ``signal``); the returned fault's ``remove()`` restarts it."""
         self.member(component)
         self.backend.kill(component, signal)
-        return Fault(component, "kill", f"killed ({signal})", lambda: self.backend.restart(component))
+        return Fault(component, "kill", f"killed ({signal})", lambda: _discard(self.backend.restart(component)))
 
     def pause(self, component: str) -> Fault:
         """SIGSTOP: it keeps its sockets and answers nothing; ``remove()`` resumes it."""
         self.member(component)
         self.backend.pause(component)
-        return Fault(component, "pause", "paused (SIGSTOP)", lambda: self.backend.resume(component))
+        return Fault(component, "pause", "paused (SIGSTOP)", lambda: _discard(self.backend.resume(component)))
 
     def resume(self, component: str) -> dict[str, Any]:
         self.member(component)
@@ -225,7 +268,7 @@ class Faults:
                         "name": None})
         return out
 
-    def reset(self, restart_dead: bool = True) -> dict[str, list[str]]:
+    def reset(self, restart_dead: bool = True) -> dict[str, builtins.list[str]]:
         """Remove every fault: schedules, toxics, disabled proxies, misbehaviour; resume
         paused processes and (``restart_dead``) start killed ones again, in start order."""
         done: dict[str, list[str]] = {"resumed": [], "restarted": [], "cleared": []}
@@ -249,9 +292,6 @@ class Faults:
 
     # ------------------------------------------------------------------ internals
 
-    def _toxic(self, instance: str, toxic: Toxic, kw: dict[str, Any]) -> Fault:
-        return self.toxic(instance, toxic, kw.get("schedule"))
-
     def _toxic_name(self, proxy: str, toxic: Toxic) -> str:
         with self._lock:
             existing = {t.get("name") for t in (self.toxiproxy.snapshot().get(proxy) or {}).get("toxics") or []}
@@ -272,15 +312,13 @@ class Faults:
         if schedule is None or isinstance(schedule, Always):
             apply()
             return Fault(target, kind, description, revert)
-        calls = (lambda: apps.requests_received(m.admin_url)) if m.admin_url else None
+        admin_url = m.admin_url
+        calls = (lambda: apps.requests_received(admin_url)) if admin_url else None
         item = Scheduled(f"{target}: {description}", schedule, apply, revert, calls)
         self.scheduler.add(item)
         return Fault(target, kind, f"{description} [{schedule.describe()}]",
                      lambda: self.scheduler.remove(item), item)
 
 
-def _toxic_kw(kw: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(kw) - {"stream", "toxicity", "schedule"}
-    if unknown:
-        raise FaultError(f"unknown option {sorted(unknown)[0]!r}; toxics take stream, toxicity and schedule")
-    return {k: v for k, v in kw.items() if k in ("stream", "toxicity")}
+def _discard(_: object) -> None:
+    """A fault's remove() answers nothing: drop what the backend call returned."""

@@ -2,7 +2,10 @@
 
 One small frozen dataclass per toxic (Toxiproxy's own shape: ``toxics/latency.go`` is one
 config struct), every field with its unit in its name and validated with a sentence.
-``attributes()`` is the body Toxiproxy expects; ``TOXICS`` maps the CLI/JSON name to the
+Each field names its Toxiproxy attribute and says what it does in its metadata
+(``setting``); ``attributes()`` (the body Toxiproxy expects), the fault API's methods and
+the CLI's options, their help and their ``key=value`` names are all derived from that,
+so adding a toxic is adding one class here. ``TOXICS`` maps the Toxiproxy type to the
 class. ``stream`` is the direction: ``downstream`` = the answer (instance → caller),
 ``upstream`` = the request (caller → instance). ``toxicity`` is the share of
 *connections* the toxic applies to (Toxiproxy decides per connection, not per call).
@@ -17,12 +20,22 @@ class. ``stream`` is the direction: ``downstream`` = the answer (instance → ca
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import Field, asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
 from .errors import FaultError
 
 STREAMS = ("downstream", "upstream")
+
+
+def setting(default: float, api: str, help: str) -> Any:
+    """A toxic's own field: its default, its name in Toxiproxy's API and one line of help."""
+    return field(default=default, metadata={"api": api, "help": help})
+
+
+def settings(cls: type[Toxic]) -> list[Field[Any]]:
+    """The fields a toxic adds to the base (not stream and toxicity), in their order."""
+    return [f for f in fields(cls) if "api" in f.metadata]
 
 
 def _check(name: str, value: Any, low: float, high: float | None = None, integer: bool = False) -> None:
@@ -49,8 +62,8 @@ class Toxic:
         _check("toxicity", self.toxicity, 0.0, 1.0)
 
     def attributes(self) -> dict[str, int]:
-        """The toxic's ``attributes`` in Toxiproxy's API."""
-        raise NotImplementedError
+        """The toxic's ``attributes`` in Toxiproxy's API (whole numbers, as Toxiproxy takes)."""
+        return {f.metadata["api"]: int(getattr(self, f.name)) for f in settings(type(self))}
 
     def describe(self) -> str:
         own = {k: v for k, v in asdict(self).items() if k not in ("stream", "toxicity")}
@@ -62,63 +75,55 @@ class Toxic:
 @dataclass(frozen=True)
 class Latency(Toxic):
     kind: ClassVar[str] = "latency"
-    ms: float = 1000.0        # added to every chunk of data
-    jitter_ms: float = 0.0    # ± uniformly random on top
+    ms: float = setting(1000.0, "latency", "added to every chunk of data, ms")
+    jitter_ms: float = setting(0.0, "jitter", "± uniformly random on top, ms")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check("latency ms", self.ms, 0, 3_600_000)
         _check("jitter_ms", self.jitter_ms, 0, 3_600_000)
 
-    def attributes(self) -> dict[str, int]:
-        return {"latency": int(self.ms), "jitter": int(self.jitter_ms)}
 
 
 @dataclass(frozen=True)
 class Timeout(Toxic):
     kind: ClassVar[str] = "timeout"
-    ms: float = 0.0           # 0: hold the connection forever with no data (a black hole)
+    ms: float = setting(0.0, "timeout", "close after ms; 0 holds the connection with no data (a black hole)")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check("timeout ms", self.ms, 0, 3_600_000)
 
-    def attributes(self) -> dict[str, int]:
-        return {"timeout": int(self.ms)}
 
 
 @dataclass(frozen=True)
 class ResetPeer(Toxic):
     kind: ClassVar[str] = "reset_peer"
-    timeout_ms: float = 0.0   # reset after this long (0: at once)
+    timeout_ms: float = setting(0.0, "timeout", "reset after ms (0: at once)")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check("reset_peer timeout_ms", self.timeout_ms, 0, 3_600_000)
 
-    def attributes(self) -> dict[str, int]:
-        return {"timeout": int(self.timeout_ms)}
 
 
 @dataclass(frozen=True)
 class Bandwidth(Toxic):
     kind: ClassVar[str] = "bandwidth"
-    rate_kbps: float = 1.0    # KB per second
+    rate_kbps: float = setting(1.0, "rate", "at most KB per second")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check("bandwidth rate_kbps", self.rate_kbps, 0, 10_000_000, integer=True)
 
-    def attributes(self) -> dict[str, int]:
-        return {"rate": int(self.rate_kbps)}
 
 
 @dataclass(frozen=True)
 class Slicer(Toxic):
     kind: ClassVar[str] = "slicer"
-    average_size_bytes: int = 1     # mean packet size
-    size_variation_bytes: int = 0   # ± on it (must be smaller than the average)
-    delay_us: int = 1000            # between packets, microseconds
+    average_size_bytes: int = setting(1, "average_size", "mean packet size, bytes")
+    size_variation_bytes: int = setting(0, "size_variation", "± bytes on it (smaller than the average)")
+    delay_us: int = setting(1000, "delay", "between packets, µs")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -128,35 +133,28 @@ class Slicer(Toxic):
         if self.size_variation_bytes >= self.average_size_bytes and self.size_variation_bytes:
             raise FaultError("slicer size_variation_bytes must be smaller than average_size_bytes")
 
-    def attributes(self) -> dict[str, int]:
-        return {"average_size": int(self.average_size_bytes), "size_variation": int(self.size_variation_bytes),
-                "delay": int(self.delay_us)}
 
 
 @dataclass(frozen=True)
 class LimitData(Toxic):
     kind: ClassVar[str] = "limit_data"
-    bytes: int = 0            # close the connection once this many bytes passed
+    bytes: int = setting(0, "bytes", "close the connection once this many bytes passed")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check("limit_data bytes", self.bytes, 0, 1 << 40, integer=True)
 
-    def attributes(self) -> dict[str, int]:
-        return {"bytes": int(self.bytes)}
 
 
 @dataclass(frozen=True)
 class SlowClose(Toxic):
     kind: ClassVar[str] = "slow_close"
-    delay_ms: float = 1000.0  # before the close goes through
+    delay_ms: float = setting(1000.0, "delay", "before the close goes through, ms")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check("slow_close delay_ms", self.delay_ms, 0, 3_600_000)
 
-    def attributes(self) -> dict[str, int]:
-        return {"delay": int(self.delay_ms)}
 
 
 TOXICS: dict[str, type[Toxic]] = {

@@ -29,12 +29,12 @@ import httptools
 from ..reasons import Reason
 from .head import VALID_HOSTS, HeadRefused, check_unfinished, vet
 from .limits import ServerLimits
-from .listener import BODY, HEAD, IDLE, Listener, serve
+from .listener import BODY, HEAD, IDLE, Handler, Listener, serve
 from .messages import Headers, Request, Response
 from .stats import count
 from .write import error_response, framing, write_stream, write_whole
 
-__all__ = ["HttpServerProtocol", "ServerLimits", "framing", "serve"]
+__all__ = ["Handler", "HttpServerProtocol", "ServerLimits", "framing", "serve"]
 log = logging.getLogger("gatemesh.http")
 _SPECIAL = frozenset({b"content-length", b"host", b"transfer-encoding", b"expect", b"connection", b"upgrade"})
 _END = b"\r\n\r\n"

@@ -22,62 +22,19 @@ is a sentence naming the field as ``<pattern>.<field>`` and the allowed range.
 """
 from __future__ import annotations
 
-import math
-from typing import Any
-
-
-# --- config validation helpers (defined before the re-exports below, which import them) ---
-
-class ConfigError(ValueError):
-    """A config field holds a value outside its allowed range; ``field`` is ``pattern.field``."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-def check_bool(field: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise ConfigError(field, f"{field} must be true or false, got {value!r}.")
-
-
-def check_int(field: str, value: Any, lo: int, hi: int, what: str = "") -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        unit = f" {what}" if what else ""
-        raise ConfigError(field, f"{field} must be a whole number{unit} from {lo} to {hi}, got {value!r}.")
-
-
-def check_number(field: str, value: Any, lo: float, hi: float, *, lo_open: bool = False,
-                 what: str = "") -> float:
-    """Check a finite number in [lo, hi] (or (lo, hi] when ``lo_open``); return it as a float."""
-    ok = (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-          and (value > lo if lo_open else value >= lo) and value <= hi)
-    if not ok:
-        low = f"greater than {lo:g}" if lo_open else f"at least {lo:g}"
-        unit = f" of {what}" if what else ""
-        raise ConfigError(field, f"{field} must be a number{unit} {low} and at most {hi:g}, got {value!r}.")
-    return float(value)
-
-
-def set_float(obj: object, name: str, value: float) -> None:
-    """Store a normalised value on a frozen dataclass from its ``__post_init__``."""
-    object.__setattr__(obj, name, value)
-
-
-# --- re-exports ---
-
-from .deadline import DEADLINE_HEADER, Deadline, TimeoutConfig, attempt_timeout_s  # noqa: E402
-from .retry import IDEMPOTENT_METHODS, RetryConfig, backoff_s, is_retry_safe, is_retryable  # noqa: E402
-from .budget import RetryBudget, RetryBudgetConfig  # noqa: E402
-from .breaker import BreakerConfig, BreakerState, CircuitBreaker, Transition  # noqa: E402
-from .concurrency import ConcurrencyConfig, ConcurrencyLimiter  # noqa: E402
-from .balancer import Balancer, BalancerConfig, make_balancer  # noqa: E402
-from .outlier import OutlierConfig, OutlierDetector, OutlierEvent  # noqa: E402
-from .fallback import CachedResponse, FallbackConfig, LastGoodCache  # noqa: E402
-from .healthcheck import HealthCheckConfig, HealthTracker  # noqa: E402
+from .balancer import Balancer, BalancerConfig, make_balancer
+from .breaker import BreakerConfig, BreakerState, CircuitBreaker, Transition
+from .budget import RetryBudget, RetryBudgetConfig
+from .concurrency import ConcurrencyConfig, ConcurrencyLimiter
+from .deadline import DEADLINE_HEADER, Deadline, TimeoutConfig, attempt_timeout_s
+from .fallback import CachedResponse, FallbackConfig, LastGoodCache
+from .healthcheck import HealthCheckConfig, HealthTracker
+from .outlier import OutlierConfig, OutlierDetector, OutlierEvent
+from .retry import IDEMPOTENT_METHODS, RetryConfig, backoff_s, is_retry_safe, is_retryable
+from .validate import ConfigError, check_at_least, check_bool, check_int, check_number, set_float
 
 __all__ = [
-    "ConfigError",
+    "ConfigError", "check_at_least", "check_bool", "check_int", "check_number", "set_float",
     "DEADLINE_HEADER", "Deadline", "TimeoutConfig", "attempt_timeout_s",
     "IDEMPOTENT_METHODS", "RetryConfig", "backoff_s", "is_retry_safe", "is_retryable",
     "RetryBudget", "RetryBudgetConfig",

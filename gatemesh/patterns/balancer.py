@@ -19,10 +19,11 @@ round robin is the neutral baseline a control arm compares against.
 from __future__ import annotations
 
 import random
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Collection, Protocol, Sequence
+from typing import Protocol
 
-from gatemesh.patterns import ConfigError
+from gatemesh.patterns.validate import ConfigError
 
 ROUND_ROBIN = "round_robin"
 LEAST_REQUEST = "least_request"

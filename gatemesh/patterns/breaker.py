@@ -16,11 +16,12 @@ result (``try_acquire`` hands out no token to tell them apart). Every transition
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any
 
 from gatemesh.clock import Clock
-from gatemesh.patterns import check_bool, check_int, check_number
+from gatemesh.patterns.validate import check_bool, check_int, check_number
 
 
 class BreakerState(enum.Enum):
@@ -97,7 +98,7 @@ class CircuitBreaker:
             self._to_half_open()
         return self._state
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         state = self.state
         return {
             "name": self.name,

@@ -12,9 +12,10 @@ the window up to one bucket (``window_s / BUCKETS``) longer than ``window_s``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from gatemesh.clock import Clock
-from gatemesh.patterns import check_bool, check_number
+from gatemesh.patterns.validate import check_bool, check_number
 
 BUCKETS = 10  # as Hystrix's 10 buckets per rolling window: 1 s granularity at the default 10 s
 _EPS = 1e-9  # float slack so that e.g. 0.1 * 30 requests allows exactly 3 retries
@@ -113,7 +114,7 @@ class RetryBudget:
         self._total_retries += 1
         return True
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         self._roll()
         allowed = self._ratio * self._total_requests + self._floor
         return {

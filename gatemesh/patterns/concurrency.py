@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gatemesh.patterns import check_bool, check_int
+from gatemesh.patterns.validate import check_bool, check_int
 
 MAX_LIMIT = 2**32 - 1  # Istio's "unlimited" http2MaxRequests
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gatemesh.clock import Clock
-from gatemesh.patterns import check_bool, check_number
+from gatemesh.patterns.validate import check_bool, check_number
 
 DEADLINE_HEADER = "x-gatemesh-deadline-ms"
 DEADLINE_HEADER_BYTES = DEADLINE_HEADER.encode("ascii")
@@ -43,11 +43,11 @@ class Deadline:
         self.at = at  # in the clock's monotonic seconds
 
     @classmethod
-    def after(cls, clock: Clock, seconds: float) -> "Deadline":
+    def after(cls, clock: Clock, seconds: float) -> Deadline:
         return cls(clock, clock.monotonic() + seconds)
 
     @classmethod
-    def from_header(cls, clock: Clock, value: str | bytes | None, cap_s: float | None) -> "Deadline | None":
+    def from_header(cls, clock: Clock, value: str | bytes | None, cap_s: float | None) -> Deadline | None:
         """The deadline a caller sent, shortened to ``cap_s``; with no header, ``cap_s`` alone.
 
         Returns None only when there is neither a header nor a cap. A header that is not a
@@ -88,12 +88,6 @@ def parse_deadline_ms(value: str | bytes) -> int:
             f"The {DEADLINE_HEADER} header must be a non-negative whole number of milliseconds "
             f"(at most {_MAX_HEADER_DIGITS} digits), got {value!r}.")
     return int(text)
-
-
-def request_deadline(config: TimeoutConfig, clock: Clock, header: str | bytes | None) -> Deadline | None:
-    """The deadline for a request entering this hop: the header capped by ``request_timeout_s``
-    when timeouts are on; the header alone (still honoured) when they are off."""
-    return Deadline.from_header(clock, header, config.request_timeout_s if config.enabled else None)
 
 
 def attempt_timeout_s(config: TimeoutConfig, deadline: Deadline | None) -> float | None:

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Hashable
 
 from gatemesh.clock import Clock
-from gatemesh.patterns import ConfigError, check_bool, check_int, check_number
+from gatemesh.patterns.validate import ConfigError, check_bool, check_int, check_number
 
 MAX_BODY_BYTES = 64 * 1024  # bodies bigger than this are not worth keeping for a fallback
 MAX_ENTRIES = 1024  # (method, path) keys kept per cache
@@ -89,7 +89,7 @@ class LastGoodCache:
         if not (config.enabled and config.serve_last_good):
             self._entries.clear()
 
-    def store(self, key: tuple, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> bool:
+    def store(self, key: tuple[Hashable, ...], status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> bool:
         """Keep a response if it is a 2xx answer to a GET with a small enough body; True if kept."""
         if not (self._config.enabled and self._config.serve_last_good):
             return False
@@ -102,7 +102,7 @@ class LastGoodCache:
             entries.popitem(last=False)
         return True
 
-    def lookup(self, key: tuple) -> CachedResponse | None:
+    def lookup(self, key: tuple[Hashable, ...]) -> CachedResponse | None:
         """The last good response for ``key`` if it is at most ``max_age_s`` old."""
         entries = self._entries
         entry = entries.get(key)
@@ -114,7 +114,7 @@ class LastGoodCache:
         entries.move_to_end(key)
         return entry
 
-    def choose(self, key: tuple) -> CachedResponse | None:
+    def choose(self, key: tuple[Hashable, ...]) -> CachedResponse | None:
         """The fallback answer for ``key``: the last good one, else the configured default,
         else None (let the error through). None whenever fallback is off."""
         config = self._config

@@ -9,10 +9,10 @@ is done by the pipeline, which feeds `record()`.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
-from gatemesh.patterns import ConfigError, check_bool, check_int, check_number
+from gatemesh.patterns.validate import ConfigError, check_bool, check_int, check_number
 
 UNHEALTHY = "health-check-failed"
 HEALTHY = "health-check-passed"

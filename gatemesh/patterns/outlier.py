@@ -11,7 +11,9 @@ un-ejected one. A stopped ejection emits ``ejection-capped`` with the counts.
 ``times_ejected`` decays: one ejection is forgiven for every ``base_ejection_s`` an
 endpoint stays in service (Envoy decrements it on each interval without ejection).
 ``healthy`` never returns an empty list while endpoints exist: when every endpoint is
-ejected it returns them all (panic mode, as Envoy's panic threshold).
+ejected it returns them all. The wider rule, Envoy's panic threshold
+(``panic_threshold_percent``: below 50 % healthy, balance over all endpoints), is applied
+by the caller with ``patterns/panic.py`` over ejection, health checks and breakers alike.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from gatemesh.clock import Clock
-from gatemesh.patterns import ConfigError, check_bool, check_int, check_number
+from gatemesh.patterns.validate import ConfigError, check_bool, check_int, check_number
 
 EJECTED = "ejected"
 RETURNED = "returned"
@@ -33,6 +35,9 @@ class OutlierConfig:
     base_ejection_s: float = 30.0  # Envoy's base_ejection_time default
     max_ejection_s: float = 300.0  # Envoy's max_ejection_time default
     max_ejection_percent: float = 10.0  # Envoy's default; one endpoint may always be ejected, never the last
+    # Below this share of healthy endpoints, balance over all of them, ejected ones included
+    # (patterns/panic.py). Envoy's healthy_panic_threshold default, 50; 0 turns panic off.
+    panic_threshold_percent: float = 50.0
 
     def __post_init__(self) -> None:
         check_bool("outlier.enabled", self.enabled)
@@ -47,6 +52,8 @@ class OutlierConfig:
                               f"({self.base_ejection_s:g} s), got {self.max_ejection_s:g} s.")
         object.__setattr__(self, "max_ejection_percent", check_number(
             "outlier.max_ejection_percent", self.max_ejection_percent, 0, 100, what="percent"))
+        object.__setattr__(self, "panic_threshold_percent", check_number(
+            "outlier.panic_threshold_percent", self.panic_threshold_percent, 0, 100, what="percent"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,18 +8,13 @@ is *affordable* is the retry budget's question (``budget.py``).
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
-from gatemesh.patterns import ConfigError, check_bool, check_int, check_number
+from gatemesh.patterns.validate import ConfigError, check_at_least, check_bool, check_int, check_number
+from gatemesh.reasons import Reason
 
 IDEMPOTENT_METHODS = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})  # RFC 9110 §9.2.2
-
-# The outcomes that are not a status code, as the pipeline names them.
-CONNECT_FAILURE = "connect-failure"
-RESET = "reset"
-TIMEOUT = "timeout"
-
 
 @dataclass(frozen=True, slots=True)
 class RetryConfig:
@@ -52,10 +47,7 @@ class RetryConfig:
             "retry.backoff_base_s", self.backoff_base_s, 0, 60, lo_open=True, what="seconds"))
         object.__setattr__(self, "backoff_max_s", check_number(
             "retry.backoff_max_s", self.backoff_max_s, 0, 60, lo_open=True, what="seconds"))
-        if self.backoff_max_s < self.backoff_base_s:
-            raise ConfigError("retry.backoff_max_s",
-                              f"retry.backoff_max_s must be at least retry.backoff_base_s "
-                              f"({self.backoff_base_s:g} s), got {self.backoff_max_s:g} s.")
+        check_at_least("retry.backoff_max_s", self.backoff_max_s, "retry.backoff_base_s", self.backoff_base_s)
 
 
 def is_retry_safe(method: bytes, has_idempotency_key: bool) -> bool:
@@ -63,30 +55,42 @@ def is_retry_safe(method: bytes, has_idempotency_key: bool) -> bool:
     return has_idempotency_key or method in IDEMPOTENT_METHODS
 
 
-def is_retryable(config: RetryConfig, status: int | None = None, failure: str | None = None) -> bool:
-    """Is this outcome one the config retries? Give a response ``status``, or a ``failure``
-    (``"connect-failure"``, ``"reset"`` or ``"timeout"``) when there was no response."""
+def is_retryable(config: RetryConfig, status: int | None = None, failure: Reason | None = None,
+                 retry_safe: bool = True) -> bool:
+    """Is this outcome one the config retries, for a request that is ``retry_safe`` or not?
+
+    Give the answer's ``status``, or the ``failure`` when there was no answer
+    (``Reason.CONNECT_FAILED``, ``Reason.UPSTREAM_RESET`` or ``Reason.TIMEOUT``). A failed
+    connect is retried even when the request is not retry-safe: nothing reached the app.
+    """
     if not config.enabled:
         return False
     if failure is None:
-        return status in config.retry_on_statuses
-    if failure == CONNECT_FAILURE:
+        return retry_safe and status in config.retry_on_statuses
+    if failure == Reason.CONNECT_FAILED:
         return config.retry_on_connect_failure
-    if failure == RESET:
+    if not retry_safe:
+        return False
+    if failure == Reason.UPSTREAM_RESET:
         return config.retry_on_reset
-    if failure == TIMEOUT:
+    if failure == Reason.TIMEOUT:
         return config.retry_on_timeout
     return False
 
 
 def backoff_s(config: RetryConfig, retry_number: int, rng: random.Random) -> float:
-    """Full-jitter exponential backoff before retry ``retry_number`` (1 = the first retry):
-    uniform over [0, min(max, base * 2**(n-1))]."""
-    if retry_number < 1:
-        raise ValueError(f"backoff_s needs a retry number of 1 or more, got {retry_number!r}.")
-    cap = config.backoff_max_s
-    if retry_number <= 32:  # beyond 2**31 x base the cap always wins; skip the huge power
-        grown = config.backoff_base_s * (1 << (retry_number - 1))
+    """The wait before retry ``retry_number`` (1 = the first retry) under ``config``."""
+    return jittered_backoff_s(config.backoff_base_s, config.backoff_max_s, retry_number, rng)
+
+
+def jittered_backoff_s(base_s: float, max_s: float, n: int, rng: random.Random) -> float:
+    """Full-jitter exponential backoff before try n+1 (n = 1 for the first): uniform over
+    [0, min(max_s, base_s * 2**(n-1))]. The one backoff: retries and reconnects use it."""
+    if n < 1:
+        raise ValueError(f"backoff_s needs a retry number of 1 or more, got {n!r}.")
+    cap = max_s
+    if n <= 32:  # beyond 2**31 x base the cap always wins; skip the huge power
+        grown = base_s * (1 << (n - 1))
         if grown < cap:
             cap = grown
     return rng.random() * cap

@@ -20,14 +20,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from gatemesh.topology import Component, Topology
+from gatemesh.topology import Component, Topology, rescale
 from gatemesh.topology.counts import check_count
 from gatemesh.topology.model import CONTROLPLANE, SERVICE, SIDECAR, TOXIPROXY
 
 from . import preflight
 from .errors import RunnerError
 from .process import log_tail, signal_group, spawn
-from .toxiproxy import ToxiproxyAdmin
+from .toxiproxy import ToxiproxyClient
 from .webclient import HttpError, is_healthy, json_request
 
 Progress = Callable[[str], None]
@@ -41,6 +41,7 @@ LABELS = {
     "service": "service instances",
     "sidecar": "sidecars",
     "gateway": "gateway",
+    "dashboard": "dashboard",
 }
 
 
@@ -77,7 +78,7 @@ class ProcessRunner:
         self.children: dict[str, Child] = {}  # by component name, in start order
         self.started: list[dict[str, Any]] = []  # every process ever started: pid, name, argv
         self.on_spawn: Callable[[dict[str, Any]], None] | None = None  # called with each started entry
-        self._toxiproxy = ToxiproxyAdmin(topology.endpoints.toxiproxy_api)
+        self._toxiproxy = ToxiproxyClient(topology.endpoints.toxiproxy_api)
 
     # ------------------------------------------------------------------ start / stop
 
@@ -182,7 +183,7 @@ class ProcessRunner:
         say = progress or (lambda _msg: None)
         check_count(service, n)
         old = self.topology
-        new = old.scaled({service: n})
+        new = rescale(old, {service: n})
         old_names = {c.name for c in old.components}
         new_names = {c.name for c in new.components}
         removed = [c for c in reversed(old.components) if c.name not in new_names]
@@ -239,6 +240,7 @@ class ProcessRunner:
             "storefront": t.endpoints.storefront,
             "controlplane": t.endpoints.controlplane,
             "toxiproxy_api": t.endpoints.toxiproxy_api,
+            "dashboard": t.endpoints.dashboard,
             "api_key": t.api_key,
             "counts": dict(t.counts),
             "run_dir": str(self.run_dir),

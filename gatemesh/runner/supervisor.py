@@ -8,8 +8,14 @@ serves the control API described in ``control.py`` on a loopback port. SIGTERM, 
 or ``POST /stop`` stop everything; the children die with the supervisor even if it is
 SIGKILLed (see ``process.py``).
 
-Only the main thread touches the runner: the HTTP threads hand their work over a queue
-(a child started from a short-lived thread would die with that thread).
+Jobs (kill, pause, resume, restart, scale) run on a few long-lived worker threads, never
+on the HTTP threads: a child started from a short-lived thread would die with that thread
+(see ``process.py``), and these live as long as the supervisor. Jobs that touch different
+components run at once, so a restart never queues behind a job that is *waiting on* the
+component it restarts (issue 12: with the control plane down, ``scale catalog 4`` waited
+for it to come back, and the ``restart controlplane`` asked for meanwhile waited 41 s
+behind the scale). Jobs that touch a component in common run one after the other, in the
+order they were asked for (``jobs.Dispatcher``).
 """
 from __future__ import annotations
 
@@ -30,24 +36,19 @@ from gatemesh.topology import PortPlan, TopologyError, build_topology
 
 from .control import TOKEN_HEADER
 from .errors import RunnerError
+from .jobs import Dispatcher, Done, Job, Worker
 from .process import cmdline
 from .process_runner import ProcessRunner
 from .state import SPEC_FILE, STATE_FILE, read_json, write_json
 
 JOB_TIMEOUT_S = 180.0  # an HTTP caller waits at most this long for its job
 ACTIONS = ("kill", "pause", "resume", "restart")
+WORKERS_ENV = "GATEMESH_SUPERVISOR_WORKERS"  # 1 = the old one-job-at-a-time supervisor (a control arm)
+DEFAULT_WORKERS = 4  # jobs at once: a scale, a restart and a fault or two; more would only race for the CPU
 
 
 class _Stop(BaseException):
     """Raised from the signal handler to abort a start in progress."""
-
-
-class _Job:
-    def __init__(self, fn: Callable[[], Any]) -> None:
-        self.fn = fn
-        self.done = threading.Event()
-        self.result: Any = None
-        self.error: BaseException | None = None
 
 
 _STOP = object()
@@ -141,26 +142,28 @@ class Supervisor:
             server.shutdown()
 
     def _loop(self) -> None:
+        dispatcher = Dispatcher([Worker(n, self.jobs, self.save) for n in range(self._workers())])
         last_refresh = time.monotonic()
         while True:
             try:
-                job = self.jobs.get(timeout=1.0)
+                item = self.jobs.get(timeout=1.0)
             except queue.Empty:
-                job = None
-            if job is _STOP:
-                return
-            if isinstance(job, _Job):
-                try:
-                    job.result = job.fn()
-                except BaseException as e:  # reported to the HTTP caller
-                    job.error = e
-                finally:
-                    job.done.set()
-                self.save()
+                item = None
+            if item is _STOP:
+                return  # running jobs are cut short by runner.stop(); pending ones never start
+            if isinstance(item, Job):
+                dispatcher.add(item)
+            elif isinstance(item, Done):
+                dispatcher.finished(item)
                 last_refresh = time.monotonic()
             elif time.monotonic() - last_refresh > 2.0:
                 self.save()  # crashed components show up as alive: false
                 last_refresh = time.monotonic()
+
+    @staticmethod
+    def _workers() -> int:
+        text = os.environ.get(WORKERS_ENV, "")
+        return int(text) if text.isdigit() and 1 <= int(text) <= 16 else DEFAULT_WORKERS
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         if self.phase == "starting":
@@ -172,10 +175,10 @@ class Supervisor:
 
     # -------------------------------------------------------------- control API
 
-    def submit(self, fn: Callable[[], Any]) -> Any:
+    def submit(self, fn: Callable[[], Any], keys: frozenset[str], what: str = "") -> Any:
         if self.phase != "running":
             raise RunnerError(f"the topology is {self.phase}; try again when it is running")
-        job = _Job(fn)
+        job = Job(fn, keys, what)
         self.jobs.put(job)
         if not job.done.wait(JOB_TIMEOUT_S):
             raise RunnerError("the supervisor did not finish the request in time")
@@ -253,11 +256,17 @@ def _handler(sup: Supervisor) -> type[BaseHTTPRequestHandler]:
                         os.kill(os.getpid(), signal.SIGTERM)
                     self._reply(202, {"status": "stopping"})
                 elif len(parts) == 3 and parts[0] == "components" and parts[2] in ACTIONS:
-                    self._reply(200, sup.submit(_component_job(sup, parts[1], parts[2], body)))
+                    job = _component_job(sup, parts[1], parts[2], body)
+                    self._reply(200, sup.submit(job, frozenset({parts[1]}), f"{parts[2]} {parts[1]}"))
                 elif parts == ["scale"]:
                     service, count = body.get("service"), body.get("count")
                     runner = sup.runner
-                    self._reply(200, sup.submit(lambda: runner.scale(service, count)))
+                    assert runner is not None
+                    # A scale touches the service's instances and sidecars (it may remove
+                    # some), not the control plane it waits on.
+                    keys = frozenset({f"scale:{service}", *(c.name for c in runner.topology.components
+                                                            if c.service == service)})
+                    self._reply(200, sup.submit(lambda: runner.scale(service, count), keys, f"scale {service}"))
                 else:
                     self._reply(404, {"error": f"no such path {self.path}"})
             except (RunnerError, TopologyError, ValueError, KeyError) as e:

@@ -21,7 +21,7 @@ Rendering a topology elsewhere (docker compose), from the same data:
   namespace can use the command lines unchanged.
 """
 from .apis import CATALOG_ONLY_KEY, DEMO_API_KEY
-from .build import DEFAULT_TOPOLOGY, TOPOLOGIES, Layout, build_topology
+from .build import DEFAULT_TOPOLOGY, TOPOLOGIES, Layout, build_topology, rescale
 from .counts import DEFAULT_COUNTS, SERVICES, parse_scale, resolve_counts
 from .errors import TopologyError
 from .model import RUN_DIR, Component, Endpoints, Proxy, Topology
@@ -44,5 +44,6 @@ __all__ = [
     "TopologyError",
     "build_topology",
     "parse_scale",
+    "rescale",
     "resolve_counts",
 ]

@@ -22,11 +22,13 @@ sidecar registers the instance.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from . import apis
 from .counts import SERVICES, resolve_counts
+from .dashboard import PARTS_FILE, dashboard_component, parts_file
 from .errors import TopologyError
 from .model import (
     CONTROLPLANE,
@@ -78,6 +80,7 @@ def build_topology(
     api_key: str = apis.DEMO_API_KEY,
     rate_per_s: float = apis.DEFAULT_RATE_PER_S,
     burst: int = apis.DEFAULT_BURST,
+    dashboard: bool = True,
 ) -> Topology:
     """The topology ``name`` on ``ports`` (default: ``PortPlan()``) with ``counts`` instances
     per service (default: ``DEFAULT_COUNTS``, partial overrides allowed)."""
@@ -86,7 +89,8 @@ def build_topology(
         raise TopologyError(f"unknown topology {name!r}; choose one of: {', '.join(TOPOLOGIES)}")
     ports = ports or PortPlan()
     counts = resolve_counts(counts)
-    options = {"ttl_s": ttl_s, "api_key": api_key, "rate_per_s": rate_per_s, "burst": burst}
+    options = {"ttl_s": ttl_s, "api_key": api_key, "rate_per_s": rate_per_s, "burst": burst,
+               "dashboard": dashboard}
     if not (isinstance(ttl_s, (int, float)) and ttl_s > 0):
         raise TopologyError(f"ttl_s must be a positive number of seconds, got {ttl_s!r}")
     ttl = _num(ttl_s)
@@ -204,7 +208,11 @@ def build_topology(
             )
         )
 
-    endpoints = _endpoints(layout, ports, sidecars)
+    endpoints = _endpoints(layout, ports, sidecars, dashboard)
+    key = api_key if (layout.gateway or layout.expose) else None
+    if dashboard:
+        files[PARTS_FILE] = parts_file(name, endpoints, key, components)
+        components.append(dashboard_component(ports))
     return Topology(
         name=name,
         ports=ports,
@@ -213,14 +221,14 @@ def build_topology(
         components=tuple(components),
         proxies=tuple(proxies),
         endpoints=endpoints,
-        api_key=api_key if (layout.gateway or layout.expose) else None,
+        api_key=key,
         gateway_config=gateway_config,
         apimgmt=api if layout.expose else None,
         files=files,
     )
 
 
-def _endpoints(layout: Layout, ports: PortPlan, sidecars: list[Component]) -> Endpoints:
+def _endpoints(layout: Layout, ports: PortPlan, sidecars: list[Component], dashboard: bool) -> Endpoints:
     gateway = ports.url(ports.gateway) if layout.gateway else None
     if layout.sidecars:
         first = next(c for c in sidecars if c.service == EXPOSED_SERVICE)
@@ -237,9 +245,16 @@ def _endpoints(layout: Layout, ports: PortPlan, sidecars: list[Component]) -> En
         storefront=storefront,
         controlplane=ports.url(ports.controlplane),
         toxiproxy_api=ports.url(ports.toxiproxy),
+        dashboard=ports.url(ports.dashboard) + "/" if dashboard else None,
     )
 
 
 def _num(x: float) -> str:
     """3 -> "3", 2.5 -> "2.5" (command lines read better without a trailing .0)."""
     return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def rescale(topology: Topology, counts: Mapping[str, int]) -> Topology:
+    """The same topology with some instance counts changed; nothing already planned moves.
+    (Here, not a method of Topology: the model must not import the builder that imports it.)"""
+    return build_topology(topology.name, topology.ports, {**topology.counts, **counts}, **topology.options)

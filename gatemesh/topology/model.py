@@ -10,8 +10,9 @@ and filled in by whoever runs the topology (``Component.command``).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from .ports import PortPlan
 
@@ -24,10 +25,11 @@ CONTROLPLANE = "controlplane"
 SERVICE = "service"
 SIDECAR = "sidecar"
 GATEWAY = "gateway"
+DASHBOARD = "dashboard"
 
 #: Start order: a group starts once every component of the groups before it is healthy.
 #: (The runner creates the Toxiproxy proxies right after group 0.)
-START_GROUPS = {TOXIPROXY: 0, CONTROLPLANE: 1, SERVICE: 2, SIDECAR: 3, GATEWAY: 4}
+START_GROUPS = {TOXIPROXY: 0, CONTROLPLANE: 1, SERVICE: 2, SIDECAR: 3, GATEWAY: 4, DASHBOARD: 5}
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class Component:
     """One process of a topology."""
 
     name: str                      # unique in the topology: catalog-1, sidecar-catalog-1, gateway
-    kind: str                      # toxiproxy | controlplane | service | sidecar | gateway
+    kind: str                      # toxiproxy | controlplane | service | sidecar | gateway | dashboard
     args: tuple[str, ...]          # arguments after ``python -m <module>`` or the program
     health_url: str                # 200 here means ready (Toxiproxy: /version)
     listen: Mapping[str, int]      # role -> port, e.g. {"port": 18000} or {"inbound": .., "outbound": ..}
@@ -87,6 +89,7 @@ class Endpoints:
     storefront: str            # base URL that answers GET /products/{id} with a composed page
     controlplane: str
     toxiproxy_api: str
+    dashboard: str | None = None  # the live dashboard's page
 
 
 @dataclass(frozen=True)
@@ -129,13 +132,6 @@ class Topology:
         for p in self.proxies:
             owners[int(p.listen.rsplit(":", 1)[1])] = f"toxiproxy proxy {p.name}"
         return owners
-
-    def scaled(self, counts: Mapping[str, int]) -> "Topology":
-        """The same topology with some instance counts changed; nothing already planned moves."""
-        from .build import build_topology
-
-        merged = {**self.counts, **counts}
-        return build_topology(self.name, self.ports, merged, **self.options)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, for a compose generator or ``--json`` output."""

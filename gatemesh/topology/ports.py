@@ -32,6 +32,7 @@ class PortPlan:
     gateway_internal: int = 8081  # east-west listener of the gateway (edge topology)
     controlplane: int = 8500      # registry + policies
     toxiproxy: int = 8474         # Toxiproxy's HTTP API (its own default)
+    dashboard: int = 8090         # the live dashboard (next to Locust's 8089)
     range_start: int = 18000      # first per-instance port
     range_end: int = 19000        # one past the last per-instance port
 
@@ -52,7 +53,8 @@ class PortPlan:
     @classmethod
     def from_base(cls, base: int, host: str = "127.0.0.1") -> "PortPlan":
         """Everything in ``base .. base+999``: the fixed ports keep their last three digits
-        (gateway ``base+80``, control plane ``base+500``, Toxiproxy ``base+474``), the
+        (gateway ``base+80``, control plane ``base+500``, Toxiproxy ``base+474``, dashboard
+        ``base+90``), the
         instances take ``base+100 ..``, skipping the fixed ones."""
         if not isinstance(base, int) or base < 1024 or base + 999 > 65535:
             raise TopologyError(
@@ -65,6 +67,7 @@ class PortPlan:
             gateway_internal=base + 81,
             controlplane=base + 500,
             toxiproxy=base + 474,
+            dashboard=base + 90,
             range_start=base + 100,
             range_end=base + 1000,
         )
@@ -75,6 +78,7 @@ class PortPlan:
             "gateway_internal": self.gateway_internal,
             "controlplane": self.controlplane,
             "toxiproxy": self.toxiproxy,
+            "dashboard": self.dashboard,
         }
 
     def capacity(self) -> int:

@@ -8,13 +8,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
 import sys
 import time
 
 from aiohttp import web
 
+from mesh.controlplane.api import MAX_WAIT_S
 from mesh.controlplane.app import DEFAULT_SWEEP_INTERVAL_S, make_app
 from mesh.controlplane.persistence import StateFile
 from mesh.controlplane.registry import Registry
@@ -46,6 +46,16 @@ def _interval(text: str) -> float:
     return value
 
 
+def _max_wait(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= MAX_WAIT_S:
+        raise argparse.ArgumentTypeError(f"max wait {text!r} must be seconds in (0, {MAX_WAIT_S:g}]")
+    return value
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = _Parser(prog="python -m mesh.controlplane",
                 description="gatemesh control plane: registry, policies, API management.")
@@ -58,6 +68,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup-s", type=float, default=0.0,
                    help="after a start, answer snapshot watches with 503 for this long so proxies keep "
                         "their last known endpoints while instances re-register (default 0: off)")
+    p.add_argument("--max-wait-s", type=_max_wait, default=MAX_WAIT_S,
+                   help=f"longest snapshot long-poll a client may ask for (default {MAX_WAIT_S:g}s)")
     return p.parse_args(argv)
 
 
@@ -71,17 +83,25 @@ def system_clock():
 
 async def serve(args: argparse.Namespace) -> int:
     store = Store(Registry(system_clock()))
+    store.max_wait_s = args.max_wait_s
     restarted = True  # without a state file we cannot tell: assume proxies may hold snapshots
+    restored = 0
     if args.state_file:
-        restarted = os.path.exists(args.state_file)
         state = StateFile(args.state_file)
         try:
-            store.policies, store.apimgmt = state.load()
+            saved = state.load()
         except ValueError as exc:
             print(f"{PROG}: error: {exc}", file=sys.stderr)
             return 2
-        store.on_hard_state_change = state.save
+        restarted = saved.existed
+        store.policies, store.apimgmt = saved.policies, saved.apimgmt
+        restored = store.restore(saved.registrations, saved.services)
+        if restored:
+            log.info("restored %d registration(s) from %s, each with a fresh TTL", restored, args.state_file)
+        store.on_state_change = state.save
     if restarted and args.warmup_s > 0:
+        # With a state file the restored registrations already make the snapshot whole and
+        # this is a second line of defence; without one it is the only one.
         store.warm_until = asyncio.get_running_loop().time() + args.warmup_s
         log.info("warming up for %.1fs: snapshot watches get 503 while instances re-register", args.warmup_s)
     runner = web.AppRunner(make_app(store, args.sweep_interval_s), access_log=None,

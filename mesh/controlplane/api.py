@@ -15,6 +15,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gatemesh.apimgmt import ApiMgmtConfig
+from mesh.controlplane import openapi as openapi_document
 from mesh.controlplane.metrics import Metrics
 from mesh.controlplane.registry import DEFAULT_TTL_S, check_id, check_meta, check_ttl_s, parse_address
 from mesh.controlplane.store import Store
@@ -50,9 +51,12 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
 
 
 def query_number(request: web.Request, name: str, default: float, integer: bool = False) -> float:
-    text = request.query.get(name)
-    if text is None or text == "":
+    given = request.query.getall(name, [])
+    if len(given) > 1:  # which one would we take? the client must say
+        raise BadRequest(f"query parameter {name} was given {len(given)} times; give it once.")
+    if not given:
         return default
+    text = given[0]
     try:
         value = int(text) if integer else float(text)
     except ValueError:
@@ -78,7 +82,7 @@ async def register(request: web.Request) -> web.Response:
     address = body["address"]
     parse_address(address)
     ttl_s = check_ttl_s(body.get("ttl_s", DEFAULT_TTL_S))
-    meta = check_meta(body.get("meta") or {})
+    meta = check_meta(body.get("meta", {}))  # null is not an object: refused, not read as {}
     created = store.register(service, instance, address, ttl_s, meta)
     return web.json_response({"service": service, "instance": instance, "address": address,
                               "ttl_s": ttl_s, "meta": dict(meta), "created": created,
@@ -126,7 +130,7 @@ async def snapshot(request: web.Request) -> web.Response:
         # watch keeps every proxy on its last known endpoints until it is whole again.
         return error(503, "the control plane is warming up after a restart; keep your last snapshot and retry")
     index = query_number(request, "index", 0, integer=True)
-    wait_s = min(query_number(request, "wait_s", DEFAULT_WAIT_S), MAX_WAIT_S)
+    wait_s = min(query_number(request, "wait_s", DEFAULT_WAIT_S), store.max_wait_s)
     await store.wait_for_change(int(index), wait_s)
     current, body = store.snapshot_body()
     return web.Response(body=body, content_type="application/json",
@@ -209,6 +213,10 @@ async def health(request: web.Request) -> web.Response:
     store = request.app[STORE]
     return web.json_response({"status": "ok", "component": "controlplane", "index": store.index,
                               "services": len(store.registry.service_names())})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document.document())
 
 
 async def metrics(request: web.Request) -> web.Response:

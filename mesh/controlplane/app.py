@@ -28,6 +28,8 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         response = error(exc.status, f"{exc.reason}: {request.method} {request.path}.")
+        if "Allow" in exc.headers:  # a 405 must say which methods the path has (RFC 9110; schemathesis)
+            response.headers["Allow"] = exc.headers["Allow"]
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - the API must answer JSON, never a traceback
@@ -62,6 +64,7 @@ def make_app(store: Store, sweep_interval_s: float = DEFAULT_SWEEP_INTERVAL_S) -
         web.get("/v1/apimgmt", api.get_apimgmt),
         web.put("/v1/apimgmt", api.put_apimgmt),
         web.get("/v1/events", api.events),
+        web.get("/v1/openapi.json", api.openapi),
     ])
 
     async def sweeper(app: web.Application):

@@ -14,17 +14,21 @@ import math
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping, Protocol
+from typing import Any, Mapping
+
+from gatemesh.address import split_address
+from gatemesh.clock import Clock
 
 DEFAULT_TTL_S = 3.0  # how long an instance stays without a heartbeat (contracts: --ttl-s 3)
 MAX_TTL_S = 300.0  # longer TTLs would keep dead instances visible for too long
 MAX_META_ENTRIES = 32
 MAX_META_CHARS = 256
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
-
-
-class Clock(Protocol):
-    def monotonic(self) -> float: ...
+# host:port with a hostname or IPv4 (letters, digits, '.', '_', '-') or a bracketed IPv6,
+# and a port 1..65535, all ASCII; the OpenAPI document states the same pattern.
+HOST_PATTERN = r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)"
+PORT_PATTERN = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+ADDRESS_PATTERN = re.compile(f"({HOST_PATTERN}):([0-9]+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,11 @@ class Registry:
             return Change("reregistered", service, instance,
                           f"re-registered: address {old.address} -> {address}, meta {dict(new.meta)}")
         return None
+
+    def know(self, service: str) -> None:
+        """Make a service known with no instances (restored after a restart), so proxies
+        keep telling "no healthy upstream" from "unknown service"."""
+        self._services.setdefault(check_id(service, "service"), {})
 
     def heartbeat(self, service: str, instance: str) -> bool:
         """Renew the TTL; False if the instance is unknown (the client should re-register)."""
@@ -136,16 +145,10 @@ def check_id(value: Any, what: str) -> str:
 
 def parse_address(address: Any) -> tuple[str, int]:
     """'host:port' (or '[v6]:port') -> (host, port); port must be 1..65535."""
-    if not isinstance(address, str):
-        raise ValueError(f"address must be a string 'host:port', got {address!r}.")
-    host, sep, port_text = address.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    if not sep or not host or any(c.isspace() for c in host) or not port_text.isdigit():
-        raise ValueError(f"address {address!r} is invalid: expected 'host:port', e.g. '127.0.0.1:18001'.")
-    port = int(port_text)
-    if not 1 <= port <= 65535:
-        raise ValueError(f"address {address!r} has port {port}; a port must be between 1 and 65535.")
+    host, port = split_address(address)
+    if ADDRESS_PATTERN.fullmatch(address) is None:  # what the OpenAPI document promises, and no more
+        raise ValueError(f"address {address!r} is invalid: expected 'host:port' with a hostname, IPv4 or [IPv6] "
+                         f"address in ASCII letters, digits, '.', '_' or '-', e.g. '127.0.0.1:18001'.")
     return host, port
 
 

@@ -52,8 +52,10 @@ class Store:
         self._changed = asyncio.Event()
         self._closed = False
         self._snapshot_body: tuple[int, bytes] | None = None
+        self.max_wait_s = 60.0  # longest snapshot long-poll (api.MAX_WAIT_S; --max-wait-s)
         self.warm_until = 0.0  # loop time before which snapshot watches are refused (after a restart)
-        self.on_hard_state_change: Callable[[dict, dict], None] | None = None  # persistence hook
+        # persistence hook: called with ``durable_state()`` after every visible change
+        self.on_state_change: Callable[[dict[str, Any]], None] | None = None
 
     # -- instances ---------------------------------------------------------------
     def register(self, service: str, instance: str, address: str, ttl_s: float,
@@ -103,8 +105,41 @@ class Store:
         self._persist()
 
     def _persist(self) -> None:
-        if self.on_hard_state_change is not None:
-            self.on_hard_state_change(self.policies, self.apimgmt)
+        if self.on_state_change is None:
+            return
+        try:
+            self.on_state_change(self.durable_state())
+        except OSError as exc:  # a full disk must not fail a registration; the next change retries
+            log.error("could not save the control plane's state: %s", exc)
+
+    def durable_state(self) -> dict[str, Any]:
+        """What a restart restores (see persistence.py): policies, apimgmt, registrations."""
+        registrations = [{"service": i.service, "instance": i.id, "address": i.address,
+                          "ttl_s": i.ttl_s, "meta": dict(i.meta)}
+                         for name in self.registry.service_names() for i in self.registry.instances(name) or ()]
+        return {"policies": self.policies, "apimgmt": self.apimgmt, "registrations": registrations,
+                "services": self.registry.service_names()}
+
+    def restore(self, registrations: Iterable[Mapping[str, Any]], services: Iterable[str] = ()) -> int:
+        """Put back saved registrations, each with a fresh TTL (no events: nothing changed
+        for a watcher that saw them before the restart). Returns how many were restored;
+        a malformed entry is skipped with a log line, never fatal."""
+        restored = 0
+        for name in services:
+            try:
+                self.registry.know(name)
+            except ValueError:
+                pass
+        for r in registrations:
+            try:
+                self.registry.register(r["service"], r["instance"], r["address"], r.get("ttl_s", 3.0),
+                                       r.get("meta") or {})
+                restored += 1
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("not restoring registration %r: %s", r, exc)
+        if restored:
+            self._bump()
+        return restored
 
     # -- reading -------------------------------------------------------------------
     def services(self) -> dict[str, list[dict]]:
@@ -166,6 +201,7 @@ class Store:
             changed = True
         if changed:
             self._bump()
+            self._persist()
 
     def _record(self, kind: str, service: str | None, instance: str | None, cause: str) -> None:
         self._seq += 1

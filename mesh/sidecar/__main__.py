@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 
+from gatemesh.address import split_address
 from gatemesh.runtime import fatal, run, setup_logging
 
 from .app import Sidecar, SidecarConfig
@@ -13,10 +14,10 @@ ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 
 def _addr(value: str, flag: str) -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        fatal("sidecar", f"{flag} must be host:port with a port from 1 to 65535, got {value!r}")
-    return host, int(port)
+    try:
+        return split_address(value)
+    except ValueError as exc:
+        fatal("sidecar", f"{flag}: {exc}")
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """storefront — the product page: catalog + pricing + inventory + reviews, concurrently.
 
-    GET /products/{id} → 200 {"product","price","stock","reviews","degraded","reasons","instance"}
+    GET /products/{id} → 200 {"composed_by","product","price","stock","reviews","degraded","reasons","instance"}
                          404 when the catalog has no such product
                          503 {"error","missing","degraded","reasons"} when a critical part failed
 
@@ -26,7 +26,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from services.kit import DEADLINE_HEADER, Deadline, ServiceError, path_int, reply, service_app
+from services.kit import DEADLINE_HEADER, INFO, Deadline, ServiceError, path_int, reply, service_app
 
 SERVICE = "storefront"
 REASON_HEADER = "X-Gatemesh-Reason"
@@ -132,7 +132,8 @@ async def product_page(request: web.Request) -> web.Response:
             reasons=reasons,
         )
     page: dict[str, Any] = {part.key: by_part[part].body for part in PARTS}
-    return reply(request, {**page, "degraded": degraded, "reasons": reasons})
+    # The same shape as the page the gateway composes: who composed it, what is missing, why.
+    return reply(request, {"composed_by": request.app[INFO].instance, **page, "degraded": degraded, "reasons": reasons})
 
 
 async def _session(app: web.Application):

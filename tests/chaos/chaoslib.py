@@ -12,14 +12,16 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import requests
 from requests.structures import CaseInsensitiveDict
 
 from gatemesh.faults import Faults
-from gatemesh.policy import Policy, PolicyTable, all_off
+from gatemesh.policy import Policy, all_off
+from gatemesh.policy_client import PolicyClient
 from gatemesh.runner import ProcessRunner
 from gatemesh.topology.apis import SERVICE_PATHS
 
@@ -76,6 +78,8 @@ class Chaos:
         self.outbound = f"http://127.0.0.1:{sidecar.listen['outbound']}"
         self.caller_admin = f"http://127.0.0.1:{sidecar.listen['inbound']}"
         self.counts = dict(topo.counts)
+        # The one policy client; "the mesh has it" means the caller's sidecar has it.
+        self.policies = PolicyClient(self.gateway, self.controlplane, [self.caller_admin], wait_s=POLICY_ARRIVAL_S)
         self._local = threading.local()
         self._touched: dict[str, set[str]] = {EDGE: set(), MESH: set()}
 
@@ -136,44 +140,12 @@ class Chaos:
     def set_policy(self, where: str, service: str, policy: Policy) -> None:
         """Put ``policy`` in force for ``service`` at ``where``; returns once it is live
         (the gateway applies it at once; a sidecar gets it pushed by the control plane)."""
-        body = policy.to_dict()
-        if where == EDGE:
-            self._json("PUT", f"{self.gateway}/-/policies/{service}", body)
-        else:
-            self._json("PUT", f"{self.controlplane}/v1/policies/{service}", body)
-            self._wait_sidecar_policy(service, body)
+        self.policies.put(where, {service: policy})
         self._touched[where].add(service)
-
-    def _wait_sidecar_policy(self, service: str, want: dict) -> None:
-        deadline = time.monotonic() + POLICY_ARRIVAL_S
-        while True:
-            have = self._json("GET", f"{self.caller_admin}/-/policies")
-            if (have.get(service) or have.get("*")) == want:
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the mesh policy for {service} did not reach sidecar-{CALLER} "
-                                     f"within {POLICY_ARRIVAL_S}s")
-            time.sleep(POLL_S)
 
     def reset_policies(self) -> None:
         """Back to the baseline at both locations, and wait until the caller's sidecar has it."""
-        base = baseline().to_dict()
-        edge = self._json("GET", f"{self.gateway}/-/policies")
-        for service, policy in edge.items():
-            if policy != base:
-                self._json("PUT", f"{self.gateway}/-/policies/{service}", base)
-        mesh = self._json("GET", f"{self.controlplane}/v1/policies").get("policies", {})
-        for service in mesh:
-            if service != "*":
-                self._json("DELETE", f"{self.controlplane}/v1/policies/{service}")
-        if mesh.get("*") != base:
-            self._json("PUT", f"{self.controlplane}/v1/policies/*", base)
-        want = PolicyTable.from_dict({"*": base}).to_dict()
-        deadline = time.monotonic() + POLICY_ARRIVAL_S
-        while self._json("GET", f"{self.caller_admin}/-/policies") != want:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"sidecar-{CALLER} did not get the baseline policies in {POLICY_ARRIVAL_S}s")
-            time.sleep(POLL_S)
+        self.policies.reset_to(baseline())
         self._touched = {EDGE: set(), MESH: set()}
 
     # ------------------------------------------------------------------ observing
@@ -218,13 +190,15 @@ class Chaos:
 
     def reset(self) -> None:
         """Every fault off, killed processes back, the baseline counts and policies, and
-        both proxies the scenarios use clean (every endpoint known, no open breaker, no
-        ejection); a proxy left dirty is restarted, which is the only way to clear a breaker."""
+        both proxies the scenarios use clean: their learned state (breakers, ejections,
+        budgets, fallback answers) cleared by ``POST /-/reset``, every endpoint known."""
         self.faults.reset(restart_dead=True)
         for service, n in self.counts.items():
             if self.runner.topology.counts.get(service) != n:
                 self.runner.scale(service, n)
         self.reset_policies()
+        for base in (self.gateway, self.caller_admin):
+            self._json("POST", f"{base}/-/reset")
         self.wait_converged()
 
     def _clean(self, where: str) -> list[str]:
@@ -247,12 +221,13 @@ class Chaos:
         return problems
 
     def wait_converged(self, timeout_s: float = CONVERGE_S) -> None:
-        proxies = {EDGE: "gateway", MESH: f"sidecar-{CALLER}"}
+        """Until both proxies know every endpoint and hold no open breaker or ejection; a
+        proxy whose state is stuck half a second after the faults went is reset again."""
+        admin = {EDGE: self.gateway, MESH: self.caller_admin}
         deadline = time.monotonic() + timeout_s
-        restarted: set[str] = set()
         dirty_since: dict[str, float] = {}
         while True:
-            problems = {where: self._clean(where) for where in proxies}
+            problems = {where: self._clean(where) for where in admin}
             if not any(problems.values()):
                 return
             now = time.monotonic()
@@ -261,10 +236,9 @@ class Chaos:
                     dirty_since.pop(where, None)
                     continue
                 stuck = any("breaker" in p or "ejected" in p for p in found)
-                first = dirty_since.setdefault(where, now)
-                if stuck and now - first > 0.5 and proxies[where] not in restarted:
-                    restarted.add(proxies[where])
-                    self.runner.restart(proxies[where])
+                if stuck and now - dirty_since.setdefault(where, now) > 0.5:
+                    self._json("POST", f"{admin[where]}/-/reset")
+                    dirty_since.pop(where)
             if now > deadline:
                 raise AssertionError(f"the topology did not settle in {timeout_s}s: {problems}")
             time.sleep(0.05)

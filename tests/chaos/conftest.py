@@ -12,8 +12,8 @@ scenario that worker runs, put back as it was before and after each scenario.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

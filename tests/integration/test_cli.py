@@ -94,6 +94,15 @@ def test_up_detach_status_scale_down_leaves_nothing(cli, port_base, pid_alive, r
     assert status["counts"]["catalog"] == 3
     one_line_error(cli("scale", "payments", "3", "--name", "t"), "unknown service 'payments'")
 
+    # will it trip? the live policies: with both catalog instances failing, the 10% cap
+    # ejects one; raising the cap at the edge, live, clears the finding
+    trap = cli("lint", "--fault", "catalog-1:error", "--fault", "catalog-2:error", "--name", "t")
+    assert trap.returncode == 1 and "[ejection-cap] edge catalog: 2 of 3 catalog instances" in trap.stdout, trap.stdout
+    assert cli("policy", "set", "catalog", "--at", "edge", "outlier.max_ejection_percent=100", "--name", "t").returncode == 0
+    fixed = cli("lint", "--fault", "catalog-1:error", "--fault", "catalog-2:error", "--name", "t", "--json")
+    assert "ejection-cap" not in {f["code"] for f in json.loads(fixed.stdout)}, fixed.stdout
+    one_line_error(cli("lint", "--fault", "catalog-4:kill", "--name", "t"), "no instance named catalog-4")
+
     pids = pids_of(status)
     down = cli("down", "--name", "t")
     assert down.returncode == 0 and "stopped edge 't'" in down.stdout, down.stdout + down.stderr
@@ -219,3 +228,17 @@ def test_help_lists_the_subcommands(cli):
     assert result.returncode == 0
     for name in ("up", "status", "down", "scale"):
         assert f"    {name} " in result.stdout
+
+
+def test_a_policy_for_a_service_that_does_not_exist_is_one_line(cli):
+    one_line_error(cli("policy", "set", "catalgo", "--at", "edge", "retry.enabled=false"),
+                   "unknown service 'catalgo'; the services are: catalog, pricing")
+    one_line_error(cli("policy", "preset", "linkerd", "pricng", "--at", "mesh"), "unknown service 'pricng'")
+
+
+def test_presets_list_every_pattern_with_status_codes_as_written():
+    out = subprocess.run([*gatemesh_command(), "policy", "presets"], capture_output=True, text=True,
+                         timeout=CLI_TIMEOUT_S, stdin=subprocess.DEVNULL).stdout
+    assert "retry: 3 attempts on 5xx" in out            # resilience4j: every 5xx, not 100 codes
+    assert "retry: 3 attempts on 502-504" in out         # gatemesh's own
+    assert "panic below 50% healthy" in out and out.count("fallback") == 6, out

@@ -123,3 +123,16 @@ def test_the_report_states_the_numbers_and_the_change(report: dict) -> None:
 
 def test_it_stays_quick(report: dict) -> None:
     assert report["wall_s"] < 120, f"the quick experiment took {report['wall_s']:.0f} s"
+
+
+def test_the_config_predicts_beside_what_was_observed(report: dict) -> None:
+    comparison = report["summary"]["comparison"]["edge"]
+    prediction = comparison["prediction"]
+    calls, trip = prediction["attempts_per_call"], prediction["time_to_trip_s"]
+    # the gateway's breaker: 5 failures of 0.5 s each, then 3 probes every 5 s
+    assert calls["predicted"] is not None and calls["observed"] == report["summary"]["arms"]["edge"]["proxy"][
+        "by_location"]["edge"]["amplification"]
+    assert trip["predicted"] is not None and trip["predicted"] <= 3.0
+    assert prediction["agree"] is True, prediction["sentence"]
+    assert prediction["sentence"] in comparison["sentence"] or prediction["sentence"].rstrip(".") in comparison["sentence"]
+    assert "predicted by the config" in (Path(report["out"]) / "report.md").read_text()

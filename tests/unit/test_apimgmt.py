@@ -2,7 +2,11 @@
 import pytest
 
 from gatemesh.apimgmt import (
-    ALLOWED, ApiManager, ApiMgmtConfig, RateLimitConfig, Verdict,
+    ALLOWED,
+    ApiManager,
+    ApiMgmtConfig,
+    RateLimitConfig,
+    Verdict,
 )
 
 

@@ -13,7 +13,6 @@ from mesh.controlplane.app import make_app
 from mesh.controlplane.registry import Registry
 from mesh.controlplane.store import Store
 
-
 POLICY = {"timeout": {"attempt_timeout_s": 1.0}}
 
 

@@ -14,6 +14,7 @@ from gatemesh.topology import (
     TopologyError,
     build_topology,
     parse_scale,
+    rescale,
 )
 
 TOTAL = sum(DEFAULT_COUNTS.values())  # 13 instances
@@ -60,6 +61,7 @@ def test_start_order_is_toxiproxy_controlplane_apps_sidecars_gateway(name):
         expected.append("sidecar")
     if TOPOLOGIES[name].gateway:
         expected.append("gateway")
+    expected.append("dashboard")  # last: it only observes, nothing waits for it
     assert order == expected
 
 
@@ -89,7 +91,7 @@ def test_python_components_keep_module_and_args_apart_from_the_interpreter():
 
 def test_edge_apps_register_themselves_at_their_proxy_and_call_out_via_the_gateway():
     topo = build_topology("edge")
-    assert kinds(topo) == {"toxiproxy": 1, "controlplane": 1, "service": TOTAL, "gateway": 1}
+    assert kinds(topo) == {"toxiproxy": 1, "controlplane": 1, "service": TOTAL, "gateway": 1, "dashboard": 1}
     for c in topo.instances():
         assert arg(c, "--register") == "http://127.0.0.1:8500"
         assert arg(c, "--advertise") == c.address
@@ -114,7 +116,7 @@ def test_edge_gateway_config_follows_the_contract():
     assert routes["catalog"] == {"name": "catalog", "prefix": "/api/catalog", "service": "catalog", "rewrite": "/products"}
     assert routes["orders"]["rewrite"] == "/orders"
     assert cfg["apimgmt"]["keys"]["demo-key"] == {"routes": ["*"]}
-    assert cfg["apimgmt"]["rate_limit"]["rate_per_s"] == 100
+    assert cfg["apimgmt"]["rate_limit"]["rate_per_s"] == 500   # sized for the load examples (issue 12)
     assert cfg["policies"] == {"*": {}}
     assert json.loads(topo.files["gateway.json"]) == cfg
     assert arg(topo.component("gateway"), "--config") == f"{RUN_DIR}/gateway.json"
@@ -125,7 +127,7 @@ def test_edge_gateway_config_follows_the_contract():
 
 def test_mesh_puts_a_sidecar_behind_each_proxy_and_has_no_gateway():
     topo = build_topology("mesh")
-    assert kinds(topo) == {"toxiproxy": 1, "controlplane": 1, "service": TOTAL, "sidecar": TOTAL}
+    assert kinds(topo) == {"toxiproxy": 1, "controlplane": 1, "service": TOTAL, "sidecar": TOTAL, "dashboard": 1}
     assert topo.gateway_config is None and topo.endpoints.gateway is None and topo.api_key is None
     for app in topo.instances():
         sidecar = topo.component(f"sidecar-{app.instance}")
@@ -205,11 +207,11 @@ def test_ports_are_deterministic_and_do_not_move_when_scaling():
     assert build_topology("mesh", counts={"catalog": 2}) == small
     for c in small.components:
         assert big.component(c.name) == c
-    assert small.scaled({"catalog": 6, "orders": 4}) == big
+    assert rescale(small, {"catalog": 6, "orders": 4}) == big
 
 
 def test_scaled_removes_the_highest_numbers():
-    topo = build_topology("edge").scaled({"catalog": 1})
+    topo = rescale(build_topology("edge"), {"catalog": 1})
     assert [c.name for c in topo.instances("catalog")] == ["catalog-1"]
     assert topo.counts["catalog"] == 1 and topo.counts["pricing"] == 2
 

@@ -56,8 +56,8 @@ def test_a_full_config_parses():
 
 
 @pytest.mark.parametrize("data,fragment", [
-    ({"listen": "nowhere"}, "'listen' must be 'host:port'"),
-    ({"listen": "127.0.0.1:99999"}, "from 1 to 65535"),
+    ({"listen": "nowhere"}, "'listen': address 'nowhere' is invalid: expected 'host:port'"),
+    ({"listen": "127.0.0.1:99999"}, "between 1 and 65535"),
     ({"routes": {}}, "'routes' must be a list"),
     ({"routes": [{"name": "a", "prefix": "/-/x", "service": "s"}]}, "admin paths"),
     ({"routes": [{"name": "a", "prefix": "/a", "service": "s"}, {"name": "a", "prefix": "/b", "service": "s"}]}, "used twice"),

@@ -4,8 +4,7 @@ from collections import Counter
 
 import pytest
 
-from gatemesh.patterns.balancer import (
-    BalancerConfig, LeastRequestBalancer, RoundRobinBalancer, make_balancer)
+from gatemesh.patterns.balancer import BalancerConfig, LeastRequestBalancer, RoundRobinBalancer, make_balancer
 
 
 def test_round_robin_takes_turns_evenly():
@@ -81,9 +80,12 @@ def test_least_request_spreads_load_towards_idle_endpoints():
 
 def test_least_request_keeps_in_flight_counts_and_forgets_idle_endpoints():
     lb = LeastRequestBalancer(random.Random(0))
-    lb.on_start("a"); lb.on_start("a"); lb.on_end("a")
+    lb.on_start("a")
+    lb.on_start("a")
+    lb.on_end("a")
     assert lb.in_flight("a") == 1
-    lb.on_end("a"); lb.on_end("a")
+    lb.on_end("a")
+    lb.on_end("a")
     assert lb.in_flight("a") == 0 and lb._in_flight == {}
 
 

@@ -30,7 +30,8 @@ def test_disabled_limiter_admits_everything_but_keeps_counting():
     assert limiter.in_flight == 5
     limiter.reconfigure(ConcurrencyConfig(max_in_flight=3))  # turned on with 5 already in flight
     assert not limiter.try_acquire()
-    limiter.release(); limiter.release(); limiter.release()
+    for _ in range(3):
+        limiter.release()
     assert limiter.try_acquire()
 
 

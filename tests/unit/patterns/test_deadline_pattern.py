@@ -3,7 +3,12 @@ import pytest
 
 from gatemesh.clock import FakeClock
 from gatemesh.patterns.deadline import (
-    DEADLINE_HEADER, Deadline, TimeoutConfig, attempt_timeout_s, parse_deadline_ms, request_deadline)
+    DEADLINE_HEADER,
+    Deadline,
+    TimeoutConfig,
+    attempt_timeout_s,
+    parse_deadline_ms,
+)
 
 
 def test_header_name_is_the_contract_header_lower_cased():
@@ -84,13 +89,6 @@ def test_disabled_timeouts_still_honour_a_callers_deadline():
     off = TimeoutConfig(enabled=False)
     assert attempt_timeout_s(off, None) is None
     assert attempt_timeout_s(off, Deadline.after(clock, 2.0)) == pytest.approx(2.0)
-
-
-def test_request_deadline_uses_request_timeout_only_when_enabled():
-    clock = FakeClock()
-    assert request_deadline(TimeoutConfig(request_timeout_s=2.0), clock, None).remaining_s() == 2.0
-    assert request_deadline(TimeoutConfig(enabled=False), clock, None) is None
-    assert request_deadline(TimeoutConfig(enabled=False), clock, b"7000").remaining_s() == 7.0
 
 
 @pytest.mark.parametrize("kwargs, field", [

@@ -3,8 +3,8 @@ import random
 
 import pytest
 
-from gatemesh.patterns.retry import (
-    IDEMPOTENT_METHODS, RetryConfig, backoff_s, is_retry_safe, is_retryable)
+from gatemesh.patterns.retry import IDEMPOTENT_METHODS, RetryConfig, backoff_s, is_retry_safe, is_retryable
+from gatemesh.reasons import Reason
 
 
 def test_defaults_follow_envoy_backoff_and_gateway_errors():
@@ -26,10 +26,19 @@ def test_retryable_outcomes_follow_the_config():
     cfg = RetryConfig(retry_on_reset=False)
     assert is_retryable(cfg, status=503)
     assert not is_retryable(cfg, status=500)
-    assert is_retryable(cfg, failure="connect-failure")
-    assert is_retryable(cfg, failure="timeout")
-    assert not is_retryable(cfg, failure="reset")
+    assert is_retryable(cfg, failure=Reason.CONNECT_FAILED)
+    assert is_retryable(cfg, failure=Reason.TIMEOUT)
+    assert not is_retryable(cfg, failure=Reason.UPSTREAM_RESET)
     assert not is_retryable(RetryConfig(enabled=False), status=503)
+
+
+def test_only_a_failed_connect_is_retried_for_a_request_that_is_not_retry_safe():
+    cfg = RetryConfig()
+    assert is_retryable(cfg, failure=Reason.CONNECT_FAILED, retry_safe=False)   # nothing reached the app
+    assert not is_retryable(cfg, failure=Reason.TIMEOUT, retry_safe=False)
+    assert not is_retryable(cfg, failure=Reason.UPSTREAM_RESET, retry_safe=False)
+    assert not is_retryable(cfg, status=503, retry_safe=False)
+    assert is_retryable(cfg, failure=Reason.UPSTREAM_RESET, retry_safe=True)
 
 
 def test_backoff_stays_within_the_full_jitter_range_for_each_retry():
