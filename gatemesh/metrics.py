@@ -133,6 +133,6 @@ class _HotCollector:
             latency.samples.append(Sample(LATENCY[0] + "_created", {"proxy": proxy, "upstream": upstream}, h.created))
         yield latency
         events = CounterMetricFamily(*HTTP_EVENTS, labels=["proxy", "event"])
-        for event, (n, created) in list(http_stats.EVENTS.items()):
-            events.add_metric([proxy, event], n, created=created)
+        for event, (total, created) in list(http_stats.EVENTS.items()):
+            events.add_metric([proxy, event], total, created=created)
         yield events

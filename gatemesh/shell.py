@@ -22,8 +22,8 @@ from typing import Any, Union
 from .admin import ADMIN_PREFIX, HEALTH_PATH, METRICS_PATH, Admin
 from .apimgmt import ApiManager
 from .discovery import Registration, SnapshotWatcher
-from .http.messages import Request, Response, json_response
 from .http.limits import ServerLimits
+from .http.messages import Request, Response, json_response
 from .http.server import Handler, serve
 from .pipeline import ResilientCaller
 from .proxy import Proxy, service_from_host
@@ -135,7 +135,7 @@ class Shell:
                    for spec in listeners]
         if self.registration is not None:
             await self.registration.start()
-        log.info("%s listening on %s", self.name, ", ".join(f"{h}:{p}" for h, p, _ in listeners))
+        log.info("%s listening on %s", self.name, ", ".join(f"{spec[0]}:{spec[1]}" for spec in listeners))
         checks = [asyncio.create_task(c.health_check_loop(stop)) for c in callers]
         await stop.wait()
         if self.registration is not None:

@@ -65,11 +65,9 @@ def check_host(version: str, target: bytes, headers: Headers, hosts: int, local_
     host = None
     at = -1
     if hosts == 1:
-        for at, (n, v) in enumerate(headers):
-            if n == b"host":
-                host = v
-                break
-        if not host_is_valid(host or b""):
+        at = next(i for i, (n, _) in enumerate(headers) if n == b"host")
+        host = headers[at][1]
+        if not host_is_valid(host):
             raise HeadRefused(Reason.BAD_HOST, f"Host {(host or b'')[:64].decode('latin-1')!r} is not a valid authority")
     elif version == "1.1":
         raise HeadRefused(Reason.BAD_HOST, "an HTTP/1.1 request must carry a Host header (RFC 9112 §3.2)")

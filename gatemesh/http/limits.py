@@ -7,8 +7,9 @@ use the defaults unless their shell passes others.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any, Mapping, TypeVar
+from typing import Any, TypeVar
 
 _C = TypeVar("_C")
 

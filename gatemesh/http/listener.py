@@ -14,10 +14,10 @@ millisecond per tick. The same clock bounds a handler: no answer head within
 from __future__ import annotations
 
 import asyncio
-import os
-from typing import TYPE_CHECKING, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-from .limits import ENV_PREFIX, ServerLimits, from_env
+from .limits import ServerLimits
 from .messages import Request, Response
 
 if TYPE_CHECKING:
@@ -82,16 +82,3 @@ class Listener:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-
-
-async def serve(handler: Handler, host: str, port: int, *, limits: ServerLimits | None = None,
-                proxy_name: str = "gatemesh", reuse_port: bool = False) -> asyncio.Server:
-    """Start listening; returns the asyncio Server (close() + wait_closed() to stop)."""
-    from .server import HttpServerProtocol
-    loop = asyncio.get_running_loop()
-    # No limits given: the defaults, with any GATEMESH_HTTP_* override from the environment
-    # (read here rather than in each app shell, so every listener honours them alike).
-    lim = limits or from_env(ServerLimits, os.environ, ENV_PREFIX)
-    listener = Listener(handler, lim, proxy_name.encode(), loop)
-    return await loop.create_server(lambda: HttpServerProtocol(listener), host, port,
-                                     reuse_port=reuse_port, backlog=1024)

@@ -15,15 +15,12 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from .connection import UpstreamConnection
 from .limits import POOL_ENV_PREFIX, from_env
 from .messages import Headers, request_head
 from .response import ClientResponse, ConnectFailed
 from .stats import count
-
-if TYPE_CHECKING:
-    from .client import UpstreamConnection
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +103,6 @@ class ConnectionPool:
         self._sweep = loop.call_later(self.config.idle_timeout_s / 2, self._sweep_idle, loop) if self._idle else None
 
     async def _connect(self, key: tuple[str, int]) -> UpstreamConnection:
-        from .client import UpstreamConnection
         loop = asyncio.get_running_loop()
         try:
             _, conn = await loop.create_connection(lambda: UpstreamConnection(self, key), key[0], key[1])

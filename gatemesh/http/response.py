@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import TYPE_CHECKING, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from ..reasons import Reason
 from .messages import Headers
 
 if TYPE_CHECKING:
-    from .client import UpstreamConnection
+    from .connection import UpstreamConnection
 
 
 class UpstreamError(Exception):

@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import deque
 
 import httptools
 
 from ..reasons import Reason
 from .head import VALID_HOSTS, HeadRefused, check_unfinished, vet
-from .limits import ServerLimits
-from .listener import BODY, HEAD, IDLE, Handler, Listener, serve
+from .limits import ENV_PREFIX, ServerLimits, from_env
+from .listener import BODY, HEAD, IDLE, Handler, Listener
 from .messages import Headers, Request, Response
 from .stats import count
 from .write import error_response, framing, write_stream, write_whole
@@ -372,3 +373,15 @@ class HttpServerProtocol(asyncio.Protocol):
 
     def closing(self) -> bool:
         return self._closing
+
+
+async def serve(handler: Handler, host: str, port: int, *, limits: ServerLimits | None = None,
+                proxy_name: str = "gatemesh", reuse_port: bool = False) -> asyncio.Server:
+    """Start listening; returns the asyncio Server (close() + wait_closed() to stop)."""
+    loop = asyncio.get_running_loop()
+    # No limits given: the defaults, with any GATEMESH_HTTP_* override from the environment
+    # (read here rather than in each app shell, so every listener honours them alike).
+    lim = limits or from_env(ServerLimits, os.environ, ENV_PREFIX)
+    listener = Listener(handler, lim, proxy_name.encode(), loop)
+    return await loop.create_server(lambda: HttpServerProtocol(listener), host, port,
+                                     reuse_port=reuse_port, backlog=1024)

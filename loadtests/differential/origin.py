@@ -32,7 +32,7 @@ class Seen:
 
 @dataclass
 class _Conn(asyncio.Protocol):
-    origin: "Origin"
+    origin: Origin
     transport: asyncio.Transport | None = None
     parser: httptools.HttpRequestParser | None = None
     url: bytes = b""
@@ -87,7 +87,7 @@ class Origin:
         self._thread = threading.Thread(target=self.loop.run_forever, name=f"origin-{port}", daemon=True)
         self._server: asyncio.Server | None = None
 
-    def start(self) -> "Origin":
+    def start(self) -> Origin:
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._listen(), self.loop).result(5)
         return self

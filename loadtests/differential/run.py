@@ -95,7 +95,7 @@ def probe(port: int, case: Case, cap_s: float) -> Outcome:
                 break
             try:
                 piece = s.recv(1 << 16)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 out.closed = True
@@ -117,7 +117,7 @@ def probe(port: int, case: Case, cap_s: float) -> Outcome:
 def _readable(s: socket.socket) -> bool:
     try:
         return bool(s.recv(1, socket.MSG_PEEK))
-    except (socket.timeout, BlockingIOError):
+    except (TimeoutError, BlockingIOError):
         return False
     except OSError:
         return True

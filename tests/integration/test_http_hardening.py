@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from test_http11 import BIG_SIZE, Client, Hop, request, run_stack
+from test_http11 import BIG_SIZE, Client, Hop, run_stack
 
 pytestmark = [pytest.mark.integration]
 
@@ -51,7 +51,7 @@ def raw(hop: Hop, data: bytes, wait_s: float = 5.0) -> tuple[bytes, float, bool]
         while time.monotonic() - t0 < wait_s:
             try:
                 piece = s.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 break
             except OSError:
                 closed = True

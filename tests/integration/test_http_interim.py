@@ -11,8 +11,17 @@ import socket
 import threading
 import time
 
+import httptools
 import pytest
-from test_http11 import Client, Hop, hop, origin, request, stack  # noqa: F401  (fixtures)
+import test_http11 as h11
+from test_http11 import Client, Hop, request
+
+stack = h11.stack   # the module-scoped stack of test_http11, started afresh for this module
+
+
+@pytest.fixture(params=["gateway", "sidecars"])
+def hop(request: pytest.FixtureRequest, stack: dict) -> Hop:
+    return stack["hops"][request.param]
 
 pytestmark = [pytest.mark.integration]
 
@@ -59,7 +68,7 @@ def test_no_client_ever_reads_another_clients_answer_under_interim_traffic(hop):
                     else:
                         c.send(hop.req("GET", f"echo?tag={tag}"))
                     c.head_requests += [False]   # a 100 Continue from the proxy comes first
-                    c.read_until(lambda: any(r.complete and r.status >= 200 for r in c.replies))
+                    c.read_until(lambda c=c: any(r.complete and r.status >= 200 for r in c.replies))
                     replies = c.replies
                 finally:
                     c.close()
@@ -95,7 +104,6 @@ def test_expect_100_continue_is_answered_by_the_proxy_and_not_forwarded(hop):
         s.sendall(body)
         c = Client.__new__(Client)
         c.sock, c.replies, c.head_requests, c.closed = s, [], [False], False
-        import httptools
         c._parser = httptools.HttpResponseParser(c)
         (r,) = c.read_replies(1)
     finally:
