@@ -30,6 +30,7 @@ class ViewBuilder:
     def __init__(self) -> None:
         self.prev: Sample | None = None
         self.eject_until: dict[tuple[str, str, str], float] = {}   # (proxy, upstream, instance) -> wall time
+        self.known_edges: dict[str, tuple[str, str, str]] = {}     # id -> (from, to, from's words), once seen
 
     def build(self, s: Sample) -> dict[str, Any]:
         prev = self.prev
@@ -94,6 +95,16 @@ class ViewBuilder:
             f = flow(r, None, None, dt)
             edges.append({"id": f"mesh>{u}", "from": "mesh", "to": u, "from_label": "the mesh (sidecars)",
                           "to_label": u, **f})
+        if gateway is not None:   # the gateway routes to every service, traffic or not
+            for svc_name in sorted({p.service for p in parts.of("service") if p.service}):
+                self.known_edges.setdefault(f"gateway>{svc_name}", ("gateway", svc_name, "gateway"))
+        for e in edges:
+            self.known_edges[e["id"]] = (e["from"], e["to"], e["from_label"])
+        have = {e["id"] for e in edges}
+        for eid, (src, dst, src_label) in self.known_edges.items():   # quiet, or its proxy did not answer
+            if eid not in have:
+                edges.append({"id": eid, "from": src, "to": dst, "from_label": src_label, "to_label": dst,
+                              "rps": 0.0, "success": None, "p50": None, "p99": None})
         for e in edges:
             e["label"] = words.edge(e)
 
