@@ -21,6 +21,8 @@ from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricF
 from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
+from .http import stats as http_stats
+
 BREAKER_STATE_VALUE = {"closed": 0, "half_open": 1, "open": 2}
 
 # Latency buckets in seconds: fine below 10 ms (a hop's own cost), coarse up to timeouts.
@@ -30,6 +32,7 @@ _LE = [floatToGoString(b) for b in LATENCY_BUCKETS] + ["+Inf"]
 REQUESTS = ("gatemesh_requests", "Requests by upstream service and outcome (ok, a status class, or a refusal reason).")
 ATTEMPTS = ("gatemesh_upstream_attempts", "Attempts sent to an upstream instance, by result.")
 LATENCY = ("gatemesh_request_duration_seconds", "Time from request to response head, per upstream service.")
+HTTP_EVENTS = ("gatemesh_http_events", "HTTP core refusals and connection events by name (docs/http.md), this process.")
 
 
 class _Count:
@@ -129,3 +132,7 @@ class _HotCollector:
             latency.add_metric([proxy, upstream], buckets, h.sum)
             latency.samples.append(Sample(LATENCY[0] + "_created", {"proxy": proxy, "upstream": upstream}, h.created))
         yield latency
+        events = CounterMetricFamily(*HTTP_EVENTS, labels=["proxy", "event"])
+        for event, (total, created) in list(http_stats.EVENTS.items()):
+            events.add_metric([proxy, event], total, created=created)
+        yield events

@@ -18,18 +18,21 @@ from .reasons import STATUS, Reason
 from .refusal import Refusal
 
 # The reasons an attempt can fail with before any answer arrived.
-NO_ANSWER = frozenset({Reason.TIMEOUT, Reason.CONNECT_FAILED, Reason.UPSTREAM_RESET})
+NO_ANSWER = frozenset({Reason.TIMEOUT, Reason.CONNECT_FAILED, Reason.UPSTREAM_RESET, Reason.UPSTREAM_PROTOCOL_ERROR,
+                       Reason.UPSTREAM_HEAD_TOO_LARGE, Reason.UPSTREAM_IDLE_TIMEOUT})
 
 
 def failure_reason(exc: BaseException) -> Reason:
-    """The one mapping from the client's exceptions to a reason. A protocol error counts as
-    a reset: either way the connection broke before a whole answer (Envoy's `reset`)."""
+    """The one mapping from the client's exceptions to a reason. Each client error names its
+    own (issue 11): a protocol error (a malformed status line, an unasked 101, a head over
+    the limit) is not a reset, and the retry policy does not retry it, since the upstream
+    would answer the retry the same way."""
     if isinstance(exc, TimeoutError):
         return Reason.TIMEOUT
     if isinstance(exc, ConnectFailed):
         return Reason.CONNECT_FAILED
     if isinstance(exc, UpstreamError):
-        return Reason.UPSTREAM_RESET
+        return Reason(exc.reason)
     raise TypeError(f"not an upstream failure: {exc!r}")
 
 

@@ -28,6 +28,9 @@ class Reason(StrEnum):
     # 502: the upstream broke
     UPSTREAM_ERROR = "upstream-error"
     UPSTREAM_RESET = "upstream-reset"       # Envoy: 503 UC; 502 keeps "the upstream broke" apart from "we refused"
+    UPSTREAM_PROTOCOL_ERROR = "upstream-protocol-error"   # not HTTP/1.1 (bad status line, an unasked 101): never retried
+    UPSTREAM_HEAD_TOO_LARGE = "upstream-head-too-large"   # HAProxy and nginx answer 502 too
+    UPSTREAM_IDLE_TIMEOUT = "upstream-idle-timeout"       # the body stalled (HAProxy's timeout server)
     # 404: nobody to send it to
     UNKNOWN_SERVICE = "unknown-service"
     NO_ROUTE = "no-route"
@@ -39,6 +42,15 @@ class Reason(StrEnum):
     # the request itself
     BAD_REQUEST = "bad-request"
     PAYLOAD_TOO_LARGE = "payload-too-large"
+    BAD_HOST = "bad-host"                           # RFC 9112 §3.2: none in 1.1, two, or not the absolute form's
+    BAD_FRAMING = "bad-framing"                     # a Transfer-Encoding other than exactly chunked (smuggling's tool)
+    URI_TOO_LONG = "uri-too-long"
+    HEADERS_TOO_LARGE = "headers-too-large"         # one header line or the whole head over its limit
+    REQUEST_TIMEOUT = "request-timeout"             # the head, or the body, did not arrive in time
+    UNSUPPORTED_VERSION = "unsupported-version"     # HTTP/0.9, HTTP/2.0 in a request line
+    UPGRADE_NOT_SUPPORTED = "upgrade-not-supported" # Upgrade/h2c: no protocol switch is implemented
+    CONNECT_NOT_SUPPORTED = "connect-not-supported" # CONNECT: this is no forward proxy
+    TOO_MANY_CONNECTIONS = "too-many-connections"   # the listener's connection cap
     # the proxy itself broke (a bug): the server's last resort, logged with its traceback
     INTERNAL_ERROR = "internal-error"
     # not a refusal: an answer served from the fallback (a cached or declared response)
@@ -55,6 +67,9 @@ STATUS: dict[Reason, int] = {
     Reason.CONNECT_FAILED: 503,
     Reason.UPSTREAM_ERROR: 502,
     Reason.UPSTREAM_RESET: 502,
+    Reason.UPSTREAM_PROTOCOL_ERROR: 502,
+    Reason.UPSTREAM_HEAD_TOO_LARGE: 502,
+    Reason.UPSTREAM_IDLE_TIMEOUT: 504,
     Reason.UNKNOWN_SERVICE: 404,
     Reason.NO_ROUTE: 404,
     Reason.MISSING_API_KEY: 401,
@@ -63,6 +78,15 @@ STATUS: dict[Reason, int] = {
     Reason.RATE_LIMITED: 429,
     Reason.BAD_REQUEST: 400,
     Reason.PAYLOAD_TOO_LARGE: 413,
+    Reason.BAD_HOST: 400,
+    Reason.BAD_FRAMING: 400,
+    Reason.URI_TOO_LONG: 414,
+    Reason.HEADERS_TOO_LARGE: 431,
+    Reason.REQUEST_TIMEOUT: 408,
+    Reason.UNSUPPORTED_VERSION: 505,
+    Reason.UPGRADE_NOT_SUPPORTED: 501,
+    Reason.CONNECT_NOT_SUPPORTED: 501,
+    Reason.TOO_MANY_CONNECTIONS: 503,
     Reason.INTERNAL_ERROR: 500,
     Reason.FALLBACK: 200,
 }

@@ -22,6 +22,7 @@ from typing import Any, Union
 from .admin import ADMIN_PREFIX, HEALTH_PATH, METRICS_PATH, Admin
 from .apimgmt import ApiManager
 from .discovery import Registration, SnapshotWatcher
+from .http.limits import ServerLimits
 from .http.messages import Request, Response, json_response
 from .http.server import Handler, serve
 from .pipeline import ResilientCaller
@@ -123,14 +124,18 @@ class Shell:
         return json_response(200, {"status": "ok", "proxy": self.name, **self.fields()})
 
     # --- the process -----------------------------------------------------------------
-    async def run(self, stop: asyncio.Event, listeners: Sequence[tuple[str, int, Handler]],
+    async def run(self, stop: asyncio.Event,
+                  listeners: Sequence[tuple[str, int, Handler] | tuple[str, int, Handler, ServerLimits]],
                   callers: Sequence[ResilientCaller]) -> None:
         """Serve until `stop` is set, then shut down in the documented order."""
         await self.watcher.start()
-        servers = [await serve(h, host, port, proxy_name=self.name) for host, port, h in listeners]
+        # A listener may bring its own limits (a sidecar's inbound side: a shorter answer timeout).
+        servers = [await serve(spec[2], spec[0], spec[1], proxy_name=self.name,
+                               limits=spec[3] if len(spec) > 3 else None)  # type: ignore[misc]
+                   for spec in listeners]
         if self.registration is not None:
             await self.registration.start()
-        log.info("%s listening on %s", self.name, ", ".join(f"{h}:{p}" for h, p, _ in listeners))
+        log.info("%s listening on %s", self.name, ", ".join(f"{spec[0]}:{spec[1]}" for spec in listeners))
         checks = [asyncio.create_task(c.health_check_loop(stop)) for c in callers]
         await stop.wait()
         if self.registration is not None:

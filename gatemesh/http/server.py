@@ -4,103 +4,99 @@ Why not aiohttp.web: a proxy hop pays the server's per-request cost on every cal
 aiohttp's request/response objects cost ~10x a protocol-level server (see
 docs/performance.md). This server does what a proxy needs and no more: keep-alive,
 pipelined requests answered in order, Content-Length and chunked bodies both ways,
-limits on header and body size, backpressure when the client reads slowly, and the
-handler's task cancelled when the client goes away (so the upstream call is abandoned,
-as Envoy does on a downstream reset).
+backpressure when the client reads slowly, and the handler's task cancelled when the
+client goes away (the upstream call is abandoned and its connection cut, as Envoy does
+on a downstream reset). Every size has a limit and every wait a timeout (`ServerLimits`,
+enforced by the `Listener`); every refusal names its `Reason` (docs/http.md).
 
-Framing of an answer is the server's job, never the handler's: it sends Content-Length
-for a whole body, Content-Length or chunked for a stream, and nothing after the head of
-a HEAD, 1xx, 204 or 304 answer. A stream that breaks (the upstream closed mid-body) cuts
-the connection, so the client sees a truncated message, never a short one that looks
-complete.
+The head is fed to llhttp only once its end (CRLF CRLF) is in: pieces are gathered in a
+bytearray (linear time, bounded by `max_header_bytes`), since llhttp's bindings append a
+half-received header or URL to itself with `+=` on every read (quadratic). A complete
+head, the everyday case, is fed straight from the read without a copy.
+
+Framing of an answer is the server's job, never the handler's: see `framing` and
+`write.py`. A stream that breaks cuts the connection, so the client sees a truncated
+message, never a short one that looks complete.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import deque
-from dataclasses import dataclass
-from typing import Awaitable, Callable
 
 import httptools
 
 from ..reasons import Reason
-from .messages import _STATUS_LINES, Request, Response, json_response, status_line
+from .head import VALID_HOSTS, HeadRefused, check_unfinished, vet
+from .limits import ENV_PREFIX, ServerLimits, from_env
+from .listener import BODY, HEAD, IDLE, Handler, Listener
+from .messages import Headers, Request, Response
+from .stats import count
+from .write import error_response, framing, write_stream, write_whole
 
+__all__ = ["Handler", "HttpServerProtocol", "ServerLimits", "framing", "serve"]
 log = logging.getLogger("gatemesh.http")
-
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-@dataclass(frozen=True, slots=True)
-class ServerLimits:
-    max_body_bytes: int = 1 << 20          # 1 MiB: bodies are buffered for retries, so cap them (Envoy buffers up to its per_request_buffer_limit too)
-    max_header_bytes: int = 64 << 10       # 64 KiB: generous for real clients, fatal for header floods
-    max_pipelined: int = 16                # queued requests on one connection before reading pauses
-
-    def __post_init__(self) -> None:
-        for name in ("max_body_bytes", "max_header_bytes", "max_pipelined"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"ServerLimits.{name} must be a positive integer, got {getattr(self, name)!r}.")
-
-
-def _error(status: int, reason: str, message: str, proxy: bytes) -> Response:
-    return json_response(status, {"error": message, "reason": reason},
-                         [(b"x-gatemesh-reason", reason.encode()), (b"x-gatemesh-proxy", proxy)])
-
-
-def framing(method: bytes, resp: Response) -> tuple[bytes, bool]:
-    """The framing header line(s) for a whole-body answer, and whether its body is sent.
-
-    RFC 9110 §6.4.1 and §8.6: 1xx and 204 carry neither a body nor Content-Length; a HEAD
-    answer carries the length the GET would have had (the upstream's, when proxied); a
-    304 carries one only when the upstream sent one.
-    """
-    status = resp.status
-    if status < 200 or status == 204:
-        return b"", False
-    if method == b"HEAD":
-        n = resp.content_length if resp.content_length is not None else len(resp.body)
-        return b"content-length: %d\r\n" % n, False
-    if status == 304:
-        n = resp.content_length
-        return (b"" if n is None else b"content-length: %d\r\n" % n), False
-    return b"content-length: %d\r\n" % len(resp.body), True
+_SPECIAL = frozenset({b"content-length", b"host", b"transfer-encoding", b"expect", b"connection", b"upgrade"})
+_END = b"\r\n\r\n"
 
 
 class HttpServerProtocol(asyncio.Protocol):
-    __slots__ = ("_handler", "_limits", "_max_header", "_max_body", "_proxy", "_transport", "_parser", "_peer",
-                 "_url", "_headers", "_header_bytes", "_body", "_body_size", "_reject", "_queue",
-                 "_task", "_idle", "_busy", "_closing", "_writable", "_paused_reading", "_loop")
+    __slots__ = ("_l", "_transport", "_parser", "_peer", "_local", "_url", "_headers", "_header_bytes", "_body",
+                 "_body_size", "_hosts", "_host", "_te", "_expect", "_odd", "_keep_alive", "_cl", "_reject", "_final", "_queue", "_task", "_idle",
+                 "_busy", "_closing", "_deaf", "_writable", "_paused_reading", "_loop", "_pending", "_last", "state",
+                 "since", "_max_line", "_max_hline", "_max_head", "_max_body", "in_handler", "_timed_out")
 
-    def __init__(self, handler: Handler, limits: ServerLimits, proxy_name: bytes):
-        self._handler = handler
-        self._limits = limits
-        self._max_header = limits.max_header_bytes
-        self._max_body = limits.max_body_bytes
-        self._proxy = proxy_name
+    def __init__(self, listener: Listener):
+        self._l = listener
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpRequestParser(self)
         self._queue: deque[Request] = deque()
-        self._task: asyncio.Task | None = None   # the connection's serve loop, started by its first request
-        self._idle: asyncio.Future | None = None  # set while the serve loop waits for the next request
+        self._task: asyncio.Task[None] | None = None  # the connection's serve loop, started by its first request
+        self._idle: asyncio.Future[None] | None = None  # set while the serve loop waits for the next request
         self._busy = False                        # a request is being answered
         self._closing = False
+        self._deaf = False                        # read no more (closing, or a final refusal is queued)
+        self.in_handler = False                   # a handler is computing an answer (the sweeper times it)
+        self._timed_out = False                   # ... and the sweeper cancelled it
+        lim = listener.limits                     # copied: read on every header, attribute by attribute
+        self._max_line, self._max_hline = lim.max_request_line_bytes, lim.max_header_line_bytes
+        self._max_head, self._max_body = lim.max_header_bytes, lim.max_body_bytes
         self._writable: asyncio.Event | None = None
         self._paused_reading = False
-        self._reject: Response | None = None
-        self._peer = ""
+        self._reject: HeadRefused | None = None   # this message is refused (set by a parser callback)
+        self._final: Response | None = None       # the answer to send once queued requests are answered, then close
+        self._pending: bytearray | None = None    # an unfinished head, gathered until its end arrives
+        self._host = b""                          # this message's Host (valid while _hosts == 1)
+        self._te: bytes | None = None             # its Transfer-Encoding, when _odd
+        self._expect = False                      # it asked for 100-continue, when _odd
+        self._keep_alive = True
+        self._last = b""                          # the last bytes fed: an unfinished head may straddle them
+        self._peer = ""                           # the client's address, for X-Forwarded-For
+        self._local = b""                         # this listener's host:port, a 1.0 request's Host
         self._loop = asyncio.get_running_loop()
+        self.state = HEAD                         # the listener's sweeper times each state
+        self.since = listener.tick
         self._next_message()
 
     # --- connection events -------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
-        peer = transport.get_extra_info("peername")
+        if not self._l.opened(self):
+            count(Reason.TOO_MANY_CONNECTIONS)
+            self._closing = self._deaf = True
+            write_whole(transport, b"GET", error_response(Reason.TOO_MANY_CONNECTIONS,  # type: ignore[arg-type]
+                        f"this listener holds its limit of {self._l.limits.max_connections} connections; retry later",
+                        self._l.proxy), keep_alive=False)
+            transport.close()
+            return
+        peer, local = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
         self._peer = peer[0] if peer else ""
+        self._local = b"%s:%d" % (local[0].encode(), local[1]) if local and len(local) >= 2 else b"localhost"
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._closing = True
+        self._closing = self._deaf = True
+        self._l.closed(self)
         if self._task is not None and not self._task.done():
             self._task.cancel()  # the client is gone: abandon the upstream call
         if self._writable is not None:
@@ -115,63 +111,159 @@ class HttpServerProtocol(asyncio.Protocol):
         if self._writable is not None:
             self._writable.set()
 
+    def busy(self) -> bool:
+        return self._busy or bool(self._queue)
+
     def data_received(self, data: bytes) -> None:
-        if self._closing:
+        if self._deaf:
             return
+        if self.state != BODY:
+            if self.state == IDLE:
+                self.state, self.since = HEAD, self._l.tick
+            if self._pending is not None or _END not in data:
+                data = self._gather(data)
+                if not data:
+                    return
+        self._last = data
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._fail(_error(501, Reason.BAD_REQUEST, "protocol upgrades are not supported by this proxy", self._proxy))
+            if self._reject is None:   # not refused in on_headers_complete: cannot happen, but never forward it
+                self._reject = HeadRefused(Reason.UPGRADE_NOT_SUPPORTED, "protocol upgrades are not supported")
         except httptools.HttpParserError as exc:
-            self._fail(_error(400, Reason.BAD_REQUEST, f"malformed HTTP request: {exc}", self._proxy))
-            return
+            if self._reject is None:
+                self._reject = (HeadRefused(Reason.UNSUPPORTED_VERSION, "only HTTP/1.1 and HTTP/1.0 are spoken here")
+                                if "version" in str(exc) else HeadRefused(Reason.BAD_REQUEST, f"malformed HTTP request: {exc}"))
         if self._reject is not None:
-            self._fail(self._reject)
+            count(self._reject.reason)
+            self._fail(error_response(self._reject.reason, self._reject.message, self._l.proxy))
+
+    def _gather(self, data: bytes) -> bytes:
+        """A head without its end yet: gather it (linear), refuse it once over a limit; the
+        bytes to feed once the end is in, else b"". The end may straddle the last feed."""
+        pending = self._pending
+        # A bare LF can never end a head llhttp accepts: feed it now and let llhttp refuse it.
+        bare_lf = data.count(b"\n") != data.count(b"\r\n") + (data[:1] == b"\n")
+        if pending is None:
+            if bare_lf or _END in self._last[-3:] + data[:3]:
+                return data
+            pending = self._pending = bytearray(data)
+        else:
+            start = len(pending) - 3
+            pending += data
+            if bare_lf or pending.find(_END, max(start, 0)) >= 0 or _END in self._last[-3:] + pending[:3]:
+                self._pending = None
+                return bytes(pending)
+        refused = check_unfinished(pending, self._max_line, self._max_hline, self._max_head, self._url != b"")
+        if refused is not None:
+            self._pending = None
+            self._reject = refused
+            count(refused.reason)
+            self._fail(error_response(refused.reason, refused.message, self._l.proxy))
+        return b""
 
     # --- parser callbacks --------------------------------------------------------
     def _next_message(self) -> None:
         """Fresh per-message state (called at the start and after each message, which saves
         the parser an on_message_begin callback per request)."""
         self._url = b""
-        self._headers: list[tuple[bytes, bytes]] = []
+        self._headers: Headers = []
         self._header_bytes = 0
         self._body: list[bytes] = []
         self._body_size = 0
+        self._hosts = 0
+        self._cl = b""      # its Content-Length as sent ("" for none)
+        self._odd = False   # a header that sends the head down the slow path: its values are set then
+
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-        self._header_bytes += len(url)
+        if len(self._url) > self._max_line:
+            self._refuse(Reason.URI_TOO_LONG, f"the request target exceeds {self._max_line} bytes")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         name = name.lower()
+        size = len(name) + len(value)
+        self._header_bytes += size
+        if size > self._max_hline or self._header_bytes > self._max_head:
+            self._refuse(Reason.HEADERS_TOO_LARGE, f"a header line exceeds {self._max_hline} bytes"
+                         if size > self._max_hline else f"request headers exceed {self._max_head} bytes")
+        if name in _SPECIAL:
+            # Framing and Expect belong to this hop: the handler gets the body whole, and
+            # the client frames it anew (so a framing header is never passed on as sent).
+            if name == b"host":
+                self._hosts += 1
+                self._host = value
+            elif name == b"content-length":
+                self._cl = value
+                if value.isdigit() and int(value) > self._max_body:
+                    self._refuse(Reason.PAYLOAD_TOO_LARGE, f"request body of {int(value)} bytes exceeds the limit "
+                                                           f"of {self._max_body} bytes")
+                return
+            else:
+                if not self._odd:
+                    self._odd, self._te, self._expect = True, None, False
+                if name == b"transfer-encoding":
+                    self._te = value if self._te is None else self._te + b", " + value
+                    return
+                if name == b"expect":   # answered here (on_headers_complete), never passed on
+                    self._expect = self._expect or value.lower() == b"100-continue"
+                    return
         self._headers.append((name, value))
-        self._header_bytes += len(name) + len(value)
-        if self._header_bytes > self._max_header and self._reject is None:
-            self._reject = _error(431, Reason.BAD_REQUEST, f"request headers exceed {self._max_header} bytes", self._proxy)
-        elif name == b"content-length" and value.isdigit() and int(value) > self._max_body and self._reject is None:
-            self._reject = _error(413, Reason.PAYLOAD_TOO_LARGE,
-                                  f"request body of {int(value)} bytes exceeds the limit of {self._max_body} bytes",
-                                  self._proxy)
+
+    def on_headers_complete(self) -> None:
+        p = self._parser
+        # The everyday head (HTTP/1.1 keep-alive, one valid Host, a path, no Connection,
+        # Upgrade, Transfer-Encoding or Expect) passes on a few comparisons: llhttp keeps a
+        # message alive without a Connection header only in 1.1. Anything else goes
+        # through every rule (head.vet), which may refuse it or normalise target and Host.
+        if self._hosts == 1 and not self._odd and self._url[:1] == b"/" and self._host in VALID_HOSTS \
+                and p.should_keep_alive():
+            self._keep_alive = True
+        else:
+            version = p.get_http_version()
+            try:
+                self._url = vet(version, p.get_method(), p.should_upgrade(), self._te if self._odd else None,
+                                self._url, self._headers, self._hosts, self._local)
+            except HeadRefused as refused:
+                self._reject = refused
+                raise
+            self._keep_alive = p.should_keep_alive()
+            # RFC 9110 §10.1.1: the proxy reads the whole body before it calls upstream, so
+            # it answers the expectation itself (Envoy's default); never ahead of an earlier
+            # pipelined answer (the client then sends its body after its own short wait).
+            # Only a request with a body to come is answered so (a GET asking is a client's bug).
+            if self._odd and self._expect and version == "1.1" and (self._te is not None or self._cl not in (b"", b"0")) \
+                    and not self._busy and not self._queue and self._transport is not None:
+                self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self.state = BODY   # its clock: the head's start, then each piece of body (on_body)
 
     def on_body(self, body: bytes) -> None:
         self._body_size += len(body)
+        self.since = self._l.tick
         if self._body_size > self._max_body:
-            if self._reject is None:
-                self._reject = _error(413, Reason.PAYLOAD_TOO_LARGE,
-                                      f"request body exceeds the limit of {self._max_body} bytes", self._proxy)
-            return
+            self._refuse(Reason.PAYLOAD_TOO_LARGE, f"request body exceeds the limit of {self._max_body} bytes")
         self._body.append(body)
 
     def on_message_complete(self) -> None:
-        if self._reject is not None:
-            return
+        method = self._parser.get_method()
+        if method == b"CONNECT":   # llhttp takes "CONNECT /x" for a plain head: never queue it
+            self._refuse(Reason.CONNECT_NOT_SUPPORTED, "CONNECT is not supported: this proxy opens no tunnels")
         body = self._body
-        req = Request(self._parser.get_method(), self._url, self._headers,
-                      body[0] if len(body) == 1 else b"".join(body), self._parser.should_keep_alive(), self._peer)
-        self._next_message()
+        req = Request(method, self._url, self._headers, body[0] if len(body) == 1 else b"".join(body),
+                      self._keep_alive, self._peer)
+        # Fresh per-message state, inline (a method call per request costs ~1,000
+        # instructions; this also saves the parser an on_message_begin callback).
+        self._url = b""
+        self._headers = []
+        self._header_bytes = self._body_size = self._hosts = 0
+        self._body = []
+        self._cl = b""
+        self._odd = False
+        self.state = IDLE   # its clock starts when the answer is out (_serve)
         queue = self._queue
         queue.append(req)
-        if len(queue) >= self._limits.max_pipelined and not self._paused_reading:
+        if len(queue) >= self._l.limits.max_pipelined and not self._paused_reading and self._transport is not None:
             self._paused_reading = True
             self._transport.pause_reading()
         if self._task is None:
@@ -180,115 +272,116 @@ class HttpServerProtocol(asyncio.Protocol):
             self._idle.set_result(None)
             self._idle = None
 
+    def _refuse(self, reason: Reason, message: str) -> None:
+        """Stop parsing this message: raising from a callback makes llhttp return at once."""
+        self._reject = HeadRefused(reason, message)
+        raise self._reject
+
     # --- answering ---------------------------------------------------------------
+    def time_out(self, reason: str | None, message: str) -> None:
+        """Called by the listener's sweeper: a wait passed its limit."""
+        count(reason or "keepalive-idle-closed")
+        if reason is None:
+            self._closing = self._deaf = True
+            if self._transport is not None:
+                self._transport.close()
+        else:
+            self._fail(error_response(Reason(reason), message, self._l.proxy))
+
+    def answer_timed_out(self) -> None:
+        """Called by the listener's sweeper: the handler took longer than answer_timeout_s."""
+        if self.in_handler and self._task is not None and not self._task.done():
+            count("answer-timeout")
+            self._timed_out = True
+            self._task.cancel()
+
     def _fail(self, response: Response) -> None:
-        """Answer a request we refuse to parse further, then close."""
-        if self._closing or self._transport is None:
+        """Answer the requests already queued, then `response`, then close."""
+        if self._closing or self._transport is None or self._final is not None:
             return
-        self._closing = True
-        self._queue.clear()
-        if not self._busy:  # nothing in flight: answer now
-            self._write_whole(b"GET", response, keep_alive=False)
+        self._final = response
+        self._deaf = True
+        self._transport.pause_reading()
+        if not self.busy():   # nothing in flight: answer now
+            self._closing = True
+            write_whole(self._transport, b"GET", response, keep_alive=False)
             self._transport.close()
-        # else: the in-flight response is finished first; _serve closes afterwards
+        # else: _serve answers what is queued first, then this
 
     async def _serve(self) -> None:
         """The connection's one task: answers queued requests in order, then waits for
         the next one (a future, cheaper than a task per request); ends when the
         connection does (connection_lost cancels it)."""
         queue = self._queue
+        transport = self._transport
+        assert transport is not None
         try:
             while True:
                 while queue:
                     req = queue.popleft()
-                    if self._paused_reading and len(queue) < self._limits.max_pipelined // 2:
+                    if self._paused_reading and len(queue) < self._l.limits.max_pipelined // 2 and self._final is None:
                         self._paused_reading = False
-                        self._transport.resume_reading()
-                    self._busy = True
+                        transport.resume_reading()
+                    self._busy = self.in_handler = True
+                    self.since = self._l.tick
                     try:
-                        resp = await self._handler(req)
+                        resp = await self._l.handler(req)
                     except asyncio.CancelledError:
-                        raise
+                        if not self._timed_out:
+                            raise
+                        self._timed_out = False
+                        task = asyncio.current_task()
+                        if task is not None:
+                            task.uncancel()
+                        resp = error_response(Reason.TIMEOUT, f"no answer within {self._l.limits.answer_timeout_s:g} s",
+                                              self._l.proxy)
                     except Exception:
                         log.exception("handler failed for %s %s", req.method, req.target)
-                        resp = _error(500, Reason.INTERNAL_ERROR, "the proxy failed while handling this request; see its log", self._proxy)
+                        resp = error_response(Reason.INTERNAL_ERROR,
+                                              "the proxy failed while handling this request; see its log", self._l.proxy)
+                    self.in_handler = False
                     keep_alive = req.keep_alive and not self._closing
                     if resp.stream is None:
-                        self._write_whole(req.method, resp, keep_alive)
+                        write_whole(transport, req.method, resp, keep_alive)
                     else:
-                        keep_alive = await self._write_stream(req.method, resp, keep_alive)
+                        keep_alive = await write_stream(self, transport, req.method, resp, keep_alive)
                     self._busy = False
                     if not keep_alive:
-                        self._transport.close()
+                        transport.close()
                         return
-                if self._closing:
-                    self._transport.close()
+                    if self.state == IDLE:
+                        self.since = self._l.tick   # the keep-alive wait starts after the answer
+                if self._final is not None:
+                    self._closing = True
+                    write_whole(transport, b"GET", self._final, keep_alive=False)
+                    transport.close()
                     return
-                self._idle = self._loop.create_future()
-                await self._idle
+                if self._closing:
+                    transport.close()
+                    return
+                idle: asyncio.Future[None] = self._loop.create_future()
+                self._idle = idle
+                await idle
         except asyncio.CancelledError:
             pass
         finally:
             self._busy = False
             self._idle = None
 
-    def _write_whole(self, method: bytes, resp: Response, keep_alive: bool) -> None:
-        length, with_body = framing(method, resp)
-        parts = [_STATUS_LINES.get(resp.status) or status_line(resp.status)]
-        for n, v in resp.headers:
-            parts.append(n + b": " + v + b"\r\n")
-        parts.append(length if keep_alive else length + b"connection: close\r\n")
-        parts.append(b"\r\n")
-        if with_body:
-            parts.append(resp.body)
-        self._transport.write(b"".join(parts))
+    def writable(self) -> asyncio.Event | None:
+        return self._writable
 
-    async def _write_stream(self, method: bytes, resp: Response, keep_alive: bool) -> bool:
-        """Send a streamed body; returns whether the connection can be kept."""
-        status = resp.status
-        has_body = method != b"HEAD" and status >= 200 and status not in (204, 304)
-        chunked = resp.content_length is None
-        parts = [status_line(status)]
-        for n, v in resp.headers:
-            parts.append(n + b": " + v + b"\r\n")
-        if chunked:
-            parts.append(b"transfer-encoding: chunked\r\n")
-        else:
-            parts.append(b"content-length: %d\r\n" % resp.content_length)
-        if not keep_alive:
-            parts.append(b"connection: close\r\n")
-        parts.append(b"\r\n")
-        self._transport.write(b"".join(parts))
-        sent = 0
-        try:
-            async for chunk in resp.stream:
-                if not has_body or not chunk:
-                    continue
-                sent += len(chunk)
-                self._transport.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
-                if self._writable is not None and not self._writable.is_set():
-                    await self._writable.wait()
-                if self._closing:
-                    return False
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            # The upstream broke mid-body: the only honest thing left is to cut the
-            # downstream connection too, so the client sees a truncated message.
-            log.info("upstream body broke after %d bytes: %s", sent, exc)
-            return False
-        if has_body and chunked:
-            self._transport.write(b"0\r\n\r\n")
-        elif has_body and sent != resp.content_length:
-            return False
-        return keep_alive
+    def closing(self) -> bool:
+        return self._closing
 
 
 async def serve(handler: Handler, host: str, port: int, *, limits: ServerLimits | None = None,
-                proxy_name: str = "gatemesh", reuse_port: bool = False) -> asyncio.base_events.Server:
+                proxy_name: str = "gatemesh", reuse_port: bool = False) -> asyncio.Server:
     """Start listening; returns the asyncio Server (close() + wait_closed() to stop)."""
     loop = asyncio.get_running_loop()
-    lim = limits or ServerLimits()
-    name = proxy_name.encode()
-    return await loop.create_server(lambda: HttpServerProtocol(handler, lim, name), host, port,
-                                    reuse_port=reuse_port, backlog=1024)
+    # No limits given: the defaults, with any GATEMESH_HTTP_* override from the environment
+    # (read here rather than in each app shell, so every listener honours them alike).
+    lim = limits or from_env(ServerLimits, os.environ, ENV_PREFIX)
+    listener = Listener(handler, lim, proxy_name.encode(), loop)
+    return await loop.create_server(lambda: HttpServerProtocol(listener), host, port,
+                                     reuse_port=reuse_port, backlog=1024)

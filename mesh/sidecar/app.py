@@ -9,6 +9,7 @@ outbound (the local app → here, target named by Host header → another servic
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
 
 from gatemesh.admin import Admin
@@ -16,6 +17,7 @@ from gatemesh.apimgmt import ApiManager, ApiMgmtConfig
 from gatemesh.discovery import Endpoint, Registration, Snapshot, SnapshotWatcher
 from gatemesh.events import EventLog
 from gatemesh.http.client import UpstreamError
+from gatemesh.http.limits import listener_limits
 from gatemesh.http.messages import Request
 from gatemesh.http.server import Handler
 from gatemesh.metrics import ProxyMetrics
@@ -26,6 +28,9 @@ from gatemesh.shell import Route, Shell
 
 APP_HEALTH_TIMEOUT_S = 0.4   # below a health checker's default 0.5 s probe timeout
 LOCAL = "local"   # the inbound side's only upstream: this instance's app
+# The inbound side has no policy timeout; without a propagated deadline its listener still
+# bounds the wait for the app's answer: Envoy's route timeout default (15 s).
+INBOUND_TIMEOUT_S = float(os.environ.get("GATEMESH_INBOUND_TIMEOUT_S", "15"))
 
 
 @dataclass(frozen=True)
@@ -114,5 +119,6 @@ class Sidecar:
 
     async def run(self, stop: asyncio.Event) -> None:
         cfg = self.cfg
-        await self.shell.run(stop, [(cfg.host, cfg.inbound_port, self.handle_inbound),
+        await self.shell.run(stop, [(cfg.host, cfg.inbound_port, self.handle_inbound,
+                                     listener_limits(answer_timeout_s=INBOUND_TIMEOUT_S)),
                                     (cfg.host, cfg.outbound_port, self.handle_outbound)], [self.outbound])

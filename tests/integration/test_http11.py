@@ -13,7 +13,9 @@ Clients are raw sockets, read with httptools, so framing is checked byte for byt
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import socket
 import sys
 import threading
@@ -46,9 +48,11 @@ class _OriginProtocol(asyncio.Protocol):
 
     def connection_made(self, transport):
         self.transport = transport
+        self.origin.open_conns += 1
         self.task = asyncio.get_running_loop().create_task(self.serve())
 
     def connection_lost(self, exc):
+        self.origin.open_conns -= 1
         self.task.cancel()
 
     def data_received(self, data):
@@ -86,6 +90,8 @@ class Origin:
         self.port = port
         self.loop = asyncio.new_event_loop()
         self._conn_ids = 0
+        self.open_conns = 0          # connections the proxies hold to the origin right now
+        self.hits: dict[str, int] = {}   # requests received, by last path segment
         self.gate: asyncio.Event | None = None
         self.big_finished = threading.Event()
         self._thread = threading.Thread(target=self.loop.run_forever, name="origin", daemon=True)
@@ -121,6 +127,7 @@ class Origin:
         w = conn.transport.write
         path, _, query = target.partition("?")
         name = path.rsplit("/", 1)[-1]
+        self.hits[name] = self.hits.get(name, 0) + 1
         params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
         if name == "echo":
             await asyncio.sleep(int(params.get("delay_ms", "0")) / 1000)
@@ -165,6 +172,31 @@ class Origin:
             w(_head("200 OK", [("Transfer-Encoding", "chunked")]) + b"5\r\nfirst\r\n6\r\nsecond\r\n")
             await asyncio.sleep(0.05)
             conn.transport.close()
+        elif name == "interim":
+            # Interim answers ahead of the final one, each in its own write (as the sample
+            # apps do): none of them is the answer, and the final one names this request.
+            w(b"HTTP/1.1 100 Continue\r\n\r\n")
+            await asyncio.sleep(0.005)
+            w(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n")
+            await asyncio.sleep(0.005)
+            doc = json.dumps({"target": target, "conn": conn.conn_id}).encode()
+            w(_head("201 Created", [("Content-Type", "application/json"), ("Content-Length", str(len(doc)))]) + doc)
+        elif name == "switch":
+            w(_head("101 Switching Protocols", [("Upgrade", "websocket"), ("Connection", "upgrade")]) + b"\x81\x00")
+        elif name == "badstatus":
+            w(b"HTTP/1.1 2OO OK\r\nContent-Length: 2\r\n\r\nok")
+        elif name == "bighead":
+            w(b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"p" * (1 << 20) + b"\r\nContent-Length: 2\r\n\r\nok")
+        elif name == "closedelim":
+            w(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nuntil-")
+            await asyncio.sleep(0.02)
+            w(b"the-close")
+            conn.transport.close()
+        elif name == "silent":
+            await asyncio.sleep(3600)   # never a byte of an answer
+        elif name == "stall":
+            w(_head("200 OK", [("Content-Length", "1000")]) + b"s" * 10)
+            await asyncio.sleep(3600)
         else:
             w(_head("404 Not Found", [("Content-Length", "0")]))
 
@@ -317,21 +349,23 @@ def _wait_200(port: int, path: str, host: str, procs, timeout_s: float = 60.0) -
     raise AssertionError(f"127.0.0.1:{port}{path} (Host: {host}) never answered 200: {last}")
 
 
-@pytest.fixture(scope="module")
-def stack(port_base, port_bases, tmp_path_factory) -> Iterator[dict]:
+@contextlib.contextmanager
+def run_stack(port_bases, run: Path, env: dict[str, str] | None = None) -> Iterator[dict]:
+    """The origin, a control plane, the gateway and two sidecars on a port base of their
+    own; `env` is added to the proxies' environment (e.g. GATEMESH_HTTP_* limits)."""
     # A base of our own, never the worker's session base (taken first by asking for
     # port_base): our closed connections leave TIME_WAIT on these ports for a minute.
     base = port_bases.acquire()
-    run = tmp_path_factory.mktemp("http11")
     cp_port, origin_port, gw_port = base + 500, base + 1, base + 80
     callee_in, callee_out, caller_in, caller_out = base + 30, base + 31, base + 32, base + 33
     origin = Origin(origin_port)
     origin.start()
     procs = []
     py = sys.executable
+    proc_env = {**os.environ, **(env or {})}
 
     def start(name, argv):
-        procs.append(spawn(argv, run / f"{name}.log", cwd=ROOT))
+        procs.append(spawn(argv, run / f"{name}.log", env=proc_env, cwd=ROOT))
 
     try:
         start("controlplane", [py, "-m", "mesh.controlplane", "--port", str(cp_port)])
@@ -358,7 +392,8 @@ def stack(port_base, port_bases, tmp_path_factory) -> Iterator[dict]:
         }
         for hop in hops.values():
             _wait_200(hop.port, "/h11/echo", hop.host, procs)
-        yield {"hops": hops, "origin": origin, "run": run}
+        yield {"hops": hops, "origin": origin, "run": run, "procs": procs,
+               "sidecar_inbound": Hop("sidecar-inbound", callee_in, "callee", "/h11", ["1.1 sidecar-callee-1"], 1)}
     finally:
         for p in reversed(procs):
             if p.poll() is None:
@@ -370,6 +405,12 @@ def stack(port_base, port_bases, tmp_path_factory) -> Iterator[dict]:
                 p.kill()
         origin.stop()
         port_bases.release(base)
+
+
+@pytest.fixture(scope="module")
+def stack(port_base, port_bases, tmp_path_factory) -> Iterator[dict]:
+    with run_stack(port_bases, tmp_path_factory.mktemp("http11")) as s:
+        yield s
 
 
 def _wait_ready(url: str, procs, timeout_s: float = 30.0) -> None:

@@ -1,0 +1,171 @@
+"""Keep-alive upstream connections per (host, port): how many stay idle, and for how long.
+
+An idle connection costs a socket on both ends and, on the way through Toxiproxy, two
+more plus its goroutines; issue 12 saw Toxiproxy's fds grow 19 → 313 in a soak because
+every burst left up to 64 idle connections per upstream behind, forever. So idle ones
+are capped per upstream and closed after an idle timeout.
+
+The idle timeout is swept, not timed per connection: one pool timer every
+`idle_timeout_s / 2` bumps a generation and closes connections idle for two whole
+periods, so a connection goes between 1 and 1.5 idle timeouts after it was last used,
+and a request pays no timer. The sweep runs only while something is idle.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+
+from .connection import UpstreamConnection
+from .limits import POOL_ENV_PREFIX, from_env
+from .messages import Headers, request_head
+from .response import ClientResponse, ConnectFailed
+from .stats import count
+
+
+@dataclass(frozen=True, slots=True)
+class PoolConfig:
+    # Envoy keeps idle upstream connections 1 h (idle_timeout) and HAProxy purges them
+    # after 5 s (pool-purge-delay); 15 s keeps a demo's bursts warm and stays well below
+    # the 60 s keep-alive our own servers give (so a hop never reuses one they closed).
+    idle_timeout_s: float = 15.0
+    # HAProxy's pool-max-conn is unlimited and Envoy has no idle cap; 16 per upstream
+    # covers a demo's concurrency and bounds what a latency spike leaves behind.
+    max_idle_per_upstream: int = 16
+    # Envoy's max_response_headers_kb is 60 KiB; HAProxy (tune.bufsize 16 KiB) and nginx
+    # (proxy_buffer_size 4–8 KiB) are stricter. Beyond it: 502 upstream-head-too-large.
+    max_head_bytes: int = 60 << 10
+    # HAProxy's `timeout server` (commonly 30 s; Envoy's stream idle_timeout is 5 min):
+    # a body that stops arriving for this long is cut, so a stalled upstream cannot keep
+    # a client open for ever.
+    body_idle_timeout_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        for name in ("idle_timeout_s", "body_idle_timeout_s"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0 < value <= 86_400:
+                raise ValueError(f"PoolConfig.{name} must be a number of seconds in (0, 86400], got {value!r}.")
+        for name in ("max_idle_per_upstream", "max_head_bytes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < (0 if name == "max_idle_per_upstream" else 1):
+                raise ValueError(f"PoolConfig.{name} must be a non-negative integer (positive for a byte limit), "
+                                 f"got {value!r}.")
+
+
+class ConnectionPool:
+    """Keep-alive connections per (host, port)."""
+
+    def __init__(self, config: PoolConfig | None = None, max_idle_per_host: int | None = None):
+        cfg = config or from_env(PoolConfig, os.environ, POOL_ENV_PREFIX)   # GATEMESH_POOL_* overrides
+        if max_idle_per_host is not None:   # the older keyword
+            cfg = PoolConfig(cfg.idle_timeout_s, max_idle_per_host, cfg.max_head_bytes, cfg.body_idle_timeout_s)
+        self.config = cfg
+        self._max_idle = cfg.max_idle_per_upstream
+        self._idle: dict[tuple[str, int], list[UpstreamConnection]] = {}
+        self._gen = 0
+        self._sweep: asyncio.TimerHandle | None = None
+
+    def idle_count(self) -> int:
+        return sum(len(v) for v in self._idle.values())
+
+    def release(self, conn: UpstreamConnection) -> None:
+        idle = self._idle.get(conn.key)
+        if idle is None:
+            idle = self._idle[conn.key] = []
+        if len(idle) < self._max_idle:
+            conn.idle_gen = self._gen
+            idle.append(conn)
+            if self._sweep is None:
+                self._sweep = conn.loop.call_later(self.config.idle_timeout_s / 2, self._sweep_idle, conn.loop)
+        else:
+            count("upstream-idle-cap")
+            conn.abort()
+
+    def forget(self, conn: UpstreamConnection) -> None:
+        idle = self._idle.get(conn.key)
+        if idle and conn in idle:
+            idle.remove(conn)
+
+    def _sweep_idle(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._gen += 1
+        oldest_kept = self._gen - 2
+        for key, idle in list(self._idle.items()):
+            # The list is in release order (LIFO reuse pops the end), so the stale ones lead.
+            n = 0
+            while n < len(idle) and idle[n].idle_gen <= oldest_kept:
+                n += 1
+            for conn in idle[:n]:
+                count("upstream-idle-timeout-closed")
+                conn.abort()
+            del idle[:n]
+            if not idle:
+                del self._idle[key]
+        self._sweep = loop.call_later(self.config.idle_timeout_s / 2, self._sweep_idle, loop) if self._idle else None
+
+    async def _connect(self, key: tuple[str, int]) -> UpstreamConnection:
+        loop = asyncio.get_running_loop()
+        try:
+            _, conn = await loop.create_connection(lambda: UpstreamConnection(self, key), key[0], key[1])
+        except OSError as exc:
+            raise ConnectFailed(f"cannot connect to {key[0]}:{key[1]}: {exc.strerror or exc}") from None
+        return conn
+
+    async def request(self, host: str, port: int, method: bytes, target: bytes, headers: Headers,
+                      body: bytes = b"", timeout_s: float | None = None) -> ClientResponse:
+        """Send one request; returns once the final response head is in.
+
+        `headers` must not contain framing headers: Content-Length is set here.
+        `timeout_s` bounds the whole wait for the response head, connecting included:
+        TimeoutError when it passes (the connection is closed, never reused). One timer
+        on the event loop does it, armed here and cancelled when the head arrives.
+        Cancelling the caller closes the connection too.
+        """
+        key = (host, port)
+        conn = None
+        idle = self._idle.get(key)
+        while idle:
+            conn = idle.pop()   # the most recently used: the least likely to be stale
+            if not conn.closed:
+                break
+            conn = None
+        if conn is None:
+            if timeout_s is None:
+                conn = await self._connect(key)
+            else:
+                started = asyncio.get_running_loop().time()
+                async with asyncio.timeout(timeout_s):
+                    conn = await self._connect(key)
+                timeout_s = max(0.0, timeout_s - (conn.loop.time() - started))
+        loop = conn.loop
+        resp = ClientResponse(conn)
+        conn.response = resp
+        conn._headers = resp.headers   # filled by the parser's on_header
+        conn.head_request = method == b"HEAD"
+        conn.head_bytes = 0
+        fut: asyncio.Future[ClientResponse] = loop.create_future()
+        conn.headers_future = fut
+        head = request_head(method, target, headers)
+        assert conn.transport is not None
+        if body or method in (b"POST", b"PUT", b"PATCH"):
+            head += b"content-length: %d\r\n\r\n" % len(body)
+            conn.transport.write(head + body if body else head)
+        else:
+            conn.transport.write(head + b"\r\n")
+        timer = loop.call_later(timeout_s, conn.time_out, fut, timeout_s) if timeout_s is not None else None
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            conn.abort()
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def close(self) -> None:
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
+        for conns in list(self._idle.values()):
+            for conn in list(conns):
+                conn.abort()
+        self._idle.clear()

@@ -1,0 +1,117 @@
+"""An upstream's answer as the client hands it back, and the client's typed failures.
+
+The retry policy tells the failures apart, so each says what happened on the wire:
+
+    UpstreamError
+    ├── ConnectFailed           connection refused / unreachable (nothing was sent)
+    ├── UpstreamReset           the connection broke before a complete response
+    ├── UpstreamIdleTimeout     the body stopped arriving for longer than the idle timeout
+    └── UpstreamProtocolError   the upstream spoke something that is not HTTP/1.1 (never retried:
+        │                       a broken upstream answers the retry the same way)
+        └── UpstreamHeadTooLarge   its response head passed the limit (HAProxy and nginx: 502)
+
+Each `reason` is a member of `gatemesh.reasons.Reason`, which is what the client reads.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from ..reasons import Reason
+from .messages import Headers
+
+if TYPE_CHECKING:
+    from .connection import UpstreamConnection
+
+
+class UpstreamError(Exception):
+    reason: str = Reason.UPSTREAM_ERROR
+
+
+class ConnectFailed(UpstreamError):
+    reason = Reason.CONNECT_FAILED
+
+
+class UpstreamReset(UpstreamError):
+    reason = Reason.UPSTREAM_RESET
+
+
+class UpstreamIdleTimeout(UpstreamError):
+    reason = Reason.UPSTREAM_IDLE_TIMEOUT
+
+
+class UpstreamProtocolError(UpstreamError):
+    reason = Reason.UPSTREAM_PROTOCOL_ERROR
+
+
+class UpstreamHeadTooLarge(UpstreamProtocolError):
+    reason = Reason.UPSTREAM_HEAD_TOO_LARGE
+
+
+class ClientResponse:
+    """Status and headers of an upstream response; the body arrives behind them."""
+
+    __slots__ = ("status", "headers", "complete", "body", "_chunks", "_conn", "_waiter", "_error", "_consumed")
+
+    def __init__(self, conn: UpstreamConnection):
+        self.status = 0
+        self.headers: Headers = []
+        self.complete = False
+        self.body = b""   # the whole body, set once `complete` (a streamed one is in iter_body's chunks)
+        self._chunks: deque[bytes] = deque()
+        self._conn = conn
+        self._waiter: asyncio.Future[None] | None = None
+        self._error: Exception | None = None
+        self._consumed = False
+
+
+    async def read(self) -> bytes:
+        """Wait for and return the whole body."""
+        while not self.complete:
+            await self._wait()
+        return self.body
+
+    async def iter_body(self) -> AsyncIterator[bytes]:
+        """The body as it arrives. Closing the iterator early (the client went away) cuts the
+        upstream connection at once, so an abandoned stream holds no upstream socket."""
+        try:
+            while True:
+                while self._chunks:
+                    yield self._chunks.popleft()
+                if self.complete:
+                    return
+                await self._wait()
+        finally:
+            self.release()
+
+    async def _wait(self) -> None:
+        if self._error is not None:
+            raise self._error
+        conn = self._conn
+        self._waiter = conn.loop.create_future()
+        # Only a body that did not arrive with its head waits here, so the hot path (small
+        # answers, whole in one read) arms no timer.
+        timer = conn.loop.call_later(conn.pool.config.body_idle_timeout_s, conn.idle_expired, self._waiter)
+        try:
+            await self._waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            if self._error is not None:
+                self._waiter.set_exception(self._error)
+            else:
+                self._waiter.set_result(None)
+
+    def fail(self, err: Exception) -> None:
+        self._error = err
+        self._wake()
+
+    def release(self) -> None:
+        """Give up on the rest of the body: the connection cannot be reused."""
+        if not self.complete:
+            self._conn.abort()

@@ -1,0 +1,125 @@
+"""Writing an answer: its framing, a whole body in one write, or a stream as it arrives.
+
+Framing is the server's job, never the handler's: Content-Length for a whole body,
+Content-Length or chunked for a stream (a close-delimited upstream answer included, so
+it ends with a proper `0\\r\\n\\r\\n`), and nothing after the head of a HEAD, 1xx, 204
+or 304 answer. A stream that breaks cuts the connection, so the client sees a truncated
+message, never a short one that looks complete; a stream the client abandons is closed
+at once, which cuts its upstream connection too.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Protocol
+
+from ..reasons import Reason, status_of
+from .messages import _STATUS_LINES, Response, json_response, status_line
+
+if TYPE_CHECKING:
+    from .server import HttpServerProtocol
+
+log = logging.getLogger("gatemesh.http")
+
+
+class _Writer(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+
+def error_response(reason: Reason, message: str, proxy: bytes, status: int | None = None) -> Response:
+    """The proxy's own answer: the reason's status, the reason in a header and the JSON body."""
+    return json_response(status or status_of(reason), {"error": message, "reason": str(reason)},
+                         [(b"x-gatemesh-reason", reason.encode()), (b"x-gatemesh-proxy", proxy)])
+
+
+def framing(method: bytes, resp: Response) -> tuple[bytes, bool]:
+    """The framing header line(s) for a whole-body answer, and whether its body is sent.
+
+    RFC 9110 §6.4.1 and §8.6: 1xx and 204 carry neither a body nor Content-Length; a HEAD
+    answer carries the length the GET would have had (the upstream's, when proxied); a
+    304 carries one only when the upstream sent one.
+    """
+    status = resp.status
+    if status < 200 or status == 204:
+        return b"", False
+    if method == b"HEAD":
+        n = resp.content_length if resp.content_length is not None else len(resp.body)
+        return b"content-length: %d\r\n" % n, False
+    if status == 304:
+        declared = resp.content_length
+        return (b"" if declared is None else b"content-length: %d\r\n" % declared), False
+    return b"content-length: %d\r\n" % len(resp.body), True
+
+
+def write_whole(transport: _Writer, method: bytes, resp: Response, keep_alive: bool) -> None:
+    status = resp.status
+    if status >= 200 and status != 204 and status != 304 and method != b"HEAD":   # `framing`'s everyday case, inline
+        length, with_body = b"content-length: %d\r\n" % len(resp.body), True
+    else:
+        length, with_body = framing(method, resp)
+    parts = [_STATUS_LINES.get(resp.status) or status_line(resp.status)]
+    for n, v in resp.headers:
+        parts.append(n + b": " + v + b"\r\n")
+    parts.append(length if keep_alive else length + b"connection: close\r\n")
+    parts.append(b"\r\n")
+    if with_body:
+        parts.append(resp.body)
+    transport.write(b"".join(parts))
+
+
+async def write_stream(conn: HttpServerProtocol, transport: _Writer, method: bytes, resp: Response,
+                       keep_alive: bool) -> bool:
+    """Send a streamed body; returns whether the connection can be kept."""
+    status = resp.status
+    has_body = method != b"HEAD" and status >= 200 and status not in (204, 304)
+    chunked = resp.content_length is None
+    parts = [status_line(status)]
+    for n, v in resp.headers:
+        parts.append(n + b": " + v + b"\r\n")
+    if chunked:
+        parts.append(b"transfer-encoding: chunked\r\n")
+    else:
+        parts.append(b"content-length: %d\r\n" % resp.content_length)  # type: ignore[str-format]
+    if not keep_alive:
+        parts.append(b"connection: close\r\n")
+    parts.append(b"\r\n")
+    transport.write(b"".join(parts))
+    stream = resp.stream
+    assert stream is not None
+    sent = 0
+    finished = False
+    idle_s = conn._l.limits.body_idle_timeout_s
+    try:
+        async for chunk in stream:
+            if not has_body or not chunk:
+                continue
+            sent += len(chunk)
+            transport.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+            writable = conn.writable()
+            if writable is not None and not writable.is_set():
+                try:   # a client that stops reading is cut like one that stops sending
+                    async with asyncio.timeout(idle_s):
+                        await writable.wait()
+                except TimeoutError:
+                    log.info("client read nothing of a streamed answer for %g s", idle_s)
+                    return False
+            if conn.closing():
+                return False
+        finished = True
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        # The upstream broke mid-body: the only honest thing left is to cut the
+        # downstream connection too, so the client sees a truncated message.
+        log.info("upstream body broke after %d bytes: %s", sent, exc)
+        return False
+    finally:
+        if not finished:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:   # an abandoned stream: cut its upstream connection now
+                await aclose()
+    if has_body and chunked:
+        transport.write(b"0\r\n\r\n")
+    elif has_body and sent != resp.content_length:
+        return False
+    return keep_alive

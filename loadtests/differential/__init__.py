@@ -1,0 +1,1 @@
+"""The differential corpus: raw HTTP through gatemesh, HAProxy and nginx side by side."""
