@@ -2,7 +2,6 @@
 rates and states, each with its sentence (``words``). Pure: a ``Sample`` in, JSON out."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from gatemesh.policy import PATTERN_NAMES, Policy
@@ -13,7 +12,6 @@ from .sample import Sample
 
 SWITCHABLE = tuple(p for p in PATTERN_NAMES if p != "balancer")   # the balancer has no off switch
 DEFAULT_ON = {p: bool(getattr(getattr(Policy(), p), "enabled", True)) for p in SWITCHABLE}
-EJECTED_FOR = re.compile(r"ejected for ([0-9.]+) s")
 FAIL_FAST = ("circuit-open", "no-healthy-upstream", "retry-budget-exhausted", "overloaded", "timeout",
              "deadline-exceeded", "rate-limited")
 
@@ -29,16 +27,11 @@ def flow(reqs: dict, buckets_new: list | None, buckets_old: list | None, dt: flo
 class ViewBuilder:
     def __init__(self) -> None:
         self.prev: Sample | None = None
-        self.eject_until: dict[tuple[str, str, str], float] = {}   # (proxy, upstream, instance) -> wall time
         self.known_edges: dict[str, tuple[str, str, str]] = {}     # id -> (from, to, from's words), once seen
 
     def build(self, s: Sample) -> dict[str, Any]:
         prev = self.prev
         dt = max(0.2, s.at - prev.at) if prev else 1.0
-        for ev in s.events:
-            m = EJECTED_FOR.search(ev.get("cause", "")) if ev.get("kind") == "ejected" else None
-            if m:
-                self.eject_until[(ev["proxy"], ev["upstream"], ev["instance"])] = ev["at"] + float(m.group(1))
         parts, st = s.parts, s.parts.status
         alive = {p.name: p for p in parts.parts}
         proxies = {p.name: p for p in parts.parts if p.kind in ("gateway", "sidecar")}
@@ -162,7 +155,8 @@ class ViewBuilder:
                 continue
             state = (info.get("instance_breakers") or {}).get(name, "closed")
             ejected = name in (info.get("ejected") or [])
-            left = max(0.0, self.eject_until.get((proxy, svc, name), s.at) - s.at) if ejected else None
+            # the proxy says how long each ejection has left (`/-/upstreams`: ejected_s_left)
+            left = float((info.get("ejected_s_left") or {}).get(name, 0.0)) if ejected else None
             if proxy == gateway:
                 inst["breaker"]["edge"] = {"state": state}
                 if ejected:
