@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             progress.say("gatemesh: starting an edge-mesh topology for the experiment ...")
             lab = Lab.start(args.port_base, progress=lambda m: None)
-            progress.say(f"gatemesh: topology up at {lab.gateway} (ports {lab.port_base}..{lab.port_base + 999}) "
+            progress.say(f"gatemesh: topology up at {lab.gateway} (ports {lab.port_base}..{(lab.port_base or 0) + 999}) "
                          f"in {time.monotonic() - started:.0f}s")
     except (LabError, RuntimeError) as e:
         raise CliError(str(e)) from None

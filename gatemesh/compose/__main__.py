@@ -13,6 +13,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from gatemesh.topology import DEFAULT_TOPOLOGY, TOPOLOGIES, TopologyError, build_topology
 
@@ -32,8 +33,8 @@ class _Parser(argparse.ArgumentParser):
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = _Parser(prog=f"python -m {PROG}", description="gatemesh's docker compose files, from the topology definitions.")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
-    topo = dict(choices=list(TOPOLOGIES), default=DEFAULT_TOPOLOGY, help=f"default {DEFAULT_TOPOLOGY}")
-    where = dict(type=Path, default=None, help="the compose folder (default: compose/ of this checkout)")
+    topo: dict[str, Any] = dict(choices=list(TOPOLOGIES), default=DEFAULT_TOPOLOGY, help=f"default {DEFAULT_TOPOLOGY}")
+    where: dict[str, Any] = dict(type=Path, default=None, help="the compose folder (default: compose/ of this checkout)")
     r = sub.add_parser("render", help="print one topology's compose file")
     r.add_argument("--topology", **topo)
     r.add_argument("--check", action="store_true", help="compare every committed file instead; exit 1 on drift")

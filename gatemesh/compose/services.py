@@ -268,7 +268,7 @@ class ServiceRenderer:
         gateway, and the entry (a storefront sidecar where there is no gateway)."""
         e = self.topology.endpoints
         urls = [e.toxiproxy_api, e.controlplane, e.entry] + [u for u in (e.gateway, e.dashboard) if u]
-        return {int(urlsplit(u).port) for u in urls}
+        return {int(urlsplit(u).port or 0) for u in urls}
 
     def _ports(self, svc: dict[str, Any], ns: str) -> None:
         mine = sorted(p for p in self.published if self.netns.owner(p) == ns)

@@ -26,7 +26,7 @@ ARM_COLORS = {"off": "#555555", "edge": "#1f77b4", "mesh": "#d95f02", "frozen": 
               "closed": "#555555", "open": "#7570b3"}
 OK, DEGRADED, FAILED = "#4daf4a", "#ff9f1c", "#e41a1c"
 FAULT_SHADE = "#f4cccc"
-EVENT_STYLE = {  # kind -> (color, linestyle, legend label)
+EVENT_STYLE: dict[str, tuple[str, Any, str]] = {  # kind -> (color, linestyle, legend label)
     "breaker-open": ("#e41a1c", "--", "breaker opened"),
     "breaker-half-open": ("#ff7f00", ":", "breaker half-open"),
     "breaker-closed": ("#4daf4a", "--", "breaker closed"),

@@ -12,6 +12,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from gatemesh.runner.preflight import REPO_ROOT
 
@@ -69,7 +70,7 @@ class LocustRun:
             argv += ["--arrival-rate", f"{spec.arrival_rate:g}"]
         self.argv = argv
         self.popen: subprocess.Popen | None = None
-        self._log = None
+        self._log: IO[bytes] | None = None
 
     def start(self) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)

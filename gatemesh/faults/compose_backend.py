@@ -246,4 +246,8 @@ def partition(faults: Faults, name: str) -> Fault:
     faults.member(name)
     backend.partition(name)
     pod = pod_of(backend.topology, name)
-    return Fault(pod, "partition", "disconnected from the network", lambda: backend.heal(pod))
+
+    def heal() -> None:
+        backend.heal(pod)
+
+    return Fault(pod, "partition", "disconnected from the network", heal)

@@ -150,7 +150,7 @@ class Scheduled:
         """Bring the fault to the state its schedule wants at ``now``."""
         if self.finished or self.armed_at is None:
             return
-        calls = self._calls() - self.calls_at_arm if self.schedule.needs_calls else 0
+        calls = self._calls() - self.calls_at_arm if self.schedule.needs_calls and self._calls is not None else 0
         want, finished = self.schedule.state(now - self.armed_at, calls)
         if want != self.active:
             (self._apply if want else self._revert)()

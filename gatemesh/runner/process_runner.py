@@ -212,8 +212,8 @@ class ProcessRunner:
             try:
                 self._toxiproxy.populate(probe.proxies)
                 deadline = time.monotonic() + timeout_s
-                for group in probe.groups():
-                    self._start_group(group, deadline, say)
+                for members in probe.groups():
+                    self._start_group(members, deadline, say)
                 self._wait_registered([c for c in added if c.kind == SERVICE], deadline, say)
             except BaseException:
                 batch = [self.children[c.name] for c in reversed(added) if c.name in self.children]
@@ -349,7 +349,7 @@ class ProcessRunner:
 
     def _wait_registered(self, instances: Iterable[Component], deadline: float, say: Progress) -> None:
         """Wait until the registry lists every instance at its Toxiproxy address."""
-        want = {(c.service, c.instance): c.address for c in instances}
+        want = {(str(c.service), str(c.instance)): c.address for c in instances}
         if not want:
             return
         url = self.topology.endpoints.controlplane + "/v1/snapshot?wait_s=0"
@@ -357,8 +357,8 @@ class ProcessRunner:
         while True:
             try:
                 snap = json_request("GET", url, timeout_s=2.0) or {}
-                have = {
-                    (service, inst.get("id")): inst.get("address")
+                have: dict[tuple[str, str], str | None] = {
+                    (service, str(inst.get("id"))): inst.get("address")
                     for service, insts in (snap.get("services") or {}).items()
                     for inst in insts
                 }

@@ -30,7 +30,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from gatemesh.topology import PortPlan, TopologyError, build_topology
 
@@ -259,7 +259,8 @@ def _handler(sup: Supervisor) -> type[BaseHTTPRequestHandler]:
                     job = _component_job(sup, parts[1], parts[2], body)
                     self._reply(200, sup.submit(job, frozenset({parts[1]}), f"{parts[2]} {parts[1]}"))
                 elif parts == ["scale"]:
-                    service, count = body.get("service"), body.get("count")
+                    # unchecked on purpose: runner.scale validates both and answers a sentence
+                    service, count = cast(str, body.get("service")), cast(int, body.get("count"))
                     runner = sup.runner
                     assert runner is not None
                     # A scale touches the service's instances and sidecars (it may remove

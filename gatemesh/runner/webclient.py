@@ -23,7 +23,7 @@ def request(
 ) -> tuple[int, bytes]:
     """One request on a fresh connection; raises OSError when nothing answers."""
     parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout_s)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=timeout_s)
     try:
         payload = None
         hdrs = dict(headers or {})
