@@ -134,7 +134,8 @@ class HttpServerProtocol(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             if self._reject is None:
                 self._reject = (HeadRefused(Reason.UNSUPPORTED_VERSION, "only HTTP/1.1 and HTTP/1.0 are spoken here")
-                                if "version" in str(exc) else HeadRefused(Reason.BAD_REQUEST, f"malformed HTTP request: {exc}"))
+                                if "Invalid HTTP version" in str(exc)
+                                else HeadRefused(Reason.BAD_REQUEST, f"malformed HTTP request: {exc}"))
         if self._reject is not None:
             count(self._reject.reason)
             self._fail(error_response(self._reject.reason, self._reject.message, self._l.proxy))
