@@ -1,6 +1,7 @@
 """Soak a topology: steady traffic through the gateway for a bounded time (with a short
 Toxiproxy latency window every minute), sampling RSS and open files of every process,
-then the table per process kind (Toxiproxy, control plane, gateway, sidecars, apps) from
+then the table per process kind (Toxiproxy, control plane, gateway, sidecars, apps, the
+dashboard) from
 start to end, and which ones still grow.
 
   gatemesh soak --duration 600                # ten minutes at 40 req/s
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     runner = None
     try:
         print(f"soak: starting edge-mesh on port base {lock.base} ...", flush=True)
-        runner = start_topology(lock.base, run_dir)
+        runner = start_topology(lock.base, run_dir, dashboard=True)
         report = soak(runner, args.duration, args.interval, args.rate,
                       latency_every_s=0.0 if args.no_latency else 60.0, say=lambda m: print(m, flush=True))
     finally:

@@ -6,6 +6,7 @@ returns a sentence, or raises ``ControlError`` with the API's one-line message."
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from gatemesh.faults import FaultError, Faults
@@ -15,8 +16,10 @@ from gatemesh.policy_client import PolicyClient, PolicyClientError
 from gatemesh.presets import PRESETS, UnknownPreset, preset
 from gatemesh.runner.control import Control
 from gatemesh.runner.errors import RunnerError
+from gatemesh.runner.state import SPEC_FILE, read_json
 from gatemesh.runner.webclient import HttpError, json_request
 from gatemesh.topology import TopologyError
+from gatemesh.workshop.context import LabError
 
 from .parts import Parts
 
@@ -60,9 +63,11 @@ def _number(params: dict[str, Any], key: str, default: float) -> float:
 
 
 class Controls:
-    def __init__(self, parts: Callable[[], Parts], control: Callable[[], Control | None]) -> None:
+    def __init__(self, parts: Callable[[], Parts], control: Callable[[], Control | None],
+                 state_file: Path | None = None) -> None:
         self.parts = parts          # what runs now (the hub's last read)
         self.control = control      # the run's supervisor client, None without one
+        self.state_file = state_file  # <run dir>/state.json of a `gatemesh up` run
 
     def faults(self) -> Faults:
         p = self.parts()
@@ -77,7 +82,7 @@ class Controls:
         try:
             return fn()
         except (FaultError, PolicyClientError, PolicyError, RunnerError, TopologyError, UnknownPreset,
-                HttpError, ValueError, KeyError, TypeError) as e:
+                HttpError, ValueError, KeyError, TypeError, LabError) as e:
             raise ControlError(str(e).strip("'\"")) from None
         except OSError as e:
             raise ControlError(f"the API did not answer ({e})") from None
@@ -88,37 +93,20 @@ class Controls:
         if kind not in KINDS:
             raise ControlError(f"unknown fault kind {kind!r}; use one of: {', '.join(KINDS)}")
         f = self.faults()
-        n = lambda key, default: _number(params, key, default)
-        toxic = {"stream": params["stream"]} if params.get("stream") else {}
-        if "toxicity" in params and params["toxicity"] not in ("", None):
-            toxic["toxicity"] = n("toxicity", 1.0)
         if kind == "kill":
             f.kill(target, str(params.get("signal") or "SIGKILL"))
             return f"killed {target}"
         if kind in ("pause", "resume", "restart"):
             getattr(f, kind)(target)
             return f"{target}: {DONE[kind]}"
-        if kind == "latency":
-            fault = f.latency(target, n("ms", 1000), n("jitter_ms", 0), **toxic)
-        elif kind == "timeout":
-            fault = f.timeout(target, n("ms", 0), **toxic)
-        elif kind == "reset_peer":
-            fault = f.reset_peer(target, n("timeout_ms", 0), **toxic)
-        elif kind == "bandwidth":
-            fault = f.bandwidth(target, n("rate_kbps", 1), **toxic)
-        elif kind == "slicer":
-            fault = f.slicer(target, int(n("average_size_bytes", 1)), int(n("size_variation_bytes", 0)),
-                             int(n("delay_us", 1000)), **toxic)
-        elif kind == "limit_data":
-            fault = f.limit_data(target, int(n("bytes", 0)), **toxic)
-        elif kind == "slow_close":
-            fault = f.slow_close(target, n("delay_ms", 1000), **toxic)
-        elif kind == "down":
+        if kind == "down":
             fault = f.down(target)
-        else:
+        elif kind == "misbehave":
             seed = params.get("seed")
-            fault = f.misbehave(target, n("error_rate", 1.0), int(n("error_status", 500)), n("delay_ms", 0),
-                                int(seed) if seed not in (None, "") else None)
+            fault = f.misbehave(target, _number(params, "error_rate", 1.0), int(_number(params, "error_status", 500)),
+                                _number(params, "delay_ms", 0), int(seed) if seed not in (None, "") else None)
+        else:   # a toxic: its settings are the toxic class's own fields (faults/toxics.py)
+            fault = f.network(target, kind, **{k: v for k, v in params.items() if v not in ("", None)})
         return f"{fault.target}: {fault.description}"
 
     def remove_fault(self, target: str, kind: str | None = None) -> str:
@@ -151,8 +139,19 @@ class Controls:
                f"removed {', '.join(r.get('removed') or []) or 'none'})"
 
     def reset(self) -> str:
-        """Every fault off (killed ones restarted), every policy back to its defaults, and
-        every proxy's breaker, ejection and budget state cleared where it offers ``/-/reset``."""
+        """What `gatemesh reset` does (``gatemesh.workshop.reset_all``) on a `gatemesh up`
+        run: faults off, counts back to the run's, policies back to the defaults, every
+        proxy's breakers, ejections, budgets and fallbacks cleared. Elsewhere (compose) the
+        same steps but the scaling, through the same clients."""
+        if self.state_file is not None and self.control() is not None and self.parts().supervised:
+            from gatemesh.workshop import LabContext, reset_all
+
+            spec = read_json(self.state_file.parent / SPEC_FILE) or {}
+            ctx = LabContext(self.state_file.parent.name)
+            try:
+                return reset_all(ctx, spec.get("counts")).sentence()
+            finally:
+                ctx.close()
         done = self.faults().reset()
         client = self.policy_client()
         services = sorted({i.get("service") for i in self.parts().status.get("instances", []) if i.get("service")})

@@ -38,7 +38,7 @@ def make_app(source: PartsSource, config: DashboardConfig | None = None) -> web.
     config = config or DashboardConfig()
     load = Load(config)
     hub = Hub(source, config, load.stats)
-    controls = Controls(lambda: hub.parts or source.read(), source.control)
+    controls = Controls(lambda: hub.parts or source.read(), source.control, source.state_file)
     app = web.Application(client_max_size=MAX_BODY)
     app["hub"] = hub
 

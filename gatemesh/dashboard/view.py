@@ -2,7 +2,6 @@
 rates and states, each with its sentence (``words``). Pure: a ``Sample`` in, JSON out."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from gatemesh.policy import PATTERN_NAMES, Policy
@@ -13,7 +12,6 @@ from .sample import Sample
 
 SWITCHABLE = tuple(p for p in PATTERN_NAMES if p != "balancer")   # the balancer has no off switch
 DEFAULT_ON = {p: bool(getattr(getattr(Policy(), p), "enabled", True)) for p in SWITCHABLE}
-EJECTED_FOR = re.compile(r"ejected for ([0-9.]+) s")
 FAIL_FAST = ("circuit-open", "no-healthy-upstream", "retry-budget-exhausted", "overloaded", "timeout",
              "deadline-exceeded", "rate-limited")
 
@@ -29,15 +27,11 @@ def flow(reqs: dict, buckets_new: list | None, buckets_old: list | None, dt: flo
 class ViewBuilder:
     def __init__(self) -> None:
         self.prev: Sample | None = None
-        self.eject_until: dict[tuple[str, str, str], float] = {}   # (proxy, upstream, instance) -> wall time
+        self.known_edges: dict[str, tuple[str, str, str]] = {}     # id -> (from, to, from's words), once seen
 
     def build(self, s: Sample) -> dict[str, Any]:
         prev = self.prev
         dt = max(0.2, s.at - prev.at) if prev else 1.0
-        for ev in s.events:
-            m = EJECTED_FOR.search(ev.get("cause", "")) if ev.get("kind") == "ejected" else None
-            if m:
-                self.eject_until[(ev["proxy"], ev["upstream"], ev["instance"])] = ev["at"] + float(m.group(1))
         parts, st = s.parts, s.parts.status
         alive = {p.name: p for p in parts.parts}
         proxies = {p.name: p for p in parts.parts if p.kind in ("gateway", "sidecar")}
@@ -60,7 +54,7 @@ class ViewBuilder:
             ups = s.upstreams.get(name)
             fail_fast = sum(v for (_, outcome), v in reqs.items() if outcome in FAIL_FAST)
             budget = ""
-            for u, info in (ups or {}).items():
+            for info in (ups or {}).values():
                 b = info.get("budget") or {}
                 if b.get("enabled") and b.get("allowed"):
                     budget = f"{b.get('retries', 0)} of {b.get('allowed')} used"
@@ -70,10 +64,10 @@ class ViewBuilder:
                     "in_flight": sum(int(i.get("in_flight", 0)) for i in (ups or {}).values())}
             node["label"] = words.proxy(node)
             proxy_nodes.append(node)
-            for (u, inst, result), v in atts.items():
+            for (u, target, result), v in atts.items():
                 if u == "local":   # a sidecar's inbound hop: the callers' attempts already count it
                     continue
-                a = attempts_by_inst.setdefault(inst, [0.0, 0.0])
+                a = attempts_by_inst.setdefault(target, [0.0, 0.0])
                 a[0] += v
                 a[1] += v if result.isdigit() and int(result) < 500 else 0.0
             by_up: dict[str, dict] = {}
@@ -94,6 +88,16 @@ class ViewBuilder:
             f = flow(r, None, None, dt)
             edges.append({"id": f"mesh>{u}", "from": "mesh", "to": u, "from_label": "the mesh (sidecars)",
                           "to_label": u, **f})
+        if gateway is not None:   # the gateway routes to every service, traffic or not
+            for svc_name in sorted({p.service for p in parts.of("service") if p.service}):
+                self.known_edges.setdefault(f"gateway>{svc_name}", ("gateway", svc_name, "gateway"))
+        for e in edges:
+            self.known_edges[e["id"]] = (e["from"], e["to"], e["from_label"])
+        have = {e["id"] for e in edges}
+        for eid, (src, dst, src_label) in self.known_edges.items():   # quiet, or its proxy did not answer
+            if eid not in have:
+                edges.append({"id": eid, "from": src, "to": dst, "from_label": src_label, "to_label": dst,
+                              "rps": 0.0, "success": None, "p50": None, "p99": None})
         for e in edges:
             e["label"] = words.edge(e)
 
@@ -143,7 +147,7 @@ class ViewBuilder:
 
     def _placements(self, inst: dict, s: Sample, proxies: dict, gateway: str | None) -> None:
         name, svc = inst["name"], inst["service"]
-        mesh = {"count": 0, "of": 0, "state": "closed"}
+        mesh: dict[str, Any] = {"count": 0, "of": 0, "state": "closed"}
         mesh_left: float | None = None
         for proxy, ups in s.upstreams.items():
             info = (ups or {}).get(svc)
@@ -151,7 +155,8 @@ class ViewBuilder:
                 continue
             state = (info.get("instance_breakers") or {}).get(name, "closed")
             ejected = name in (info.get("ejected") or [])
-            left = max(0.0, self.eject_until.get((proxy, svc, name), s.at) - s.at) if ejected else None
+            # the proxy says how long each ejection has left (`/-/upstreams`: ejected_s_left)
+            left = float((info.get("ejected_s_left") or {}).get(name, 0.0)) if ejected else None
             if proxy == gateway:
                 inst["breaker"]["edge"] = {"state": state}
                 if ejected:

@@ -33,6 +33,8 @@ def instance(i: dict[str, Any]) -> str:
         says.append("killed (not running)")
     elif i.get("paused"):
         says.append("paused (answers nothing)")
+    if i.get("up") is False and i.get("alive") is not False and not i.get("paused"):
+        says.append("its app does not answer")
     if i.get("sidecar") == "killed":
         says.append("its sidecar is killed")
     elif i.get("sidecar") == "paused":

@@ -57,9 +57,11 @@ class NemesisOptions:
         return cls(seed=seed, steps=60, orders=2000, hold_s=(1.0, 4.0), gap_s=(3.0, 8.0))
 
 
-def start_topology(port_base: int, run_dir: Path, say: Say | None = None) -> ProcessRunner:
-    """An edge-mesh topology with two orders instances (the caller stops it)."""
-    runner = ProcessRunner(build_topology("edge-mesh", PortPlan.from_base(port_base), COUNTS), run_dir)
+def start_topology(port_base: int, run_dir: Path, say: Say | None = None, dashboard: bool = False) -> ProcessRunner:
+    """An edge-mesh topology with two orders instances (the caller stops it); the dashboard
+    only when asked (the soak watches it too; the nemesis does not need it)."""
+    topology = build_topology("edge-mesh", PortPlan.from_base(port_base), COUNTS, dashboard=dashboard)
+    runner = ProcessRunner(topology, run_dir)
     runner.start(progress=say, timeout_s=120)
     return runner
 

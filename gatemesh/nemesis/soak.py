@@ -27,7 +27,7 @@ from .run import entry
 from .traffic import Traffic
 
 GROWTH_FLAG = 0.25     # +25 % start → end, still rising at the end: reported as growing
-KINDS = ("toxiproxy", "controlplane", "gateway", "sidecar", "service")
+KINDS = ("toxiproxy", "controlplane", "gateway", "sidecar", "service", "dashboard")
 
 
 def proc_sample(pid: int) -> tuple[float, int] | None:

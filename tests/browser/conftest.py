@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,11 +19,12 @@ from typing import Any
 
 import pytest
 
+from pagelib import gatemesh
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 REFUSED = "Failed to load resource: the server responded with a status of 400"
-REPO = Path(__file__).resolve().parents[2]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -33,12 +32,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.browser)
-
-
-def gatemesh(home: Path, *args: str, timeout_s: float = 150.0) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GATEMESH_HOME": str(home), "PATH": f"{REPO / '.tools' / 'bin'}:{os.environ.get('PATH', '')}"}
-    return subprocess.run([sys.executable, "-m", "gatemesh.cli", *args], env=env, capture_output=True, text=True, check=False,
-                          timeout=timeout_s, stdin=subprocess.DEVNULL)
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,15 @@ it to say something, use the controls."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 OUTPUT = Path(__file__).parent / "output"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def label(pg: Any, instance: str) -> str:
@@ -67,3 +71,9 @@ def snap(pg: Any, name: str) -> None:
     """A screenshot of the page, kept with the test output (tests/browser/output, git-ignored)."""
     OUTPUT.mkdir(exist_ok=True)
     pg.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=True)
+
+
+def gatemesh(home: Path, *args: str, timeout_s: float = 150.0) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GATEMESH_HOME": str(home), "PATH": f"{REPO / '.tools' / 'bin'}:{os.environ.get('PATH', '')}"}
+    return subprocess.run([sys.executable, "-m", "gatemesh.cli", *args], env=env, capture_output=True, text=True, check=False,
+                          timeout=timeout_s, stdin=subprocess.DEVNULL)

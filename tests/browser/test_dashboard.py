@@ -7,8 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
+
 from pagelib import (
     control,
+    gatemesh,
     instances,
     label,
     message,
@@ -20,6 +22,8 @@ from pagelib import (
 )
 
 OUTPUT = Path(__file__).parent / "output"
+# The first scenario also waits for `gatemesh up` (tens of seconds on a loaded machine).
+pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(autouse=True)
@@ -155,9 +159,10 @@ def test_the_page_survives_the_control_plane_and_a_proxy_dying(page):
     page.wait_for_selector('g[data-part="control plane"][aria-label^="control plane: up"]', timeout=30_000)
 
 
-def test_latency_from_a_fault_injected_to_the_page_showing_it(page):
-    """Measured, not asserted beyond the issue's 'within a few seconds'."""
-    samples = []
+def test_latency_from_a_fault_injected_to_the_page_showing_it(page, dashboard_run):
+    """Measured, not asserted beyond the issue's 'within a few seconds': from the page's
+    own control (the aggregator polls at once after it), and from the CLI (the next poll)."""
+    samples, from_cli = [], []
     for i in range(5):
         page.select_option("#fault-target", "catalog-1")
         page.select_option("#fault-kind", "latency")
@@ -168,7 +173,17 @@ def test_latency_from_a_fault_injected_to_the_page_showing_it(page):
         samples.append(time.monotonic() - t0)
         submit(page, "#fault-remove")
         wait_label(page, "catalog-1", "latency", 5, absent=True)
+    for i in range(5):
+        cli = gatemesh(dashboard_run["_home"], "fault", "add", "catalog-1", "latency", "--ms", str(200 + i),
+                       "--name", dashboard_run["_name"])
+        assert cli.returncode == 0, cli.stderr
+        t0 = time.monotonic()
+        wait_label(page, "catalog-1", f"latency {200 + i} ms", 5)
+        from_cli.append(time.monotonic() - t0)
+        submit(page, "#fault-remove")
+        wait_label(page, "catalog-1", "latency", 5, absent=True)
     OUTPUT.mkdir(exist_ok=True)
-    (OUTPUT / "latency.json").write_text(json.dumps({"fault_to_page_s": samples}))
-    print("fault injected → page shows it:", ", ".join(f"{s:.2f} s" for s in samples))
-    assert max(samples) < 5
+    (OUTPUT / "latency.json").write_text(json.dumps({"from_the_page_s": samples, "from_the_cli_s": from_cli}))
+    print("fault injected from the page → page shows it:", ", ".join(f"{s:.2f} s" for s in samples))
+    print("fault injected by the CLI (after it returned) → page shows it:", ", ".join(f"{s:.2f} s" for s in from_cli))
+    assert max(samples) < 5 and max(from_cli) < 5

@@ -37,6 +37,7 @@ def nemesis_topology(port_bases, tmp_path: Path) -> Iterator[Callable[..., Proce
     def start(transform: Callable[[Topology], Topology] | None = None,
               counts: dict[str, int] | None = None, **opts) -> ProcessRunner:
         base = port_bases.acquire()
+        opts.setdefault("dashboard", False)   # an observer the nemesis does not need
         topology = build_topology("edge-mesh", PortPlan.from_base(base), counts or COUNTS, **opts)
         if transform is not None:
             topology = transform(topology)

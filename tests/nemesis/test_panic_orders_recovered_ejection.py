@@ -16,6 +16,7 @@ import requests
 
 from gatemesh.faults import Faults
 from gatemesh.policy import Policy
+from gatemesh.policy_client import PolicyClient
 from gatemesh.runner import ProcessRunner
 
 ORDERS = 200
@@ -53,8 +54,7 @@ def orders_while(runner: ProcessRunner, n: int, during) -> list[tuple[int, str]]
 def scenario(runner: ProcessRunner, panic_threshold_percent: float) -> tuple[list[tuple[int, str]], dict]:
     gateway = runner.topology.endpoints.gateway
     policy = Policy().merged({"outlier": {"panic_threshold_percent": panic_threshold_percent}})
-    r = requests.put(f"{gateway}/-/policies/orders", json=policy.to_dict(), timeout=5)
-    assert r.status_code == 200, r.text
+    PolicyClient.from_status(runner.status()).replace("orders", "edge", policy)   # the one policy writer
     faults = Faults.for_runner(runner)
     with faults.reset_peer("orders-2"):          # 1. orders-2 breaks for 3 s and is ejected
         orders_while(runner, 40, lambda: time.sleep(3.0))

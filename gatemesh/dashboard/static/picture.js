@@ -20,7 +20,7 @@ function breakerDot(x, y, place, b) {
   return `<circle cx="${x}" cy="${y}" r="5" class="${cls}"/><text x="${x - 3}" y="${y + 3}" font-size="8">${place}</text>`;
 }
 
-function service(svc, x, y, target) {
+function service(svc, x, y, target, sidecars) {
   const h = HEAD + svc.instances.length * ROW + 6;
   let out = `<g class="svc" role="img" aria-label="${esc(svc.label)}" data-service="${esc(svc.name)}"><title>${esc(svc.label)}</title>
     <rect class="box" x="${x}" y="${y}" width="${W}" height="${h}" rx="6"/>
@@ -29,18 +29,19 @@ function service(svc, x, y, target) {
     const ry = y + HEAD + n * ROW;
     const cls = instClass(i);
     const chip = (i.toxics || []).length || i.proxy_down ? "chip bad" : "chip node";
-    const side = i.sidecar ? `<circle cx="${x + 38}" cy="${ry + 10}" r="6" class="${i.sidecar === "running" ? "node" : "dead"}"/>` : "";
+    const sc = sidecars["sidecar-" + i.name];
+    const side = i.sidecar ? `<g role="img" aria-label="${esc(sc ? sc.label : "sidecar-" + i.name)}" data-sidecar="sidecar-${esc(i.name)}"><title>${esc(sc ? sc.label : "")}</title>
+      <circle cx="${x + 38}" cy="${ry + 10}" r="6" class="${i.sidecar === "running" && (!sc || sc.up) ? "node" : "dead"}"/></g>` : "";
     const flags = [...(i.toxics || []), i.misbehave ? "misbehave" : "", i.proxy_down ? "down" : ""].filter(Boolean).join(", ");
     out += `<g class="inst" role="img" tabindex="-1" aria-label="${esc(i.label)}" data-instance="${esc(i.name)}"
         data-state="${cls}" data-rps="${i.rps.toFixed(2)}" data-ok-rps="${i.ok_rps.toFixed(2)}"><title>${esc(i.label)}</title>
       <rect x="${x + 6}" y="${ry}" width="${W - 12}" height="${ROW - 4}" rx="4" class="${cls}${i.name === target ? " sel" : ""}"/>
       <rect x="${x + 14}" y="${ry + 5}" width="10" height="10" transform="rotate(45 ${x + 19} ${ry + 10})" class="${chip}"/>
-      ${side}
       <text x="${x + 50}" y="${ry + 14}">${esc(i.name)}</text>
       <text x="${x + 140}" y="${ry + 14}" font-size="10">${i.rps.toFixed(1)}/s</text>
       <text x="${x + 185}" y="${ry + 14}" font-size="11">${i.alive === false ? "✕ killed" : i.paused ? "⏸ paused" : flags ? "⚡ fault" : ""}</text>
       ${breakerDot(x + W - 34, ry + 10, "E", (i.breaker || {}).edge)}${breakerDot(x + W - 18, ry + 10, "M", (i.breaker || {}).mesh)}
-    </g>`;
+    </g>${side}`;
   });
   return [out, h];
 }
@@ -66,6 +67,7 @@ function simple(name, label, up, x, y, w = 110) {
 
 export function renderPicture(el, view, target) {
   const pos = {};
+  const sidecars = Object.fromEntries(view.proxies.filter((p) => p.kind === "sidecar").map((p) => [p.name, p]));
   let body = "";
   const cols = { left: [], right: [] };
   view.services.forEach((s) => (LEFT.includes(s.name) ? cols.left : cols.right).push(s));
@@ -73,7 +75,7 @@ export function renderPicture(el, view, target) {
   for (const [col, x] of [["left", 330], ["right", 660]]) {
     let y = 14;
     for (const s of cols[col]) {
-      const [svg, h] = service(s, x, y, target);
+      const [svg, h] = service(s, x, y, target, sidecars);
       body += svg;
       pos[s.name] = { x, y: y + 11, h };
       y += h + 16;
@@ -101,9 +103,9 @@ export function renderPicture(el, view, target) {
   const cp = view.parts.controlplane, tp = view.parts.toxiproxy;
   left += simple("control plane", cp.label, cp.up, 10, height - 90, 130);
   left += simple("Toxiproxy", tp.label, tp.up, 10, height - 45, 130);
-  const sidecars = view.proxies.filter((p) => p.kind === "sidecar");
-  const down = sidecars.filter((p) => !p.up).length;
-  left += `<g role="img" aria-label="${esc(`sidecars: ${sidecars.length - down} of ${sidecars.length} answering`)}"><text x="10" y="${mid + 130}">sidecars: ${sidecars.length - down}/${sidecars.length} up</text></g>`;
+  const all = Object.values(sidecars);
+  const down = all.filter((p) => !p.up).length;
+  left += `<g role="img" aria-label="${esc(`sidecars: ${all.length - down} of ${all.length} answering`)}"><text x="10" y="${mid + 130}">sidecars: ${all.length - down}/${all.length} up</text></g>`;
   el.innerHTML = `<svg viewBox="0 0 940 ${height}" width="100%" xmlns="http://www.w3.org/2000/svg">${edges}${left}${body}${texts}</svg>`;
   el.querySelectorAll("g.inst").forEach((g) => g.addEventListener("click", () => {
     const sel = document.getElementById("fault-target");
