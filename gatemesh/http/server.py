@@ -266,6 +266,12 @@ class HttpServerProtocol(asyncio.Protocol):
         else:
             self._fail(error_response(Reason(reason), message, self._l.proxy))
 
+    def abort(self) -> None:
+        """Close at once (the listener's last resort)."""
+        self._closing = self._deaf = True
+        if self._transport is not None:
+            self._transport.abort()
+
     def answer_timed_out(self) -> None:
         """Called by the listener's sweeper: the handler took longer than answer_timeout_s."""
         if self.in_handler and self._task is not None and not self._task.done():
@@ -279,6 +285,9 @@ class HttpServerProtocol(asyncio.Protocol):
             return
         self._final = response
         self._deaf = True
+        if self._transport.is_closing():   # the peer is gone already: nothing to answer
+            self._closing = True
+            return
         self._transport.pause_reading()
         if not self.busy():   # nothing in flight: answer now
             self._closing = True
