@@ -10,7 +10,9 @@ from ._common import edge_policy, orders_count
 
 
 def retries_start(ctx: LabContext) -> None:
-    edge_policy(ctx, "orders", "retry.enabled=false")
+    # retries off; the breaker and ejection off too, so that only retries decide (the
+    # before-check's five failures would otherwise open orders' breaker for the after-check)
+    edge_policy(ctx, "orders", "retry.enabled=false", "breaker.enabled=false", "outlier.enabled=false")
 
 
 def retries_check(ctx: LabContext) -> Verdict:
