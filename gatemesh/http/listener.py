@@ -14,6 +14,7 @@ millisecond per tick. The same clock bounds a handler: no answer head within
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from .server import HttpServerProtocol
 
 Handler = Callable[[Request], Awaitable[Response]]
+log = logging.getLogger("gatemesh.http")
 
 # Connection states (ints: compared on every read).
 HEAD, BODY, IDLE = 0, 1, 2
@@ -63,20 +65,29 @@ class Listener:
         idle_ticks = lim.keepalive_timeout_s / tick_s + 1
         answer_ticks = lim.answer_timeout_s / tick_s + 1
         now = self.tick
-        for conn in list(self.conns):
-            if conn.busy():
-                if conn.in_handler and now - conn.since > answer_ticks:
-                    conn.answer_timed_out()
-                continue
-            waited = now - conn.since
-            state = conn.state
-            if state == HEAD and waited > head_ticks:
-                conn.time_out("request-timeout", f"the request head did not arrive within {lim.header_timeout_s:g} s")
-            elif state == BODY and waited > body_ticks:
-                conn.time_out("request-timeout", f"the request body paused for more than {lim.body_idle_timeout_s:g} s")
-            elif state == IDLE and waited > idle_ticks:
-                conn.time_out(None, "keep-alive idle")
-        self._timer = self._loop.call_later(tick_s, self._sweep) if self.conns else None
+        try:
+            for conn in list(self.conns):
+                try:
+                    if conn.busy():
+                        if conn.in_handler and now - conn.since > answer_ticks:
+                            conn.answer_timed_out()
+                        continue
+                    waited = now - conn.since
+                    state = conn.state
+                    if state == HEAD and waited > head_ticks:
+                        conn.time_out("request-timeout",
+                                      f"the request head did not arrive within {lim.header_timeout_s:g} s")
+                    elif state == BODY and waited > body_ticks:
+                        conn.time_out("request-timeout",
+                                      f"the request body paused for more than {lim.body_idle_timeout_s:g} s")
+                    elif state == IDLE and waited > idle_ticks:
+                        conn.time_out(None, "keep-alive idle")
+                except Exception:   # one connection's trouble must never stop the clock of all the others
+                    log.exception("listener sweep: a connection's timeout failed; closing it")
+                    self.conns.discard(conn)
+                    conn.abort()
+        finally:
+            self._timer = self._loop.call_later(tick_s, self._sweep) if self.conns else None
 
     def close(self) -> None:
         if self._timer is not None:

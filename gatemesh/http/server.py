@@ -28,12 +28,13 @@ from collections import deque
 import httptools
 
 from ..reasons import Reason
-from .head import VALID_HOSTS, HeadRefused, check_unfinished, vet
+from .answer import answer_loop, gather
+from .head import VALID_HOSTS, HeadRefused, vet
 from .limits import ENV_PREFIX, ServerLimits, from_env
 from .listener import BODY, HEAD, IDLE, Handler, Listener
 from .messages import Headers, Request, Response
 from .stats import count
-from .write import error_response, framing, write_stream, write_whole
+from .write import error_response, framing, write_whole
 
 __all__ = ["Handler", "HttpServerProtocol", "ServerLimits", "framing", "serve"]
 log = logging.getLogger("gatemesh.http")
@@ -121,7 +122,7 @@ class HttpServerProtocol(asyncio.Protocol):
             if self.state == IDLE:
                 self.state, self.since = HEAD, self._l.tick
             if self._pending is not None or _END not in data:
-                data = self._gather(data)
+                data = gather(self, data)
                 if not data:
                     return
         self._last = data
@@ -133,34 +134,11 @@ class HttpServerProtocol(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             if self._reject is None:
                 self._reject = (HeadRefused(Reason.UNSUPPORTED_VERSION, "only HTTP/1.1 and HTTP/1.0 are spoken here")
-                                if "version" in str(exc) else HeadRefused(Reason.BAD_REQUEST, f"malformed HTTP request: {exc}"))
+                                if "Invalid HTTP version" in str(exc)
+                                else HeadRefused(Reason.BAD_REQUEST, f"malformed HTTP request: {exc}"))
         if self._reject is not None:
             count(self._reject.reason)
             self._fail(error_response(self._reject.reason, self._reject.message, self._l.proxy))
-
-    def _gather(self, data: bytes) -> bytes:
-        """A head without its end yet: gather it (linear), refuse it once over a limit; the
-        bytes to feed once the end is in, else b"". The end may straddle the last feed."""
-        pending = self._pending
-        # A bare LF can never end a head llhttp accepts: feed it now and let llhttp refuse it.
-        bare_lf = data.count(b"\n") != data.count(b"\r\n") + (data[:1] == b"\n")
-        if pending is None:
-            if bare_lf or _END in self._last[-3:] + data[:3]:
-                return data
-            pending = self._pending = bytearray(data)
-        else:
-            start = len(pending) - 3
-            pending += data
-            if bare_lf or pending.find(_END, max(start, 0)) >= 0 or _END in self._last[-3:] + pending[:3]:
-                self._pending = None
-                return bytes(pending)
-        refused = check_unfinished(pending, self._max_line, self._max_hline, self._max_head, self._url != b"")
-        if refused is not None:
-            self._pending = None
-            self._reject = refused
-            count(refused.reason)
-            self._fail(error_response(refused.reason, refused.message, self._l.proxy))
-        return b""
 
     # --- parser callbacks --------------------------------------------------------
     def _next_message(self) -> None:
@@ -267,7 +245,7 @@ class HttpServerProtocol(asyncio.Protocol):
             self._paused_reading = True
             self._transport.pause_reading()
         if self._task is None:
-            self._task = self._loop.create_task(self._serve())
+            self._task = self._loop.create_task(answer_loop(self))
         elif self._idle is not None:
             self._idle.set_result(None)
             self._idle = None
@@ -288,6 +266,12 @@ class HttpServerProtocol(asyncio.Protocol):
         else:
             self._fail(error_response(Reason(reason), message, self._l.proxy))
 
+    def abort(self) -> None:
+        """Close at once (the listener's last resort)."""
+        self._closing = self._deaf = True
+        if self._transport is not None:
+            self._transport.abort()
+
     def answer_timed_out(self) -> None:
         """Called by the listener's sweeper: the handler took longer than answer_timeout_s."""
         if self.in_handler and self._task is not None and not self._task.done():
@@ -301,72 +285,15 @@ class HttpServerProtocol(asyncio.Protocol):
             return
         self._final = response
         self._deaf = True
+        if self._transport.is_closing():   # the peer is gone already: nothing to answer
+            self._closing = True
+            return
         self._transport.pause_reading()
         if not self.busy():   # nothing in flight: answer now
             self._closing = True
             write_whole(self._transport, b"GET", response, keep_alive=False)
             self._transport.close()
         # else: _serve answers what is queued first, then this
-
-    async def _serve(self) -> None:
-        """The connection's one task: answers queued requests in order, then waits for
-        the next one (a future, cheaper than a task per request); ends when the
-        connection does (connection_lost cancels it)."""
-        queue = self._queue
-        transport = self._transport
-        assert transport is not None
-        try:
-            while True:
-                while queue:
-                    req = queue.popleft()
-                    if self._paused_reading and len(queue) < self._l.limits.max_pipelined // 2 and self._final is None:
-                        self._paused_reading = False
-                        transport.resume_reading()
-                    self._busy = self.in_handler = True
-                    self.since = self._l.tick
-                    try:
-                        resp = await self._l.handler(req)
-                    except asyncio.CancelledError:
-                        if not self._timed_out:
-                            raise
-                        self._timed_out = False
-                        task = asyncio.current_task()
-                        if task is not None:
-                            task.uncancel()
-                        resp = error_response(Reason.TIMEOUT, f"no answer within {self._l.limits.answer_timeout_s:g} s",
-                                              self._l.proxy)
-                    except Exception:
-                        log.exception("handler failed for %s %s", req.method, req.target)
-                        resp = error_response(Reason.INTERNAL_ERROR,
-                                              "the proxy failed while handling this request; see its log", self._l.proxy)
-                    self.in_handler = False
-                    keep_alive = req.keep_alive and not self._closing
-                    if resp.stream is None:
-                        write_whole(transport, req.method, resp, keep_alive)
-                    else:
-                        keep_alive = await write_stream(self, transport, req.method, resp, keep_alive)
-                    self._busy = False
-                    if not keep_alive:
-                        transport.close()
-                        return
-                    if self.state == IDLE:
-                        self.since = self._l.tick   # the keep-alive wait starts after the answer
-                if self._final is not None:
-                    self._closing = True
-                    write_whole(transport, b"GET", self._final, keep_alive=False)
-                    transport.close()
-                    return
-                if self._closing:
-                    transport.close()
-                    return
-                idle: asyncio.Future[None] = self._loop.create_future()
-                self._idle = idle
-                await idle
-        except asyncio.CancelledError:
-            pass
-        finally:
-            self._busy = False
-            self._idle = None
 
     def writable(self) -> asyncio.Event | None:
         return self._writable

@@ -48,6 +48,7 @@ async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, r
 async def _normal(port: int, raw: bytes, seconds: float) -> dict:
     lat: list[float] = []
     fresh_ok = fresh_failed = ka_failed = 0
+    why: dict[str, int] = {}   # what the failed keep-alive requests got
     end = time.monotonic() + seconds
 
     async def keepalive() -> None:
@@ -60,14 +61,16 @@ async def _normal(port: int, raw: bytes, seconds: float) -> dict:
                 t0 = time.perf_counter()
                 try:
                     status = await asyncio.wait_for(_request(reader, writer, raw), 10)
-                except (OSError, asyncio.IncompleteReadError, TimeoutError):
+                except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
                     ka_failed += 1
+                    why[type(exc).__name__] = why.get(type(exc).__name__, 0) + 1
                     writer.close()
                     reader, writer = await asyncio.open_connection("127.0.0.1", port)
                     continue
                 lat.append(time.perf_counter() - t0)
                 if status != 200:
                     ka_failed += 1
+                    why[str(status)] = why.get(str(status), 0) + 1
         finally:
             writer.close()
 
@@ -94,11 +97,14 @@ async def _normal(port: int, raw: bytes, seconds: float) -> dict:
     def pct(p: float) -> float:
         return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 2) if lat else float("nan")
     return {"requests": len(lat), "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": pct(1.0),
-            "keepalive_failed": ka_failed, "fresh_ok": fresh_ok, "fresh_failed": fresh_failed}
+            "keepalive_failed": ka_failed, "keepalive_failures": why, "fresh_ok": fresh_ok, "fresh_failed": fresh_failed}
 
 
-def _attack(port: int, kind: str, count: int, seconds: float, out: mp.Queue[dict]) -> None:
-    """In its own process: hold `count` connections open for `seconds`, reopening cut ones."""
+def _attack(port: int, kind: str, count: int, seconds: float, out: mp.Queue[dict], delay_s: float = 0.0) -> None:
+    """In its own process: after `delay_s` (the normal clients connect first), hold `count`
+    connections open for `seconds`, reopening cut ones."""
+    time.sleep(delay_s)
+
     async def main() -> dict:
         stats = {"opened": 0, "cut": 0, "refused": 0, "open_at_end": 0, "open_max": 0}
         end = time.monotonic() + seconds
@@ -166,10 +172,11 @@ def run_hop(hop_name: str, base: int, phase_s: float, slow: int, flood: int) -> 
         result["quiet"] = asyncio.run(_normal(port, raw, phase_s))
         for kind, count in (("slowloris", slow), ("fd-flood", flood)):
             q: mp.Queue[dict] = mp.Queue()
-            attacker = mp.Process(target=_attack, args=(port, kind, count, phase_s + 5, q), daemon=True)
+            # The normal clients connect first; the attack starts a second later and ramps up
+            # while they run (their keep-alive connections predate it, as a pool's would).
+            attacker = mp.Process(target=_attack, args=(port, kind, count, phase_s + 2, q, 1.0), daemon=True)
             attacker.start()
-            time.sleep(5)   # the attack ramps up before the clients measure
-            result[kind] = asyncio.run(_normal(port, raw, phase_s))
+            result[kind] = asyncio.run(_normal(port, raw, phase_s + 3))
             result[kind]["attacker"] = q.get(timeout=phase_s + 40)
             attacker.join(10)
             if attacker.is_alive():
@@ -209,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             f = r[phase]
             att = f.get("attacker", {})
             print(f"{name:<11} {phase:<10} p50 {f['p50_ms']:>6} ms  p99 {f['p99_ms']:>6} ms  max {f['max_ms']:>7} ms  "
-                  f"{f['requests']:>6} keep-alive req ({f['keepalive_failed']} failed)  new-conn {f['fresh_ok']} ok / "
+                  f"{f['requests']:>6} keep-alive req ({f['keepalive_failed']} failed {f['keepalive_failures'] or ''})  new-conn {f['fresh_ok']} ok / "
                   f"{f['fresh_failed']} failed" + (f"  attacker: {att}" if att else ""), flush=True)
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=2))
