@@ -30,6 +30,9 @@ from typing import Any
 log = logging.getLogger("gatemesh.controlplane")
 
 RESTORE_MAX_AGE_S = 300.0  # = registry.MAX_TTL_S: no instance may stay unheard-of longer
+# saved_at is rounded to the millisecond, so a file saved and read within that millisecond
+# is up to 0.5 ms "from the future"; a second of slack also covers a wall clock stepped back.
+FUTURE_SLACK_S = -1.0
 
 
 @dataclass
@@ -59,13 +62,13 @@ class StateFile:
             raise ValueError(f"cannot read the state file {self.path}: it is not a JSON object")
         registrations = data.get("registrations") or []
         saved_at = data.get("saved_at")
-        age = self._wall_time() - saved_at if isinstance(saved_at, (int, float)) else -1.0
+        age = self._wall_time() - saved_at if isinstance(saved_at, (int, float)) else None
         services = data.get("services") or []
         if not isinstance(registrations, list) or not isinstance(services, list) \
-                or not 0 <= age <= RESTORE_MAX_AGE_S:
+                or age is None or not FUTURE_SLACK_S <= age <= RESTORE_MAX_AGE_S:
             if registrations:
                 log.info("not restoring %d registration(s) saved %.0fs ago (older than %.0fs)",
-                         len(registrations) if isinstance(registrations, list) else 0, age, RESTORE_MAX_AGE_S)
+                         len(registrations) if isinstance(registrations, list) else 0, age or 0.0, RESTORE_MAX_AGE_S)
             registrations, services = [], []
         return SavedState(dict(data.get("policies") or {}), dict(data.get("apimgmt") or {}),
                           [r for r in registrations if isinstance(r, dict)],
