@@ -37,7 +37,8 @@ import os
 import random
 import time
 import uuid
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import gevent
 import gevent.pool

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
-from gatemesh.runner import ProcessRunner, RunnerError
-from gatemesh.runner import portlock
+from gatemesh.runner import ProcessRunner, RunnerError, portlock
 from gatemesh.topology import PortPlan, build_topology
 
 FIRST_BASE = 20000

@@ -5,8 +5,9 @@ import argparse
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from gatemesh.runner.control import Control
 from gatemesh.runner.errors import RunnerError

@@ -70,4 +70,4 @@ def instance_table(status: dict[str, Any]) -> list[str]:
         ports = " ".join(f"{role}={port}" for role, port in (i.get("listen") or {}).items()) or "-"
         rows.append((i["name"], i["kind"], str(i["pid"]), state, ports, i.get("address") or "-", i.get("proxy") or "-"))
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    return ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
+    return ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=False)).rstrip() for r in rows]

@@ -52,9 +52,19 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from gatemesh.experiment.lab import Lab, LabError
-    from gatemesh.experiment.run import (DEFAULT_DURATION_S, DEFAULT_USERS, QUICK_DURATION_S, QUICK_USERS,
-                                         ExperimentError, Options, ProgressLine, command_line, preload_charts,
-                                         run_all, run_experiment)
+    from gatemesh.experiment.run import (
+        DEFAULT_DURATION_S,
+        DEFAULT_USERS,
+        QUICK_DURATION_S,
+        QUICK_USERS,
+        ExperimentError,
+        Options,
+        ProgressLine,
+        command_line,
+        preload_charts,
+        run_all,
+        run_experiment,
+    )
     from gatemesh.faults import FaultError
 
     duration = args.duration or (QUICK_DURATION_S if args.quick else DEFAULT_DURATION_S)

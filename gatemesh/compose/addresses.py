@@ -21,8 +21,8 @@ silently carry a loopback address that leads nowhere.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from gatemesh.address import split_address
 from gatemesh.topology import Topology, TopologyError
@@ -46,7 +46,7 @@ class Netns:
     owners: Mapping[int, str]      # port -> compose service that listens there
 
     @classmethod
-    def of(cls, topology: Topology) -> "Netns":
+    def of(cls, topology: Topology) -> Netns:
         owners: dict[int, str] = {}
         for c in topology.components:
             for port in c.listen.values():

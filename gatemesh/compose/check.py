@@ -7,9 +7,9 @@ a unified diff for anything else (a changed command, port, healthcheck).
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 import yaml
 

@@ -16,7 +16,8 @@ ports: the compose files are rendered from exactly that).
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from gatemesh.runner.webclient import HttpError, json_request
 from gatemesh.topology import Topology, build_topology

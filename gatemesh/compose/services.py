@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 from gatemesh.topology import RUN_DIR, Topology, TopologyError
 from gatemesh.topology.build import GATEWAY_CONFIG, ORDERS_DB
 from gatemesh.topology.dashboard import PARTS_FILE
-from gatemesh.topology.model import CONTROLPLANE, DASHBOARD, GATEWAY, SERVICE, SIDECAR, TOXIPROXY, Component
+from gatemesh.topology.model import CONTROLPLANE, DASHBOARD, SERVICE, SIDECAR, TOXIPROXY, Component
 
 from .addresses import ANY_HOST, Netns, namespace_of
 from .emit import Flow, Quoted

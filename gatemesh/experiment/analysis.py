@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -235,7 +236,7 @@ def sampled_rates(samples: Sequence[dict], timeline: Timeline) -> dict[str, list
     """Per-second calls sent to the service (all, and to the faulty instances) from the
     sampler's cumulative counters."""
     out: dict[str, list] = {"t": [], "calls": [], "calls_to_faulty": [], "amplification": []}
-    for a, b in zip(samples, samples[1:]):
+    for a, b in zip(samples, samples[1:], strict=False):
         dt = b["at"] - a["at"]
         if dt <= 0 or b["at"] > timeline.end + 0.5:  # after the load stopped: nothing to show
             continue

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from gatemesh.policy import DEFAULT_SERVICE, all_off
 from gatemesh.topology import SERVICES

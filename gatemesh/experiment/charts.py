@@ -12,8 +12,9 @@
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import matplotlib
 
@@ -97,7 +98,7 @@ def arm_timeline(path: Path, title: str, series: Mapping[str, Any], result: Mapp
     ax = axes[2]
     _shade(ax, tl)
     if calls["t"]:
-        same = all(abs(a - b) < 0.5 for a, b in zip(calls["calls"], calls["calls_to_faulty"]))
+        same = all(abs(a - b) < 0.5 for a, b in zip(calls["calls"], calls["calls_to_faulty"], strict=False))
         if same:  # every instance is faulty: one line says it
             ax.plot(calls["t"], calls["calls"], color=FAILED, linewidth=1.5,
                     label=f"to {service} (every instance faulty: {', '.join(faulty)})")
@@ -133,7 +134,7 @@ def metric_curve(metric: Mapping[str, Any], s: Mapping[str, Any]) -> tuple[list[
     if key == "calls_per_page":
         sent = answers.get("sent", {}).get("requests", [])
         values = []
-        for t, c in zip(calls["t"], calls["calls"]):
+        for t, c in zip(calls["t"], calls["calls"], strict=False):
             i = int(t)
             values.append(c / sent[i] if 0 <= i < len(sent) and sent[i] else nan)
         return calls["t"], values
@@ -195,7 +196,7 @@ def open_vs_closed(path: Path, runs: Sequence[tuple[str, str, Mapping[str, Any],
     for key, label, _result, s in runs:
         a, color = s["answers"], ARM_COLORS.get(key)
         sent = a["sent"]["requests"]
-        slow = [round(n * share) if share is not None else 0 for n, share in zip(sent, a["sent"]["slow_share"])]
+        slow = [round(n * share) if share is not None else 0 for n, share in zip(sent, a["sent"]["slow_share"], strict=False)]
         axes[0].plot(a["t"], sent, color=color, linewidth=1.8, drawstyle="steps-post", label=label)
         axes[1].plot(a["t"], slow, color=color, linewidth=1.8, drawstyle="steps-post")
         axes[2].plot(a["t"], [v if v is not None else float("nan") for v in a["p95_ms"]], color=color,
@@ -227,7 +228,7 @@ def metric_bars(path: Path, title: str, metric: Mapping[str, Any], arms: Sequenc
         shown = [(v * 100 if pct else v) if v is not None else 0 for v in vals]
         xs = [j + (i - (len(arms) - 1) / 2) * width for j in range(len(groups))]
         bars = ax.bar(xs, shown, width * 0.95, color=ARM_COLORS.get(result["arm"]), label=result["label"])
-        for bar, v in zip(bars, vals):
+        for bar, v in zip(bars, vals, strict=False):
             text = "n/a" if v is None else (f"{v * 100:.0f}%" if pct else f"{v:.2f}")
             ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
                         fontsize=9, xytext=(0, 2), textcoords="offset points")

@@ -19,8 +19,9 @@ of every arm.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from gatemesh.policy import Policy, all_off
 
@@ -137,7 +138,7 @@ def _kill(instance: str) -> Inject:
 def _scale_in(service: str, keep: int) -> Inject:
     """Scale ``service`` in to ``keep`` under load, back out at the end of the window. In
     the pattern-off arm the control plane is paused first, so no proxy learns of it."""
-    def inject(lab: "Lab", arm: Arm) -> list:
+    def inject(lab: Lab, arm: Arm) -> list:
         before = lab.counts()[service]
         undo: list = []
         if not arm.pattern_on:

@@ -120,7 +120,7 @@ class LogFollower:
 
     def new_rows(self) -> list[dict]:
         try:
-            with open(self.path, "r", newline="") as f:
+            with open(self.path, newline="") as f:
                 f.seek(self._pos)
                 chunk = f.read()
                 self._pos = f.tell()
@@ -135,7 +135,7 @@ class LogFollower:
         rows = list(csv.reader(io.StringIO(text)))
         if self._header is None and rows:
             self._header, rows = rows[0], rows[1:]
-        return [dict(zip(self._header or [], r)) for r in rows if r]
+        return [dict(zip(self._header or [], r, strict=False)) for r in rows if r]
 
 
 def wait_for_first_request(follower: LogFollower, run: LocustRun, timeout_s: float) -> tuple[float, list[dict]]:

@@ -1,8 +1,8 @@
 """Prometheus text, parsed into flat samples, and sums over them by label."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping
 
 from prometheus_client.parser import text_string_to_metric_families
 

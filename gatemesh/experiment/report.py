@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from .charts import ROUTE_LABELS
 from .designs import SLOW_S, Metric
-from .summary import PROXY_KEYS, describe_change, metric_value, verdict_word
+from .summary import PROXY_KEYS, metric_value, verdict_word
 
 Block = tuple  # ("h1"|"h2"|"h3", text) ("p", text) ("ul", [items]) ("table", head, rows) ("img", src, alt) ("pre", text)
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 import importlib
 import json
 import shlex
-import threading
 import sys
+import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from . import report
 from .arm import ExperimentError, Status, prepare, run_arm

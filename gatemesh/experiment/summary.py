@@ -2,7 +2,8 @@
 in numbers and in one sentence each (``summary.json`` is this, plus the arms' figures)."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .designs import Design, Metric
 from .load import LoadSpec

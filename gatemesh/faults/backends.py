@@ -38,7 +38,7 @@ class Member:
     paused: bool = False
 
     @classmethod
-    def from_status(cls, entry: dict[str, Any]) -> "Member":
+    def from_status(cls, entry: dict[str, Any]) -> Member:
         """From one ``instances`` entry of ``ProcessRunner.status()`` (and the supervisor's)."""
         admin = None
         if entry.get("kind") == "service" and entry.get("health"):
@@ -80,7 +80,7 @@ def _signal_number(name: str) -> int:
 class RunnerBackend:
     """Process faults on an in-process ``ProcessRunner``."""
 
-    def __init__(self, runner: "ProcessRunner") -> None:
+    def __init__(self, runner: ProcessRunner) -> None:
         self.runner = runner
 
     def endpoints(self) -> dict[str, Any]:
@@ -114,12 +114,12 @@ class RunnerBackend:
 class SupervisorBackend:
     """Process faults on a ``gatemesh up`` run, through its supervisor's control API."""
 
-    def __init__(self, control: "Control") -> None:
+    def __init__(self, control: Control) -> None:
         self.control = control
         self._status: dict[str, Any] | None = None
 
     @classmethod
-    def for_run(cls, name: str) -> "SupervisorBackend":
+    def for_run(cls, name: str) -> SupervisorBackend:
         """The running topology ``name`` (``.gatemesh/run/<name>/state.json``)."""
         from gatemesh.runner.control import Control
         from gatemesh.runner.errors import RunnerError

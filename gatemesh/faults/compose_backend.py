@@ -58,7 +58,7 @@ class ComposeBackend:
         self.partitioned: set[str] = set()
 
     @classmethod
-    def for_topology(cls, topology: str = "edge-mesh", project: str | None = None, client: Any = None) -> "ComposeBackend":
+    def for_topology(cls, topology: str = "edge-mesh", project: str | None = None, client: Any = None) -> ComposeBackend:
         try:
             return cls(ComposeProject(topology, project, client))
         except ProjectError as e:

@@ -7,8 +7,8 @@ is correct (HTTP/2 even requires it).
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Iterable
 from http import HTTPStatus
-from typing import AsyncIterator, Iterable
 
 Headers = list[tuple[bytes, bytes]]
 

@@ -17,8 +17,8 @@ by the caller with ``patterns/panic.py`` over ejection, health checks and breake
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from gatemesh.clock import Clock
 from gatemesh.patterns.validate import ConfigError, check_bool, check_int, check_number

@@ -29,7 +29,7 @@ class Control:
         self.token = token
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> "Control":
+    def from_state(cls, state: dict[str, Any]) -> Control:
         if not state.get("control_url"):
             raise RunnerError("the supervisor has not published its control address yet; try again")
         return cls(state["control_url"], state.get("token", ""))

@@ -27,7 +27,7 @@ class PortBaseLock:
         if not self._handle.closed:
             self._handle.close()
 
-    def __enter__(self) -> "PortBaseLock":
+    def __enter__(self) -> PortBaseLock:
         return self
 
     def __exit__(self, *exc: object) -> None:

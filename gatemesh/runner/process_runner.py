@@ -16,9 +16,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from gatemesh.topology import Component, Topology, rescale
 from gatemesh.topology.counts import check_count
@@ -122,7 +123,7 @@ class ProcessRunner:
         self._kill_leftovers(running)
         return [c.component.name for c in running]
 
-    def __enter__(self) -> "ProcessRunner":
+    def __enter__(self) -> ProcessRunner:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -28,9 +28,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, cast
+from typing import Any, cast
 
 from gatemesh.topology import PortPlan, TopologyError, build_topology
 

@@ -1,7 +1,7 @@
 """Services, their default instance counts, and ``--scale catalog=5`` parsing."""
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from .errors import TopologyError
 

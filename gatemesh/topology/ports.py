@@ -51,7 +51,7 @@ class PortPlan:
             raise TopologyError("port plan: the instance port range is too small for one instance")
 
     @classmethod
-    def from_base(cls, base: int, host: str = "127.0.0.1") -> "PortPlan":
+    def from_base(cls, base: int, host: str = "127.0.0.1") -> PortPlan:
         """Everything in ``base .. base+999``: the fixed ports keep their last three digits
         (gateway ``base+80``, control plane ``base+500``, Toxiproxy ``base+474``, dashboard
         ``base+90``), the

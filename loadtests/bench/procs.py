@@ -13,9 +13,9 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from gatemesh.runner.process import spawn
 
@@ -80,7 +80,7 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def wait_http(url: str, timeout_s: float, headers: dict[str, str] | None = None,
-              proc: "Proc | None" = None) -> tuple[int, dict[str, str], bytes]:
+              proc: Proc | None = None) -> tuple[int, dict[str, str], bytes]:
     """Poll `url` until it answers 200; returns (status, headers, body) or raises RuntimeError."""
     end = time.monotonic() + timeout_s
     last = "no answer"
@@ -109,7 +109,7 @@ class Proc:
     cwd: Path | None = None
     popen: subprocess.Popen | None = field(default=None, repr=False)
 
-    def start(self) -> "Proc":
+    def start(self) -> Proc:
         self.popen = spawn(["taskset", "-c", self.cpus, *self.argv], self.log, env=self.env, cwd=self.cwd)
         return self
 

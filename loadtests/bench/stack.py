@@ -194,7 +194,7 @@ class Stack:
         if natives:
             self._nginx("nginx", nginx_conf(self.run, self.port("nginx"), upstream=self.port("backend")), PROXY_CPU)
             for chain in (["haproxy"], ["haproxy2-a", "haproxy2-b"], ["haproxy3-a", "haproxy3-b", "haproxy3-c"]):
-                for name, nxt in zip(chain, chain[1:] + ["backend"]):
+                for name, nxt in zip(chain, chain[1:] + ["backend"], strict=False):
                     (self.run / f"{name}.cfg").write_text(haproxy_conf(self.port(name), self.port(nxt)))
                     self._proc(name, ["haproxy", "-db", "-f", str(self.run / f"{name}.cfg")], PROXY_CPU)
         self._proc("controlplane", [sys.executable, "-m", "mesh.controlplane", "--port", str(self.port("controlplane"))],

@@ -6,7 +6,6 @@ Every answer is JSON; refusals are ``{"error": "<sentence>"}`` with 400 (bad inp
 from __future__ import annotations
 
 import asyncio
-
 import json
 import math
 from typing import Any

@@ -13,8 +13,9 @@ import json
 import logging
 import time
 from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from mesh.controlplane.registry import Change, Instance, Registry
 

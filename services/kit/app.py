@@ -15,7 +15,7 @@ import random
 
 from aiohttp import web
 
-from services.kit.admin import Misbehaviour, MisbehaveConfig, Stats, is_exempt
+from services.kit.admin import MisbehaveConfig, Misbehaviour, Stats, is_exempt
 from services.kit.http import INFO, MAX_BODY_BYTES, ServiceError, ServiceInfo, error_response, read_json, reply
 
 INSTANCE_HEADER = "X-Instance"

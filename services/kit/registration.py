@@ -49,7 +49,7 @@ class Registrar:
         try:
             async with self._session.delete(self.url, timeout=aiohttp.ClientTimeout(total=DEREGISTER_TIMEOUT_S)) as resp:
                 log.info("deregistered from %s (%d)", self.url, resp.status)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             log.info("could not deregister (%s); the TTL will expire the entry", type(exc).__name__)
         finally:
             await self._session.close()
@@ -68,7 +68,7 @@ class Registrar:
                     forgotten = await self._heartbeat()
                 else:
                     await self._register()
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 name = type(exc).__name__
                 self._note("unreachable", "control plane unreachable (%s); retrying every %.2fs", name, self.interval_s)
             if not forgotten:  # a forgotten instance registers again right away

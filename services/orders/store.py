@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 BUSY_TIMEOUT_S = 5.0  # how long a writer waits for another instance's transaction
 WAL_ATTEMPTS = 50  # switching to WAL needs a moment alone with the file
@@ -94,7 +94,7 @@ class OrderStore:
         Returns (order, created). The caller compares the stored order with the
         request to tell a replay from a reuse of the key for a different order.
         """
-        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        now = datetime.now(UTC).isoformat(timespec="milliseconds")
         with self._lock, self._transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO orders (product_id, quantity, idempotency_key, created_by, created_at)"

@@ -113,7 +113,7 @@ async def product_page(request: web.Request) -> web.Response:
     outcomes = await asyncio.gather(
         *(fetch(session, config.outbound, part, product_id, deadline, config.call_timeout_s) for part in PARTS)
     )
-    by_part = dict(zip(PARTS, outcomes))
+    by_part = dict(zip(PARTS, outcomes, strict=False))
 
     catalog = by_part[PARTS[0]]
     if catalog.status == 404 and not catalog.proxied:  # the catalog itself says: no such product

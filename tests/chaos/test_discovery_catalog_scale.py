@@ -12,8 +12,9 @@ import time
 
 import pytest
 
-from chaoslib import EDGE, MESH, Result
 from gatemesh.runner import RunnerError
+
+from chaoslib import EDGE, MESH, Result
 
 DISCOVER_S = 1.0
 AFTER_S = DISCOVER_S + 0.3  # calls keep flowing this long after the registration
@@ -37,7 +38,7 @@ class Traffic:
             self.results.append(chaos.call(where, "catalog"))
             time.sleep(0.005)
 
-    def __enter__(self) -> "Traffic":
+    def __enter__(self) -> Traffic:
         self.thread.start()
         return self
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from test_discovery_catalog_scale import Traffic
 
 from chaoslib import EDGE, MESH
-from test_discovery_catalog_scale import Traffic
 
 TTL_S = 3.0              # the topology's registration TTL
 SETTLE_S = 1.0           # sweeper (0.5 s) + the watch push + one call in flight

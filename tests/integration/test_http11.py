@@ -21,8 +21,8 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httptools
 import pytest
@@ -40,7 +40,7 @@ CUT_SENT = 1000
 
 # --- the origin ---------------------------------------------------------------------------
 class _OriginProtocol(asyncio.Protocol):
-    def __init__(self, origin: "Origin"):
+    def __init__(self, origin: Origin):
         self.origin = origin
         self.parser = httptools.HttpRequestParser(self)
         self.queue: asyncio.Queue = asyncio.Queue()
@@ -145,7 +145,7 @@ class Origin:
             w(b"a" * FIRST_PIECE)
             try:
                 await asyncio.wait_for(self.gate.wait(), 15)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             sent = FIRST_PIECE
             while sent < BIG_SIZE:
@@ -280,7 +280,7 @@ class Client:
     def _recv(self) -> None:
         try:
             data = self.sock.recv(1 << 16)
-        except socket.timeout:
+        except TimeoutError:
             return
         except ConnectionResetError:
             self.closed = True

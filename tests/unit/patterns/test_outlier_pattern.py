@@ -63,9 +63,11 @@ def test_ejection_time_grows_with_each_ejection_up_to_the_max():
 def test_time_in_service_forgives_past_ejections():
     od, clock, events = make(consecutive_errors=1, base_ejection_s=10, max_ejection_s=300)
     fail(od, "a", 1)           # 10 s
-    clock.advance(10); od.is_ejected("a")
+    clock.advance(10)
+    od.is_ejected("a")
     fail(od, "a", 1)           # 20 s
-    clock.advance(20); od.is_ejected("a")
+    clock.advance(20)
+    od.is_ejected("a")
     clock.advance(25)          # 25 s healthy forgives two ejections
     fail(od, "a", 1)
     assert events[-1].ejection_s == 10
