@@ -5,6 +5,7 @@ brackets (``"[::1]:8080"``) and goes out without them. Anything else is a ValueE
 whose message is one sentence saying what was expected; each caller re-raises it as its
 own error type (a config error, a flag error, a 400).
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -11,6 +11,7 @@
 from routed ones by `is_admin_path`, a plain byte check made before anything is awaited,
 and are never routed. Nothing here awaits: every answer is built from memory.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,10 @@ METRICS_PATH = b"/metrics"
 _EXPOSITION = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
 _READ = (b"GET", b"HEAD")
 _POLICY_PATH = b"/-/policies/{service}"
-_ALLOWED: dict[bytes, tuple[bytes, ...]] = {_POLICY_PATH: (b"GET", b"PUT", b"PATCH", b"DELETE"),
-                                            b"/-/reset": (b"POST",)}
+_ALLOWED: dict[bytes, tuple[bytes, ...]] = {
+    _POLICY_PATH: (b"GET", b"PUT", b"PATCH", b"DELETE"),
+    b"/-/reset": (b"POST",),
+}
 # Extra endpoints a place adds (the gateway's /-/routes): path → answer.
 Extra = Mapping[bytes, Callable[[Request], Response]]
 
@@ -45,25 +48,42 @@ class Admin:
     """The endpoints over `caller` (whose policies they read and write) and `also` (other
     callers of the same proxy, reset alongside: the sidecar's inbound side)."""
 
-    def __init__(self, name: str, caller: ResilientCaller, *, policies_writable: bool,
-                 also: tuple[ResilientCaller, ...] = (), extra: Extra | None = None):
+    def __init__(
+        self,
+        name: str,
+        caller: ResilientCaller,
+        *,
+        policies_writable: bool,
+        also: tuple[ResilientCaller, ...] = (),
+        extra: Extra | None = None,
+    ):
         self.name = name
         self.name_bytes = name.encode()
         self.caller = caller
         self.also = also
         self.policies_writable = policies_writable
-        self.initial_policies = caller.policies.copy()   # what DELETE /-/policies/* goes back to
+        self.initial_policies = caller.policies.copy()  # what DELETE /-/policies/* goes back to
         self.extra = dict(extra or {})
 
     def answer(self, req: Request) -> Response:
         path = req.path
-        allowed = _READ if path in self.extra else _ALLOWED.get(
-            _POLICY_PATH if path.startswith(b"/-/policies/") else path, _READ)
-        if req.method not in allowed:   # RFC 9110: a 405 names the methods that work (schemathesis found these)
-            return Response(405, [(b"content-type", b"application/json"), (b"allow", b", ".join(allowed))],
-                            json.dumps({"error": f"{req.method.decode('latin-1')} is not allowed on "
-                                                 f"{path.decode('latin-1')}: use {', '.join(m.decode() for m in allowed)}",
-                                        "reason": Reason.BAD_REQUEST.value}).encode())
+        allowed = (
+            _READ
+            if path in self.extra
+            else _ALLOWED.get(_POLICY_PATH if path.startswith(b"/-/policies/") else path, _READ)
+        )
+        if req.method not in allowed:  # RFC 9110: a 405 names the methods that work (schemathesis found these)
+            return Response(
+                405,
+                [(b"content-type", b"application/json"), (b"allow", b", ".join(allowed))],
+                json.dumps(
+                    {
+                        "error": f"{req.method.decode('latin-1')} is not allowed on "
+                        f"{path.decode('latin-1')}: use {', '.join(m.decode() for m in allowed)}",
+                        "reason": Reason.BAD_REQUEST.value,
+                    }
+                ).encode(),
+            )
         if path == METRICS_PATH:
             return Response(200, list(_EXPOSITION), self.caller.metrics.exposition())
         handler = self.extra.get(path)
@@ -76,29 +96,31 @@ class Admin:
         if path == b"/-/policies":
             return json_response(200, self.caller.policies.to_dict())
         if path.startswith(b"/-/policies/"):
-            return self._policy(req, path[len(b"/-/policies/"):].decode("latin-1"))
+            return self._policy(req, path[len(b"/-/policies/") :].decode("latin-1"))
         if path == b"/-/reset":
             return self._reset(req)
-        if path == b"/-/openapi.json":   # this API described (admin_openapi.py)
+        if path == b"/-/openapi.json":  # this API described (admin_openapi.py)
             return json_response(200, admin_openapi.document())
         return refusal_response(Reason.NO_ROUTE, f"no admin endpoint at {path.decode('latin-1')}", self.name_bytes)
 
     def _events(self, req: Request) -> Response:
         given = parse_qs(req.query.decode("latin-1"), keep_blank_values=True).get("since", ["0"])
         try:
-            if len(given) != 1:   # which one would we take? (an empty or repeated since: schemathesis)
+            if len(given) != 1:  # which one would we take? (an empty or repeated since: schemathesis)
                 raise ValueError(given)
             since = int(given[0])
         except ValueError:
-            return refusal_response(Reason.BAD_REQUEST, "'since' must be one integer event sequence number",
-                                    self.name_bytes)
+            return refusal_response(
+                Reason.BAD_REQUEST, "'since' must be one integer event sequence number", self.name_bytes
+            )
         events = self.caller.events
         return json_response(200, {"proxy": self.name, "last_seq": events.last_seq, "events": events.since(since)})
 
     def _reset(self, req: Request) -> Response:
         if req.method != b"POST":
-            return json_response(405, {"error": "use POST /-/reset to clear breakers, ejections, budgets "
-                                                "and fallback answers"})
+            return json_response(
+                405, {"error": "use POST /-/reset to clear breakers, ejections, budgets and fallback answers"}
+            )
         services = sorted({s for c in (self.caller, *self.also) for s in c.reset()})
         return json_response(200, {"proxy": self.name, "reset": services})
 
@@ -109,8 +131,13 @@ class Admin:
         if req.method not in (b"PUT", b"PATCH", b"DELETE"):
             return json_response(405, {"error": "use GET to read a policy, PUT to change it, DELETE to reset it"})
         if not self.policies_writable:
-            return json_response(405, {"error": "this sidecar's policies come from the control plane: "
-                                                "PUT /v1/policies/{service} there (or `gatemesh policy set --at mesh`)"})
+            return json_response(
+                405,
+                {
+                    "error": "this sidecar's policies come from the control plane: "
+                    "PUT /v1/policies/{service} there (or `gatemesh policy set --at mesh`)"
+                },
+            )
         new_table = table.copy()
         if req.method == b"DELETE":
             if service == "*":
@@ -121,7 +148,7 @@ class Admin:
         try:
             overrides = json.loads(req.body or b"{}")
             if not isinstance(overrides, dict):
-                raise PolicyError("the policy must be a JSON object such as {\"breaker\": {\"enabled\": false}}")
+                raise PolicyError('the policy must be a JSON object such as {"breaker": {"enabled": false}}')
             new_table.set(service, table.get(service).merged(overrides))
         except json.JSONDecodeError as exc:
             return refusal_response(Reason.BAD_REQUEST, f"the body is not valid JSON: {exc}", self.name_bytes)

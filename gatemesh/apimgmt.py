@@ -15,6 +15,7 @@ Refusals, in the order they are checked: no key → 401 ``missing-api-key``; unk
 401 ``invalid-api-key``; key not allowed on the route → 403 ``forbidden``; the key's
 bucket is empty → 429 ``rate-limited`` with ``retry_after_s``.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,17 +41,20 @@ class RateLimitConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.enabled, bool):
             raise ValueError("rate_limit.enabled must be true or false.")
-        if isinstance(self.rate_per_s, bool) or not isinstance(self.rate_per_s, (int, float)) \
-                or not math.isfinite(self.rate_per_s) or self.rate_per_s <= 0:
+        if (
+            isinstance(self.rate_per_s, bool)
+            or not isinstance(self.rate_per_s, (int, float))
+            or not math.isfinite(self.rate_per_s)
+            or self.rate_per_s <= 0
+        ):
             raise ValueError(
-                f"rate_limit.rate_per_s must be a positive number of requests per second, "
-                f"got {self.rate_per_s!r}.")
+                f"rate_limit.rate_per_s must be a positive number of requests per second, got {self.rate_per_s!r}."
+            )
         burst: object = self.burst
         if isinstance(burst, float) and burst.is_integer():  # JSON's 5.0 is the integer 5
             object.__setattr__(self, "burst", int(burst))
         if isinstance(self.burst, bool) or not isinstance(self.burst, int) or self.burst < 1:
-            raise ValueError(
-                f"rate_limit.burst must be a whole number of requests >= 1, got {self.burst!r}.")
+            raise ValueError(f"rate_limit.burst must be a whole number of requests >= 1, got {self.burst!r}.")
         object.__setattr__(self, "rate_per_s", float(self.rate_per_s))
 
     @classmethod
@@ -100,11 +104,11 @@ class ApiMgmtConfig:
             _require_mapping(spec, where)
             _reject_unknown(spec, {"routes"}, where)
             routes = spec.get("routes")
-            if not isinstance(routes, (list, tuple)) or not routes \
-                    or not all(isinstance(r, str) and r for r in routes):
+            if not isinstance(routes, (list, tuple)) or not routes or not all(isinstance(r, str) and r for r in routes):
                 raise ValueError(
                     f"{where}.routes must be a non-empty list of route names "
-                    f"(use [\"*\"] for every route), got {routes!r}.")
+                    f'(use ["*"] for every route), got {routes!r}.'
+                )
             keys[name] = ApiKey(name, frozenset(routes))
         rate_limit = RateLimitConfig.from_dict(d.get("rate_limit", {}))
         return cls(enabled=d.get("enabled", True), keys=keys, rate_limit=rate_limit)
@@ -161,7 +165,7 @@ class ApiManager:
             buckets[name] = _Bucket(min(old.tokens, burst), old.stamp) if old else _Bucket(burst, now)
         self._config = config
         self._enabled = config.enabled
-        self.enabled = config.enabled   # read by the proxies on every request: off, they skip the check
+        self.enabled = config.enabled  # read by the proxies on every request: off, they skip the check
         self._keys = config.keys
         self._limit = config.rate_limit.enabled
         self._rate = config.rate_limit.rate_per_s
@@ -202,5 +206,5 @@ def _reject_unknown(d: Mapping[str, Any], known: set[str], where: str) -> None:
     unknown = sorted(str(k) for k in d if k not in known)
     if unknown:
         raise ValueError(
-            f"{where} has unknown field(s) {', '.join(unknown)}; known fields are "
-            f"{', '.join(sorted(known))}.")
+            f"{where} has unknown field(s) {', '.join(unknown)}; known fields are {', '.join(sorted(known))}."
+        )

@@ -4,6 +4,7 @@
 is virtual time for tests: nothing moves until a test calls ``advance`` or something
 awaits ``sleep``, which jumps time forward at once and records the sleep.
 """
+
 from __future__ import annotations
 
 import asyncio

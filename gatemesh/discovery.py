@@ -10,6 +10,7 @@ state change, never one per retry, and never raises out of its loop.
 heartbeat answers 404 (the control plane restarted, or the TTL lapsed) it registers
 again. ``stop`` deregisters, best effort, within about a second.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -62,11 +63,15 @@ class Snapshot:
     def from_dict(cls, d: Mapping[str, Any]) -> Snapshot:
         """Parse a /v1/snapshot body; ValueError if it is not one."""
         try:
-            services = {name: tuple(Endpoint.from_dict(e) for e in endpoints)
-                        for name, endpoints in d["services"].items()}
-            return cls(int(d["index"]), MappingProxyType(services),
-                       MappingProxyType(dict(d.get("policies") or {})),
-                       MappingProxyType(dict(d.get("apimgmt") or {})))
+            services = {
+                name: tuple(Endpoint.from_dict(e) for e in endpoints) for name, endpoints in d["services"].items()
+            }
+            return cls(
+                int(d["index"]),
+                MappingProxyType(services),
+                MappingProxyType(dict(d.get("policies") or {})),
+                MappingProxyType(dict(d.get("apimgmt") or {})),
+            )
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise ValueError(f"not a control-plane snapshot: {exc!r}") from None
 
@@ -82,8 +87,13 @@ async def _cancel(task: asyncio.Task | None) -> None:
 
 
 class SnapshotWatcher:
-    def __init__(self, control_plane_url: str, on_change: Callable[[Snapshot], None] | None = None,
-                 wait_s: float = 10.0, retry_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        control_plane_url: str,
+        on_change: Callable[[Snapshot], None] | None = None,
+        wait_s: float = 10.0,
+        retry_s: float = 0.5,
+    ) -> None:
         self.url = control_plane_url.rstrip("/")
         self.on_change = on_change
         self.wait_s = wait_s
@@ -175,15 +185,27 @@ class SnapshotWatcher:
             log.info("discovery: connected to control plane %s", self.url)
         else:
             kept = f"keeping snapshot index {self.snapshot.index}" if self.snapshot else "no snapshot yet"
-            log.warning("discovery: control plane %s unreachable (%s: %s); %s, retrying",
-                        self.url, type(exc).__name__, exc, kept)
+            log.warning(
+                "discovery: control plane %s unreachable (%s: %s); %s, retrying",
+                self.url,
+                type(exc).__name__,
+                exc,
+                kept,
+            )
 
 
 class Registration:
     """Register one instance with the control plane and keep its TTL alive."""
 
-    def __init__(self, control_plane_url: str, service: str, instance: str, address: str,
-                 ttl_s: float = 3.0, meta: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        control_plane_url: str,
+        service: str,
+        instance: str,
+        address: str,
+        ttl_s: float = 3.0,
+        meta: Mapping[str, str] | None = None,
+    ) -> None:
         self.url = control_plane_url.rstrip("/")
         self.service = service
         self.instance = instance
@@ -217,12 +239,17 @@ class Registration:
             return
         try:
             async with self._session.delete(
-                    self._instance_url, timeout=aiohttp.ClientTimeout(total=DEREGISTER_TIMEOUT_S)):
+                self._instance_url, timeout=aiohttp.ClientTimeout(total=DEREGISTER_TIMEOUT_S)
+            ):
                 pass
             log.info("discovery: deregistered %s/%s", self.service, self.instance)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("discovery: could not deregister %s/%s (%s); its TTL will lapse",
-                        self.service, self.instance, type(exc).__name__)
+            log.warning(
+                "discovery: could not deregister %s/%s (%s); its TTL will lapse",
+                self.service,
+                self.instance,
+                type(exc).__name__,
+            )
         finally:
             await self._session.close()
             self._session = None
@@ -261,8 +288,13 @@ class Registration:
             return
         self._logged_state = registered
         if registered:
-            log.info("discovery: registered %s/%s at %s with %s", self.service, self.instance,
-                     self.address, self.url)
+            log.info("discovery: registered %s/%s at %s with %s", self.service, self.instance, self.address, self.url)
         else:
-            log.warning("discovery: %s/%s is not registered (%s: %s); retrying every %.1fs",
-                        self.service, self.instance, type(exc).__name__, exc, self.interval_s)
+            log.warning(
+                "discovery: %s/%s is not registered (%s: %s); retrying every %.1fs",
+                self.service,
+                self.instance,
+                type(exc).__name__,
+                exc,
+                self.interval_s,
+            )

@@ -10,6 +10,7 @@ one await on the wire (pipeline.py's retry loop makes the call between them).
 Not a coroutine of its own: every await frame is one more that each resumption of the
 request passes through, on every request.
 """
+
 from __future__ import annotations
 
 from .clock import Clock
@@ -29,8 +30,9 @@ ATTEMPT_HEADER = b"x-gatemesh-attempt"
 HOP_HEADERS = frozenset({DEADLINE_HEADER_BYTES, ATTEMPT_HEADER})
 
 
-def attempt_starts(up: Upstream, p: Policy, ep: Endpoint, base: Headers, deadline: Deadline | None,
-                   attempt: int) -> tuple[Headers, float | None]:
+def attempt_starts(
+    up: Upstream, p: Policy, ep: Endpoint, base: Headers, deadline: Deadline | None, attempt: int
+) -> tuple[Headers, float | None]:
     """What one try at `ep` sends, and its timeout (None: no limit); the balancer counts it."""
     if deadline is not None:
         out = [*base, (DEADLINE_HEADER_BYTES, deadline.header_value()), (ATTEMPT_HEADER, b"%d" % attempt)]
@@ -40,9 +42,18 @@ def attempt_starts(up: Upstream, p: Policy, ep: Endpoint, base: Headers, deadlin
     return out, attempt_timeout_s(p.timeout, deadline)
 
 
-def attempt_ends(clock: Clock, metrics: ProxyMetrics, up: Upstream, p: Policy, ep: Endpoint,
-                 breaker: CircuitBreaker | None, resp: ClientResponse | None, exc: BaseException | None,
-                 t0: float, attempt: int) -> Outcome:
+def attempt_ends(
+    clock: Clock,
+    metrics: ProxyMetrics,
+    up: Upstream,
+    p: Policy,
+    ep: Endpoint,
+    breaker: CircuitBreaker | None,
+    resp: ClientResponse | None,
+    exc: BaseException | None,
+    t0: float,
+    attempt: int,
+) -> Outcome:
     """The try's Outcome from its answer (`resp`) or the client's exception (`exc`). It
     failed — for the breaker, the outlier detector and the retry loop — with no answer
     or a 5xx."""
@@ -54,8 +65,9 @@ def attempt_ends(clock: Clock, metrics: ProxyMetrics, up: Upstream, p: Policy, e
     else:
         assert exc is not None
         why = failure_reason(exc)
-        result = Outcome.failure(why, f"{up.service} instance {ep.id}: {why.replace('-', ' ')} after "
-                                      f"{elapsed * 1000:.0f} ms", attempt, ep.id)
+        result = Outcome.failure(
+            why, f"{up.service} instance {ep.id}: {why.replace('-', ' ')} after {elapsed * 1000:.0f} ms", attempt, ep.id
+        )
         failed = True
     if breaker is not None:
         (breaker.on_failure if failed else breaker.on_success)(elapsed)

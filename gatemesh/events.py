@@ -4,6 +4,7 @@ retry refusal and discovery change.
 Kept in a bounded ring per proxy and served at `/-/events?since=SEQ`, so
 `gatemesh events --follow` can poll every proxy and merge the lines by time.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,9 +18,9 @@ log = logging.getLogger("gatemesh.events")
 @dataclass(frozen=True, slots=True)
 class Event:
     seq: int
-    at: float          # wall-clock seconds (time.time): merged across processes by it
+    at: float  # wall-clock seconds (time.time): merged across processes by it
     proxy: str
-    kind: str          # breaker-open, breaker-half-open, breaker-closed, ejected, returned, ejection-capped, panic-entered, panic-exited, retry-budget-exhausted, endpoints-changed, policy-changed, control-plane-lost, control-plane-back
+    kind: str  # breaker-open, breaker-half-open, breaker-closed, ejected, returned, ejection-capped, panic-entered, panic-exited, retry-budget-exhausted, endpoints-changed, policy-changed, control-plane-lost, control-plane-back
     upstream: str
     instance: str
     cause: str

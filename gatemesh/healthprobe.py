@@ -5,6 +5,7 @@ Every upstream whose policy turns checks on has each endpoint probed every
 (2xx/3xx within `timeout_s`) is recorded on the upstream's `HealthTracker`, which the
 concrete layer's `Upstream.pick` consults.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -17,7 +18,7 @@ from .upstream import Upstream
 if TYPE_CHECKING:
     from .pipeline import ResilientCaller
 
-TICK_S = 0.05   # how often the loop looks for a round that is due: well under any interval_s
+TICK_S = 0.05  # how often the loop looks for a round that is due: well under any interval_s
 USER_AGENT = b"gatemesh-health-check"
 
 
@@ -41,8 +42,13 @@ async def probe(caller: ResilientCaller, up: Upstream, ep: Endpoint) -> None:
     cfg = up.policy.health_check
     try:
         async with asyncio.timeout(cfg.timeout_s):
-            resp = await caller.pool.request(ep.host, ep.port, b"GET", cfg.path.encode(),
-                                             [(b"host", up.service.encode()), (b"user-agent", USER_AGENT)])
+            resp = await caller.pool.request(
+                ep.host,
+                ep.port,
+                b"GET",
+                cfg.path.encode(),
+                [(b"host", up.service.encode()), (b"user-agent", USER_AGENT)],
+            )
             await resp.read()
         ok = 200 <= resp.status < 400
         detail = f"status {resp.status}"

@@ -10,6 +10,7 @@ proxy hop's CPU. The exposition is the same as prometheus_client's own (names, l
 `_total`/`_created`, cumulative `le` buckets). The other metrics move on rare events
 (a breaker transition, an ejection) and stay prometheus_client objects.
 """
+
 from __future__ import annotations
 
 import time
@@ -45,13 +46,13 @@ class _Count:
 
 class _Latency:
     """One histogram child: a count per bucket (not cumulative; the collector sums)."""
+
     __slots__ = ("counts", "sum", "created")
 
     def __init__(self) -> None:
-        self.counts = [0] * (len(LATENCY_BUCKETS) + 1)   # the last one is +Inf
+        self.counts = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one is +Inf
         self.sum = 0.0
         self.created = time.time()
-
 
 
 class ProxyMetrics:
@@ -63,21 +64,51 @@ class ProxyMetrics:
         self._attempts: dict[tuple[str, str, str], _Count] = {}
         self._latency: dict[str, _Latency] = {}
         r.register(_HotCollector(self))
-        self.retries = Counter("gatemesh_retries", "Retries sent (attempts after the first).", ["proxy", "upstream"], registry=r)
-        self.budget_refusals = Counter("gatemesh_retry_budget_exhausted", "Retries not sent because the retry budget was empty.",
-                                       ["proxy", "upstream"], registry=r)
-        self.breaker_state = Gauge("gatemesh_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open ('*' = the service-level breaker).",
-                                   ["proxy", "upstream", "instance"], registry=r)
-        self.breaker_transitions = Counter("gatemesh_breaker_transitions", "Circuit breaker transitions by target state.",
-                                           ["proxy", "upstream", "instance", "to"], registry=r)
-        self.ejections = Counter("gatemesh_outlier_ejections", "Outlier ejections (and capped ejections) per instance.",
-                                 ["proxy", "upstream", "instance", "kind"], registry=r)
-        self.endpoints = Gauge("gatemesh_endpoints", "Known endpoints per upstream service.", ["proxy", "upstream"], registry=r)
-        self.panic_state = Gauge("gatemesh_panic", "1 while too few endpoints are healthy and all are balanced over (panic threshold).",
-                                 ["proxy", "upstream"], registry=r)
-        self.panic_picks = Counter("gatemesh_panic_picks", "Endpoint picks made in panic, by scope (upstream, request).",
-                                   ["proxy", "upstream", "scope"], registry=r)
-        self.fallbacks = Counter("gatemesh_fallbacks", "Answers served from a fallback.", ["proxy", "upstream"], registry=r)
+        self.retries = Counter(
+            "gatemesh_retries", "Retries sent (attempts after the first).", ["proxy", "upstream"], registry=r
+        )
+        self.budget_refusals = Counter(
+            "gatemesh_retry_budget_exhausted",
+            "Retries not sent because the retry budget was empty.",
+            ["proxy", "upstream"],
+            registry=r,
+        )
+        self.breaker_state = Gauge(
+            "gatemesh_breaker_state",
+            "Circuit breaker state: 0 closed, 1 half-open, 2 open ('*' = the service-level breaker).",
+            ["proxy", "upstream", "instance"],
+            registry=r,
+        )
+        self.breaker_transitions = Counter(
+            "gatemesh_breaker_transitions",
+            "Circuit breaker transitions by target state.",
+            ["proxy", "upstream", "instance", "to"],
+            registry=r,
+        )
+        self.ejections = Counter(
+            "gatemesh_outlier_ejections",
+            "Outlier ejections (and capped ejections) per instance.",
+            ["proxy", "upstream", "instance", "kind"],
+            registry=r,
+        )
+        self.endpoints = Gauge(
+            "gatemesh_endpoints", "Known endpoints per upstream service.", ["proxy", "upstream"], registry=r
+        )
+        self.panic_state = Gauge(
+            "gatemesh_panic",
+            "1 while too few endpoints are healthy and all are balanced over (panic threshold).",
+            ["proxy", "upstream"],
+            registry=r,
+        )
+        self.panic_picks = Counter(
+            "gatemesh_panic_picks",
+            "Endpoint picks made in panic, by scope (upstream, request).",
+            ["proxy", "upstream", "scope"],
+            registry=r,
+        )
+        self.fallbacks = Counter(
+            "gatemesh_fallbacks", "Answers served from a fallback.", ["proxy", "upstream"], registry=r
+        )
 
     # --- the per-request metrics -------------------------------------------------------
     def count_request(self, upstream: str, outcome: str) -> None:
@@ -96,7 +127,7 @@ class ProxyMetrics:
         h = self._latency.get(upstream)
         if h is None:
             h = self._latency[upstream] = _Latency()
-        h.counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1   # le: the first bound >= seconds
+        h.counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1  # le: the first bound >= seconds
         h.sum += seconds
 
     def exposition(self) -> bytes:
@@ -110,7 +141,7 @@ class _HotCollector:
         self._m = metrics
 
     def describe(self) -> list[Metric]:
-        return []   # unchecked collector: its families appear once they have children
+        return []  # unchecked collector: its families appear once they have children
 
     def collect(self) -> Iterator[Metric]:
         m = self._m

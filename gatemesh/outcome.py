@@ -8,6 +8,7 @@ decision (patterns/retry.py), the breakers, the metrics, the events and the reas
 header all read that one classification instead of re-deriving it. An outcome *failed*
 (for breakers, outlier detection and retries) when there was no answer or a 5xx.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,8 +19,16 @@ from .reasons import STATUS, Reason
 from .refusal import Refusal
 
 # The reasons an attempt can fail with before any answer arrived.
-NO_ANSWER = frozenset({Reason.TIMEOUT, Reason.CONNECT_FAILED, Reason.UPSTREAM_RESET, Reason.UPSTREAM_PROTOCOL_ERROR,
-                       Reason.UPSTREAM_HEAD_TOO_LARGE, Reason.UPSTREAM_IDLE_TIMEOUT})
+NO_ANSWER = frozenset(
+    {
+        Reason.TIMEOUT,
+        Reason.CONNECT_FAILED,
+        Reason.UPSTREAM_RESET,
+        Reason.UPSTREAM_PROTOCOL_ERROR,
+        Reason.UPSTREAM_HEAD_TOO_LARGE,
+        Reason.UPSTREAM_IDLE_TIMEOUT,
+    }
+)
 
 
 def failure_reason(exc: BaseException) -> Reason:
@@ -50,7 +59,7 @@ class Outcome:
     # On a failure: why there was no answer. On an answer: a reason worth telling the
     # client anyway (fallback, retry-budget-exhausted), sent as X-Gatemesh-Reason.
     reason: Reason | None = None
-    message: str = ""   # the failure in a sentence (for the refusal's body)
+    message: str = ""  # the failure in a sentence (for the refusal's body)
 
     @classmethod
     def failure(cls, reason: Reason, message: str, attempts: int, instance: str) -> Outcome:

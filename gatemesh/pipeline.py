@@ -17,6 +17,7 @@ returned as that response; only when no response exists does the call raise a Re
 unless the service's fallback has an answer, which is returned instead (as an Outcome
 whose reason is `fallback`), so a composed page's parts get it as a plain forward does.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -47,9 +48,17 @@ _EXPIRED = "the request's deadline had passed before it was sent upstream"
 
 
 class ResilientCaller:
-    def __init__(self, proxy: str, policies: PolicyTable, *, clock: Clock | None = None,
-                 rng: random.Random | None = None, metrics: ProxyMetrics | None = None,
-                 events: EventLog | None = None, pool: ConnectionPool | None = None):
+    def __init__(
+        self,
+        proxy: str,
+        policies: PolicyTable,
+        *,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        metrics: ProxyMetrics | None = None,
+        events: EventLog | None = None,
+        pool: ConnectionPool | None = None,
+    ):
         self.proxy = proxy
         self.policies = policies
         self.clock = clock or SystemClock()
@@ -64,8 +73,9 @@ class ResilientCaller:
     def upstream(self, service: str) -> Upstream:
         up = self.upstreams.get(service)
         if up is None:
-            up = self.upstreams[service] = Upstream(service, self.policies.get(service), self.clock,
-                                                    self.rng, self.metrics, self.events)
+            up = self.upstreams[service] = Upstream(
+                service, self.policies.get(service), self.clock, self.rng, self.metrics, self.events
+            )
         return up
 
     def update_endpoints(self, services: Mapping[str, Sequence[Endpoint]]) -> None:
@@ -97,8 +107,16 @@ class ResilientCaller:
         await health_check_loop(self, stop)
 
     # --- logical layer -----------------------------------------------------------------
-    async def call(self, service: str, method: bytes, target: bytes, headers: Headers, body: bytes,
-                   deadline: Deadline | None = None, idempotency_key: bool = False) -> Outcome:
+    async def call(
+        self,
+        service: str,
+        method: bytes,
+        target: bytes,
+        headers: Headers,
+        body: bytes,
+        deadline: Deadline | None = None,
+        idempotency_key: bool = False,
+    ) -> Outcome:
         """Request deadline → concurrency limit → service breaker → the retry loop, then
         fallback; one request counted once, by its outcome. `headers` come without this
         hop's own (`HOP_HEADERS`: the deadline and attempt headers, which every attempt
@@ -111,8 +129,8 @@ class ResilientCaller:
         try:
             if p.timeout.enabled:
                 own = Deadline.after(self.clock, p.timeout.request_timeout_s)
-                if deadline is None or own.at < deadline.at:   # both on self.clock: the earlier one wins
-                    deadline = own   # just set: it cannot have passed
+                if deadline is None or own.at < deadline.at:  # both on self.clock: the earlier one wins
+                    deadline = own  # just set: it cannot have passed
                 elif deadline.expired:
                     raise Refusal(Reason.DEADLINE_EXCEEDED, _EXPIRED)
             elif deadline is not None and deadline.expired:
@@ -150,8 +168,14 @@ class ResilientCaller:
             if p.fallback.enabled and method == b"GET":
                 result = self._fallback_or_remember(up, method, target, result)
         status, reason = result.status, result.reason
-        self.metrics.count_request(service, "ok" if status < 500 and reason is not _FALLBACK
-                                   else _FALLBACK if reason is _FALLBACK else f"{status // 100}xx")
+        self.metrics.count_request(
+            service,
+            "ok"
+            if status < 500 and reason is not _FALLBACK
+            else _FALLBACK
+            if reason is _FALLBACK
+            else f"{status // 100}xx",
+        )
         return result
 
     @staticmethod
@@ -166,8 +190,17 @@ class ResilientCaller:
             up.remember(method, target, result)
         return result
 
-    async def _retries(self, up: Upstream, p: Policy, method: bytes, target: bytes, headers: Headers,
-                       body: bytes, deadline: Deadline | None, idempotency_key: bool) -> Outcome:
+    async def _retries(
+        self,
+        up: Upstream,
+        p: Policy,
+        method: bytes,
+        target: bytes,
+        headers: Headers,
+        body: bytes,
+        deadline: Deadline | None,
+        idempotency_key: bool,
+    ) -> Outcome:
         """The retry loop: each attempt through the concrete and endpoint layers; whether
         to try again is patterns/retry.py's answer, whether it is affordable the budget's."""
         service = up.service
@@ -194,26 +227,33 @@ class ResilientCaller:
                 resp = await self.pool.request(ep.host, ep.port, method, target, out, body, timeout_s=timeout)
             except (TimeoutError, UpstreamError) as exc:
                 last = attempt_ends(clock, self.metrics, up, p, ep, breaker, None, exc, t0, attempt)
-            except BaseException:   # cancelled (or a bug): the try ends here and counts for nothing
+            except BaseException:  # cancelled (or a bug): the try ends here and counts for nothing
                 up.balancer.on_end(ep.id)
                 if breaker is not None:
                     breaker.on_ignored()
                 raise
             else:
                 last = attempt_ends(clock, self.metrics, up, p, ep, breaker, resp, None, t0, attempt)
-            if last.reason is None and last.status < 500:   # not failed: an answer below 500
+            if last.reason is None and last.status < 500:  # not failed: an answer below 500
                 return last
             if attempt >= max_attempts or not is_retryable(
-                    p.retry, last.status if last.answered else None, None if last.answered else last.reason,
-                    is_retry_safe(method, idempotency_key)):
+                p.retry,
+                last.status if last.answered else None,
+                None if last.answered else last.reason,
+                is_retry_safe(method, idempotency_key),
+            ):
                 break
             if deadline is not None and deadline.expired:
                 break
             if p.budget.enabled and not up.budget.try_withdraw():
                 budget_empty = True
                 self.metrics.budget_refusals.labels(self.proxy, service).inc()
-                self.events.emit(Reason.RETRY_BUDGET_EXHAUSTED, service, ep.id,
-                                 f"retry {attempt} of {max_attempts} not sent: budget empty")
+                self.events.emit(
+                    Reason.RETRY_BUDGET_EXHAUSTED,
+                    service,
+                    ep.id,
+                    f"retry {attempt} of {max_attempts} not sent: budget empty",
+                )
                 break
             last.release()
             self.metrics.retries.labels(self.proxy, service).inc()
@@ -222,7 +262,7 @@ class ResilientCaller:
                 pause = min(pause, deadline.remaining_s())
             if pause > 0:
                 await self.clock.sleep(pause)
-        assert last is not None   # choose(first=True) raises rather than return None
+        assert last is not None  # choose(first=True) raises rather than return None
         if last.answered:
             if budget_empty:
                 last.reason = Reason.RETRY_BUDGET_EXHAUSTED

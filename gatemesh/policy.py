@@ -17,6 +17,7 @@ field's type: booleans ``true/false/on/off/yes/no``, numbers (``250ms`` or ``2s`
 fields in seconds), ``null``, and comma lists for sets (``502,503`` or ``5xx``).
 Every mistake raises ``PolicyError`` with a sentence naming ``pattern.field``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -44,6 +45,7 @@ DEFAULT_SERVICE = "*"
 class PolicyError(ValueError):
     """A policy document or setting is not valid; the message is a sentence naming the field."""
 
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     timeout: TimeoutConfig = field(default_factory=TimeoutConfig)
@@ -68,8 +70,9 @@ class Policy:
     def merged(self, overrides: Mapping) -> Policy:
         """This policy with a partial JSON document applied on top."""
         if not isinstance(overrides, Mapping):
-            raise PolicyError(f"A policy must be a JSON object keyed by pattern ({', '.join(PATTERN_NAMES)}), "
-                              f"got {overrides!r}.")
+            raise PolicyError(
+                f"A policy must be a JSON object keyed by pattern ({', '.join(PATTERN_NAMES)}), got {overrides!r}."
+            )
         changes: dict[str, Any] = {}
         for name, section in overrides.items():
             if name not in _CONFIG_CLASSES:
@@ -84,8 +87,10 @@ class Policy:
         name, _, field_name = dotted.strip().partition(".")
         kinds = _FIELD_KINDS.get(name)
         if kinds is None:
-            raise PolicyError(f"unknown field {dotted!r}; known fields: {', '.join(PATTERN_NAMES)} "
-                              f"(write pattern.field, e.g. breaker.enabled).")
+            raise PolicyError(
+                f"unknown field {dotted!r}; known fields: {', '.join(PATTERN_NAMES)} "
+                f"(write pattern.field, e.g. breaker.enabled)."
+            )
         if field_name not in kinds:
             raise PolicyError(_unknown_field(name, field_name))
         parsed = _parse_text(f"{name}.{field_name}", kinds[field_name], value)
@@ -112,8 +117,12 @@ PATTERN_NAMES: tuple[str, ...] = tuple(_CONFIG_CLASSES)
 def all_off() -> Policy:
     """Every pattern switched off (one without an ``enabled`` switch, the balancer, keeps
     its default: round robin still picks). For control arms."""
-    return Policy(**{name: (cls(enabled=False) if "enabled" in {f.name for f in dataclasses.fields(cls)} else cls())
-                     for name, cls in _CONFIG_CLASSES.items()})
+    return Policy(
+        **{
+            name: (cls(enabled=False) if "enabled" in {f.name for f in dataclasses.fields(cls)} else cls())
+            for name, cls in _CONFIG_CLASSES.items()
+        }
+    )
 
 
 class PolicyTable:
@@ -193,6 +202,7 @@ class PolicyTable:
 
 
 # --- field types, parsing and coercion ------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class _Kind:
@@ -290,10 +300,13 @@ def _coerce(dotted: str, kind: _Kind, raw: Any) -> Any:
 
 def _expects(dotted: str, kind: _Kind) -> str:
     base = kind.base
-    what = {bool: "expects true or false", int: "expects a whole number",
-            float: "expects a number" + (" of seconds (e.g. 2.5, 250ms, 2s)" if dotted.endswith("_s") else ""),
-            frozenset: "expects a list of status codes (e.g. 502,503 or 5xx)",
-            str: "expects text"}[base]
+    what = {
+        bool: "expects true or false",
+        int: "expects a whole number",
+        float: "expects a number" + (" of seconds (e.g. 2.5, 250ms, 2s)" if dotted.endswith("_s") else ""),
+        frozenset: "expects a list of status codes (e.g. 502,503 or 5xx)",
+        str: "expects text",
+    }[base]
     return what + (" or null" if kind.optional else "")
 
 

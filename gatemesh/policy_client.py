@@ -10,6 +10,7 @@ it is the only writer of policies, snapshot and restore included — so "switch 
 breaker off in the mesh" means one thing everywhere, and "the sidecars have it" is
 checked one way (`wait_mesh`).
 """
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,7 @@ from .policy import DEFAULT_SERVICE, Policy, PolicyTable
 from .runner.webclient import HttpError, json_request
 
 LOCATIONS = ("edge", "mesh")
-PUSH_TIMEOUT_S = 10.0   # the sidecars learn a mesh policy within ~1 s (a long-poll push); this is the bound
+PUSH_TIMEOUT_S = 10.0  # the sidecars learn a mesh policy within ~1 s (a long-poll push); this is the bound
 POLL_S = 0.05
 ADMIN_TIMEOUT_S = 5.0
 
@@ -31,11 +32,12 @@ class PolicyClientError(Exception):
 
 
 class PolicyClient:
-    def __init__(self, gateway: str | None, controlplane: str, sidecars: Iterable[str] = (),
-                 wait_s: float = PUSH_TIMEOUT_S):
+    def __init__(
+        self, gateway: str | None, controlplane: str, sidecars: Iterable[str] = (), wait_s: float = PUSH_TIMEOUT_S
+    ):
         self.gateway = gateway.rstrip("/") if gateway else None
         self.controlplane = controlplane.rstrip("/")
-        self.sidecars = [s.rstrip("/") for s in sidecars]   # the admin URLs whose policies `wait_mesh` checks
+        self.sidecars = [s.rstrip("/") for s in sidecars]  # the admin URLs whose policies `wait_mesh` checks
         self.wait_s = wait_s
 
     @classmethod
@@ -74,8 +76,14 @@ class PolicyClient:
         return {loc: self.table(loc).to_dict() for loc in self.locations(at)}
 
     # --- writing ---------------------------------------------------------------------
-    def set(self, service: str, at: str, overrides: Mapping[str, Any] | None = None,
-            settings: Iterable[str] = (), wait_s: float | None = None) -> dict[str, Policy]:
+    def set(
+        self,
+        service: str,
+        at: str,
+        overrides: Mapping[str, Any] | None = None,
+        settings: Iterable[str] = (),
+        wait_s: float | None = None,
+    ) -> dict[str, Policy]:
         """Apply a partial policy and/or `pattern.field=value` settings; returns what is in force."""
         out = {}
         for loc in self.locations(at):
@@ -147,8 +155,13 @@ class PolicyClient:
             self._call("PUT", f"{self.controlplane}/v1/policies/{service}", doc)
 
     # --- the one wait ----------------------------------------------------------------
-    def wait_mesh(self, policies: Mapping[str, Policy], sidecars: Iterable[str] | None = None,
-                  exact: bool = False, wait_s: float | None = None) -> float:
+    def wait_mesh(
+        self,
+        policies: Mapping[str, Policy],
+        sidecars: Iterable[str] | None = None,
+        exact: bool = False,
+        wait_s: float | None = None,
+    ) -> float:
         """Until every sidecar (or those given) applies `policies`, a sidecar that is down
         skipped (a chaos test killed it); `exact`: its whole table is just these. Returns
         the seconds waited; PolicyClientError naming the late sidecars after `wait_s`."""
@@ -167,8 +180,10 @@ class PolicyClient:
                     still.append(sidecar)
             pending = still
             if pending and time.monotonic() - t0 > limit:
-                raise PolicyClientError(f"{len(pending)} sidecar(s) did not apply the mesh policy for "
-                                        f"{', '.join(policies)} within {limit:g} s: {', '.join(pending)}")
+                raise PolicyClientError(
+                    f"{len(pending)} sidecar(s) did not apply the mesh policy for "
+                    f"{', '.join(policies)} within {limit:g} s: {', '.join(pending)}"
+                )
             if pending:
                 time.sleep(POLL_S)
         return time.monotonic() - t0

@@ -8,6 +8,7 @@ Sources are the products' reference docs (Envoy cluster/route/outlier protos, Is
 DestinationRule/VirtualService, Linkerd retries/circuit-breaking pages, the Hystrix
 wiki "Configuration", the Resilience4j docs).
 """
+
 from __future__ import annotations
 
 from gatemesh.patterns.balancer import LEAST_REQUEST, ROUND_ROBIN, BalancerConfig
@@ -25,7 +26,6 @@ _ALL_5XX = frozenset(range(500, 600))
 PRESETS: dict[str, Policy] = {
     # Our defaults: see each config class for the reason behind every number.
     "gatemesh": Policy(),
-
     # Envoy, each feature configured with its defaults.
     "envoy": Policy(
         # Route timeout defaults to 15 s; per_try_timeout is unset, so a try may use it all.
@@ -33,8 +33,9 @@ PRESETS: dict[str, Policy] = {
         # A retry_policy's num_retries defaults to 1 (2 tries); retry_on has no default, we use
         # "gateway-error,connect-failure,reset". Backoff: base_interval 25 ms, max 10 x base.
         # (Envoy's jitter range is [0, (2^N - 1) x base]; ours is [0, 2^(N-1) x base].)
-        retry=RetryConfig(max_attempts=2, retry_on_statuses=frozenset({502, 503, 504}),
-                          backoff_base_s=0.025, backoff_max_s=0.25),
+        retry=RetryConfig(
+            max_attempts=2, retry_on_statuses=frozenset({502, 503, 504}), backoff_base_s=0.025, backoff_max_s=0.25
+        ),
         # Envoy limits retries by concurrency (max_retries = 3 in flight per cluster), and its
         # optional retry_budget (20% of active requests, min 3 concurrent) is concurrency-based
         # too: neither is a rate budget, so ours is off.
@@ -47,11 +48,11 @@ PRESETS: dict[str, Policy] = {
         balancer=BalancerConfig(kind=ROUND_ROBIN),
         # outlier_detection: consecutive_5xx 5, base_ejection_time 30 s, max_ejection_time 300 s,
         # max_ejection_percent 10 (Envoy only detects when outlier_detection is configured).
-        outlier=OutlierConfig(consecutive_errors=5, base_ejection_s=30.0, max_ejection_s=300.0,
-                              max_ejection_percent=10.0),
+        outlier=OutlierConfig(
+            consecutive_errors=5, base_ejection_s=30.0, max_ejection_s=300.0, max_ejection_percent=10.0
+        ),
         fallback=FallbackConfig(enabled=False),  # Envoy has no response fallback
     ),
-
     # Istio (Envoy configured by istiod), out of the box plus DestinationRule defaults.
     "istio": Policy(
         # No timeout by default (VirtualService timeout and perTryTimeout unset).
@@ -59,8 +60,15 @@ PRESETS: dict[str, Policy] = {
         # Default retries: attempts 2 (3 tries), retryOn "connect-failure,refused-stream,
         # unavailable,cancelled,retriable-status-codes" with retriable status 503; no "reset",
         # no per-try timeout. Backoff: Envoy's 25 ms base (Istio sets no other).
-        retry=RetryConfig(max_attempts=3, retry_on_statuses=frozenset({503}), retry_on_connect_failure=True,
-                          retry_on_reset=False, retry_on_timeout=False, backoff_base_s=0.025, backoff_max_s=0.25),
+        retry=RetryConfig(
+            max_attempts=3,
+            retry_on_statuses=frozenset({503}),
+            retry_on_connect_failure=True,
+            retry_on_reset=False,
+            retry_on_timeout=False,
+            backoff_base_s=0.025,
+            backoff_max_s=0.25,
+        ),
         budget=RetryBudgetConfig(enabled=False),  # no retry budget by default
         breaker=BreakerConfig(enabled=False),  # Istio's "circuit breaking" is connectionPool + outlierDetection
         # connectionPool.http.http2MaxRequests: current docs give 2^32-1 (unlimited); older
@@ -71,11 +79,11 @@ PRESETS: dict[str, Policy] = {
         balancer=BalancerConfig(kind=LEAST_REQUEST),
         # outlierDetection defaults (when a DestinationRule sets it): consecutive5xxErrors 5,
         # baseEjectionTime 30 s, maxEjectionPercent 10. Max ejection time: Envoy's 300 s.
-        outlier=OutlierConfig(consecutive_errors=5, base_ejection_s=30.0, max_ejection_s=300.0,
-                              max_ejection_percent=10.0),
+        outlier=OutlierConfig(
+            consecutive_errors=5, base_ejection_s=30.0, max_ejection_s=300.0, max_ejection_percent=10.0
+        ),
         fallback=FallbackConfig(enabled=False),
     ),
-
     # Linkerd 2.x.
     "linkerd": Policy(
         # No request timeout unless timeout.linkerd.io/request is set.
@@ -84,8 +92,13 @@ PRESETS: dict[str, Policy] = {
         # the statuses in retry.linkerd.io/http, typically "5xx"; timeouts only when
         # retry.linkerd.io/timeout is set. Linkerd's retry backoff is not documented that we
         # could find: we keep Envoy's 25 ms / 250 ms (unsure).
-        retry=RetryConfig(max_attempts=2, retry_on_statuses=_ALL_5XX, retry_on_connect_failure=True,
-                          retry_on_reset=False, retry_on_timeout=False),
+        retry=RetryConfig(
+            max_attempts=2,
+            retry_on_statuses=_ALL_5XX,
+            retry_on_connect_failure=True,
+            retry_on_reset=False,
+            retry_on_timeout=False,
+        ),
         # ServiceProfile retryBudget defaults: retryRatio 0.2, minRetriesPerSecond 10, ttl 10 s.
         budget=RetryBudgetConfig(ratio=0.2, min_retries_per_s=10.0, window_s=10.0),
         breaker=BreakerConfig(enabled=False),  # no service-level breaker: Linkerd breaks per endpoint
@@ -94,11 +107,11 @@ PRESETS: dict[str, Policy] = {
         # Failure accrual ("consecutive"): max-failures 7, min-penalty 1 s, max-penalty 1 min.
         # Linkerd may make every endpoint unavailable (and fail fast); our detector keeps one
         # and panics instead, so 100% here means "all but the last".
-        outlier=OutlierConfig(consecutive_errors=7, base_ejection_s=1.0, max_ejection_s=60.0,
-                              max_ejection_percent=100.0),
+        outlier=OutlierConfig(
+            consecutive_errors=7, base_ejection_s=1.0, max_ejection_s=60.0, max_ejection_percent=100.0
+        ),
         fallback=FallbackConfig(enabled=False),
     ),
-
     # Netflix Hystrix (HystrixCommand defaults).
     "hystrix": Policy(
         # execution.isolation.thread.timeoutInMilliseconds 1000; no retries, so the request
@@ -109,8 +122,14 @@ PRESETS: dict[str, Policy] = {
         # circuitBreaker.requestVolumeThreshold 20, errorThresholdPercentage 50,
         # sleepWindowInMilliseconds 5000, one test request when half-open. Hystrix's window is
         # 10 s of time (metrics.rollingStats); ours counts calls, so we use the last 20 calls.
-        breaker=BreakerConfig(consecutive_failures=0, failure_rate_threshold=0.5, window_size=20,
-                              minimum_calls=20, open_s=5.0, half_open_max_probes=1),
+        breaker=BreakerConfig(
+            consecutive_failures=0,
+            failure_rate_threshold=0.5,
+            window_size=20,
+            minimum_calls=20,
+            open_s=5.0,
+            half_open_max_probes=1,
+        ),
         concurrency=ConcurrencyConfig(max_in_flight=10),  # thread pool coreSize 10 (semaphore max 10 too)
         balancer=BalancerConfig(kind=ROUND_ROBIN),  # Hystrix does no balancing; neutral round robin
         outlier=OutlierConfig(enabled=False),
@@ -118,7 +137,6 @@ PRESETS: dict[str, Policy] = {
         # default_status / body is set.
         fallback=FallbackConfig(enabled=False),
     ),
-
     # Resilience4j (CircuitBreaker, Retry, TimeLimiter, Bulkhead defaults).
     "resilience4j": Policy(
         # TimeLimiter timeoutDuration 1 s per call; it has no overall deadline (ours stays 5 s).
@@ -130,8 +148,15 @@ PRESETS: dict[str, Policy] = {
         # failureRateThreshold 50%, COUNT_BASED slidingWindowSize 100, minimumNumberOfCalls 100,
         # waitDurationInOpenState 60 s, permittedNumberOfCallsInHalfOpenState 10. Its slow-call
         # rule (60 s, judged by a separate 100% slow-call rate) has no twin here: left off.
-        breaker=BreakerConfig(consecutive_failures=0, failure_rate_threshold=0.5, window_size=100,
-                              minimum_calls=100, slow_call_s=None, open_s=60.0, half_open_max_probes=10),
+        breaker=BreakerConfig(
+            consecutive_failures=0,
+            failure_rate_threshold=0.5,
+            window_size=100,
+            minimum_calls=100,
+            slow_call_s=None,
+            open_s=60.0,
+            half_open_max_probes=10,
+        ),
         concurrency=ConcurrencyConfig(max_in_flight=25),  # Bulkhead maxConcurrentCalls 25
         balancer=BalancerConfig(kind=ROUND_ROBIN),  # no balancing in Resilience4j; neutral round robin
         outlier=OutlierConfig(enabled=False),
@@ -152,5 +177,6 @@ def preset(name: str) -> Policy:
     try:
         return PRESETS[name]
     except KeyError:
-        raise UnknownPreset(f"There is no preset named {name!r}; the presets are: "
-                            f"{', '.join(sorted(PRESETS))}.") from None
+        raise UnknownPreset(
+            f"There is no preset named {name!r}; the presets are: {', '.join(sorted(PRESETS))}."
+        ) from None

@@ -3,6 +3,7 @@ resilient call with this hop's headers, and its answer comes back with them.
 
 The proxy's own endpoints are admin.py's; the process around both is shell.py's.
 """
+
 from __future__ import annotations
 
 from .http.messages import FRAMING, Headers, Request, Response, connection_options
@@ -13,7 +14,7 @@ from .reasons import Reason
 from .refusal import Refusal, to_response
 
 _DEADLINE_NAME = DEADLINE_HEADER_BYTES
-_NOTHING: dict[bytes, bytes] = {}   # split_headers' answer when no header was rewritten: never written to
+_NOTHING: dict[bytes, bytes] = {}  # split_headers' answer when no header was rewritten: never written to
 # Headers a hop rewrites instead of copying: framing and hop-by-hop ones, and its own.
 _REWRITTEN_REQUEST = frozenset(FRAMING | HOP_HEADERS | {b"x-forwarded-for", b"via"})
 _REWRITTEN_RESPONSE = frozenset(FRAMING | {b"x-gatemesh-attempts", b"x-gatemesh-proxy"})
@@ -84,8 +85,15 @@ class Proxy:
     async def forward(self, req: Request, service: str, target: bytes) -> Response:
         """The request to `service` as `target`; a refusal becomes this hop's own answer."""
         try:
-            result = await self.caller.call(service, req.method, target, self.outgoing_headers(req), req.body,
-                                            self.incoming_deadline(req), req.header(b"idempotency-key") is not None)
+            result = await self.caller.call(
+                service,
+                req.method,
+                target,
+                self.outgoing_headers(req),
+                req.body,
+                self.incoming_deadline(req),
+                req.header(b"idempotency-key") is not None,
+            )
         except Refusal as refusal:
             return to_response(refusal, self.name_bytes)
         return self.response_from(result)

@@ -10,6 +10,7 @@ the moment a proxy refuses a client.
 JSON and metric labels, and compares equal to the bare strings older code and the
 docs use.
 """
+
 from __future__ import annotations
 
 from enum import StrEnum
@@ -24,13 +25,13 @@ class Reason(StrEnum):
     NO_HEALTHY_UPSTREAM = "no-healthy-upstream"
     RETRY_BUDGET_EXHAUSTED = "retry-budget-exhausted"
     OVERLOADED = "overloaded"
-    CONNECT_FAILED = "connect-failed"       # Envoy answers 503 (UF) for a failed connect
+    CONNECT_FAILED = "connect-failed"  # Envoy answers 503 (UF) for a failed connect
     # 502: the upstream broke
     UPSTREAM_ERROR = "upstream-error"
-    UPSTREAM_RESET = "upstream-reset"       # Envoy: 503 UC; 502 keeps "the upstream broke" apart from "we refused"
-    UPSTREAM_PROTOCOL_ERROR = "upstream-protocol-error"   # not HTTP/1.1 (bad status line, an unasked 101): never retried
-    UPSTREAM_HEAD_TOO_LARGE = "upstream-head-too-large"   # HAProxy and nginx answer 502 too
-    UPSTREAM_IDLE_TIMEOUT = "upstream-idle-timeout"       # the body stalled (HAProxy's timeout server)
+    UPSTREAM_RESET = "upstream-reset"  # Envoy: 503 UC; 502 keeps "the upstream broke" apart from "we refused"
+    UPSTREAM_PROTOCOL_ERROR = "upstream-protocol-error"  # not HTTP/1.1 (bad status line, an unasked 101): never retried
+    UPSTREAM_HEAD_TOO_LARGE = "upstream-head-too-large"  # HAProxy and nginx answer 502 too
+    UPSTREAM_IDLE_TIMEOUT = "upstream-idle-timeout"  # the body stalled (HAProxy's timeout server)
     # 404: nobody to send it to
     UNKNOWN_SERVICE = "unknown-service"
     NO_ROUTE = "no-route"
@@ -42,15 +43,15 @@ class Reason(StrEnum):
     # the request itself
     BAD_REQUEST = "bad-request"
     PAYLOAD_TOO_LARGE = "payload-too-large"
-    BAD_HOST = "bad-host"                           # RFC 9112 §3.2: none in 1.1, two, or not the absolute form's
-    BAD_FRAMING = "bad-framing"                     # a Transfer-Encoding other than exactly chunked (smuggling's tool)
+    BAD_HOST = "bad-host"  # RFC 9112 §3.2: none in 1.1, two, or not the absolute form's
+    BAD_FRAMING = "bad-framing"  # a Transfer-Encoding other than exactly chunked (smuggling's tool)
     URI_TOO_LONG = "uri-too-long"
-    HEADERS_TOO_LARGE = "headers-too-large"         # one header line or the whole head over its limit
-    REQUEST_TIMEOUT = "request-timeout"             # the head, or the body, did not arrive in time
-    UNSUPPORTED_VERSION = "unsupported-version"     # HTTP/0.9, HTTP/2.0 in a request line
-    UPGRADE_NOT_SUPPORTED = "upgrade-not-supported" # Upgrade/h2c: no protocol switch is implemented
-    CONNECT_NOT_SUPPORTED = "connect-not-supported" # CONNECT: this is no forward proxy
-    TOO_MANY_CONNECTIONS = "too-many-connections"   # the listener's connection cap
+    HEADERS_TOO_LARGE = "headers-too-large"  # one header line or the whole head over its limit
+    REQUEST_TIMEOUT = "request-timeout"  # the head, or the body, did not arrive in time
+    UNSUPPORTED_VERSION = "unsupported-version"  # HTTP/0.9, HTTP/2.0 in a request line
+    UPGRADE_NOT_SUPPORTED = "upgrade-not-supported"  # Upgrade/h2c: no protocol switch is implemented
+    CONNECT_NOT_SUPPORTED = "connect-not-supported"  # CONNECT: this is no forward proxy
+    TOO_MANY_CONNECTIONS = "too-many-connections"  # the listener's connection cap
     # the proxy itself broke (a bug): the server's last resort, logged with its traceback
     INTERNAL_ERROR = "internal-error"
     # not a refusal: an answer served from the fallback (a cached or declared response)

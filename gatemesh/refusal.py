@@ -12,6 +12,7 @@ A refusal is an exception carrying the HTTP status and the reason the client see
     ├── 401/403/429  missing-api-key, invalid-api-key, forbidden, rate-limited
     └── 400/413  bad-request, payload-too-large
 """
+
 from __future__ import annotations
 
 from .http.messages import Response, json_response
@@ -32,8 +33,9 @@ class Refusal(Exception):
         self.retry_after_s = retry_after_s
 
 
-def refusal_response(reason: Reason | str, message: str, proxy: bytes, attempts: int = 0,
-                     retry_after_s: float | None = None) -> Response:
+def refusal_response(
+    reason: Reason | str, message: str, proxy: bytes, attempts: int = 0, retry_after_s: float | None = None
+) -> Response:
     headers = [(b"x-gatemesh-reason", reason.encode()), (b"x-gatemesh-proxy", proxy)]
     if attempts:
         headers.append((b"x-gatemesh-attempts", b"%d" % attempts))

@@ -1,6 +1,7 @@
 """Process plumbing shared by the gateway and the sidecar: event loop choice, logging,
 one-line fatal errors, and a graceful stop on SIGTERM/SIGINT (the shutdown order after
 it is shell.py's)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -20,8 +21,10 @@ def fatal(component: str, message: str) -> NoReturn:
 
 def setup_logging(component: str) -> None:
     level = os.environ.get("GATEMESH_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(level=getattr(logging, level, logging.INFO),
-                        format=f"%(asctime)s {component} %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format=f"%(asctime)s {component} %(levelname)s %(name)s: %(message)s",
+    )
 
 
 def run(main: Callable[[asyncio.Event], Awaitable[None]], component: str) -> None:
@@ -29,6 +32,7 @@ def run(main: Callable[[asyncio.Event], Awaitable[None]], component: str) -> Non
     runner: Callable[[Coroutine[Any, Any, None]], None]
     try:
         import uvloop
+
         runner = uvloop.run
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
         runner = asyncio.run
@@ -46,4 +50,3 @@ def run(main: Callable[[asyncio.Event], Awaitable[None]], component: str) -> Non
         fatal(component, f"{exc.strerror or exc} (is the port already in use? choose another with the config)")
     except KeyboardInterrupt:
         pass
-

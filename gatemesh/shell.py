@@ -12,6 +12,7 @@ listeners (no new connections; those open finish their requests); 3. drain the r
 in flight (bounded, `DRAIN_LIMIT_S`); 4. stop the health checks and the discovery watch;
 5. close the upstream connection pools.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -31,7 +32,7 @@ from .reasons import Reason
 from .refusal import refusal_response
 
 log = logging.getLogger("gatemesh.shell")
-DRAIN_LIMIT_S = 2.0   # below Kubernetes' and compose's 10 s grace before SIGKILL
+DRAIN_LIMIT_S = 2.0  # below Kubernetes' and compose's 10 s grace before SIGKILL
 DRAIN_TICK_S = 0.02
 
 _OWN_PATHS = frozenset({HEALTH_PATH, METRICS_PATH})
@@ -54,16 +55,22 @@ async def drain(in_flight: Callable[[], int], limit_s: float = DRAIN_LIMIT_S) ->
 
 
 class Shell:
-    def __init__(self, admin: Admin, watcher: SnapshotWatcher, *, registration: Registration | None = None,
-                 fields: Callable[[], dict[str, Any]] | None = None,
-                 readiness: Callable[[], Awaitable[str | None]] | None = None):
+    def __init__(
+        self,
+        admin: Admin,
+        watcher: SnapshotWatcher,
+        *,
+        registration: Registration | None = None,
+        fields: Callable[[], dict[str, Any]] | None = None,
+        readiness: Callable[[], Awaitable[str | None]] | None = None,
+    ):
         self.admin = admin
         self.name = admin.name
         self.name_bytes = admin.name_bytes
         self.watcher = watcher
         self.registration = registration
         self._fields = fields or dict
-        self._readiness = readiness   # a problem in words, or None: the sidecar asks its app
+        self._readiness = readiness  # a problem in words, or None: the sidecar asks its app
         self.in_flight = 0
 
     # --- requests --------------------------------------------------------------------
@@ -73,27 +80,31 @@ class Shell:
 
         async def handle(req: Request) -> Response:
             path = req.path
-            if path.startswith(ADMIN_PREFIX) or path in _OWN_PATHS:   # = is_admin_path, inlined: every request
+            if path.startswith(ADMIN_PREFIX) or path in _OWN_PATHS:  # = is_admin_path, inlined: every request
                 return await self.health() if path == HEALTH_PATH else admin.answer(req)
             where = route(req)
             if where.__class__ is Response:
-                return where   # type: ignore[return-value]
+                return where  # type: ignore[return-value]
             self.in_flight += 1
             try:
                 if where.__class__ is tuple:
-                    service, target = where   # type: ignore[misc]
+                    service, target = where  # type: ignore[misc]
                     return await proxy.forward(req, service, target)
-                return await where   # type: ignore[misc]
+                return await where  # type: ignore[misc]
             finally:
                 self.in_flight -= 1
+
         return handle
 
     def by_host(self, req: Request) -> Route:
         """East-west routing: the Host header names the service, the target is kept."""
         service = service_from_host(req)
         if service is None:
-            return refusal_response(Reason.BAD_REQUEST, "east-west calls name the target service in the Host header "
-                                                        "(Host: pricing)", self.name_bytes)
+            return refusal_response(
+                Reason.BAD_REQUEST,
+                "east-west calls name the target service in the Host header (Host: pricing)",
+                self.name_bytes,
+            )
         return service, req.target
 
     def api_refusal(self, api: ApiManager, req: Request, route: str) -> Response | None:
@@ -108,31 +119,42 @@ class Shell:
     # --- health ----------------------------------------------------------------------
     def fields(self) -> dict[str, Any]:
         snap = self.watcher.snapshot
-        return {**self._fields(), "discovery": "connected" if self.watcher.connected else "disconnected",
-                "snapshot_index": snap.index if snap else None}
+        return {
+            **self._fields(),
+            "discovery": "connected" if self.watcher.connected else "disconnected",
+            "snapshot_index": snap.index if snap else None,
+        }
 
     async def health(self) -> Response:
         """Ready only with a service catalog (and, for a sidecar, a healthy app)."""
         if self.watcher.snapshot is None:
-            return refusal_response(Reason.NO_HEALTHY_UPSTREAM, f"{self.name} has not reached the control plane "
-                                                                "yet (no service catalog)", self.name_bytes)
+            return refusal_response(
+                Reason.NO_HEALTHY_UPSTREAM,
+                f"{self.name} has not reached the control plane yet (no service catalog)",
+                self.name_bytes,
+            )
         if self._readiness is not None:
             problem = await self._readiness()
             if problem is not None:
-                return refusal_response(Reason.NO_HEALTHY_UPSTREAM, f"{self.name} is not ready: {problem}",
-                                        self.name_bytes)
+                return refusal_response(
+                    Reason.NO_HEALTHY_UPSTREAM, f"{self.name} is not ready: {problem}", self.name_bytes
+                )
         return json_response(200, {"status": "ok", "proxy": self.name, **self.fields()})
 
     # --- the process -----------------------------------------------------------------
-    async def run(self, stop: asyncio.Event,
-                  listeners: Sequence[tuple[str, int, Handler] | tuple[str, int, Handler, ServerLimits]],
-                  callers: Sequence[ResilientCaller]) -> None:
+    async def run(
+        self,
+        stop: asyncio.Event,
+        listeners: Sequence[tuple[str, int, Handler] | tuple[str, int, Handler, ServerLimits]],
+        callers: Sequence[ResilientCaller],
+    ) -> None:
         """Serve until `stop` is set, then shut down in the documented order."""
         await self.watcher.start()
         # A listener may bring its own limits (a sidecar's inbound side: a shorter answer timeout).
-        servers = [await serve(spec[2], spec[0], spec[1], proxy_name=self.name,
-                               limits=spec[3] if len(spec) > 3 else None)  # type: ignore[misc]
-                   for spec in listeners]
+        servers = [
+            await serve(spec[2], spec[0], spec[1], proxy_name=self.name, limits=spec[3] if len(spec) > 3 else None)  # type: ignore[misc]
+            for spec in listeners
+        ]
         if self.registration is not None:
             await self.registration.start()
         log.info("%s listening on %s", self.name, ", ".join(f"{spec[0]}:{spec[1]}" for spec in listeners))

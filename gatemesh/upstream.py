@@ -6,6 +6,7 @@ A policy change reconfigures the objects in place, so a breaker that is open sta
 open when someone retunes its threshold, and counters survive (as in Envoy, where a
 cluster update keeps host health).
 """
+
 from __future__ import annotations
 
 import random
@@ -45,8 +46,9 @@ def breaker_instance(name: str) -> str:
 
 
 class Upstream:
-    def __init__(self, service: str, policy: Policy, clock: Clock, rng: random.Random,
-                 metrics: ProxyMetrics, events: EventLog):
+    def __init__(
+        self, service: str, policy: Policy, clock: Clock, rng: random.Random, metrics: ProxyMetrics, events: EventLog
+    ):
         self.service = service
         self.policy = policy
         self._clock = clock
@@ -65,7 +67,7 @@ class Upstream:
         balancer keep counting the requests in flight, which still end on them."""
         m = self._metrics
         for b in [self.breaker, *self.instance_breakers.values()]:
-            if b.state is not BreakerState.CLOSED:   # the gauges go back to closed with them
+            if b.state is not BreakerState.CLOSED:  # the gauges go back to closed with them
                 m.breaker_state.labels(m.proxy, self.service, breaker_instance(b.name)).set(0)
         self._fresh_state()
 
@@ -73,13 +75,15 @@ class Upstream:
         policy, clock = self.policy, self._clock
         self.breaker = CircuitBreaker(breaker_name(self.service), policy.breaker, clock, self._on_transition)
         self.instance_breakers: dict[str, CircuitBreaker] = {}
-        self._unclosed: set[str] = set()   # instances whose breaker is open or half-open: pick() skips its filter while empty
+        self._unclosed: set[str] = (
+            set()
+        )  # instances whose breaker is open or half-open: pick() skips its filter while empty
         self.outlier = OutlierDetector(policy.outlier, clock, self._on_outlier)
         self.panic = PanicRouter(self.service, self._on_panic_event, self._on_panic_pick)
         self.budget = RetryBudget(policy.budget, clock)
         self.cache = LastGoodCache(policy.fallback, clock)
         self.health = HealthTracker(policy.health_check, self._on_health)
-        self.next_probe_at = 0.0   # clock time of the next active health-check round
+        self.next_probe_at = 0.0  # clock time of the next active health-check round
 
     # --- configuration -------------------------------------------------------------
     def reconfigure(self, policy: Policy) -> None:
@@ -118,7 +122,8 @@ class Upstream:
         b = self.instance_breakers.get(instance)
         if b is None:
             b = self.instance_breakers[instance] = CircuitBreaker(
-                breaker_name(self.service, instance), self.policy.breaker, self._clock, self._on_transition)
+                breaker_name(self.service, instance), self.policy.breaker, self._clock, self._on_transition
+            )
         return b
 
     def choose(self, tried: set[str], first: bool) -> tuple[Endpoint, CircuitBreaker | None] | None:
@@ -132,8 +137,10 @@ class Upstream:
             ep = self.pick(tried)
             if ep is None:
                 if first:
-                    raise Refusal(Reason.NO_HEALTHY_UPSTREAM, f"{self.service} has no endpoint that is registered, "
-                                                              "un-ejected and not circuit-broken")
+                    raise Refusal(
+                        Reason.NO_HEALTHY_UPSTREAM,
+                        f"{self.service} has no endpoint that is registered, un-ejected and not circuit-broken",
+                    )
                 return None
             if not self.policy.breaker.enabled:
                 return ep, None
@@ -142,7 +149,7 @@ class Upstream:
                 return ep, breaker
             if refused is None:
                 refused = set()
-            elif ep.id in refused:   # picked again: every candidate's breaker has refused
+            elif ep.id in refused:  # picked again: every candidate's breaker has refused
                 break
             refused.add(ep.id)
             tried.add(ep.id)
@@ -181,8 +188,11 @@ class Upstream:
             # As with ejection: never an empty set (panic) — better a doubtful endpoint than none.
             candidates = [i for i in candidates if self.health.is_healthy(i)] or candidates
         if self.policy.breaker.enabled and self._unclosed:
-            candidates = [i for i in candidates
-                          if (b := self.instance_breakers.get(i)) is None or b.state is not BreakerState.OPEN]
+            candidates = [
+                i
+                for i in candidates
+                if (b := self.instance_breakers.get(i)) is None or b.state is not BreakerState.OPEN
+            ]
         chosen = self.panic.candidates(ids, candidates, tried, self.policy.outlier.panic_threshold_percent)
         choice = self.balancer.pick(chosen, tried)
         if choice is None and tried:

@@ -1,4 +1,5 @@
 """python -m gateway --config FILE"""
+
 from __future__ import annotations
 
 import argparse

@@ -4,6 +4,7 @@ edge topology, an internal listener that routes east-west calls by Host header.
 Only wiring: the process shell, the admin endpoints, forwarding and the resilient call
 are gatemesh's, shared with the sidecar.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -23,7 +24,7 @@ from .composition import compose_product, product_id
 from .config import GatewayConfig
 from .routes import RouteTable
 
-COMPOSITION_ROUTE = "products"   # the route name API keys grant for GET /api/products/{id}
+COMPOSITION_ROUTE = "products"  # the route name API keys grant for GET /api/products/{id}
 
 
 class Gateway:
@@ -34,8 +35,9 @@ class Gateway:
         self.routes = RouteTable(config.routes)
         self.api = ApiManager(config.apimgmt, self.caller.clock)
         self.watcher = SnapshotWatcher(config.control_plane, on_change=self._on_snapshot)
-        self.admin = Admin(config.proxy_name, self.caller, policies_writable=True,
-                           extra={b"/-/routes": self._routes_doc})
+        self.admin = Admin(
+            config.proxy_name, self.caller, policies_writable=True, extra={b"/-/routes": self._routes_doc}
+        )
         self.shell = Shell(self.admin, self.watcher)
         self.handle_edge: Handler = self.shell.handler(self.proxy, self.route_edge)
         self.handle_internal: Handler = self.shell.handler(self.proxy, self.shell.by_host)
@@ -44,8 +46,13 @@ class Gateway:
         self.caller.update_endpoints(snap.services)
 
     def _routes_doc(self, req: Request) -> Response:
-        return json_response(200, {"routes": [vars(r) for r in self.config.routes],
-                                   "composition": "/api/products/{id}" if self.config.composition else None})
+        return json_response(
+            200,
+            {
+                "routes": [vars(r) for r in self.config.routes],
+                "composition": "/api/products/{id}" if self.config.composition else None,
+            },
+        )
 
     def route_edge(self, req: Request) -> Route:
         """A managed API: its route, then the API-key guard, then forward or compose."""
@@ -56,8 +63,11 @@ class Gateway:
             return refused or compose_product(self.caller, self.proxy, req, pid)
         matched = self.routes.match(req.target)
         if matched is None:
-            return refusal_response(Reason.NO_ROUTE, f"no route for {req.path.decode('latin-1')}; "
-                                    "see GET /-/routes for the routes this gateway serves", self.proxy.name_bytes)
+            return refusal_response(
+                Reason.NO_ROUTE,
+                f"no route for {req.path.decode('latin-1')}; see GET /-/routes for the routes this gateway serves",
+                self.proxy.name_bytes,
+            )
         route, target = matched
         return (api.enabled and self.shell.api_refusal(api, req, route.name)) or (route.service, target)
 

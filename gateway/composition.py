@@ -10,6 +10,7 @@ fallback included. A page refused for a critical part says why in `X-Gatemesh-Re
 the first missing critical part's reason (`circuit-open`, `timeout`, ...), or
 `upstream-error` when that part answered with an error of its own.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,12 +36,13 @@ def product_id(path: bytes) -> str | None:
     """The id in /api/products/{id}, or None if the path is not that endpoint."""
     if not path.startswith(PREFIX):
         return None
-    pid = path[len(PREFIX):]
+    pid = path[len(PREFIX) :]
     return pid.decode("latin-1") if pid and b"/" not in pid else None
 
 
-async def _part(caller: ResilientCaller, headers: Headers, deadline: Deadline | None,
-                service: str, path: str) -> tuple[int, object, str | None]:
+async def _part(
+    caller: ResilientCaller, headers: Headers, deadline: Deadline | None, service: str, path: str
+) -> tuple[int, object, str | None]:
     """(status, json or None, reason or None) for one part of the page."""
     try:
         result = await caller.call(service, b"GET", path.encode(), headers, b"", deadline)
@@ -71,15 +73,19 @@ async def compose_product(caller: ResilientCaller, proxy: Proxy, req: Request, p
     if req.method != b"GET":
         return json_response(405, {"error": "the product page only answers GET"})
     if not pid.isdigit():
-        return json_response(400, {"error": f"product id must be a positive integer, got {pid!r}"},
-                             [(b"x-gatemesh-reason", Reason.BAD_REQUEST.encode())])
+        return json_response(
+            400,
+            {"error": f"product id must be a positive integer, got {pid!r}"},
+            [(b"x-gatemesh-reason", Reason.BAD_REQUEST.encode())],
+        )
     try:
         deadline = proxy.incoming_deadline(req)
     except Refusal as r:
         return to_response(r, proxy.name_bytes)
     upstream_headers = proxy.outgoing_headers(req)
-    results = await asyncio.gather(*(_part(caller, upstream_headers, deadline, svc, tpl.format(id=pid))
-                                     for _, svc, tpl, _ in PARTS))
+    results = await asyncio.gather(
+        *(_part(caller, upstream_headers, deadline, svc, tpl.format(id=pid)) for _, svc, tpl, _ in PARTS)
+    )
     page: dict = {"composed_by": proxy.name, "degraded": [], "reasons": {}}
     missing_critical: list[str] = []
     for (field, service, _, critical), (status, data, reason) in zip(PARTS, results, strict=True):
@@ -92,10 +98,15 @@ async def compose_product(caller: ResilientCaller, proxy: Proxy, req: Request, p
             (missing_critical if critical else page["degraded"]).append(service)
     headers = [(b"x-gatemesh-proxy", proxy.name_bytes)]
     if missing_critical:
-        return json_response(503, {"error": f"cannot build the product page without {', '.join(missing_critical)}",
-                                   "missing": missing_critical, "reasons": page["reasons"]},
-                             headers + [(b"x-gatemesh-reason",
-                                         page_reason(page["reasons"][missing_critical[0]]).encode())])
+        return json_response(
+            503,
+            {
+                "error": f"cannot build the product page without {', '.join(missing_critical)}",
+                "missing": missing_critical,
+                "reasons": page["reasons"],
+            },
+            headers + [(b"x-gatemesh-reason", page_reason(page["reasons"][missing_critical[0]]).encode())],
+        )
     if page["degraded"]:
         headers.append((b"x-gatemesh-degraded", ",".join(page["degraded"]).encode()))
     return json_response(200, page, headers)

@@ -3,6 +3,7 @@
 Every mistake is reported as one `ConfigError` sentence naming the key and what is
 allowed, because the gateway prints it as one line and exits 2.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,20 +25,20 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Route:
-    name: str        # what API keys grant: {"routes": ["catalog"]}
-    prefix: str      # matched on a path-segment boundary: /api/catalog matches /api/catalog/3, not /api/catalogue
-    service: str     # the upstream service, as registered in the control plane
-    rewrite: str     # replaces the prefix: /api/catalog/3 → /products/3
+    name: str  # what API keys grant: {"routes": ["catalog"]}
+    prefix: str  # matched on a path-segment boundary: /api/catalog matches /api/catalog/3, not /api/catalogue
+    service: str  # the upstream service, as registered in the control plane
+    rewrite: str  # replaces the prefix: /api/catalog/3 → /products/3
 
 
 @dataclass(frozen=True)
 class GatewayConfig:
     listen: tuple[str, int] = ("127.0.0.1", 8080)
-    internal_listen: tuple[str, int] | None = None   # east-west calls by Host header (edge topology only)
+    internal_listen: tuple[str, int] | None = None  # east-west calls by Host header (edge topology only)
     control_plane: str = "http://127.0.0.1:8500"
     proxy_name: str = "gateway"
     routes: tuple[Route, ...] = ()
-    composition: bool = True                         # GET /api/products/{id}
+    composition: bool = True  # GET /api/products/{id}
     apimgmt: ApiMgmtConfig = field(default_factory=lambda: ApiMgmtConfig.from_dict({}))
     policies: PolicyTable = field(default_factory=lambda: PolicyTable.from_dict({}))
 
@@ -58,13 +59,17 @@ def _routes(items: Any) -> tuple[Route, ...]:
             raise ConfigError(f"routes[{i}] must be a mapping, got {item!r}")
         unknown = set(item) - {"name", "prefix", "service", "rewrite"}
         if unknown:
-            raise ConfigError(f"routes[{i}] has unknown key(s) {sorted(unknown)}; known: name, prefix, service, rewrite")
+            raise ConfigError(
+                f"routes[{i}] has unknown key(s) {sorted(unknown)}; known: name, prefix, service, rewrite"
+            )
         for key in ("name", "prefix", "service"):
             if not isinstance(item.get(key), str) or not item[key]:
                 raise ConfigError(f"routes[{i}].{key} is required and must be a non-empty string")
         prefix = item["prefix"].rstrip("/") or "/"
         if not prefix.startswith("/") or prefix.startswith("/-/"):
-            raise ConfigError(f"routes[{i}].prefix {prefix!r} must start with '/' and not with '/-/' (the gateway's admin paths)")
+            raise ConfigError(
+                f"routes[{i}].prefix {prefix!r} must start with '/' and not with '/-/' (the gateway's admin paths)"
+            )
         if item["name"] in names:
             raise ConfigError(f"routes[{i}].name {item['name']!r} is used twice; route names must be unique")
         names.add(item["name"])
@@ -116,5 +121,7 @@ def load_config(path: str | Path) -> GatewayConfig:
         data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(f"config file {p} is not valid {'JSON' if p.suffix == '.json' else 'YAML'}: {first}") from None
+        raise ConfigError(
+            f"config file {p} is not valid {'JSON' if p.suffix == '.json' else 'YAML'}: {first}"
+        ) from None
     return parse_config(data)

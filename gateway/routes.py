@@ -1,4 +1,5 @@
 """Path-prefix routing: longest prefix wins, matched on segment boundaries."""
+
 from __future__ import annotations
 
 from .config import Route
@@ -7,8 +8,11 @@ from .config import Route
 class RouteTable:
     def __init__(self, routes: tuple[Route, ...]):
         # Longest prefix first, so /api/catalog/special beats /api/catalog.
-        self._routes = sorted(((r.prefix.encode(), r.rewrite.encode().rstrip(b"/"), r) for r in routes),
-                              key=lambda t: len(t[0]), reverse=True)
+        self._routes = sorted(
+            ((r.prefix.encode(), r.rewrite.encode().rstrip(b"/"), r) for r in routes),
+            key=lambda t: len(t[0]),
+            reverse=True,
+        )
 
     def match(self, target: bytes) -> tuple[Route, bytes] | None:
         """(route, rewritten target with the query kept) or None."""
@@ -16,6 +20,6 @@ class RouteTable:
         path, query = (target, b"") if q < 0 else (target[:q], target[q:])
         for prefix, rewrite, route in self._routes:
             if path == prefix or (path.startswith(prefix) and (prefix == b"/" or path[len(prefix)] == 0x2F)):
-                rest = path[len(prefix):] if prefix != b"/" else path
+                rest = path[len(prefix) :] if prefix != b"/" else path
                 return route, (rewrite + rest or b"/") + query
         return None

@@ -29,6 +29,7 @@ that waits on a stalled server stops sending, so the stall hardly shows in its s
 **Request log.** ``--request-log FILE`` writes one CSV row per request (wall-clock start
 and end, name, status, outcome, reason, latency): what ``gatemesh experiment`` analyses.
 """
+
 from __future__ import annotations
 
 import csv
@@ -45,14 +46,14 @@ import gevent.pool
 from locust import FastHttpUser, between, events, task
 
 API_KEY = os.environ.get("GATEMESH_API_KEY", "demo-key")
-PRODUCT_IDS = range(1, 21)            # the catalog's products
-DEFAULT_REQUEST_TIMEOUT_S = 10.0      # the client gives up after this (a failure: client-timeout)
-DEFAULT_MAX_IN_FLIGHT = 200           # open loop: outstanding requests per user
-DEFAULT_MAX_REQUESTS = 1_000_000      # stop after this many answers, whatever -t says
+PRODUCT_IDS = range(1, 21)  # the catalog's products
+DEFAULT_REQUEST_TIMEOUT_S = 10.0  # the client gives up after this (a failure: client-timeout)
+DEFAULT_MAX_IN_FLIGHT = 200  # open loop: outstanding requests per user
+DEFAULT_MAX_REQUESTS = 1_000_000  # stop after this many answers, whatever -t says
 LOG_FIELDS = ("start", "end", "name", "status", "outcome", "reason", "latency_ms")
 
-PAGE_EDGE = "/api/products/[id]"       # composed at the gateway
-PAGE_MESH = "/api/storefront/[id]"     # composed by the storefront service, in the mesh
+PAGE_EDGE = "/api/products/[id]"  # composed at the gateway
+PAGE_MESH = "/api/storefront/[id]"  # composed by the storefront service, in the mesh
 CATALOG_LIST = "/api/catalog"
 CATALOG_ITEM = "/api/catalog/[id]"
 ORDER = "/api/orders"
@@ -60,18 +61,32 @@ ORDER = "/api/orders"
 
 # --- command line ------------------------------------------------------------------------
 
+
 @events.init_command_line_parser.add_listener
 def _options(parser: Any) -> None:
     group = parser.add_argument_group("gatemesh")
     group.add_argument("--request-log", default="", help="write one CSV row per request to this file")
-    group.add_argument("--arrival-rate", type=float, default=0.0,
-                       help="open loop: requests per second in total (0 = closed loop, the default)")
-    group.add_argument("--max-in-flight", type=int, default=DEFAULT_MAX_IN_FLIGHT,
-                       help="open loop: outstanding requests per user before arrivals are dropped")
-    group.add_argument("--max-requests", type=int, default=DEFAULT_MAX_REQUESTS,
-                       help="stop the run after this many answers")
-    group.add_argument("--request-timeout", type=float, default=DEFAULT_REQUEST_TIMEOUT_S,
-                       help="seconds the client waits for an answer")
+    group.add_argument(
+        "--arrival-rate",
+        type=float,
+        default=0.0,
+        help="open loop: requests per second in total (0 = closed loop, the default)",
+    )
+    group.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=DEFAULT_MAX_IN_FLIGHT,
+        help="open loop: outstanding requests per user before arrivals are dropped",
+    )
+    group.add_argument(
+        "--max-requests", type=int, default=DEFAULT_MAX_REQUESTS, help="stop the run after this many answers"
+    )
+    group.add_argument(
+        "--request-timeout",
+        type=float,
+        default=DEFAULT_REQUEST_TIMEOUT_S,
+        help="seconds the client waits for an answer",
+    )
     group.add_argument("--api-key", default=API_KEY, help="sent as X-Api-Key")
 
 
@@ -114,8 +129,15 @@ def _on_quit(**_kw: Any) -> None:
 
 
 @events.request.add_listener
-def _on_request(name: str, response_time: float, response: Any = None, context: dict | None = None,
-                exception: BaseException | None = None, start_time: float | None = None, **_kw: Any) -> None:
+def _on_request(
+    name: str,
+    response_time: float,
+    response: Any = None,
+    context: dict | None = None,
+    exception: BaseException | None = None,
+    start_time: float | None = None,
+    **_kw: Any,
+) -> None:
     context = context or {}
     end = time.time()
     start = context.get("due", start_time if start_time is not None else end - response_time / 1000.0)
@@ -126,8 +148,17 @@ def _on_request(name: str, response_time: float, response: Any = None, context: 
         reason = context.get("reason", "") if outcome != "ok" else ""
         if outcome == "fail" and not reason:
             reason = _exception_reason(exception, status)
-        log.write((f"{start:.4f}", f"{end:.4f}", context.get("route", name), status, outcome, reason,
-                   f"{(end - start) * 1000.0:.1f}"))
+        log.write(
+            (
+                f"{start:.4f}",
+                f"{end:.4f}",
+                context.get("route", name),
+                status,
+                outcome,
+                reason,
+                f"{(end - start) * 1000.0:.1f}",
+            )
+        )
     _state["count"] += 1
     if _state["count"] == _state["max"] and _state["env"] is not None and _state["env"].runner is not None:
         gevent.spawn(_state["env"].runner.quit)
@@ -145,6 +176,7 @@ def _exception_reason(exception: BaseException | None, status: int) -> str:
 
 
 # --- validation ----------------------------------------------------------------------------
+
 
 def _json(resp: Any) -> Any:
     try:
@@ -197,12 +229,13 @@ def _is_degraded(body: Any) -> bool:
 
 # --- the users -----------------------------------------------------------------------------
 
+
 class GatemeshUser(FastHttpUser):
     """A client of the gatemesh APIs. Subclasses list ``actions``: (method name, weight)."""
 
     abstract = True
     wait_time = between(0.1, 0.3)
-    concurrency = DEFAULT_MAX_IN_FLIGHT   # connections the FastHttpSession may open (open loop)
+    concurrency = DEFAULT_MAX_IN_FLIGHT  # connections the FastHttpSession may open (open loop)
     network_timeout = DEFAULT_REQUEST_TIMEOUT_S
     connection_timeout = 5.0
     actions: Sequence[tuple[str, int]] = ()
@@ -239,10 +272,14 @@ class GatemeshUser(FastHttpUser):
         while True:
             gevent.sleep(max(0.0, due - time.time()))
             if self._pool.full():
-                events.request.fire(request_type="GET", name="(dropped)", response_time=0, response_length=0,
-                                    exception=RuntimeError("client-overloaded"),
-                                    context={"due": due, "route": "(dropped)", "outcome": "fail",
-                                             "reason": "client-overloaded"})
+                events.request.fire(
+                    request_type="GET",
+                    name="(dropped)",
+                    response_time=0,
+                    response_length=0,
+                    exception=RuntimeError("client-overloaded"),
+                    context={"due": due, "route": "(dropped)", "outcome": "fail", "reason": "client-overloaded"},
+                )
             else:
                 self._pool.spawn(self.pick(), {"due": due})
             due += interval
@@ -251,30 +288,35 @@ class GatemeshUser(FastHttpUser):
 
     def page_at_edge(self, ctx: dict) -> None:
         pid = random.choice(PRODUCT_IDS)
-        with self.client.get(f"/api/products/{pid}", name=PAGE_EDGE, headers=self.headers,
-                             context=dict(ctx), catch_response=True) as resp:
+        with self.client.get(
+            f"/api/products/{pid}", name=PAGE_EDGE, headers=self.headers, context=dict(ctx), catch_response=True
+        ) as resp:
             judge(resp, PAGE_EDGE, _is_page, _is_degraded)
 
     def page_in_mesh(self, ctx: dict) -> None:
         pid = random.choice(PRODUCT_IDS)
-        with self.client.get(f"/api/storefront/{pid}", name=PAGE_MESH, headers=self.headers,
-                             context=dict(ctx), catch_response=True) as resp:
+        with self.client.get(
+            f"/api/storefront/{pid}", name=PAGE_MESH, headers=self.headers, context=dict(ctx), catch_response=True
+        ) as resp:
             judge(resp, PAGE_MESH, _is_page, _is_degraded)
 
     def browse(self, ctx: dict) -> None:
-        with self.client.get("/api/catalog", name=CATALOG_LIST, headers=self.headers,
-                             context=dict(ctx), catch_response=True) as resp:
+        with self.client.get(
+            "/api/catalog", name=CATALOG_LIST, headers=self.headers, context=dict(ctx), catch_response=True
+        ) as resp:
             judge(resp, CATALOG_LIST, lambda b: isinstance(b, dict) and bool(b.get("products")))
 
     def catalog_item(self, ctx: dict) -> None:
         pid = random.choice(PRODUCT_IDS)
-        with self.client.get(f"/api/catalog/{pid}", name=CATALOG_ITEM, headers=self.headers,
-                             context=dict(ctx), catch_response=True) as resp:
+        with self.client.get(
+            f"/api/catalog/{pid}", name=CATALOG_ITEM, headers=self.headers, context=dict(ctx), catch_response=True
+        ) as resp:
             judge(resp, CATALOG_ITEM, lambda b: isinstance(b, dict) and b.get("id") == pid)
 
     def order(self, ctx: dict) -> None:
         headers = {**self.headers, "Idempotency-Key": str(uuid.uuid4())}
         body = {"product_id": random.choice(PRODUCT_IDS), "quantity": random.randint(1, 3)}
-        with self.client.post("/api/orders", name=ORDER, json=body, headers=headers,
-                              context=dict(ctx), catch_response=True) as resp:
+        with self.client.post(
+            "/api/orders", name=ORDER, json=body, headers=headers, context=dict(ctx), catch_response=True
+        ) as resp:
             judge(resp, ORDER, lambda b: isinstance(b, dict) and b.get("id") is not None)

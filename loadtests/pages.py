@@ -10,6 +10,7 @@ half it shows in depends on where a pattern sits.
 | product page composed at the edge | ``GET /api/products/{id}``: the gateway calls the four services | 1 |
 | product page composed in the mesh | ``GET /api/storefront/{id}``: the storefront calls them through its sidecar | 1 |
 """
+
 import sys
 from pathlib import Path
 

@@ -17,6 +17,7 @@ The demo key allows 500 requests/s with a burst of 1000 (``gatemesh/topology/api
 enough for 50 users at the shortest think time. A run that is refused anyway says so when
 it ends: ``shop: this run was rate limited: N of M requests got 429 rate-limited ...``.
 """
+
 import sys
 from pathlib import Path
 
@@ -40,8 +41,11 @@ def _count_rate_limited(response=None, context=None, **_kw) -> None:
 def _say_if_rate_limited(**_kw) -> None:
     n, total = _counts["rate_limited"], _counts["requests"]
     if n:
-        print(f"shop: this run was rate limited: {n} of {total} requests got 429 rate-limited; the load "
-              f"exceeded the API key's limit (use fewer users, or a key with a higher limit)", flush=True)
+        print(
+            f"shop: this run was rate limited: {n} of {total} requests got 429 rate-limited; the load "
+            f"exceeded the API key's limit (use fewer users, or a key with a higher limit)",
+            flush=True,
+        )
 
 
 class ShopUser(GatemeshUser):

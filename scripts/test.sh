@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set everything up and run the whole test suite: the README's test command, and CI's.
 #   1. scripts/setup.sh            .venv, the package, the real toxiproxy-server
-#   2. ruff check, mypy            the static checks configured in pyproject.toml (seconds)
+#   2. ruff check, ruff format --check, mypy   the static checks in pyproject.toml (seconds)
 #   3. pytest -n auto tests        unit + integration + chaos (real processes, real Toxiproxy)
 #                                  + browser (the dashboard in Debian's Chromium, installed by
 #                                  scripts/install-browser.sh first)
@@ -25,6 +25,7 @@ export PATH="$REPO/.tools/bin:$PATH"
 started=$(date +%s)
 echo "test: ruff check, mypy ..."
 .venv/bin/ruff check --no-cache . || { echo "test: ruff check failed (fix it, or see [tool.ruff] in pyproject.toml)" >&2; exit 1; }
+.venv/bin/ruff format --check --no-cache . >/dev/null || { .venv/bin/ruff format --check --no-cache . >&2; echo "test: ruff format --check failed: run .venv/bin/ruff format ." >&2; exit 1; }
 .venv/bin/mypy || { echo "test: mypy failed (see [tool.mypy] in pyproject.toml)" >&2; exit 1; }
 whole=0
 if [[ $# -eq 0 ]]; then

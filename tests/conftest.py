@@ -15,6 +15,7 @@
 
   A topology whose parts are not written yet (no such module) is skipped, never faked.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -29,7 +30,7 @@ from gatemesh.runner import ProcessRunner, RunnerError, portlock
 from gatemesh.topology import PortPlan, build_topology
 
 FIRST_BASE = 20000
-LAST_BASE = 31000      # base+999 stays below the kernel's ephemeral range (32768..)
+LAST_BASE = 31000  # base+999 stays below the kernel's ephemeral range (32768..)
 BASE_STEP = 1000
 START_TIMEOUT_S = 90.0
 
@@ -109,8 +110,9 @@ class TopologyFactory:
         self.root = root
         self.running: list[tuple[ProcessRunner, int]] = []  # (runner, its port base)
 
-    def __call__(self, name: str, counts: dict[str, int] | None = None,
-                 timeout_s: float = START_TIMEOUT_S, **opts: Any) -> ProcessRunner:
+    def __call__(
+        self, name: str, counts: dict[str, int] | None = None, timeout_s: float = START_TIMEOUT_S, **opts: Any
+    ) -> ProcessRunner:
         missing = missing_modules(name)
         if missing:
             pytest.skip(f"topology {name} needs modules not written yet: {', '.join(missing)}")
@@ -141,7 +143,9 @@ def topology_factory(port_bases: PortBases, port_base: int, tmp_path: Path) -> I
 
 
 @pytest.fixture(scope="module")
-def topology_factory_module(port_bases: PortBases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., ProcessRunner]]:
+def topology_factory_module(
+    port_bases: PortBases, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., ProcessRunner]]:
     # A module-wide topology gets its own base, so function-scoped ones can run beside it.
     base = port_bases.acquire()
     factory = TopologyFactory(port_bases, base, tmp_path_factory.mktemp("topology"))

@@ -24,8 +24,7 @@ def requirements(pyproject: dict, extras: list[str]) -> list[str]:
     unknown = [e for e in extras if e not in optional]
     if unknown:
         raise ValueError(
-            f"unknown extra(s) {', '.join(unknown)}; "
-            f"pyproject.toml defines {', '.join(sorted(optional)) or 'none'}"
+            f"unknown extra(s) {', '.join(unknown)}; pyproject.toml defines {', '.join(sorted(optional)) or 'none'}"
         )
     lines = list(project.get("dependencies", []))
     for extra in extras:

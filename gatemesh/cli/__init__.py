@@ -6,6 +6,7 @@ Each subcommand is one module in this package defining ``HELP`` (one line),
 user can fix are raised as ``CliError``, ``RunnerError`` or ``TopologyError`` and shown as
 one line, ``gatemesh: error: ...``, with a non-zero exit; never as a traceback.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -6,6 +6,7 @@ proxies' `/-/upstreams`, the policy tables at both placements), so it also shows
 another terminal or the dashboard did. Every read has a short timeout: a dead part shows
 as unreachable, it never hangs the status.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,7 +31,7 @@ def broken_now(status: dict[str, Any], name: str) -> list[str]:
             lines.append(f"  {i['name']}: paused ({gm} fault resume {i['name']})")
     try:
         for f in Faults.for_run(name).list():
-            if f["kind"] not in ("dead", "pause"):   # listed above with the processes
+            if f["kind"] not in ("dead", "pause"):  # listed above with the processes
                 lines.append(f"  {f['target']}: {f['kind']} {f['detail']}".rstrip())
     except FaultError as exc:
         lines.append(f"  faults: unreadable ({exc})")
@@ -56,14 +57,21 @@ def _overrides(client: PolicyClient) -> list[str]:
 
 
 def _changes(policy: dict[str, Any]) -> list[str]:
-    return [f"{pattern}.{field}={value}" for pattern, section in policy.items()
-            for field, value in section.items() if _DEFAULTS[pattern].get(field) != value]
+    return [
+        f"{pattern}.{field}={value}"
+        for pattern, section in policy.items()
+        for field, value in section.items()
+        if _DEFAULTS[pattern].get(field) != value
+    ]
 
 
 def _proxies(status: dict[str, Any]) -> list[tuple[str, str]]:
     out = [(status["gateway"], "gateway")] if status.get("gateway") else []
-    out += [(i["health"].rsplit("/health", 1)[0], i["name"]) for i in status.get("instances", [])
-            if i.get("kind") == "sidecar" and i.get("alive") and not i.get("paused") and i.get("health")]
+    out += [
+        (i["health"].rsplit("/health", 1)[0], i["name"])
+        for i in status.get("instances", [])
+        if i.get("kind") == "sidecar" and i.get("alive") and not i.get("paused") and i.get("health")
+    ]
     return out
 
 

@@ -1,4 +1,5 @@
 """Helpers shared by the subcommands: the run name, the state of a run, cleaning up."""
+
 from __future__ import annotations
 
 import argparse

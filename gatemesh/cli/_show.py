@@ -1,4 +1,5 @@
 """How a running topology is shown: endpoints, example calls, the instance table."""
+
 from __future__ import annotations
 
 import os
@@ -42,7 +43,7 @@ def examples(status: dict[str, Any], name: str = DEFAULT_NAME) -> list[str]:
     tox = status.get("toxiproxy_api")
     lines += [
         f"  curl -s -X POST {tox}/proxies/catalog-1/toxics \\",
-        "       -d '{\"type\": \"latency\", \"attributes\": {\"latency\": 2000}}'   # slow catalog-1 by 2 s (twice the 1 s timeout)",
+        '       -d \'{"type": "latency", "attributes": {"latency": 2000}}\'   # slow catalog-1 by 2 s (twice the 1 s timeout)',
         f"  curl -s {status.get('controlplane')}/v1/services/catalog   # the registry",
     ]
     suffix = "" if name == DEFAULT_NAME else f" --name {name}"

@@ -1,6 +1,7 @@
 """Stop a running topology: the supervisor stops every component (SIGTERM, then SIGKILL
 after 5 s); then any process it started that still runs is killed, even after a crash
 or a killed `gatemesh up`. Does nothing, and says so, when nothing runs."""
+
 from __future__ import annotations
 
 import argparse

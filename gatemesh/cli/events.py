@@ -1,6 +1,7 @@
 """The event timeline of every proxy in the running topology, merged by time: breaker
 transitions, ejections, retry-budget refusals, endpoint and policy changes — why
 traffic moved. `--follow` keeps printing new events (Ctrl-C to stop)."""
+
 from __future__ import annotations
 
 import argparse

@@ -12,6 +12,7 @@ each arm. Writes report.md, report.html, PNG charts, summary.json and the raw CS
 Starts its own edge-mesh topology on a free port base (or --port-base N) and stops it
 afterwards; with --name NAME it uses a running `gatemesh up --name NAME` instead and
 puts its policies back when done."""
+
 from __future__ import annotations
 
 import argparse
@@ -28,22 +29,36 @@ ORDER = 70
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter  # keep the examples one per line
-    p.add_argument("pattern", metavar="PATTERN", choices=[*PATTERNS, "all"],
-                   help=f"one of: {', '.join(PATTERNS)}, or all")
-    p.add_argument("--at", choices=("edge", "mesh", "both"), default="both",
-                   help="where the pattern-on arm puts the pattern (default both: two arms)")
-    p.add_argument("--duration", type=float, metavar="S",
-                   help="seconds per arm (default 30, --quick 12); the fault is the middle third")
+    p.add_argument(
+        "pattern", metavar="PATTERN", choices=[*PATTERNS, "all"], help=f"one of: {', '.join(PATTERNS)}, or all"
+    )
+    p.add_argument(
+        "--at",
+        choices=("edge", "mesh", "both"),
+        default="both",
+        help="where the pattern-on arm puts the pattern (default both: two arms)",
+    )
+    p.add_argument(
+        "--duration",
+        type=float,
+        metavar="S",
+        help="seconds per arm (default 30, --quick 12); the fault is the middle third",
+    )
     p.add_argument("--users", type=int, metavar="N", help="Locust users (default 10, --quick 6)")
-    p.add_argument("--load", choices=("closed", "open"), default="closed",
-                   help="closed loop (Locust's usual) or open loop (constant arrival rate, --rate)")
-    p.add_argument("--rate", type=float, default=30.0, metavar="R",
-                   help="open loop: requests per second (default 30)")
-    p.add_argument("--out", type=Path, metavar="DIR",
-                   help="where to write the report (default .gatemesh/experiments/PATTERN-TIME)")
+    p.add_argument(
+        "--load",
+        choices=("closed", "open"),
+        default="closed",
+        help="closed loop (Locust's usual) or open loop (constant arrival rate, --rate)",
+    )
+    p.add_argument("--rate", type=float, default=30.0, metavar="R", help="open loop: requests per second (default 30)")
+    p.add_argument(
+        "--out", type=Path, metavar="DIR", help="where to write the report (default .gatemesh/experiments/PATTERN-TIME)"
+    )
     p.add_argument("--quick", action="store_true", help="short arms (12 s, 6 users): a smoke test, as in CI")
-    p.add_argument("--check", action="store_true",
-                   help="exit 1 unless every pattern-on arm is measurably better than the off arm")
+    p.add_argument(
+        "--check", action="store_true", help="exit 1 unless every pattern-on arm is measurably better than the off arm"
+    )
     p.add_argument("--port-base", type=int, metavar="N", help="port base of the own topology (default: a free one)")
     p.add_argument("--name", metavar="NAME", help="use the running `gatemesh up --name NAME` topology instead")
 
@@ -75,8 +90,9 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--users must be at least 1, got {users}")
     if args.load == "open" and args.rate <= 0:
         raise CliError(f"--rate must be a positive number of requests per second, got {args.rate:g}")
-    options = Options(at=args.at, duration_s=duration, users=users,
-                      arrival_rate=args.rate if args.load == "open" else 0.0)
+    options = Options(
+        at=args.at, duration_s=duration, users=users, arrival_rate=args.rate if args.load == "open" else 0.0
+    )
     out = args.out or Path(".gatemesh") / "experiments" / f"{args.pattern}-{time.strftime('%Y%m%d-%H%M%S')}"
     out = out.resolve()
     command = command_line(sys.argv[1:]) if sys.argv[1:2] == ["experiment"] else f"gatemesh experiment {args.pattern}"
@@ -92,8 +108,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             progress.say("gatemesh: starting an edge-mesh topology for the experiment ...")
             lab = Lab.start(args.port_base, progress=lambda m: None)
-            progress.say(f"gatemesh: topology up at {lab.gateway} (ports {lab.port_base}..{(lab.port_base or 0) + 999}) "
-                         f"in {time.monotonic() - started:.0f}s")
+            progress.say(
+                f"gatemesh: topology up at {lab.gateway} (ports {lab.port_base}..{(lab.port_base or 0) + 999}) "
+                f"in {time.monotonic() - started:.0f}s"
+            )
     except (LabError, RuntimeError) as e:
         raise CliError(str(e)) from None
     try:
@@ -117,7 +135,10 @@ def run(args: argparse.Namespace) -> int:
     wall = time.monotonic() - started
     print(f"gatemesh: report in {out / 'report.md'} (and report.html), {wall / 60:.1f} min")
     if args.check and not ok:
-        print("gatemesh: check failed: a pattern-on arm was not measurably better than the off arm "
-              "(see the report's Result line)", file=sys.stderr)
+        print(
+            "gatemesh: check failed: a pattern-on arm was not measurably better than the off arm "
+            "(see the report's Result line)",
+            file=sys.stderr,
+        )
         return 1
     return 0

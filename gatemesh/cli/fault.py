@@ -19,6 +19,7 @@ misbehave knob.
   gatemesh fault list [--json]
   gatemesh fault reset [--no-restart]                  # every fault off; killed processes restarted
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,11 +64,19 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter  # keep the usage lines of the docstring
     sub = p.add_subparsers(title="actions", metavar="ACTION", parser_class=type(p))
 
-    add = sub.add_parser("add", help="add a fault to an instance (or a process fault to a component)",
-                         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add.add_argument("target", metavar="INSTANCE", help="an instance such as catalog-1 (a component for kill/pause/...)")
+    add = sub.add_parser(
+        "add",
+        help="add a fault to an instance (or a process fault to a component)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add.add_argument(
+        "target", metavar="INSTANCE", help="an instance such as catalog-1 (a component for kill/pause/...)"
+    )
     add.add_argument("kind", metavar="KIND", choices=KINDS, help=f"one of: {', '.join(KINDS)}")
-    add.add_argument("params", nargs="*", metavar="KEY=VALUE", help="the same settings as the options, e.g. latency=400")
+    add.add_argument(
+        "params", nargs="*", metavar="KEY=VALUE", help="the same settings as the options, e.g. latency=400"
+    )
     _fault_options(add)
     add.set_defaults(action=_add)
 
@@ -116,30 +125,43 @@ def _network_options() -> dict[str, tuple[type, list[str]]]:
 def _fault_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("network faults")
     for name, (kind_type, helps) in _network_options().items():
-        if name not in MISBEHAVE:   # delay_ms: one option for slow-close and misbehave, below
+        if name not in MISBEHAVE:  # delay_ms: one option for slow-close and misbehave, below
             g.add_argument(f"--{name.replace('_', '-')}", type=kind_type, help="; ".join(helps))
-    g.add_argument("--stream", choices=("downstream", "upstream"), help="downstream = answers (default), upstream = requests")
+    g.add_argument(
+        "--stream", choices=("downstream", "upstream"), help="downstream = answers (default), upstream = requests"
+    )
     g.add_argument("--toxicity", type=float, help="share of connections affected, 0..1 (default 1)")
     a = p.add_argument_group("app faults (misbehave)")
     a.add_argument("--error-rate", type=float, help="share of requests failed, 0..1 (default 1)")
     a.add_argument("--error-status", type=int, help="status of a failure (default 500)")
-    a.add_argument("--delay-ms", type=float, help="misbehave: wait before answering (default 0); "
-                   + "; ".join(_network_options().get("delay_ms", (float, []))[1]))
+    a.add_argument(
+        "--delay-ms",
+        type=float,
+        help="misbehave: wait before answering (default 0); "
+        + "; ".join(_network_options().get("delay_ms", (float, []))[1]),
+    )
     a.add_argument("--seed", type=int, help="seed of the app's random source (or of --flap)")
     s = p.add_argument_group("schedule (the command stays in the foreground until it ends; Ctrl-C removes the fault)")
     s.add_argument("--from", dest="from_s", type=float, metavar="S", help="in force from S seconds from now ...")
     s.add_argument("--to", dest="to_s", type=float, metavar="S", help="... to S seconds from now")
     s.add_argument("--first-calls", type=int, metavar="N", help="only for the next N calls the instance receives")
-    s.add_argument("--flap", type=float, nargs=3, metavar=("PERIOD_S", "P", "DURATION_S"),
-                   help="on/off each PERIOD_S with probability P for DURATION_S (seeded by --seed)")
+    s.add_argument(
+        "--flap",
+        type=float,
+        nargs=3,
+        metavar=("PERIOD_S", "P", "DURATION_S"),
+        help="on/off each PERIOD_S with probability P for DURATION_S (seeded by --seed)",
+    )
     add_name_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
     action = getattr(args, "action", None)
     if action is None:
-        raise CliError("say what to do: gatemesh fault add|kill|pause|resume|restart|misbehave|remove|list|reset "
-                       "(see 'gatemesh fault --help')")
+        raise CliError(
+            "say what to do: gatemesh fault add|kill|pause|resume|restart|misbehave|remove|list|reset "
+            "(see 'gatemesh fault --help')"
+        )
     try:
         return action(args)
     except FaultError as e:
@@ -190,8 +212,10 @@ def _add(args: argparse.Namespace) -> int:
     if kind in PROCESS:
         if kind == "kill":
             faults.kill(target, v.get("signal", "SIGKILL"))
-            print(f"gatemesh: killed {target} ({v.get('signal', 'SIGKILL')}); bring it back with: "
-                  f"gatemesh fault restart {target}")
+            print(
+                f"gatemesh: killed {target} ({v.get('signal', 'SIGKILL')}); bring it back with: "
+                f"gatemesh fault restart {target}"
+            )
         elif kind == "pause":
             faults.pause(target)
             print(f"gatemesh: paused {target} (SIGSTOP); resume with: gatemesh fault resume {target}")
@@ -261,6 +285,7 @@ def _reset(args: argparse.Namespace) -> int:
         extra.append("resumed " + ", ".join(done["resumed"]))
     if done["restarted"]:
         extra.append("restarted " + ", ".join(done["restarted"]))
-    print(f"gatemesh: every fault removed in {time.monotonic() - t0:.1f}s"
-          + (f" ({'; '.join(extra)})" if extra else ""))
+    print(
+        f"gatemesh: every fault removed in {time.monotonic() - t0:.1f}s" + (f" ({'; '.join(extra)})" if extra else "")
+    )
     return 0

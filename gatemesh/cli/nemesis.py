@@ -11,6 +11,7 @@ exactly-once check against the orders SQLite database and GET /api/orders.
 Starts its own edge-mesh topology on a free port base (or --port-base N) in a temporary
 directory and stops it afterwards. Exits 0 when exactly-once held (0 duplicated, 0 lost,
 0 invented), every order was acknowledged and the restarts failed no request; else 1."""
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,9 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def options_from(args: argparse.Namespace) -> NemesisOptions:
     options = NemesisOptions.long(args.seed) if args.long else NemesisOptions(seed=args.seed)
-    changes = {k: v for k, v in (("steps", args.steps), ("orders", args.orders), ("restarts", args.restarts))
-               if v is not None}
+    changes = {
+        k: v for k, v in (("steps", args.steps), ("orders", args.orders), ("restarts", args.restarts)) if v is not None
+    }
     try:
         return replace(options, **changes)
     except ValueError as e:
@@ -72,8 +74,10 @@ def run(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps(report, indent=1))
     c, cl = report["check"], report["client"]
     verdict = "held" if report["ok"] else "VIOLATED"
-    print(f"nemesis seed {report['seed']}: exactly-once {verdict}: {cl['orders']} orders, {c['duplicated']} duplicated, "
-          f"{c['lost']} lost, {c['invented']} invented, {cl['unacknowledged']} unacknowledged; "
-          f"{cl['failed_attempts']} failed attempts; restarts: "
-          f"{(report['restarts'] or {}).get('failed', 0)} failed requests ({report['wall_s']:.0f}s)")
+    print(
+        f"nemesis seed {report['seed']}: exactly-once {verdict}: {cl['orders']} orders, {c['duplicated']} duplicated, "
+        f"{c['lost']} lost, {c['invented']} invented, {cl['unacknowledged']} unacknowledged; "
+        f"{cl['failed_attempts']} failed attempts; restarts: "
+        f"{(report['restarts'] or {}).get('failed', 0)} failed requests ({report['wall_s']:.0f}s)"
+    )
     return 0 if report["ok"] else 1

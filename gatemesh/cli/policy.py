@@ -9,6 +9,7 @@ location: `edge` (the gateway's own calls) or `mesh` (the sidecars' calls).
   gatemesh policy preset NAME [SERVICE] --at ...        envoy, istio, linkerd, hystrix, resilience4j, gatemesh
   gatemesh policy reset SERVICE --at ...                back to the defaults
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,12 +53,18 @@ def _summary(policy: Policy) -> str:
             "timeout": lambda s: f"attempt {s['attempt_timeout_s']}s/request {s['request_timeout_s']}s",
             "retry": lambda s: f"{s['max_attempts']} attempts on {_statuses(s['retry_on_statuses'])}",
             "budget": lambda s: f"{s['ratio']:.0%}+{s['min_retries_per_s']}/s",
-            "breaker": lambda s: f"{s['consecutive_failures']} consecutive or {s['failure_rate_threshold']:.0%} of {s['window_size']}, open {s['open_s']}s",
+            "breaker": lambda s: (
+                f"{s['consecutive_failures']} consecutive or {s['failure_rate_threshold']:.0%} of {s['window_size']}, open {s['open_s']}s"
+            ),
             "concurrency": lambda s: f"max {s['max_in_flight']}",
             "balancer": lambda s: s["kind"],
-            "outlier": lambda s: f"{s['consecutive_errors']} errors, eject {s['base_ejection_s']}s, cap {s['max_ejection_percent']}%, "
-                               f"panic below {s.get('panic_threshold_percent', 0):g}% healthy",
-            "health_check": lambda s: f"GET {s['path']} every {s['interval_s']}s, out after {s['unhealthy_threshold']} misses",
+            "outlier": lambda s: (
+                f"{s['consecutive_errors']} errors, eject {s['base_ejection_s']}s, cap {s['max_ejection_percent']}%, "
+                f"panic below {s.get('panic_threshold_percent', 0):g}% healthy"
+            ),
+            "health_check": lambda s: (
+                f"GET {s['path']} every {s['interval_s']}s, out after {s['unhealthy_threshold']} misses"
+            ),
             "fallback": lambda s: "last good" if s.get("serve_last_good") else "default",
         }[pattern]
         try:
@@ -80,7 +87,9 @@ def _statuses(codes: list[int]) -> str:
             run.append(c)
             continue
         if run:
-            out.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}" if len(run) > 2 else f"{run[0]},{run[1]}")
+            out.append(
+                str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}" if len(run) > 2 else f"{run[0]},{run[1]}"
+            )
         run = [c] if c is not None else []
     return ",".join(out)
 
@@ -88,13 +97,15 @@ def _statuses(codes: list[int]) -> str:
 def _known_service(service: str) -> str:
     """A typo (`catalgo`) must not silently create a policy for a service that does not exist."""
     if service != "*" and service not in SERVICES:
-        raise CliError(f"unknown service {service!r}; the services are: {', '.join(SERVICES)} (or '*' for every service)")
+        raise CliError(
+            f"unknown service {service!r}; the services are: {', '.join(SERVICES)} (or '*' for every service)"
+        )
     return service
 
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "presets":
-        for name in sorted(PRESETS):   # every pattern, one per line: nothing cut off
+        for name in sorted(PRESETS):  # every pattern, one per line: nothing cut off
             print(f"  {name}:\n      {_summary(PRESETS[name])}")
         return 0
     if args.action != "show" and args.args and args.action != "preset":
@@ -130,7 +141,9 @@ def run(args: argparse.Namespace) -> int:
             if unknown:
                 raise CliError(f"unknown pattern(s) {', '.join(unknown)}; patterns: {', '.join(PATTERN_NAMES)}")
             if patterns:
-                done = client.set(service, args.at, overrides={p: {"enabled": False} for p in patterns if p != "balancer"})
+                done = client.set(
+                    service, args.at, overrides={p: {"enabled": False} for p in patterns if p != "balancer"}
+                )
             else:
                 done = client.replace(service, args.at, all_off())
         elif args.action == "preset":

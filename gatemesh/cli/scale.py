@@ -1,6 +1,7 @@
 """Change how many instances of a service run, without restarting anything else: new
 instances get new ports and their own Toxiproxy proxy, and register; removed ones (the
 highest-numbered) get SIGTERM and deregister."""
+
 from __future__ import annotations
 
 import argparse
@@ -24,6 +25,8 @@ def run(args: argparse.Namespace) -> int:
         changes.append("added " + ", ".join(result["added"]))
     if result.get("removed"):
         changes.append("removed " + ", ".join(result["removed"]))
-    print(f"gatemesh: {args.service} now runs {args.count} instances"
-          + (f" ({'; '.join(changes)})" if changes else " (no change)"))
+    print(
+        f"gatemesh: {args.service} now runs {args.count} instances"
+        + (f" ({'; '.join(changes)})" if changes else " (no change)")
+    )
     return 0

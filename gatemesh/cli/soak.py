@@ -11,6 +11,7 @@ start to end, and which ones still grow.
 Starts its own edge-mesh topology on a free port base (or --port-base N) and stops it
 afterwards. Exits 0 unless a kind's RSS or fds grew by more than 25 % and were still
 rising at the end."""
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,10 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if not 0 < args.duration <= MAX_DURATION_S or not 0 < args.interval <= args.duration:
-        raise CliError(f"--duration must be in (0, {MAX_DURATION_S:.0f}] seconds and --interval in (0, --duration], "
-                       f"got {args.duration:g} and {args.interval:g}")
+        raise CliError(
+            f"--duration must be in (0, {MAX_DURATION_S:.0f}] seconds and --interval in (0, --duration], "
+            f"got {args.duration:g} and {args.interval:g}"
+        )
     if not 0 < args.rate <= 2000:
         raise CliError(f"--rate must be in (0, 2000] requests per second, got {args.rate:g}")
     try:
@@ -55,8 +58,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         print(f"soak: starting edge-mesh on port base {lock.base} ...", flush=True)
         runner = start_topology(lock.base, run_dir, dashboard=True)
-        report = soak(runner, args.duration, args.interval, args.rate,
-                      latency_every_s=0.0 if args.no_latency else 60.0, say=lambda m: print(m, flush=True))
+        report = soak(
+            runner,
+            args.duration,
+            args.interval,
+            args.rate,
+            latency_every_s=0.0 if args.no_latency else 60.0,
+            say=lambda m: print(m, flush=True),
+        )
     finally:
         if runner is not None:
             runner.stop()
@@ -66,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps(report, indent=1))
     print(table(report))
     t = report["traffic"]
-    print(f"soak: {report['duration_s']:.0f}s, {t['requests']} requests ({t['ok']} ok, {t['failed']} failed), "
-          f"{report['latency_windows']} latency windows; "
-          + (f"still growing: {', '.join(report['grows'])}" if report["grows"] else "nothing grows"))
+    print(
+        f"soak: {report['duration_s']:.0f}s, {t['requests']} requests ({t['ok']} ok, {t['failed']} failed), "
+        f"{report['latency_windows']} latency windows; "
+        + (f"still growing: {', '.join(report['grows'])}" if report["grows"] else "nothing grows")
+    )
     return 1 if report["grows"] else 0

@@ -2,6 +2,7 @@
 Toxiproxy API, demo API key), every process with its pid, ports, address and Toxiproxy
 proxy, and what is broken now (faults, policy changes, open breakers, ejections, paused
 or dead processes). Exit status 1 when nothing runs."""
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     up_s = time.time() - float(status.get("started_at") or time.time())
     alive = sum(1 for i in status.get("instances", []) if i.get("alive"))
-    print(f"{status['topology']} {args.name!r}: {status['status']}, up {up_s:.0f}s, "
-          f"{alive}/{len(status.get('instances', []))} processes alive, supervisor pid {status['supervisor_pid']}")
+    print(
+        f"{status['topology']} {args.name!r}: {status['status']}, up {up_s:.0f}s, "
+        f"{alive}/{len(status.get('instances', []))} processes alive, supervisor pid {status['supervisor_pid']}"
+    )
     print("\n".join(_show.endpoints(status)))
     print()
     print("\n".join(_show.instance_table(status)))

@@ -2,6 +2,7 @@
 instance (and its sidecar), the gateway. A supervisor process owns them; this command
 shows its progress, then the endpoints. Without --detach it stays in the foreground and
 Ctrl-C (or SIGTERM) stops everything; with --detach, stop it with `gatemesh down`."""
+
 from __future__ import annotations
 
 import argparse
@@ -31,20 +32,32 @@ FOLLOW_MARGIN_S = 30.0  # beyond --timeout: the supervisor's own stop after a fa
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--topology", "-t", default=DEFAULT_TOPOLOGY, metavar="NAME",
+        "--topology",
+        "-t",
+        default=DEFAULT_TOPOLOGY,
+        metavar="NAME",
         help=f"one of: {', '.join(TOPOLOGIES)} (default {DEFAULT_TOPOLOGY})",
     )
-    p.add_argument("--detach", "-d", action="store_true", help="return once everything is up; stop with `gatemesh down`")
     p.add_argument(
-        "--port-base", type=int, metavar="N",
+        "--detach", "-d", action="store_true", help="return once everything is up; stop with `gatemesh down`"
+    )
+    p.add_argument(
+        "--port-base",
+        type=int,
+        metavar="N",
         help="put every port in N..N+999 (gateway N+80, control plane N+500, Toxiproxy N+474); "
         "default: gateway 8080, control plane 8500, Toxiproxy 8474, instances from 18000",
     )
     p.add_argument(
-        "--scale", action="append", default=[], metavar="SERVICE=N",
+        "--scale",
+        action="append",
+        default=[],
+        metavar="SERVICE=N",
         help="instances of a service, repeatable (default catalog=3, the others 2)",
     )
-    p.add_argument("--timeout", type=float, default=90.0, metavar="SECONDS", help="how long to wait for health (default 90)")
+    p.add_argument(
+        "--timeout", type=float, default=90.0, metavar="SECONDS", help="how long to wait for health (default 90)"
+    )
     add_name_argument(p)
 
 
@@ -66,22 +79,31 @@ def run(args: argparse.Namespace) -> int:
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
-    write_json(directory / SPEC_FILE, {
-        "name": args.name,
-        "topology": topology.name,
-        "port_base": args.port_base,
-        "counts": dict(topology.counts),
-        "timeout_s": args.timeout,
-    })
+    write_json(
+        directory / SPEC_FILE,
+        {
+            "name": args.name,
+            "topology": topology.name,
+            "port_base": args.port_base,
+            "counts": dict(topology.counts),
+            "timeout_s": args.timeout,
+        },
+    )
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     supervisor = spawn(
         [sys.executable, "-m", "gatemesh.runner.supervisor", "--run-dir", str(directory)],
-        directory / SUPERVISOR_LOG, env=env, cwd=directory, die_with_parent=False,
+        directory / SUPERVISOR_LOG,
+        env=env,
+        cwd=directory,
+        die_with_parent=False,
     )
     _announce(directory / STATE_FILE, args, supervisor)
-    print(f"gatemesh: starting {topology.name} as {args.name!r}: "
-          f"{len(topology.components)} processes (logs in {directory / 'logs'})", flush=True)
+    print(
+        f"gatemesh: starting {topology.name} as {args.name!r}: "
+        f"{len(topology.components)} processes (logs in {directory / 'logs'})",
+        flush=True,
+    )
 
     _stop_on_sigterm()
     try:
@@ -95,8 +117,10 @@ def run(args: argparse.Namespace) -> int:
 
     status = state.get("runner") or {}
     took = state["progress"][-1]["t"] if state.get("progress") else 0
-    print(f"\ngatemesh: {topology.name} is up in {took:.1f}s "
-          f"({len(status.get('instances', []))} processes, supervisor pid {supervisor.pid})")
+    print(
+        f"\ngatemesh: {topology.name} is up in {took:.1f}s "
+        f"({len(status.get('instances', []))} processes, supervisor pid {supervisor.pid})"
+    )
     print("\n".join(_show.endpoints(status)))
     print("\nTry:")
     print("\n".join(_show.examples(status, args.name)))
@@ -118,8 +142,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"gatemesh: stopped from another terminal ({command_name()} down{name_hint(args.name)})")
         tear_down(directory, _state_or(directory, supervisor), _say)
         return 0
-    print(f"gatemesh: the supervisor exited by itself (code {supervisor.returncode}); "
-          f"see {directory / SUPERVISOR_LOG}", file=sys.stderr)
+    print(
+        f"gatemesh: the supervisor exited by itself (code {supervisor.returncode}); see {directory / SUPERVISOR_LOG}",
+        file=sys.stderr,
+    )
     tear_down(directory, _state_or(directory, supervisor), _say)
     return 1
 
@@ -127,8 +153,15 @@ def run(args: argparse.Namespace) -> int:
 def _announce(path: Path, args: argparse.Namespace, supervisor: Any) -> None:
     """A first state.json, so `gatemesh down` finds the supervisor even before it has
     written its own (O_EXCL: never overwrite the supervisor's)."""
-    state = {"name": args.name, "topology": args.topology, "status": "launching",
-             "pid": supervisor.pid, "argv": list(supervisor.args), "progress": [], "pids": []}
+    state = {
+        "name": args.name,
+        "topology": args.topology,
+        "status": "launching",
+        "pid": supervisor.pid,
+        "argv": list(supervisor.args),
+        "progress": [],
+        "pids": [],
+    }
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -182,9 +215,7 @@ def _failed(supervisor: Any, directory: Path, state: dict[str, Any]) -> int:
         supervisor.wait(timeout=15)
     except Exception:
         pass
-    error = state.get("error") or (
-        f"the supervisor exited with code {supervisor.poll()} before the topology was up"
-    )
+    error = state.get("error") or (f"the supervisor exited with code {supervisor.poll()} before the topology was up")
     tail = state.get("log_tail") or (log_tail(directory / SUPERVISOR_LOG, 10) if not state.get("error") else "")
     tear_down(directory, _state_or(directory, supervisor), lambda _m: None)
     print(f"gatemesh: error: {error}", file=sys.stderr)

@@ -23,6 +23,7 @@ Modules: ``addresses`` (who listens where), ``services`` (one service per compon
 ``render`` (whole files), ``check`` (drift), ``project`` (a running compose project
 through the docker SDK: containers, health, readiness), ``seed`` (a one-shot PUT).
 """
+
 from .render import PROJECT_PREFIX, compose_file, project_name, publish_override, render, render_all
 
 __all__ = ["PROJECT_PREFIX", "compose_file", "project_name", "publish_override", "render", "render_all"]

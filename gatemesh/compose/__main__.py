@@ -1,12 +1,13 @@
 """``python -m gatemesh.compose``: the compose files, rendered from the topology definitions.
 
-    python -m gatemesh.compose render --topology edge-mesh      # the compose file, to stdout
-    python -m gatemesh.compose write                            # every topology's files into compose/
-    python -m gatemesh.compose check                            # exit 1 if compose/ and the definitions differ
-    python -m gatemesh.compose render --check                   # the same
-    python -m gatemesh.compose publish-all --topology edge-mesh # override: every app/sidecar port on 127.0.0.1
-    python -m gatemesh.compose wait --topology edge-mesh [--project gatemesh-edge-mesh] [--timeout-s 180]
+python -m gatemesh.compose render --topology edge-mesh      # the compose file, to stdout
+python -m gatemesh.compose write                            # every topology's files into compose/
+python -m gatemesh.compose check                            # exit 1 if compose/ and the definitions differ
+python -m gatemesh.compose render --check                   # the same
+python -m gatemesh.compose publish-all --topology edge-mesh # override: every app/sidecar port on 127.0.0.1
+python -m gatemesh.compose wait --topology edge-mesh [--project gatemesh-edge-mesh] [--timeout-s 180]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = _Parser(prog=f"python -m {PROG}", description="gatemesh's docker compose files, from the topology definitions.")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
     topo: dict[str, Any] = dict(choices=list(TOPOLOGIES), default=DEFAULT_TOPOLOGY, help=f"default {DEFAULT_TOPOLOGY}")
-    where: dict[str, Any] = dict(type=Path, default=None, help="the compose folder (default: compose/ of this checkout)")
+    where: dict[str, Any] = dict(
+        type=Path, default=None, help="the compose folder (default: compose/ of this checkout)"
+    )
     r = sub.add_parser("render", help="print one topology's compose file")
     r.add_argument("--topology", **topo)
     r.add_argument("--check", action="store_true", help="compare every committed file instead; exit 1 on drift")
@@ -80,8 +83,9 @@ def wait(topology: str, project: str | None, timeout_s: float) -> int:
     t0 = time.monotonic()
     cp = ComposeProject(topology, project)
     cp.wait_ready(timeout_s, progress=lambda m: print(f"{PROG}: {m}", flush=True))
-    print(f"{PROG}: {cp.project}: every container healthy and every instance registered "
-          f"in {time.monotonic() - t0:.1f}s")
+    print(
+        f"{PROG}: {cp.project}: every container healthy and every instance registered in {time.monotonic() - t0:.1f}s"
+    )
     return 0
 
 

@@ -18,6 +18,7 @@ A port the definition uses that no component owns raises ``TopologyError``: the
 definition grew something this renderer does not know, and the compose files must not
 silently carry a loopback address that leads nowhere.
 """
+
 from __future__ import annotations
 
 import re
@@ -42,8 +43,8 @@ def namespace_of(component: Component) -> str:
 
 @dataclass(frozen=True)
 class Netns:
-    host: str                      # the loopback host the definition uses (PortPlan.host)
-    owners: Mapping[int, str]      # port -> compose service that listens there
+    host: str  # the loopback host the definition uses (PortPlan.host)
+    owners: Mapping[int, str]  # port -> compose service that listens there
 
     @classmethod
     def of(cls, topology: Topology) -> Netns:

@@ -4,6 +4,7 @@ A difference is reported by what a person would look for first: a service (conta
 the definition has and the file lacks, or the other way round; then the first lines of
 a unified diff for anything else (a changed command, port, healthcheck).
 """
+
 from __future__ import annotations
 
 import difflib
@@ -18,9 +19,9 @@ DIFF_LINES = 30
 
 @dataclass(frozen=True)
 class Drift:
-    path: str          # relative to compose/
-    summary: str       # one sentence
-    diff: str          # the start of a unified diff ("" for a missing file)
+    path: str  # relative to compose/
+    summary: str  # one sentence
+    diff: str  # the start of a unified diff ("" for a missing file)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.summary}" + (f"\n{self.diff}" if self.diff else "")
@@ -37,9 +38,16 @@ def compare(expected: Mapping[str, str], directory: Path) -> list[Drift]:
         have = target.read_text()
         if have == want:
             continue
-        diff = "".join(list(difflib.unified_diff(
-            have.splitlines(keepends=True), want.splitlines(keepends=True),
-            fromfile=f"committed {path}", tofile="rendered from the definition"))[:DIFF_LINES])
+        diff = "".join(
+            list(
+                difflib.unified_diff(
+                    have.splitlines(keepends=True),
+                    want.splitlines(keepends=True),
+                    fromfile=f"committed {path}",
+                    tofile="rendered from the definition",
+                )
+            )[:DIFF_LINES]
+        )
         drifts.append(Drift(path, _summary(have, want), diff))
     return drifts
 

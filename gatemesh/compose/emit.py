@@ -1,5 +1,6 @@
 """YAML as a person would write a compose file: block style, keys in the order given,
 short lists of words (a command, a healthcheck) on one line, port mappings quoted."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -27,5 +28,4 @@ _Dumper.add_representer(Quoted, lambda d, v: d.represent_scalar("tag:yaml.org,20
 
 
 def dump(data: Any) -> str:
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=WIDTH,
-                     allow_unicode=True)
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=WIDTH, allow_unicode=True)

@@ -13,6 +13,7 @@ and ``docker compose`` v2 (``<project>-<service>-1``), whatever the project is c
 The topology definition itself is rebuilt here (``build_topology(name)`` on the default
 ports: the compose files are rendered from exactly that).
 """
+
 from __future__ import annotations
 
 import time
@@ -70,10 +71,12 @@ class ComposeProject:
         if not projects:
             raise ProjectError(
                 f"no compose project runs the {name} topology; start it with: docker compose -p "
-                f"{project_name(name)} -f compose/{compose_file(name)} up -d")
+                f"{project_name(name)} -f compose/{compose_file(name)} up -d"
+            )
         if len(projects) > 1:
-            raise ProjectError(f"several compose projects run the {name} topology ({', '.join(projects)}); "
-                               "name one with project=...")
+            raise ProjectError(
+                f"several compose projects run the {name} topology ({', '.join(projects)}); name one with project=..."
+            )
         return projects[0]
 
     def summaries(self) -> dict[str, dict[str, Any]]:
@@ -84,15 +87,18 @@ class ComposeProject:
         return out
 
     def containers(self) -> dict[str, Any]:
-        return {c.labels.get(f"{LABEL}.component", ""): c
-                for c in self.client.containers.list(all=True, filters=self._filters())}
+        return {
+            c.labels.get(f"{LABEL}.component", ""): c
+            for c in self.client.containers.list(all=True, filters=self._filters())
+        }
 
     def container(self, name: str) -> Any:
         containers = self.containers()
         if name not in containers:
             known = ", ".join(sorted(containers)) or "none"
-            raise ProjectError(f"the compose project {self.project} has no container named {name!r}; "
-                               f"the containers are: {known}")
+            raise ProjectError(
+                f"the compose project {self.project} has no container named {name!r}; the containers are: {known}"
+            )
         return containers[name]
 
     def states(self) -> dict[str, str]:
@@ -102,8 +108,11 @@ class ComposeProject:
     def published(self, name: str) -> dict[int, int]:
         """Container port → host port published on 127.0.0.1, for the component's container."""
         entry = self.summaries().get(name) or {}
-        return {p["PrivatePort"]: p["PublicPort"] for p in entry.get("Ports", [])
-                if p.get("PublicPort") and p.get("IP") in ("127.0.0.1", None)}
+        return {
+            p["PrivatePort"]: p["PublicPort"]
+            for p in entry.get("Ports", [])
+            if p.get("PublicPort") and p.get("IP") in ("127.0.0.1", None)
+        }
 
     def network(self) -> Any:
         """The project's network (compose's ``default``): what a partition disconnects from."""
@@ -162,7 +171,9 @@ class ComposeProject:
             if not missing:
                 return
             if time.monotonic() > deadline:
-                raise ProjectError(f"not registered with the control plane after {timeout_s:.0f}s: {', '.join(missing)}")
+                raise ProjectError(
+                    f"not registered with the control plane after {timeout_s:.0f}s: {', '.join(missing)}"
+                )
             time.sleep(POLL_S)
 
     def wait_ready(self, timeout_s: float = 180.0, progress: Progress | None = None) -> None:
@@ -179,10 +190,13 @@ class ComposeProject:
                 break
             dead = [n for n in not_ready if (summaries.get(n) or {}).get("State") in ("exited", "dead")]
             if dead:
-                raise ProjectError(f"container(s) exited during start-up: {', '.join(dead)}; "
-                                   f"see: docker logs <container> (project {self.project})")
+                raise ProjectError(
+                    f"container(s) exited during start-up: {', '.join(dead)}; "
+                    f"see: docker logs <container> (project {self.project})"
+                )
             line = f"waiting for {len(not_ready)} of {len(want)} containers: {', '.join(not_ready[:6])}" + (
-                " ..." if len(not_ready) > 6 else "")
+                " ..." if len(not_ready) > 6 else ""
+            )
             if line != last:
                 say(line)
                 last = line

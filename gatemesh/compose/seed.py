@@ -1,6 +1,7 @@
 """``python -m gatemesh.compose.seed METHOD URL JSON``: one HTTP call with a JSON body, retried
 until it succeeds (≤ 60 s). The ``setup`` service of sidecar-gateway runs it once to PUT
 API management to the control plane, the step the process runner does itself."""
+
 from __future__ import annotations
 
 import json

@@ -28,6 +28,7 @@ namespace, not the other pods). Health: every component's ``health_url``, probed
 its own namespace with bash's ``/dev/tcp`` (no curl in the image, and far cheaper than
 starting Python every few seconds); Toxiproxy with its own CLI (its image has no shell).
 """
+
 from __future__ import annotations
 
 import json
@@ -46,17 +47,17 @@ APP_IMAGE = "${APP_IMAGE:-gatemesh/app:dev}"
 TOXIPROXY_IMAGE = "${TOXIPROXY_IMAGE:-ghcr.io/shopify/toxiproxy:2.5.0}"  # the version scripts/install-toxiproxy.sh pins
 BASE_IMAGE = "${BASE_IMAGE:-python:3.11-slim}"
 BUILD = {
-    "context": "..",                                  # the repository, seen from compose/
+    "context": "..",  # the repository, seen from compose/
     "dockerfile": "compose/images/app.Dockerfile",
     "args": {"BASE_IMAGE": BASE_IMAGE},
 }
-BUILDER = "controlplane"            # the one service with build: (every topology has it)
+BUILDER = "controlplane"  # the one service with build: (every topology has it)
 
-DATA_DIR = "/data"                  # files a component writes (the orders SQLite file: a shared named volume)
+DATA_DIR = "/data"  # files a component writes (the orders SQLite file: a shared named volume)
 ORDERS_VOLUME = "orders-data"
-CONFIG_DIR = "/etc/gatemesh"        # the definition's files (the gateway's config), mounted read-only
+CONFIG_DIR = "/etc/gatemesh"  # the definition's files (the gateway's config), mounted read-only
 TOXIPROXY_CONFIG = "/config/toxiproxy.json"
-SETUP = "setup"                     # the one-shot service of sidecar-gateway
+SETUP = "setup"  # the one-shot service of sidecar-gateway
 LOCUST = "locust"
 LOCUST_PORT = 8089
 LOCUSTFILE = "/app/loadtests/shop.py"
@@ -67,10 +68,10 @@ LOAD_PROFILE = "load"
 # containers' probes cost little CPU (each probe is a `docker exec`).
 HEALTH_INTERVAL = "3s"
 HEALTH_TIMEOUT = "3s"
-HEALTH_RETRIES = 40                 # 2 minutes of failed probes before "unhealthy"
-STOP_GRACE = "5s"                   # SIGTERM → SIGKILL, as the process runner does
+HEALTH_RETRIES = 40  # 2 minutes of failed probes before "unhealthy"
+STOP_GRACE = "5s"  # SIGTERM → SIGKILL, as the process runner does
 
-LABEL = "org.gatemesh"              # label prefix on every container, network and volume
+LABEL = "org.gatemesh"  # label prefix on every container, network and volume
 
 
 def config_path(topology: str, name: str) -> str:
@@ -87,8 +88,7 @@ def http_probe(url: str) -> Flow:
     parts = urlsplit(url)
     request = f"GET {parts.path or '/'} HTTP/1.1\\r\\nHost: {parts.hostname}\\r\\nConnection: close\\r\\n\\r\\n"
     script = (
-        f"exec 3<>/dev/tcp/{parts.hostname}/{parts.port} && printf '{request}' >&3 "
-        "&& head -n 1 <&3 | grep -q ' 200 '"
+        f"exec 3<>/dev/tcp/{parts.hostname}/{parts.port} && printf '{request}' >&3 && head -n 1 <&3 | grep -q ' 200 '"
     )
     return Flow(["CMD", "bash", "-c", Quoted(script)])
 
@@ -177,8 +177,10 @@ class ServiceRenderer:
         name = arg.split(prefix, 1)[1]
         if name in self.topology.files:
             if name not in self.config_files():
-                raise TopologyError(f"compose: the definition's file {name!r} has no compose rendering; "
-                                    "teach gatemesh/compose/services.py how to rewrite its addresses")
+                raise TopologyError(
+                    f"compose: the definition's file {name!r} has no compose rendering; "
+                    "teach gatemesh/compose/services.py how to rewrite its addresses"
+                )
             volumes.append(f"{config_path(self.topology.name, name)}:{CONFIG_DIR}/{name}:ro")
             return arg.replace(RUN_DIR, CONFIG_DIR)
         if name == ORDERS_DB:

@@ -1,4 +1,5 @@
 """``python -m gatemesh.dashboard``: serve the live dashboard of one running topology."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """The dashboard's knobs: one frozen dataclass, every default with its reason."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,8 +32,9 @@ class DashboardConfig:
         if not 0.1 <= self.poll_interval_s <= 10:
             raise ValueError(f"poll_interval_s must be from 0.1 to 10 seconds, got {self.poll_interval_s!r}")
         if not 0 < self.fetch_timeout_s < self.poll_interval_s:
-            raise ValueError("fetch_timeout_s must be positive and shorter than poll_interval_s, "
-                             f"got {self.fetch_timeout_s!r}")
+            raise ValueError(
+                f"fetch_timeout_s must be positive and shorter than poll_interval_s, got {self.fetch_timeout_s!r}"
+            )
         if self.linger_s < 0 or self.history_s < 10 * self.poll_interval_s:
             raise ValueError("linger_s must be >= 0 and history_s at least ten poll intervals")
         if self.max_events < 10 or self.max_queued_views < 1:

@@ -3,6 +3,7 @@
 ``gatemesh.policy_client`` (edge and mesh policies, presets) and the supervisor's
 ``/scale``. Each action is one blocking call (run in a thread by the server) that
 returns a sentence, or raises ``ControlError`` with the API's one-line message."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -63,10 +64,11 @@ def _number(params: dict[str, Any], key: str, default: float) -> float:
 
 
 class Controls:
-    def __init__(self, parts: Callable[[], Parts], control: Callable[[], Control | None],
-                 state_file: Path | None = None) -> None:
-        self.parts = parts          # what runs now (the hub's last read)
-        self.control = control      # the run's supervisor client, None without one
+    def __init__(
+        self, parts: Callable[[], Parts], control: Callable[[], Control | None], state_file: Path | None = None
+    ) -> None:
+        self.parts = parts  # what runs now (the hub's last read)
+        self.control = control  # the run's supervisor client, None without one
         self.state_file = state_file  # <run dir>/state.json of a `gatemesh up` run
 
     def faults(self) -> Faults:
@@ -81,8 +83,19 @@ class Controls:
     def run(self, fn: Callable[[], str]) -> str:
         try:
             return fn()
-        except (FaultError, PolicyClientError, PolicyError, RunnerError, TopologyError, UnknownPreset,
-                HttpError, ValueError, KeyError, TypeError, LabError) as e:
+        except (
+            FaultError,
+            PolicyClientError,
+            PolicyError,
+            RunnerError,
+            TopologyError,
+            UnknownPreset,
+            HttpError,
+            ValueError,
+            KeyError,
+            TypeError,
+            LabError,
+        ) as e:
             raise ControlError(str(e).strip("'\"")) from None
         except OSError as e:
             raise ControlError(f"the API did not answer ({e})") from None
@@ -103,9 +116,14 @@ class Controls:
             fault = f.down(target)
         elif kind == "misbehave":
             seed = params.get("seed")
-            fault = f.misbehave(target, _number(params, "error_rate", 1.0), int(_number(params, "error_status", 500)),
-                                _number(params, "delay_ms", 0), int(seed) if seed not in (None, "") else None)
-        else:   # a toxic: its settings are the toxic class's own fields (faults/toxics.py)
+            fault = f.misbehave(
+                target,
+                _number(params, "error_rate", 1.0),
+                int(_number(params, "error_status", 500)),
+                _number(params, "delay_ms", 0),
+                int(seed) if seed not in (None, "") else None,
+            )
+        else:  # a toxic: its settings are the toxic class's own fields (faults/toxics.py)
             fault = f.network(target, kind, **{k: v for k, v in params.items() if v not in ("", None)})
         return f"{fault.target}: {fault.description}"
 
@@ -135,8 +153,10 @@ class Controls:
         if isinstance(count, bool) or not isinstance(count, int):
             raise ControlError(f"count must be a whole number, got {count!r}")
         r = control.scale(service, count)
-        return f"{service}: {count} instances (added {', '.join(r.get('added') or []) or 'none'}, " \
-               f"removed {', '.join(r.get('removed') or []) or 'none'})"
+        return (
+            f"{service}: {count} instances (added {', '.join(r.get('added') or []) or 'none'}, "
+            f"removed {', '.join(r.get('removed') or []) or 'none'})"
+        )
 
     def reset(self) -> str:
         """What `gatemesh reset` does (``gatemesh.workshop.reset_all``) on a `gatemesh up`
@@ -166,8 +186,11 @@ class Controls:
                 except (HttpError, OSError, ValueError):
                     pass  # a proxy without /-/reset yet: its state heals by itself
         extra = [f"{k} {', '.join(v)}" for k, v in done.items() if v and k != "cleared"]
-        return "reset: faults removed, policies back to defaults" + (f", proxies cleared: {cleared}" if cleared else "") \
+        return (
+            "reset: faults removed, policies back to defaults"
+            + (f", proxies cleared: {cleared}" if cleared else "")
             + (f" ({'; '.join(extra)})" if extra else "")
+        )
 
 
 PRESET_NAMES = sorted(PRESETS)

@@ -2,6 +2,7 @@
 open (and ``linger_s`` after), builds the view once, and hands the same JSON to every
 page's queue. It also keeps what a newly opened page needs at once: the last view, the
 timeline and the chart history with the fault windows."""
+
 from __future__ import annotations
 
 import asyncio
@@ -27,15 +28,22 @@ def faulted(view: dict[str, Any]) -> list[str]:
     out = []
     for svc in view.get("services", []):
         for i in svc["instances"]:
-            if (i.get("alive") is False or i.get("paused") or i.get("proxy_down") or i.get("toxics")
-                    or i.get("misbehave") or i.get("sidecar") in ("killed", "paused")):
+            if (
+                i.get("alive") is False
+                or i.get("paused")
+                or i.get("proxy_down")
+                or i.get("toxics")
+                or i.get("misbehave")
+                or i.get("sidecar") in ("killed", "paused")
+            ):
                 out.append(i["name"])
     return out
 
 
 class Hub:
-    def __init__(self, source: PartsSource, config: DashboardConfig,
-                 load_stats: Callable[[], dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, source: PartsSource, config: DashboardConfig, load_stats: Callable[[], dict[str, Any]] | None = None
+    ) -> None:
         self.source = source
         self.config = config
         self.load_stats = load_stats or dict
@@ -46,8 +54,8 @@ class Hub:
         self.events: deque[dict] = deque(maxlen=config.max_events)
         self.history: deque[dict] = deque(maxlen=int(config.history_s / config.poll_interval_s))
         self.last_watched = 0.0
-        self.wake = asyncio.Event()    # a page opened: start polling
-        self.soon = asyncio.Event()    # a control acted: poll now, not at the next second
+        self.wake = asyncio.Event()  # a page opened: start polling
+        self.soon = asyncio.Event()  # a control acted: poll now, not at the next second
         self.rounds = 0
 
     # --- pages --------------------------------------------------------------------
@@ -70,14 +78,13 @@ class Hub:
         message = f"event: {kind}\ndata: {json.dumps(data)}\n\n"
         for q in list(self.subscribers):
             if q.full():
-                self.subscribers.discard(q)   # a page that stopped reading: it reconnects
+                self.subscribers.discard(q)  # a page that stopped reading: it reconnects
                 continue
             q.put_nowait(message)
 
     def note(self, kind: str, cause: str, target: str = "") -> None:
         """A timeline entry of the dashboard's own (a fault injected, a policy switched)."""
-        ev = {"at": time.time(), "proxy": "dashboard", "kind": kind, "upstream": "", "instance": target,
-              "cause": cause}
+        ev = {"at": time.time(), "proxy": "dashboard", "kind": kind, "upstream": "", "instance": target, "cause": cause}
         self.events.append(ev)
         self.publish("events", [ev])
 

@@ -5,6 +5,7 @@ is a semaphore, every request has a timeout, and the target must be a loopback a
 The mix names paths of the gateway's API: ``products`` (the page composed at the edge),
 ``storefront`` (composed in the mesh) and the atomic services.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,10 +21,16 @@ import aiohttp
 
 from .config import DashboardConfig
 
-PATHS = {"products": "/api/products/{id}", "storefront": "/api/storefront/{id}", "catalog": "/api/catalog/{id}",
-         "pricing": "/api/pricing/{id}", "inventory": "/api/inventory/{id}", "reviews": "/api/reviews/{id}"}
-MESH_PATHS = {"storefront": "/products/{id}"}   # no gateway: the entry is a storefront sidecar
-WINDOW_S = 2.0   # rates over the last two seconds: steady at 1 Hz, still quick to move
+PATHS = {
+    "products": "/api/products/{id}",
+    "storefront": "/api/storefront/{id}",
+    "catalog": "/api/catalog/{id}",
+    "pricing": "/api/pricing/{id}",
+    "inventory": "/api/inventory/{id}",
+    "reviews": "/api/reviews/{id}",
+}
+MESH_PATHS = {"storefront": "/products/{id}"}  # no gateway: the entry is a storefront sidecar
+WINDOW_S = 2.0  # rates over the last two seconds: steady at 1 Hz, still quick to move
 
 
 class LoadError(ValueError):
@@ -49,7 +56,7 @@ class LoadSpec:
             raise LoadError(f"duration_s must be above 0 and at most {config.max_load_duration_s:g}, got {duration:g}")
         mix = body.get("mix") or {"products": 1, "storefront": 1}
         if not isinstance(mix, dict) or not mix:
-            raise LoadError("mix must be an object such as {\"products\": 1, \"storefront\": 1}")
+            raise LoadError('mix must be an object such as {"products": 1, "storefront": 1}')
         for k, v in mix.items():
             if k not in PATHS:
                 raise LoadError(f"unknown path {k!r} in the mix; use: {', '.join(PATHS)}")
@@ -113,7 +120,7 @@ class Load:
                 template = PATHS[name] if gateway else MESH_PATHS.get(name, PATHS[name])
                 url = entry + template.format(id=rng.randint(1, 20))
                 if sem.locked():
-                    self._record(name, False, self.config.load_timeout_s)   # shed: over the concurrency bound
+                    self._record(name, False, self.config.load_timeout_s)  # shed: over the concurrency bound
                 else:
                     await sem.acquire()
                     t = asyncio.create_task(self._one(session, sem, name, url))
@@ -150,10 +157,19 @@ class Load:
             while q and q[0][0] < now - WINDOW_S:
                 q.popleft()
             lat = sorted(r[2] for r in q)
-            paths[name] = {"rps": len(q) / WINDOW_S, "success": (sum(r[1] for r in q) / len(q)) if q else None,
-                           "p99": lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else None}
+            paths[name] = {
+                "rps": len(q) / WINDOW_S,
+                "success": (sum(r[1] for r in q) / len(q)) if q else None,
+                "p99": lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else None,
+            }
         running = self.task is not None and not self.task.done()
         spec = self.spec
-        return {"running": running, "rate_per_s": spec.rate_per_s if spec else None, "mix": spec.mix if spec else None,
-                "left_s": max(0.0, self.ends_at - now) if running else 0.0, "sent": self.sent, "ok": self.ok,
-                "paths": paths}
+        return {
+            "running": running,
+            "rate_per_s": spec.rate_per_s if spec else None,
+            "mix": spec.mix if spec else None,
+            "left_s": max(0.0, self.ends_at - now) if running else 0.0,
+            "sent": self.sent,
+            "ok": self.ok,
+            "paths": paths,
+        }

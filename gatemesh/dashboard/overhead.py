@@ -7,6 +7,7 @@ none (the aggregator idle), in alternating windows of one run.
 CPU time is utime+stime from /proc/<pid>/stat of each proxy process (its whole process
 group); requests are what the built-in load sent in the window. Measured, never asserted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,19 +60,33 @@ def main(argv: list[str] | None = None) -> int:
     dash = status["dashboard"]
     pids = [i["pid"] for i in status["instances"] if i["kind"] in ("gateway", "sidecar") and i["alive"]]
     total_s = args.rounds * 2 * (args.window_s + args.linger_s) + 60
-    json_request("POST", dash + "api/load", {"rate_per_s": args.rate, "duration_s": min(1800, total_s),
-                                             "mix": {"products": 1, "storefront": 1}})
+    json_request(
+        "POST",
+        dash + "api/load",
+        {"rate_per_s": args.rate, "duration_s": min(1800, total_s), "mix": {"products": 1, "storefront": 1}},
+    )
     from playwright.sync_api import sync_playwright
 
     results: dict[str, list[dict[str, Any]]] = {"closed": [], "open": []}
     with sync_playwright() as pw:
         for _ in range(args.rounds):
-            time.sleep(args.linger_s)            # the hub has stopped polling
+            time.sleep(args.linger_s)  # the hub has stopped polling
             results["closed"].append(window(dash, pids, args.window_s))
             ctx = pw.chromium.launch_persistent_context(
-                tempfile.mkdtemp(), executable_path="/usr/bin/chromium", headless=True,
-                args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                      "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+                tempfile.mkdtemp(),
+                executable_path="/usr/bin/chromium",
+                headless=True,
+                args=[
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
+            )
             page = ctx.new_page()
             page.goto(dash)
             time.sleep(3)
@@ -80,8 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     json_request("POST", dash + "api/load/stop", {})
     summary = {k: sum(w["cpu_s"] for w in v) * 1000 / max(1, sum(w["requests"] for w in v)) for k, v in results.items()}
     summary["ratio_open_to_closed"] = summary["open"] / summary["closed"] if summary["closed"] else float("nan")
-    print(json.dumps({"proxies": len(pids), "rate_per_s": args.rate, "windows": results,
-                      "cpu_ms_per_request": summary}, indent=2))
+    print(
+        json.dumps(
+            {"proxies": len(pids), "rate_per_s": args.rate, "windows": results, "cpu_ms_per_request": summary}, indent=2
+        )
+    )
     return 0
 
 

@@ -1,6 +1,7 @@
 """What runs: the parts file from the definition, overlaid with the supervisor's live
 status when a ``gatemesh up`` supervisor owns the run (alive, paused, pids, and the
 instances ``gatemesh scale`` added or removed)."""
+
 from __future__ import annotations
 
 import json
@@ -26,19 +27,19 @@ def base_url(health: str | None) -> str | None:
 @dataclass(frozen=True)
 class Part:
     name: str
-    kind: str                 # toxiproxy | controlplane | service | sidecar | gateway
+    kind: str  # toxiproxy | controlplane | service | sidecar | gateway
     service: str | None
     proxy: str | None
-    url: str | None           # admin base (apps: /admin/*, proxies: /-/*, /metrics)
+    url: str | None  # admin base (apps: /admin/*, proxies: /-/*, /metrics)
     alive: bool | None = None  # None: no supervisor to ask (the health probe decides)
     paused: bool = False
 
 
 @dataclass
 class Parts:
-    status: dict[str, Any]                      # endpoints + instances, as `gatemesh status --json`
+    status: dict[str, Any]  # endpoints + instances, as `gatemesh status --json`
     parts: list[Part] = field(default_factory=list)
-    supervised: bool = False                    # process controls available
+    supervised: bool = False  # process controls available
 
     def of(self, kind: str) -> list[Part]:
         return [p for p in self.parts if p.kind == kind]
@@ -77,8 +78,15 @@ class PartsSource:
         for i in status.get("instances", []):
             if i.get("kind") == "dashboard":
                 continue
-            parts.append(Part(i["name"], i.get("kind", ""), i.get("service"), i.get("proxy"),
-                              base_url(i.get("health")),
-                              bool(i["alive"]) if supervised and "alive" in i else None,
-                              bool(i.get("paused")) if supervised else False))
+            parts.append(
+                Part(
+                    i["name"],
+                    i.get("kind", ""),
+                    i.get("service"),
+                    i.get("proxy"),
+                    base_url(i.get("health")),
+                    bool(i["alive"]) if supervised and "alive" in i else None,
+                    bool(i.get("paused")) if supervised else False,
+                )
+            )
         return Parts(status, parts, supervised)

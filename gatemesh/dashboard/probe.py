@@ -6,6 +6,7 @@ live, every instance of the topology is drawn with its state in words, no consol
 Used by scripts/compose-tier.sh (the dashboard in containers); exit status 1 with one
 line saying what is wrong.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,8 +14,16 @@ import sys
 import tempfile
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def probe(url: str, instances: int | None, screenshot: str | None, timeout_s: float) -> str:
@@ -22,9 +31,13 @@ def probe(url: str, instances: int | None, screenshot: str | None, timeout_s: fl
 
     problems: list[str] = []
     with sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(tempfile.mkdtemp(prefix="gatemesh-probe-"), headless=True,
-                                                    executable_path=CHROMIUM, args=ARGS,
-                                                    viewport={"width": 1500, "height": 1100})
+        ctx = pw.chromium.launch_persistent_context(
+            tempfile.mkdtemp(prefix="gatemesh-probe-"),
+            headless=True,
+            executable_path=CHROMIUM,
+            args=ARGS,
+            viewport={"width": 1500, "height": 1100},
+        )
         try:
             page = ctx.new_page()
             page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
@@ -33,7 +46,7 @@ def probe(url: str, instances: int | None, screenshot: str | None, timeout_s: fl
             page.wait_for_function("document.getElementById('link').textContent === 'live'", timeout=timeout_s * 1000)
             want = instances or 1
             page.wait_for_function(f"document.querySelectorAll('g.inst').length >= {want}", timeout=timeout_s * 1000)
-            page.wait_for_timeout(2500)   # a few rounds of the aggregator
+            page.wait_for_timeout(2500)  # a few rounds of the aggregator
             labels = page.eval_on_selector_all("g.inst", "els => els.map(e => e.getAttribute('aria-label'))")
             if screenshot:
                 page.screenshot(path=screenshot, full_page=True)

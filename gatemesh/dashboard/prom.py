@@ -3,6 +3,7 @@
 Only the families the picture needs are kept (requests, attempts, latency buckets,
 retries, budget refusals); parsing uses prometheus_client's own parser.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -17,10 +18,10 @@ Key = tuple[str, ...]
 class Counters:
     """One proxy's counters at one moment."""
 
-    requests: dict[Key, float] = field(default_factory=dict)   # (upstream, outcome)
-    attempts: dict[Key, float] = field(default_factory=dict)   # (upstream, instance, result)
+    requests: dict[Key, float] = field(default_factory=dict)  # (upstream, outcome)
+    attempts: dict[Key, float] = field(default_factory=dict)  # (upstream, instance, result)
     buckets: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # upstream -> [(le, cumulative)]
-    retries: dict[str, float] = field(default_factory=dict)    # upstream
+    retries: dict[str, float] = field(default_factory=dict)  # upstream
     budget_refusals: dict[str, float] = field(default_factory=dict)
 
 

@@ -3,6 +3,7 @@
 A part that does not answer in ``fetch_timeout_s`` is recorded as down for this round
 (``None`` in place of its data), so a paused or killed proxy never stalls the round.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,22 +21,22 @@ PROXY_KINDS = ("gateway", "sidecar")
 
 @dataclass
 class Sample:
-    at: float                                   # wall clock (s)
+    at: float  # wall clock (s)
     parts: Parts
-    upstreams: dict[str, dict | None] = field(default_factory=dict)     # proxy -> /-/upstreams
+    upstreams: dict[str, dict | None] = field(default_factory=dict)  # proxy -> /-/upstreams
     counters: dict[str, Counters | None] = field(default_factory=dict)  # proxy -> /metrics
-    events: list[dict] = field(default_factory=list)                    # new since the last round
-    misbehave: dict[str, dict | None] = field(default_factory=dict)     # instance -> /admin/misbehave
-    toxiproxy: dict[str, Any] | None = None                             # GET /proxies
-    registry: dict[str, Any] | None = None                              # control plane snapshot
-    policies: dict[str, dict | None] = field(default_factory=dict)      # edge / mesh -> table
+    events: list[dict] = field(default_factory=list)  # new since the last round
+    misbehave: dict[str, dict | None] = field(default_factory=dict)  # instance -> /admin/misbehave
+    toxiproxy: dict[str, Any] | None = None  # GET /proxies
+    registry: dict[str, Any] | None = None  # control plane snapshot
+    policies: dict[str, dict | None] = field(default_factory=dict)  # edge / mesh -> table
 
 
 class Sampler:
     def __init__(self, session: aiohttp.ClientSession, timeout_s: float) -> None:
         self.session = session
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self.seen: dict[str, int] = {}   # proxy -> last event seq read
+        self.seen: dict[str, int] = {}  # proxy -> last event seq read
 
     async def _get(self, url: str, text: bool = False) -> Any:
         try:
@@ -70,8 +71,10 @@ class Sampler:
     async def _proxy(self, s: Sample, name: str, url: str) -> None:
         since = self.seen.get(name, 0)
         up, metrics, events = await asyncio.gather(
-            self._get(url + "/-/upstreams"), self._get(url + "/metrics", text=True),
-            self._get(f"{url}/-/events?since={since}"))
+            self._get(url + "/-/upstreams"),
+            self._get(url + "/metrics", text=True),
+            self._get(f"{url}/-/events?since={since}"),
+        )
         s.upstreams[name] = (up or {}).get("upstreams") if up is not None else None
         try:
             s.counters[name] = parse(metrics) if metrics is not None else None

@@ -13,6 +13,7 @@
     POST /api/reset
 A control answers ``{"message": ...}`` or 400 ``{"error": "<one sentence>"}``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,8 +31,8 @@ from .parts import PartsSource
 from .view import SWITCHABLE
 
 STATIC = Path(__file__).parent / "static"
-HEARTBEAT_S = 15.0      # an SSE comment keeps idle proxies between page and server from closing it
-MAX_BODY = 64 * 1024    # a control's JSON body
+HEARTBEAT_S = 15.0  # an SSE comment keeps idle proxies between page and server from closing it
+MAX_BODY = 64 * 1024  # a control's JSON body
 
 
 def make_app(source: PartsSource, config: DashboardConfig | None = None) -> web.Application:
@@ -63,6 +64,7 @@ def make_app(source: PartsSource, config: DashboardConfig | None = None) -> web.
                 hub.note(timeline, message, str(data.get("target") or data.get("service") or ""))
             hub.soon.set()
             return web.json_response({"message": message})
+
         return handler
 
     def need(data: dict[str, Any], *keys: str) -> list[Any]:
@@ -142,8 +144,15 @@ def make_app(source: PartsSource, config: DashboardConfig | None = None) -> web.
         return web.json_response(load.stats())
 
     async def meta(_r: web.Request) -> web.Response:
-        return web.json_response({"kinds": list(KINDS), "patterns": list(SWITCHABLE), "presets": PRESET_NAMES,
-                                  "paths": list(PATHS), "max_load_rate_per_s": config.max_load_rate_per_s})
+        return web.json_response(
+            {
+                "kinds": list(KINDS),
+                "patterns": list(SWITCHABLE),
+                "presets": PRESET_NAMES,
+                "paths": list(PATHS),
+                "max_load_rate_per_s": config.max_load_rate_per_s,
+            }
+        )
 
     async def on_start(app: web.Application) -> None:
         app["poller"] = asyncio.get_running_loop().create_task(hub.run())
@@ -160,12 +169,16 @@ def make_app(source: PartsSource, config: DashboardConfig | None = None) -> web.
     app.router.add_get("/api/view", view)
     app.router.add_get("/api/meta", meta)
     app.router.add_get("/api/load", load_state)
-    for path, fn, note in (("/api/faults", add_fault, "fault-injected"), ("/api/faults/remove", remove_fault, "fault-removed"),
-                           ("/api/policy", policy, "policy-switched"), ("/api/preset", apply_preset, "preset-applied"),
-                           ("/api/scale", scale, "scaled"), ("/api/load", start_load, "load"),
-                           ("/api/load/stop", stop_load, "load"), ("/api/reset", reset, "reset")):
+    for path, fn, note in (
+        ("/api/faults", add_fault, "fault-injected"),
+        ("/api/faults/remove", remove_fault, "fault-removed"),
+        ("/api/policy", policy, "policy-switched"),
+        ("/api/preset", apply_preset, "preset-applied"),
+        ("/api/scale", scale, "scaled"),
+        ("/api/load", start_load, "load"),
+        ("/api/load/stop", stop_load, "load"),
+        ("/api/reset", reset, "reset"),
+    ):
         app.router.add_post(path, action(fn, note))
     app.router.add_static("/static/", STATIC, follow_symlinks=False)
     return app
-
-

@@ -5,6 +5,7 @@ browser tests use, of a running topology driven through the dashboard's own cont
 
 Leaves the topology as it found it: load stopped, everything reset.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,9 +32,13 @@ def main(argv: list[str] | None = None) -> int:
         json_request("POST", url + path, body, timeout_s=90)
 
     with sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(tempfile.mkdtemp(prefix="gatemesh-shots-"), headless=True,
-                                                    executable_path=CHROMIUM, args=ARGS,
-                                                    viewport={"width": 1500, "height": 1000})
+        ctx = pw.chromium.launch_persistent_context(
+            tempfile.mkdtemp(prefix="gatemesh-shots-"),
+            headless=True,
+            executable_path=CHROMIUM,
+            args=ARGS,
+            viewport={"width": 1500, "height": 1000},
+        )
         page = ctx.new_page()
         page.goto(url)
         page.wait_for_function("document.getElementById('link').textContent === 'live'")
@@ -49,9 +54,15 @@ def main(argv: list[str] | None = None) -> int:
             post("api/reset", {})
             time.sleep(8)
             post("api/policy", {"service": "pricing", "at": "edge", "pattern": "outlier", "enabled": False})
-            post("api/faults", {"target": "pricing-1", "kind": "misbehave", "params": {"error_rate": 1, "error_status": 503}})
-            page.wait_for_function("""() => [...document.querySelectorAll('g.inst[data-instance="pricing-1"]')]
-                .some(g => g.getAttribute('aria-label').includes('breaker open at the gateway'))""", timeout=20_000)
+            post(
+                "api/faults",
+                {"target": "pricing-1", "kind": "misbehave", "params": {"error_rate": 1, "error_status": 503}},
+            )
+            page.wait_for_function(
+                """() => [...document.querySelectorAll('g.inst[data-instance="pricing-1"]')]
+                .some(g => g.getAttribute('aria-label').includes('breaker open at the gateway'))""",
+                timeout=20_000,
+            )
             time.sleep(6)
             page.screenshot(path=str(args.out / "breaker-open.png"), full_page=True)
         finally:

@@ -2,6 +2,7 @@
 screen reader (and a browser test) reads what the eye sees, e.g.
 ``pricing-1: breaker open at the gateway, ejected at the gateway (24 s left), 0.0 calls/s``.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -71,8 +72,10 @@ def proxy(p: dict[str, Any]) -> str:
     if not p.get("up"):
         state = "killed" if p.get("alive") is False else ("paused" if p.get("paused") else "not answering")
         return f"{p['name']}: down ({state})"
-    text = (f"{p['name']}: up, {p['retries_s']:.1f} retries/s, {p['fail_fast_s']:.1f} fail-fast answers/s, "
-            f"{p['in_flight']} in flight")
+    text = (
+        f"{p['name']}: up, {p['retries_s']:.1f} retries/s, {p['fail_fast_s']:.1f} fail-fast answers/s, "
+        f"{p['in_flight']} in flight"
+    )
     if p.get("budget"):
         text += f", retry budget {p['budget']}"
     return text

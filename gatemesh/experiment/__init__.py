@@ -22,6 +22,7 @@ The parts, in the order an experiment uses them:
 Importing this package is light (no matplotlib or numpy): the CLI lists the patterns from
 ``designs``; ``run`` pulls in the heavy parts when an experiment starts.
 """
+
 from .designs import DESIGNS, PATTERNS, Design
 
 __all__ = ["DESIGNS", "PATTERNS", "Design"]

@@ -21,6 +21,7 @@ A request belongs to the phase in which it *started*: a page sent just before th
 and answered during it counts as before. Latency is from start (or, in the open loop,
 from when the request was due) to answer.
 """
+
 from __future__ import annotations
 
 import csv
@@ -37,7 +38,7 @@ from .prom import Samples, total_over
 
 FAIL_FAST = ("circuit-open", "no-healthy-upstream", "retry-budget-exhausted", "overloaded")
 PHASES = ("before", "during", "after", "all")
-RECOVER_RUN_S = 2          # seconds in a row as good as before the fault = recovered
+RECOVER_RUN_S = 2  # seconds in a row as good as before the fault = recovered
 RECOVER_SUCCESS_SLACK = 0.05
 ATTEMPTS = "gatemesh_upstream_attempts_total"
 REQUESTS = "gatemesh_requests_total"
@@ -51,7 +52,7 @@ class Row:
     end: float
     route: str
     status: int
-    outcome: str     # ok | degraded | fail
+    outcome: str  # ok | degraded | fail
     reason: str
     latency_ms: float
 
@@ -62,10 +63,10 @@ class Row:
 
 @dataclass(frozen=True)
 class Timeline:
-    t0: float            # wall time the load began (first request)
-    fault_on: float      # the fault was in force from here ...
-    fault_off: float     # ... to here
-    end: float           # the load ended
+    t0: float  # wall time the load began (first request)
+    fault_on: float  # the fault was in force from here ...
+    fault_off: float  # ... to here
+    end: float  # the load ended
 
     def phase(self, start: float) -> str:
         if start < self.fault_on:
@@ -75,8 +76,12 @@ class Timeline:
         return "after"
 
     def to_dict(self) -> dict[str, float]:
-        return {"t0": self.t0, "fault_on_s": self.fault_on - self.t0, "fault_off_s": self.fault_off - self.t0,
-                "duration_s": self.end - self.t0}
+        return {
+            "t0": self.t0,
+            "fault_on_s": self.fault_on - self.t0,
+            "fault_off_s": self.fault_off - self.t0,
+            "duration_s": self.end - self.t0,
+        }
 
 
 def read_rows(path: Path, timeline: Timeline) -> list[Row]:
@@ -84,8 +89,15 @@ def read_rows(path: Path, timeline: Timeline) -> list[Row]:
     with open(path, newline="") as f:
         for r in csv.DictReader(f):
             try:
-                row = Row(float(r["start"]), float(r["end"]), r["name"], int(r["status"] or 0), r["outcome"],
-                          r["reason"], float(r["latency_ms"]))
+                row = Row(
+                    float(r["start"]),
+                    float(r["end"]),
+                    r["name"],
+                    int(r["status"] or 0),
+                    r["outcome"],
+                    r["reason"],
+                    float(r["latency_ms"]),
+                )
             except (KeyError, ValueError):
                 continue
             if timeline.t0 <= row.start < timeline.end:
@@ -112,11 +124,19 @@ def figures(rows: Sequence[Row]) -> dict[str, Any]:
     within = sum(1 for r in rows if r.answered and r.latency_ms <= SLOW_S * 1000)
     reasons = Counter(r.reason for r in failed)
     return {
-        "requests": n, "ok": ok, "degraded": degraded, "failed": len(failed),
-        "success_rate": _share(ok + degraded, n), "complete_rate": _share(ok, n),
-        "p50_ms": _pct(latencies, 50), "p95_ms": _pct(latencies, 95), "p99_ms": _pct(latencies, 99),
-        "slow_share": _share(slow, n), "answered_1s": _share(within, n),
-        "fail_fast": len(fast), "fail_fast_share": _share(len(fast), len(failed)),
+        "requests": n,
+        "ok": ok,
+        "degraded": degraded,
+        "failed": len(failed),
+        "success_rate": _share(ok + degraded, n),
+        "complete_rate": _share(ok, n),
+        "p50_ms": _pct(latencies, 50),
+        "p95_ms": _pct(latencies, 95),
+        "p99_ms": _pct(latencies, 99),
+        "slow_share": _share(slow, n),
+        "answered_1s": _share(within, n),
+        "fail_fast": len(fast),
+        "fail_fast_share": _share(len(fast), len(failed)),
         "failed_p50_ms": _pct([r.latency_ms for r in failed], 50),
         "reasons": dict(reasons.most_common(5)),
     }
@@ -139,8 +159,9 @@ def route_figures(rows: Sequence[Row], timeline: Timeline) -> dict[str, dict]:
     return {route: figures(rs) for route, rs in sorted(routes.items())}
 
 
-def proxy_figures(at_on: Mapping[str, Samples], at_off: Mapping[str, Samples], service: str,
-                  faulty: Iterable[str], pages: int) -> dict[str, Any]:
+def proxy_figures(
+    at_on: Mapping[str, Samples], at_off: Mapping[str, Samples], service: str, faulty: Iterable[str], pages: int
+) -> dict[str, Any]:
     """What the proxies sent to ``service`` between two scrapes (the fault window)."""
     faulty = set(faulty)
 
@@ -150,12 +171,20 @@ def proxy_figures(at_on: Mapping[str, Samples], at_off: Mapping[str, Samples], s
     attempts = delta(ATTEMPTS)
     requests = delta(REQUESTS)
     by_location = {}
-    for location, names in (("edge", [n for n in at_off if n == "gateway"]),
-                            ("mesh", [n for n in at_off if n != "gateway"])):
-        a = sum(total_over({n: at_off[n]}, ATTEMPTS, upstream=service)
-                - total_over({n: at_on.get(n, [])}, ATTEMPTS, upstream=service) for n in names)
-        r = sum(total_over({n: at_off[n]}, REQUESTS, upstream=service)
-                - total_over({n: at_on.get(n, [])}, REQUESTS, upstream=service) for n in names)
+    for location, names in (
+        ("edge", [n for n in at_off if n == "gateway"]),
+        ("mesh", [n for n in at_off if n != "gateway"]),
+    ):
+        a = sum(
+            total_over({n: at_off[n]}, ATTEMPTS, upstream=service)
+            - total_over({n: at_on.get(n, [])}, ATTEMPTS, upstream=service)
+            for n in names
+        )
+        r = sum(
+            total_over({n: at_off[n]}, REQUESTS, upstream=service)
+            - total_over({n: at_on.get(n, [])}, REQUESTS, upstream=service)
+            for n in names
+        )
         by_location[location] = {"attempts": a, "requests": r, "amplification": a / r if r else None}
     return {
         "by_location": by_location,
@@ -226,10 +255,14 @@ def series(rows: Sequence[Row], timeline: Timeline) -> dict[str, Any]:
         if 0 <= i < n:
             started[i].append(r)
     by_start = [figures(rs) for rs in started]
-    return {"t": list(range(n)), "ok": ok, "degraded": degraded, "failed": failed,
-            "p95_ms": [float(np.percentile(v, 95)) if v else None for v in lat],
-            "sent": {key: [f[key] for f in by_start]
-                     for key in ("requests", "success_rate", "slow_share", "answered_1s")}}
+    return {
+        "t": list(range(n)),
+        "ok": ok,
+        "degraded": degraded,
+        "failed": failed,
+        "p95_ms": [float(np.percentile(v, 95)) if v else None for v in lat],
+        "sent": {key: [f[key] for f in by_start] for key in ("requests", "success_rate", "slow_share", "answered_1s")},
+    }
 
 
 def sampled_rates(samples: Sequence[dict], timeline: Timeline) -> dict[str, list]:
@@ -266,6 +299,13 @@ def key_events(events: Sequence[dict], service: str, timeline: Timeline, limit: 
             if key in seen_budget:
                 continue
             seen_budget.add(key)
-        out.append({"t": round(t, 3), "proxy": e.get("proxy"), "kind": kind, "instance": e.get("instance"),
-                    "cause": e.get("cause")})
-    return out if len(out) <= limit else out[:limit - 1] + [out[-1]]
+        out.append(
+            {
+                "t": round(t, 3),
+                "proxy": e.get("proxy"),
+                "kind": kind,
+                "instance": e.get("instance"),
+                "cause": e.get("cause"),
+            }
+        )
+    return out if len(out) <= limit else out[: limit - 1] + [out[-1]]

@@ -5,6 +5,7 @@ The main thread drives the timeline (process faults must come from the thread th
 started the runner); a sampler thread scrapes the calling proxies once a second for the
 calls-per-second chart.
 """
+
 from __future__ import annotations
 
 import threading
@@ -23,7 +24,7 @@ from .lab import Lab, dump
 from .load import LoadSpec, LocustRun, LogFollower, wait_for_first_request
 from .prom import total_over
 
-CALLERS = ("storefront",)       # services whose sidecars call other services (besides the gateway)
+CALLERS = ("storefront",)  # services whose sidecars call other services (besides the gateway)
 SAMPLE_EVERY_S = 1.0
 FIRST_REQUEST_TIMEOUT_S = 60.0
 
@@ -35,6 +36,7 @@ class ExperimentError(RuntimeError):
 @dataclass
 class Status:
     """What the progress line shows."""
+
     t: float = 0.0
     duration_s: float = 0.0
     phase: str = "starting"
@@ -62,7 +64,8 @@ def prepare(lab: Lab, design: Design, arm: Arm, counts: dict[str, int]) -> None:
         for name, upstreams in lab.upstream_states(lab.proxies(CALLERS)).items():
             state = upstreams.get(design.service, {})
             if state.get("breaker", "closed") != "closed" or any(
-                    s != "closed" for s in state.get("instance_breakers", {}).values()):
+                s != "closed" for s in state.get("instance_breakers", {}).values()
+            ):
                 lab.faults.restart(name)
         lab.refresh()
 
@@ -80,14 +83,19 @@ class Sampler(threading.Thread):
         while not self._halt.is_set():
             at = time.time()
             scrape = self.lab.scrape(self.proxies)
-            self.samples.append({
-                "at": at,
-                "attempts": total_over(scrape, analysis.ATTEMPTS, upstream=self.service),
-                "attempts_to_faulty": total_over(scrape, analysis.ATTEMPTS,
-                                                 lambda labels: labels.get("instance") in self.faulty,
-                                                 upstream=self.service),
-                "requests": total_over(scrape, analysis.REQUESTS, upstream=self.service),
-            })
+            self.samples.append(
+                {
+                    "at": at,
+                    "attempts": total_over(scrape, analysis.ATTEMPTS, upstream=self.service),
+                    "attempts_to_faulty": total_over(
+                        scrape,
+                        analysis.ATTEMPTS,
+                        lambda labels: labels.get("instance") in self.faulty,
+                        upstream=self.service,
+                    ),
+                    "requests": total_over(scrape, analysis.REQUESTS, upstream=self.service),
+                }
+            )
             self._halt.wait(max(0.0, SAMPLE_EVERY_S - (time.time() - at)))
 
     def stop(self) -> None:
@@ -96,8 +104,9 @@ class Sampler(threading.Thread):
             self.join(timeout=10)
 
 
-def run_arm(lab: Lab, design: Design, arm: Arm, load: LoadSpec, out_dir: Path,
-            progress: Progress | None = None) -> dict[str, Any]:
+def run_arm(
+    lab: Lab, design: Design, arm: Arm, load: LoadSpec, out_dir: Path, progress: Progress | None = None
+) -> dict[str, Any]:
     """Run one arm into ``out_dir``; returns its result (see ``analysis``), also written
     there as ``result.json`` beside the raw CSVs."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -140,7 +149,9 @@ def run_arm(lab: Lab, design: Design, arm: Arm, load: LoadSpec, out_dir: Path,
                 lab.refresh()
             recent = [r for r in recent + follower.new_rows() if float(r["end"]) >= time.time() - 2.0]
             status.t = time.time() - t0
-            status.phase = "before the fault" if fault_on is None else "FAULT" if fault_off is None else "after the fault"
+            status.phase = (
+                "before the fault" if fault_on is None else "FAULT" if fault_off is None else "after the fault"
+            )
             answered = [r["outcome"] != "fail" for r in recent]
             status.answered = sum(answered) / len(answered) if answered else None
             status.rate = len(recent) / 2.0
@@ -154,8 +165,10 @@ def run_arm(lab: Lab, design: Design, arm: Arm, load: LoadSpec, out_dir: Path,
             sampler.stop()
             run.close()
     if fault_on is None or fault_off is None:
-        raise ExperimentError(f"Locust stopped before the fault window ended (exit code {rc}); "
-                              f"its log ({run.log_path}) ends:\n{run.log_tail()}")
+        raise ExperimentError(
+            f"Locust stopped before the fault window ended (exit code {rc}); "
+            f"its log ({run.log_path}) ends:\n{run.log_tail()}"
+        )
     lab.refresh()
     events = lab.events_since(lab.proxies(CALLERS), seqs)
     calls_end = lab.calls(design.service)
@@ -163,13 +176,17 @@ def run_arm(lab: Lab, design: Design, arm: Arm, load: LoadSpec, out_dir: Path,
     rows = analysis.read_rows(run.request_log, timeline)
     phases = analysis.phase_figures(rows, timeline)
     result = {
-        "arm": arm.name, "label": arm.label, "location": arm.location, "pattern_on": arm.pattern_on,
+        "arm": arm.name,
+        "label": arm.label,
+        "location": arm.location,
+        "pattern_on": arm.pattern_on,
         "policy": {"edge": arm.edge.to_dict(), "mesh": arm.mesh.to_dict()},
         "timeline": timeline.to_dict(),
         "phases": phases,
         "routes": analysis.route_figures(rows, timeline),
-        "proxy": analysis.proxy_figures(scrape_on, scrape_off, design.service, design.faulty,
-                                        phases["during"]["requests"]),
+        "proxy": analysis.proxy_figures(
+            scrape_on, scrape_off, design.service, design.faulty, phases["during"]["requests"]
+        ),
         "calls_at_faulty": analysis.calls_received(calls_on, calls_off, design.faulty),
         "calls_at_service": {"start": calls_start, "fault_on": calls_on, "fault_off": calls_off, "end": calls_end},
         "time_to_trip_s": analysis.time_to_trip(events, design.trip, design.service, timeline) if design.trip else None,
@@ -179,8 +196,10 @@ def run_arm(lab: Lab, design: Design, arm: Arm, load: LoadSpec, out_dir: Path,
     }
     dump(out_dir / "result.json", result)
     dump(out_dir / "events.json", events)
-    dump(out_dir / "series.json", {"answers": analysis.series(rows, timeline),
-                                   "calls": analysis.sampled_rates(sampler.samples, timeline)})
+    dump(
+        out_dir / "series.json",
+        {"answers": analysis.series(rows, timeline), "calls": analysis.sampled_rates(sampler.samples, timeline)},
+    )
     return result
 
 

@@ -13,6 +13,7 @@ instances' request counts, scale a service.
 Faults go through ``lab.faults`` (``gatemesh.faults.Faults``); process faults and scaling
 must be called from the thread that created the lab (see ``gatemesh.runner.process``).
 """
+
 from __future__ import annotations
 
 import json
@@ -33,11 +34,11 @@ from gatemesh.topology import SERVICES, PortPlan, build_topology
 
 from .prom import Samples, parse
 
-TOPOLOGY = "edge-mesh"          # the layout with both places a pattern can sit
-RATE_PER_S = 100_000.0          # an owned topology's API rate limit: out of the experiments' way
+TOPOLOGY = "edge-mesh"  # the layout with both places a pattern can sit
+RATE_PER_S = 100_000.0  # an owned topology's API rate limit: out of the experiments' way
 COUNTS = {"inventory": 1, "orders": 1}  # an owned topology: pages need one inventory, nobody orders
 ADMIN_TIMEOUT_S = 5.0
-POLICY_PUSH_TIMEOUT_S = 10.0    # the sidecars learn a mesh policy within ~1 s; this is the bound
+POLICY_PUSH_TIMEOUT_S = 10.0  # the sidecars learn a mesh policy within ~1 s; this is the bound
 LOCATIONS = ("edge", "mesh")
 
 
@@ -46,34 +47,52 @@ class LabError(RuntimeError):
 
 
 class Lab:
-    def __init__(self, status_fn: Callable[[], dict], faults: Faults, scale_fn: Callable[[str, int], Any],
-                 cleanup: Callable[[], None] | None = None, owned: bool = False) -> None:
+    def __init__(
+        self,
+        status_fn: Callable[[], dict],
+        faults: Faults,
+        scale_fn: Callable[[str, int], Any],
+        cleanup: Callable[[], None] | None = None,
+        owned: bool = False,
+    ) -> None:
         self._status_fn = status_fn
         self._scale_fn = scale_fn
         self._cleanup = cleanup
         self.faults = faults
         self.owned = owned
-        self.runner: ProcessRunner | None = None   # an owned topology's runner
+        self.runner: ProcessRunner | None = None  # an owned topology's runner
         self.port_base: int | None = None
         self.status: dict = {}
         self.refresh()
         if not self.status.get("gateway"):
-            raise LabError(f"experiments need the {TOPOLOGY} topology (a gateway and sidecars); "
-                           f"this one is {self.status.get('topology')!r}")
+            raise LabError(
+                f"experiments need the {TOPOLOGY} topology (a gateway and sidecars); "
+                f"this one is {self.status.get('topology')!r}"
+            )
         if not any(i.get("kind") == "sidecar" for i in self.status.get("instances", [])):
-            raise LabError(f"experiments need the {TOPOLOGY} topology (a gateway and sidecars); "
-                           f"this one has no sidecars")
+            raise LabError(
+                f"experiments need the {TOPOLOGY} topology (a gateway and sidecars); this one has no sidecars"
+            )
 
     # --------------------------------------------------------------- getting one
 
     @classmethod
-    def start(cls, port_base: int | None = None, progress: Callable[[str], None] | None = None,
-              counts: Mapping[str, int] | None = None) -> Lab:
+    def start(
+        cls,
+        port_base: int | None = None,
+        progress: Callable[[str], None] | None = None,
+        counts: Mapping[str, int] | None = None,
+    ) -> Lab:
         """Start an own edge+mesh topology on a locked port base; ``close()`` stops it."""
         lock = ports.acquire(port_base)
         run_dir = Path(tempfile.mkdtemp(prefix="gatemesh-experiment-"))
-        topology = build_topology(TOPOLOGY, PortPlan.from_base(lock.base), {**COUNTS, **(counts or {})},
-                                  rate_per_s=RATE_PER_S, burst=int(RATE_PER_S))
+        topology = build_topology(
+            TOPOLOGY,
+            PortPlan.from_base(lock.base),
+            {**COUNTS, **(counts or {})},
+            rate_per_s=RATE_PER_S,
+            burst=int(RATE_PER_S),
+        )
         runner = ProcessRunner(topology, run_dir)
         try:
             runner.start(progress=progress)
@@ -86,8 +105,7 @@ class Lab:
             lock.release()
             shutil.rmtree(run_dir, ignore_errors=True)
 
-        lab = cls(runner.status, Faults.for_runner(runner), lambda s, n: runner.scale(s, n),
-                  cleanup, owned=True)
+        lab = cls(runner.status, Faults.for_runner(runner), lambda s, n: runner.scale(s, n), cleanup, owned=True)
         lab.runner = runner
         lab.port_base = lock.base
         return lab
@@ -137,9 +155,13 @@ class Lab:
         return str(self.status.get("api_key") or "demo-key")
 
     def members(self, kind: str, service: str | None = None, alive_only: bool = True) -> list[dict]:
-        return [i for i in self.status.get("instances", [])
-                if i.get("kind") == kind and (service is None or i.get("service") == service)
-                and (i.get("alive") or not alive_only)]
+        return [
+            i
+            for i in self.status.get("instances", [])
+            if i.get("kind") == kind
+            and (service is None or i.get("service") == service)
+            and (i.get("alive") or not alive_only)
+        ]
 
     def instances(self, service: str | None = None) -> dict[str, str]:
         """Service instances → their app's base URL (for /admin/*)."""
@@ -190,6 +212,7 @@ class Lab:
 
     def scrape(self, proxies: Mapping[str, str]) -> dict[str, Samples]:
         """Every proxy's /metrics, parsed; a proxy that does not answer is left out."""
+
         def one(item: tuple[str, str]) -> tuple[str, Samples | None]:
             name, url = item
             try:
@@ -206,8 +229,9 @@ class Lab:
         out = {}
         for name, url in proxies.items():
             try:
-                out[name] = int(json_request("GET", f"{url}/-/events?since=999999999",
-                                             timeout_s=ADMIN_TIMEOUT_S)["last_seq"])
+                out[name] = int(
+                    json_request("GET", f"{url}/-/events?since=999999999", timeout_s=ADMIN_TIMEOUT_S)["last_seq"]
+                )
             except (OSError, HttpError, ValueError, KeyError):
                 out[name] = 0
         return out
@@ -233,6 +257,7 @@ class Lab:
 
     def calls(self, service: str | None = None) -> dict[str, int]:
         """Requests each instance's app has received so far (``/admin/stats``)."""
+
         def one(item: tuple[str, str]) -> tuple[str, int | None]:
             name, url = item
             try:
@@ -256,9 +281,14 @@ class Lab:
         return {s: len(self.members("service", s, alive_only=False)) for s in SERVICES}
 
     def describe(self) -> dict[str, Any]:
-        return {"topology": self.status.get("topology"), "gateway": self.gateway,
-                "controlplane": self.controlplane, "owned": self.owned, "counts": self.counts(),
-                "port_base": self.port_base}
+        return {
+            "topology": self.status.get("topology"),
+            "gateway": self.gateway,
+            "controlplane": self.controlplane,
+            "owned": self.owned,
+            "counts": self.counts(),
+            "port_base": self.port_base,
+        }
 
 
 def _base(health_url: str) -> str:

@@ -1,6 +1,7 @@
 """Locust, run headless as its own process (gevent must patch the standard library before
 anything imports ssl or aiohttp, so gatemesh never imports locust), and a reader that
 follows its request log while it runs."""
+
 from __future__ import annotations
 
 import csv
@@ -17,16 +18,16 @@ from typing import IO
 from gatemesh.runner.preflight import REPO_ROOT
 
 LOCUSTFILE = REPO_ROOT / "loadtests" / "pages.py"
-REQUEST_TIMEOUT_S = 3.0       # the experiments' client gives up after this (a failed page)
-STOP_GRACE_S = 10.0           # after SIGTERM, how long Locust may take to write its CSVs
-OUTER_BOUND_S = 30.0          # Locust's own -t: the run time plus this (the experiment stops it sooner)
+REQUEST_TIMEOUT_S = 3.0  # the experiments' client gives up after this (a failed page)
+STOP_GRACE_S = 10.0  # after SIGTERM, how long Locust may take to write its CSVs
+OUTER_BOUND_S = 30.0  # Locust's own -t: the run time plus this (the experiment stops it sooner)
 
 
 @dataclass(frozen=True)
 class LoadSpec:
     duration_s: float
     users: int
-    arrival_rate: float = 0.0          # > 0: open loop at this many requests per second
+    arrival_rate: float = 0.0  # > 0: open loop at this many requests per second
     locustfile: Path = LOCUSTFILE
     request_timeout_s: float = REQUEST_TIMEOUT_S
 
@@ -36,10 +37,14 @@ class LoadSpec:
 
     def describe(self) -> str:
         if self.arrival_rate > 0:
-            return (f"open loop: {self.arrival_rate:g} requests/s arriving whatever the answers "
-                    f"({self.users} Locust users), client timeout {self.request_timeout_s:g} s")
-        return (f"closed loop: {self.users} Locust users, each waiting 0.1-0.3 s between answer and next "
-                f"request, client timeout {self.request_timeout_s:g} s")
+            return (
+                f"open loop: {self.arrival_rate:g} requests/s arriving whatever the answers "
+                f"({self.users} Locust users), client timeout {self.request_timeout_s:g} s"
+            )
+        return (
+            f"closed loop: {self.users} Locust users, each waiting 0.1-0.3 s between answer and next "
+            f"request, client timeout {self.request_timeout_s:g} s"
+        )
 
     def max_requests(self) -> int:
         """The count bound: far above what the run can send, far below unbounded."""
@@ -58,13 +63,36 @@ class LocustRun:
         self.request_log = out_dir / "requests.csv"
         self.log_path = out_dir / "locust.log"
         argv = [
-            sys.executable, "-m", "locust", "-f", str(spec.locustfile), "--headless",
-            "--host", host, "-u", str(spec.users), "-r", str(spec.users),
-            "-t", f"{spec.duration_s + OUTER_BOUND_S:g}s", "--stop-timeout", "1",
-            "--csv", str(out_dir / "locust"), "--csv-full-history", "--only-summary",
-            "--request-log", str(self.request_log), "--request-timeout", f"{spec.request_timeout_s:g}",
-            "--max-requests", str(spec.max_requests()), "--api-key", api_key,
-            "--loglevel", "WARNING",
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(spec.locustfile),
+            "--headless",
+            "--host",
+            host,
+            "-u",
+            str(spec.users),
+            "-r",
+            str(spec.users),
+            "-t",
+            f"{spec.duration_s + OUTER_BOUND_S:g}s",
+            "--stop-timeout",
+            "1",
+            "--csv",
+            str(out_dir / "locust"),
+            "--csv-full-history",
+            "--only-summary",
+            "--request-log",
+            str(self.request_log),
+            "--request-timeout",
+            f"{spec.request_timeout_s:g}",
+            "--max-requests",
+            str(spec.max_requests()),
+            "--api-key",
+            api_key,
+            "--loglevel",
+            "WARNING",
         ]
         if spec.arrival_rate > 0:
             argv += ["--arrival-rate", f"{spec.arrival_rate:g}"]
@@ -78,8 +106,14 @@ class LocustRun:
             stale.unlink(missing_ok=True)  # a reader must never mistake an old run for this one
         self._log = open(self.log_path, "wb")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.popen = subprocess.Popen(self.argv, stdout=self._log, stderr=subprocess.STDOUT, env=env,
-                                      cwd=str(self.out_dir), start_new_session=True)
+        self.popen = subprocess.Popen(
+            self.argv,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=str(self.out_dir),
+            start_new_session=True,
+        )
 
     def running(self) -> bool:
         return self.popen is not None and self.popen.poll() is None

@@ -1,4 +1,5 @@
 """Prometheus text, parsed into flat samples, and sums over them by label."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
@@ -9,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    name: str                      # as exposed, e.g. gatemesh_upstream_attempts_total
+    name: str  # as exposed, e.g. gatemesh_upstream_attempts_total
     labels: Mapping[str, str]
     value: float
 
@@ -18,12 +19,16 @@ Samples = list[Sample]
 
 
 def parse(text: str) -> Samples:
-    return [Sample(s.name, dict(s.labels), float(s.value))
-            for family in text_string_to_metric_families(text) for s in family.samples]
+    return [
+        Sample(s.name, dict(s.labels), float(s.value))
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    ]
 
 
-def total(samples: Iterable[Sample], name: str, where: Callable[[Mapping[str, str]], bool] | None = None,
-          **labels: str) -> float:
+def total(
+    samples: Iterable[Sample], name: str, where: Callable[[Mapping[str, str]], bool] | None = None, **labels: str
+) -> float:
     """Sum of ``name`` over the samples whose labels match ``labels`` (and ``where``)."""
     out = 0.0
     for s in samples:
@@ -37,7 +42,8 @@ def total(samples: Iterable[Sample], name: str, where: Callable[[Mapping[str, st
     return out
 
 
-def total_over(snapshot: Mapping[str, Samples], name: str, where: Callable[[Mapping[str, str]], bool] | None = None,
-               **labels: str) -> float:
+def total_over(
+    snapshot: Mapping[str, Samples], name: str, where: Callable[[Mapping[str, str]], bool] | None = None, **labels: str
+) -> float:
     """``total`` summed over every proxy of a scrape (``Lab.scrape``)."""
     return sum(total(samples, name, where, **labels) for samples in snapshot.values())

@@ -1,5 +1,6 @@
 """Arms compared: the pattern's metric during the fault, per arm, against the control arm,
 in numbers and in one sentence each (``summary.json`` is this, plus the arms' figures)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -12,8 +13,12 @@ from .predict import predict
 PROXY_KEYS = ("amplification", "calls_per_page", "attempts", "attempts_to_faulty", "retries", "budget_refusals")
 # The half of the load a placement can protect: the pages it composes, the calls it makes.
 OWN_ROUTE = {"edge": "/api/products/[id]", "mesh": "/api/storefront/[id]"}
-OWN_WHERE = {("edge", "pages"): "the pages the gateway composes", ("mesh", "pages"): "the pages the storefront composes",
-             ("edge", "calls"): "the gateway's own calls", ("mesh", "calls"): "the storefront sidecars' own calls"}
+OWN_WHERE = {
+    ("edge", "pages"): "the pages the gateway composes",
+    ("mesh", "pages"): "the pages the storefront composes",
+    ("edge", "calls"): "the gateway's own calls",
+    ("mesh", "calls"): "the storefront sidecars' own calls",
+}
 
 
 def own_value(result: Mapping[str, Any], key: str, location: str) -> float | None:
@@ -21,7 +26,9 @@ def own_value(result: Mapping[str, Any], key: str, location: str) -> float | Non
     if key in PROXY_KEYS:
         return ((result.get("proxy") or {}).get("by_location") or {}).get(location, {}).get(key)
     return metric_value(result, key, OWN_ROUTE[location])
-MIN_POINTS = 0.03            # a share must move at least 3 percentage points to be measurable
+
+
+MIN_POINTS = 0.03  # a share must move at least 3 percentage points to be measurable
 RATE_LIMITED = "rate-limited"
 
 
@@ -38,9 +45,11 @@ def rate_limit_sentence(results: Sequence[Mapping[str, Any]]) -> str | None:
     if not hit:
         return None
     arms = ", ".join(f"{n} in arm {arm}" for arm, n in hit.items())
-    return (f"This run was rate limited: {arms} got 429 {RATE_LIMITED}, so the load exceeded the API key's "
-            f"limit and those failures are the key's, not the pattern's; use fewer users or a key with a "
-            f"higher limit.")
+    return (
+        f"This run was rate limited: {arms} got 429 {RATE_LIMITED}, so the load exceeded the API key's "
+        f"limit and those failures are the key's, not the pattern's; use fewer users or a key with a "
+        f"higher limit."
+    )
 
 
 def metric_value(result: Mapping[str, Any], key: str, route: str | None = None) -> float | None:
@@ -54,22 +63,39 @@ def metric_value(result: Mapping[str, Any], key: str, route: str | None = None) 
 def compare(metric: Metric, off: float | None, on: float | None) -> dict[str, Any]:
     """How ``on`` compares with ``off`` on ``metric``."""
     if off is None or on is None:
-        return {"off": off, "on": on, "change": None, "relative": None, "improvement": None,
-                "harm_undone": None, "better": False, "measurable": False}
+        return {
+            "off": off,
+            "on": on,
+            "change": None,
+            "relative": None,
+            "improvement": None,
+            "harm_undone": None,
+            "better": False,
+            "measurable": False,
+        }
     change = on - off
     relative = change / abs(off) if off else (0.0 if change == 0 else None)  # from zero: no ratio
     improvement = None if relative is None else -relative if metric.lower_is_better else relative
     better = change < 0 if metric.lower_is_better else change > 0
     big_enough = (relative is None or abs(relative) >= metric.min_change) and (
-        metric.unit != "%" or abs(change) >= MIN_POINTS)
+        metric.unit != "%" or abs(change) >= MIN_POINTS
+    )
     harm = metric.ideal - off  # how far the fault pushed the metric from where it should be
     harm_undone = change / harm if abs(harm) > 1e-9 else None
-    return {"off": off, "on": on, "change": change, "relative": relative, "improvement": improvement,
-            "harm_undone": harm_undone, "better": better, "measurable": better and big_enough}
+    return {
+        "off": off,
+        "on": on,
+        "change": change,
+        "relative": relative,
+        "improvement": improvement,
+        "harm_undone": harm_undone,
+        "better": better,
+        "measurable": better and big_enough,
+    }
 
 
 def describe_change(metric: Metric, c: Mapping[str, Any]) -> str:
-    """"67.1% → 98.9% (+31.8 points, +47%)" / "3.00x → 1.34x (−55%)"."""
+    """ "67.1% → 98.9% (+31.8 points, +47%)" / "3.00x → 1.34x (−55%)"."""
     if c["change"] is None:
         return f"{metric.format(c['off'])} → {metric.format(c['on'])}"
     rel = c["relative"]
@@ -104,7 +130,9 @@ def plain_terms(control: Mapping[str, Any], result: Mapping[str, Any], design: D
     lost_on = _lost_after(result)
     rec_off, rec_on = control.get("time_to_recover_s"), result.get("time_to_recover_s")
     if rec_on is not None and rec_off is not None and rec_on > rec_off + 0.5:
-        parts.append(f"the cost: pages took {rec_on:.1f} s to recover after the fault, against {rec_off:.1f} s without it")
+        parts.append(
+            f"the cost: pages took {rec_on:.1f} s to recover after the fault, against {rec_off:.1f} s without it"
+        )
     elif lost_on > lost_off:
         parts.append(f"the cost: {lost_on} pages failed after the fault had ended, against {lost_off} without it")
     else:
@@ -121,8 +149,9 @@ def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0f} ms"
 
 
-def summarize(design: Design, results: Sequence[Mapping[str, Any]], load: LoadSpec,
-              counts: Mapping[str, int] | None = None) -> dict[str, Any]:
+def summarize(
+    design: Design, results: Sequence[Mapping[str, Any]], load: LoadSpec, counts: Mapping[str, int] | None = None
+) -> dict[str, Any]:
     metric = design.metric
     control = results[0]
     off = metric_value(control, metric.key)
@@ -130,11 +159,20 @@ def summarize(design: Design, results: Sequence[Mapping[str, Any]], load: LoadSp
     sentences = []
     for result in results[1:]:
         c = compare(metric, off, metric_value(result, metric.key))
-        c["routes"] = {route: compare(metric, metric_value(control, metric.key, route),
-                                      metric_value(result, metric.key, route))
-                       for route in control["routes"]} if metric.key not in PROXY_KEYS else {}
-        sentence = (f"{result['label'][0].upper()}{result['label'][1:]}, {metric.label} during the fault: "
-                    f"{describe_change(metric, c)}, {verdict_word(c)}")
+        c["routes"] = (
+            {
+                route: compare(
+                    metric, metric_value(control, metric.key, route), metric_value(result, metric.key, route)
+                )
+                for route in control["routes"]
+            }
+            if metric.key not in PROXY_KEYS
+            else {}
+        )
+        sentence = (
+            f"{result['label'][0].upper()}{result['label'][1:]}, {metric.label} during the fault: "
+            f"{describe_change(metric, c)}, {verdict_word(c)}"
+        )
         location = result.get("location")
         if location in OWN_ROUTE:
             own = compare(metric, own_value(control, metric.key, location), own_value(result, metric.key, location))
@@ -164,11 +202,22 @@ def summarize(design: Design, results: Sequence[Mapping[str, Any]], load: LoadSp
         "faulty": list(design.faulty),
         "why": design.why,
         "policies": {"base": design.base, "on": design.on},
-        "load": {"model": load.model, "users": load.users, "arrival_rate": load.arrival_rate,
-                 "duration_s": load.duration_s, "request_timeout_s": load.request_timeout_s,
-                 "description": load.describe()},
-        "metric": {"key": metric.key, "label": metric.label, "unit": metric.unit,
-                   "lower_is_better": metric.lower_is_better, "ideal": metric.ideal, "min_change": metric.min_change},
+        "load": {
+            "model": load.model,
+            "users": load.users,
+            "arrival_rate": load.arrival_rate,
+            "duration_s": load.duration_s,
+            "request_timeout_s": load.request_timeout_s,
+            "description": load.describe(),
+        },
+        "metric": {
+            "key": metric.key,
+            "label": metric.label,
+            "unit": metric.unit,
+            "lower_is_better": metric.lower_is_better,
+            "ideal": metric.ideal,
+            "min_change": metric.min_change,
+        },
         "arms": {r["arm"]: dict(r) for r in results},
         "rate_limited": {r["arm"]: rate_limited(r) for r in results},
         "comparison": comparison,

@@ -41,6 +41,7 @@ instance through its Toxiproxy proxy. Process faults go through a backend
 docker compose backend implements the same five methods). Every error is a
 ``FaultError`` whose message is one sentence (an unknown name lists the known ones).
 """
+
 from .apps import Misbehave
 from .backends import Member, ProcessBackend, RunnerBackend, SupervisorBackend
 from .errors import FaultError

@@ -3,6 +3,7 @@
 Called on the app's own port (never through its Toxiproxy proxy or sidecar), so a
 network fault on the instance never blocks setting or clearing an app fault.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -19,10 +20,10 @@ ADMIN_TIMEOUT_S = 5.0
 class Misbehave:
     """What ``PUT /admin/misbehave`` takes (the service validates it too)."""
 
-    error_rate: float = 1.0     # share of requests answered with error_status, 0..1
-    error_status: int = 500     # 400..599
-    delay_ms: float = 0.0       # waited before every answer
-    seed: int | None = None     # reseeds the app's random source: the same failures each run
+    error_rate: float = 1.0  # share of requests answered with error_status, 0..1
+    error_status: int = 500  # 400..599
+    delay_ms: float = 0.0  # waited before every answer
+    seed: int | None = None  # reseeds the app's random source: the same failures each run
 
     def __post_init__(self) -> None:
         if not isinstance(self.error_rate, (int, float)) or not 0 <= self.error_rate <= 1:

@@ -11,6 +11,7 @@ faults by component name. Two ship here:
 A docker compose backend only has to implement ``ProcessBackend`` (``docker kill -s
 KILL``, ``docker pause``/``unpause``, ``docker restart``; members from the topology).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,11 +28,11 @@ if TYPE_CHECKING:  # pragma: no cover
 class Member:
     """One process of the topology, as the fault API sees it."""
 
-    name: str                  # catalog-1, sidecar-catalog-1, controlplane, gateway, toxiproxy
-    kind: str                  # service | sidecar | controlplane | gateway | toxiproxy
+    name: str  # catalog-1, sidecar-catalog-1, controlplane, gateway, toxiproxy
+    kind: str  # service | sidecar | controlplane | gateway | toxiproxy
     service: str | None = None
     instance: str | None = None
-    proxy: str | None = None   # its Toxiproxy proxy (apps and sidecars)
+    proxy: str | None = None  # its Toxiproxy proxy (apps and sidecars)
     admin_url: str | None = None  # the app's own base URL (apps only): /admin/misbehave, /admin/stats
     pid: int | None = None
     alive: bool = True
@@ -43,10 +44,17 @@ class Member:
         admin = None
         if entry.get("kind") == "service" and entry.get("health"):
             admin = str(entry["health"]).rsplit("/health", 1)[0]
-        return cls(name=entry["name"], kind=entry.get("kind", ""), service=entry.get("service"),
-                   instance=entry.get("name") if entry.get("kind") == "service" else None,
-                   proxy=entry.get("proxy"), admin_url=admin, pid=entry.get("pid"),
-                   alive=bool(entry.get("alive", True)), paused=bool(entry.get("paused", False)))
+        return cls(
+            name=entry["name"],
+            kind=entry.get("kind", ""),
+            service=entry.get("service"),
+            instance=entry.get("name") if entry.get("kind") == "service" else None,
+            proxy=entry.get("proxy"),
+            admin_url=admin,
+            pid=entry.get("pid"),
+            alive=bool(entry.get("alive", True)),
+            paused=bool(entry.get("paused", False)),
+        )
 
 
 @runtime_checkable
@@ -155,8 +163,11 @@ class SupervisorBackend:
 
     def endpoints(self) -> dict[str, Any]:
         s = self.status(fresh=False)
-        return {"toxiproxy_api": s.get("toxiproxy_api"), "gateway": s.get("gateway"),
-                "controlplane": s.get("controlplane")}
+        return {
+            "toxiproxy_api": s.get("toxiproxy_api"),
+            "gateway": s.get("gateway"),
+            "controlplane": s.get("controlplane"),
+        }
 
     def members(self) -> list[Member]:
         return [Member.from_status(i) for i in self.status().get("instances", [])]

@@ -30,6 +30,7 @@ sidecar joins it (``network_mode: service:<app>``). So:
 do not do for apps: add the override ``python -m gatemesh.compose publish-all`` as a
 second ``-f`` file (the compose chaos tests do) or misbehave and stats say so.
 """
+
 from __future__ import annotations
 
 import time
@@ -43,10 +44,10 @@ from .backends import Member, _signal_number
 from .errors import FaultError
 from .injector import Fault, Faults
 
-STOP_TIMEOUT_S = 5            # docker stop: SIGTERM, then SIGKILL after this (the runner's grace)
-READY_TIMEOUT_S = 90.0        # a restarted component passes its healthcheck (and registers) within
-EXIT_TIMEOUT_S = 10.0         # a killed container is reported exited within
-PAUSE_TRIES = 5               # docker pause attempts ("unable to freeze" under load)
+STOP_TIMEOUT_S = 5  # docker stop: SIGTERM, then SIGKILL after this (the runner's grace)
+READY_TIMEOUT_S = 90.0  # a restarted component passes its healthcheck (and registers) within
+EXIT_TIMEOUT_S = 10.0  # a killed container is reported exited within
+PAUSE_TRIES = 5  # docker pause attempts ("unable to freeze" under load)
 
 
 class ComposeBackend:
@@ -58,7 +59,9 @@ class ComposeBackend:
         self.partitioned: set[str] = set()
 
     @classmethod
-    def for_topology(cls, topology: str = "edge-mesh", project: str | None = None, client: Any = None) -> ComposeBackend:
+    def for_topology(
+        cls, topology: str = "edge-mesh", project: str | None = None, client: Any = None
+    ) -> ComposeBackend:
         try:
             return cls(ComposeProject(topology, project, client))
         except ProjectError as e:
@@ -83,10 +86,19 @@ class ComposeBackend:
                 host_ports = {p["PrivatePort"]: p["PublicPort"] for p in entry.get("Ports", []) if p.get("PublicPort")}
                 if port in host_ports:
                     admin = f"http://127.0.0.1:{host_ports[port]}"
-            out.append(Member(name=c.name, kind=c.kind, service=c.service,
-                              instance=c.instance if c.kind == SERVICE else None, proxy=c.proxy,
-                              admin_url=admin, pid=None, alive=state in ("running", "paused"),
-                              paused=state == "paused"))
+            out.append(
+                Member(
+                    name=c.name,
+                    kind=c.kind,
+                    service=c.service,
+                    instance=c.instance if c.kind == SERVICE else None,
+                    proxy=c.proxy,
+                    admin_url=admin,
+                    pid=None,
+                    alive=state in ("running", "paused"),
+                    paused=state == "paused",
+                )
+            )
         return out
 
     def kill(self, name: str, signal: str = "SIGKILL") -> dict[str, Any]:
@@ -229,8 +241,11 @@ class ComposeBackend:
         return c.kind == SIDECAR or sidecar_of(self.topology, name) is None
 
     def _describe(self, name: str) -> dict[str, Any]:
-        return {"name": name, "state": self._call(self.project.states).get(name, "missing"),
-                "project": self.project.project}
+        return {
+            "name": name,
+            "state": self._call(self.project.states).get(name, "missing"),
+            "project": self.project.project,
+        }
 
 
 def compose_faults(topology: str = "edge-mesh", project: str | None = None) -> Faults:

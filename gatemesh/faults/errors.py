@@ -1,4 +1,5 @@
 """The one exception the fault API raises: a sentence a person can act on."""
+
 from __future__ import annotations
 
 

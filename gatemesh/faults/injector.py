@@ -1,4 +1,5 @@
 """``Faults``: the one fault API over a running topology (see the package docstring)."""
+
 from __future__ import annotations
 
 import builtins
@@ -22,8 +23,9 @@ PROCESS_KINDS = ("kill", "pause")
 class Fault:
     """A fault that was added; ``remove()`` (or leaving its ``with`` block) takes it away."""
 
-    def __init__(self, target: str, kind: str, description: str, remove: Callable[[], None],
-                 scheduled: Scheduled | None = None) -> None:
+    def __init__(
+        self, target: str, kind: str, description: str, remove: Callable[[], None], scheduled: Scheduled | None = None
+    ) -> None:
         self.target = target
         self.kind = kind
         self.description = description
@@ -55,8 +57,9 @@ class Fault:
 class Faults:
     """Network, process and app faults on one running topology, and ``reset()``."""
 
-    def __init__(self, backend: ProcessBackend, toxiproxy: ToxiproxyClient | None = None,
-                 scheduler: Scheduler | None = None) -> None:
+    def __init__(
+        self, backend: ProcessBackend, toxiproxy: ToxiproxyClient | None = None, scheduler: Scheduler | None = None
+    ) -> None:
         self.backend = backend
         self.toxiproxy = toxiproxy or ToxiproxyClient(backend.endpoints()["toxiproxy_api"])
         self.scheduler = scheduler or Scheduler()
@@ -90,7 +93,7 @@ class Faults:
     def instance(self, name: str) -> Member:
         """A service instance (``catalog-1``; ``sidecar-catalog-1`` means the same instance)."""
         members = self.members()
-        wanted = name[len("sidecar-"):] if name.startswith("sidecar-") else name
+        wanted = name[len("sidecar-") :] if name.startswith("sidecar-") else name
         for m in members:
             if m.kind == "service" and m.name == wanted:
                 return m
@@ -155,9 +158,15 @@ class Faults:
         """Disable the instance's proxy: connections are refused, open ones dropped."""
         m = self.instance(instance)
         proxy = m.proxy or m.name
-        return self._add(m.name, "down", "down (proxy disabled: connections refused)",
-                         lambda: self.toxiproxy.set_enabled(proxy, False),
-                         lambda: self.toxiproxy.set_enabled(proxy, True), schedule, m)
+        return self._add(
+            m.name,
+            "down",
+            "down (proxy disabled: connections refused)",
+            lambda: self.toxiproxy.set_enabled(proxy, False),
+            lambda: self.toxiproxy.set_enabled(proxy, True),
+            schedule,
+            m,
+        )
 
     def up(self, instance: str) -> None:
         m = self.instance(instance)
@@ -188,17 +197,26 @@ class Faults:
 
     # ------------------------------------------------------------------ app faults
 
-    def misbehave(self, instance: str, error_rate: float = 1.0, error_status: int = 500,
-                  delay_ms: float = 0, seed: int | None = None, schedule: Schedule | None = None) -> Fault:
+    def misbehave(
+        self,
+        instance: str,
+        error_rate: float = 1.0,
+        error_status: int = 500,
+        delay_ms: float = 0,
+        seed: int | None = None,
+        schedule: Schedule | None = None,
+    ) -> Fault:
         """The app answers ``error_status`` with probability ``error_rate`` after ``delay_ms``."""
         m = self.instance(instance)
         spec = Misbehave(error_rate, error_status, delay_ms, seed)
         admin = self._admin(m)
+
         def apply() -> None:
             apps.set_misbehave(admin, spec)
 
         def revert() -> None:
             apps.clear_misbehave(admin)
+
         return self._add(m.name, "misbehave", spec.describe(), apply, revert, schedule, m)
 
     def calls(self, instance: str) -> int:
@@ -244,8 +262,14 @@ class Faults:
                 attrs = " ".join(f"{k}={v}" for k, v in (t.get("attributes") or {}).items())
                 detail = f"{attrs} ({t.get('stream')}"
                 detail += f" toxicity={t['toxicity']:g})" if t.get("toxicity", 1) != 1 else ")"
-                out.append({"target": target, "kind": cls.kind if cls else t.get("type"), "detail": detail,
-                            "name": t.get("name")})
+                out.append(
+                    {
+                        "target": target,
+                        "kind": cls.kind if cls else t.get("type"),
+                        "detail": detail,
+                        "name": t.get("name"),
+                    }
+                )
         for m in members:
             if not m.alive:
                 out.append({"target": m.name, "kind": "dead", "detail": "not running", "name": m.name})
@@ -257,15 +281,27 @@ class Faults:
                 except FaultError:
                     continue
                 if cfg.get("error_rate") or cfg.get("delay_ms"):
-                    spec = Misbehave(cfg.get("error_rate", 0), cfg.get("error_status", 500),
-                                     cfg.get("delay_ms", 0), cfg.get("seed"))
-                    out.append({"target": m.name, "kind": "misbehave", "detail": spec.describe()[len("misbehave "):],
-                                "name": m.name})
+                    spec = Misbehave(
+                        cfg.get("error_rate", 0), cfg.get("error_status", 500), cfg.get("delay_ms", 0), cfg.get("seed")
+                    )
+                    out.append(
+                        {
+                            "target": m.name,
+                            "kind": "misbehave",
+                            "detail": spec.describe()[len("misbehave ") :],
+                            "name": m.name,
+                        }
+                    )
         for item in list(self.scheduler.items):
-            out.append({"target": item.label.split(":", 1)[0], "kind": "schedule",
-                        "detail": f"{item.label.split(':', 1)[-1].strip()} [{item.schedule.describe()}, "
-                                  f"{'on' if item.active else 'off'}]" + (f" error: {item.error}" if item.error else ""),
-                        "name": None})
+            out.append(
+                {
+                    "target": item.label.split(":", 1)[0],
+                    "kind": "schedule",
+                    "detail": f"{item.label.split(':', 1)[-1].strip()} [{item.schedule.describe()}, "
+                    f"{'on' if item.active else 'off'}]" + (f" error: {item.error}" if item.error else ""),
+                    "name": None,
+                }
+            )
         return out
 
     def reset(self, restart_dead: bool = True) -> dict[str, builtins.list[str]]:
@@ -307,8 +343,16 @@ class Faults:
             raise FaultError(f"{m.name} has no admin endpoint (only service instances misbehave)")
         return m.admin_url
 
-    def _add(self, target: str, kind: str, description: str, apply: Callable[[], None],
-             revert: Callable[[], None], schedule: Schedule | None, m: Member) -> Fault:
+    def _add(
+        self,
+        target: str,
+        kind: str,
+        description: str,
+        apply: Callable[[], None],
+        revert: Callable[[], None],
+        schedule: Schedule | None,
+        m: Member,
+    ) -> Fault:
         if schedule is None or isinstance(schedule, Always):
             apply()
             return Fault(target, kind, description, revert)
@@ -316,8 +360,7 @@ class Faults:
         calls = (lambda: apps.requests_received(admin_url)) if admin_url else None
         item = Scheduled(f"{target}: {description}", schedule, apply, revert, calls)
         self.scheduler.add(item)
-        return Fault(target, kind, f"{description} [{schedule.describe()}]",
-                     lambda: self.scheduler.remove(item), item)
+        return Fault(target, kind, f"{description} [{schedule.describe()}]", lambda: self.scheduler.remove(item), item)
 
 
 def _discard(_: object) -> None:

@@ -1,5 +1,6 @@
 """Toxiproxy for the fault API: the one client (``gatemesh.runner.toxiproxy``), raising
 ``FaultError`` so that a fault command fails with the fault API's one exception."""
+
 from __future__ import annotations
 
 from gatemesh.runner.toxiproxy import ToxiproxyClient as _Client

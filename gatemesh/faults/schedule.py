@@ -17,6 +17,7 @@ through to the app with: misbehave, and toxics on the ``downstream`` stream (the
 is hurt, the request arrives). Calls are counted by polling (every ``TICK_S``), so a burst
 faster than that can see a few more than N calls hurt: the count is a lower bound.
 """
+
 from __future__ import annotations
 
 import random
@@ -52,8 +53,8 @@ class Always(Schedule):
 
 @dataclass(frozen=True)
 class Window(Schedule):
-    start_s: float = 0.0          # in force from here (seconds after it was armed) ...
-    end_s: float | None = None    # ... to here (None: until removed)
+    start_s: float = 0.0  # in force from here (seconds after it was armed) ...
+    end_s: float | None = None  # ... to here (None: until removed)
 
     def __post_init__(self) -> None:
         if not isinstance(self.start_s, (int, float)) or self.start_s < 0:
@@ -73,7 +74,7 @@ class Window(Schedule):
 
 @dataclass(frozen=True)
 class FirstCalls(Schedule):
-    n: int = 1                    # calls at the instance hurt by the fault
+    n: int = 1  # calls at the instance hurt by the fault
     needs_calls = True
 
     def __post_init__(self) -> None:
@@ -91,9 +92,9 @@ class FirstCalls(Schedule):
 
 @dataclass(frozen=True)
 class Flapping(Schedule):
-    period_s: float = 1.0         # one coin toss per period
-    on_probability: float = 0.5   # chance a period is faulty
-    seed: int = 0                 # the same seed gives the same periods
+    period_s: float = 1.0  # one coin toss per period
+    on_probability: float = 0.5  # chance a period is faulty
+    seed: int = 0  # the same seed gives the same periods
     duration_s: float | None = None  # stop after this long (None: until removed)
     _plan: list = field(default_factory=list, init=False, repr=False, compare=False)
 
@@ -128,8 +129,14 @@ class Flapping(Schedule):
 class Scheduled:
     """One fault under a schedule: ``apply``/``revert`` are called as its state changes."""
 
-    def __init__(self, label: str, schedule: Schedule, apply: Callable[[], None], revert: Callable[[], None],
-                 calls: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        label: str,
+        schedule: Schedule,
+        apply: Callable[[], None],
+        revert: Callable[[], None],
+        calls: Callable[[], int] | None = None,
+    ) -> None:
         if schedule.needs_calls and calls is None:
             raise FaultError(f"{schedule.describe()}: counting calls needs an instance with /admin/stats")
         self.label = label

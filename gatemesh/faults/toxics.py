@@ -18,6 +18,7 @@ class. ``stream`` is the direction: ``downstream`` = the answer (instance → ca
     LimitData(bytes=1)                     the connection is closed after so many bytes
     SlowClose(delay_ms=1000)               the close is delayed
 """
+
 from __future__ import annotations
 
 from dataclasses import Field, asdict, dataclass, field, fields
@@ -53,8 +54,8 @@ class Toxic:
     """Base: a Toxiproxy toxic with its direction and toxicity."""
 
     kind: ClassVar[str] = ""
-    stream: str = field(default="downstream", kw_only=True)   # downstream = answers, upstream = requests
-    toxicity: float = field(default=1.0, kw_only=True)        # share of connections affected, 0..1
+    stream: str = field(default="downstream", kw_only=True)  # downstream = answers, upstream = requests
+    toxicity: float = field(default=1.0, kw_only=True)  # share of connections affected, 0..1
 
     def __post_init__(self) -> None:
         if self.stream not in STREAMS:
@@ -84,7 +85,6 @@ class Latency(Toxic):
         _check("jitter_ms", self.jitter_ms, 0, 3_600_000)
 
 
-
 @dataclass(frozen=True)
 class Timeout(Toxic):
     kind: ClassVar[str] = "timeout"
@@ -93,7 +93,6 @@ class Timeout(Toxic):
     def __post_init__(self) -> None:
         super().__post_init__()
         _check("timeout ms", self.ms, 0, 3_600_000)
-
 
 
 @dataclass(frozen=True)
@@ -106,7 +105,6 @@ class ResetPeer(Toxic):
         _check("reset_peer timeout_ms", self.timeout_ms, 0, 3_600_000)
 
 
-
 @dataclass(frozen=True)
 class Bandwidth(Toxic):
     kind: ClassVar[str] = "bandwidth"
@@ -115,7 +113,6 @@ class Bandwidth(Toxic):
     def __post_init__(self) -> None:
         super().__post_init__()
         _check("bandwidth rate_kbps", self.rate_kbps, 0, 10_000_000, integer=True)
-
 
 
 @dataclass(frozen=True)
@@ -134,7 +131,6 @@ class Slicer(Toxic):
             raise FaultError("slicer size_variation_bytes must be smaller than average_size_bytes")
 
 
-
 @dataclass(frozen=True)
 class LimitData(Toxic):
     kind: ClassVar[str] = "limit_data"
@@ -145,7 +141,6 @@ class LimitData(Toxic):
         _check("limit_data bytes", self.bytes, 0, 1 << 40, integer=True)
 
 
-
 @dataclass(frozen=True)
 class SlowClose(Toxic):
     kind: ClassVar[str] = "slow_close"
@@ -154,7 +149,6 @@ class SlowClose(Toxic):
     def __post_init__(self) -> None:
         super().__post_init__()
         _check("slow_close delay_ms", self.delay_ms, 0, 3_600_000)
-
 
 
 TOXICS: dict[str, type[Toxic]] = {

@@ -2,6 +2,7 @@
 head (per read, off the everyday path) and the loop that answers requests in order
 (one task per connection). Both work on the `HttpServerProtocol` they are given.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -71,12 +72,16 @@ async def answer_loop(conn: HttpServerProtocol) -> None:
                     task = asyncio.current_task()
                     if task is not None:
                         task.uncancel()
-                    resp = error_response(Reason.TIMEOUT, f"no answer within {conn._l.limits.answer_timeout_s:g} s",
-                                          conn._l.proxy)
+                    resp = error_response(
+                        Reason.TIMEOUT, f"no answer within {conn._l.limits.answer_timeout_s:g} s", conn._l.proxy
+                    )
                 except Exception:
                     log.exception("handler failed for %s %s", req.method, req.target)
-                    resp = error_response(Reason.INTERNAL_ERROR,
-                                          "the proxy failed while handling this request; see its log", conn._l.proxy)
+                    resp = error_response(
+                        Reason.INTERNAL_ERROR,
+                        "the proxy failed while handling this request; see its log",
+                        conn._l.proxy,
+                    )
                 conn.in_handler = False
                 keep_alive = req.keep_alive and not conn._closing
                 if resp.stream is None:
@@ -88,7 +93,7 @@ async def answer_loop(conn: HttpServerProtocol) -> None:
                     transport.close()
                     return
                 if conn.state == IDLE:
-                    conn.since = conn._l.tick   # the keep-alive wait starts after the answer
+                    conn.since = conn._l.tick  # the keep-alive wait starts after the answer
             if conn._final is not None:
                 conn._closing = True
                 write_whole(transport, b"GET", conn._final, keep_alive=False)

@@ -13,6 +13,7 @@ Protocols is a protocol error, since this client never asks for an upgrade. A re
 without Content-Length or chunked framing is delimited by the close (RFC 9112 §6.3), so
 the close completes it; any other close before the end is a reset.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -34,8 +35,22 @@ def close_delimited(headers: Headers) -> bool:
 
 
 class UpstreamConnection(asyncio.Protocol):
-    __slots__ = ("pool", "key", "loop", "transport", "parser", "response", "headers_future",
-                 "head_request", "closed", "_headers", "head_bytes", "interim", "idle_gen", "max_head")
+    __slots__ = (
+        "pool",
+        "key",
+        "loop",
+        "transport",
+        "parser",
+        "response",
+        "headers_future",
+        "head_request",
+        "closed",
+        "_headers",
+        "head_bytes",
+        "interim",
+        "idle_gen",
+        "max_head",
+    )
 
     def __init__(self, pool: ConnectionPool, key: tuple[str, int]):
         self.pool = pool
@@ -50,9 +65,9 @@ class UpstreamConnection(asyncio.Protocol):
         self.head_request = False
         self.closed = False
         self._headers: Headers = []
-        self.head_bytes = -1       # bytes of head(s) read for this exchange; -1 once the final head is in
-        self.interim = False       # the head being parsed is a 1xx
-        self.idle_gen = 0          # the pool's sweep generation when this connection went idle
+        self.head_bytes = -1  # bytes of head(s) read for this exchange; -1 once the final head is in
+        self.interim = False  # the head being parsed is a 1xx
+        self.idle_gen = 0  # the pool's sweep generation when this connection went idle
         self.max_head = pool.config.max_head_bytes
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -65,10 +80,14 @@ class UpstreamConnection(asyncio.Protocol):
         if resp is None or resp.complete:
             return
         if exc is None and self.head_bytes < 0 and not self.head_request and close_delimited(resp.headers):
-            self._finish(reusable=False)   # the close is this message's end
+            self._finish(reusable=False)  # the close is this message's end
             return
-        self._fail(UpstreamReset(f"upstream {self.key[0]}:{self.key[1]} closed the connection mid-response"
-                                 + (f" ({exc})" if exc else "")))
+        self._fail(
+            UpstreamReset(
+                f"upstream {self.key[0]}:{self.key[1]} closed the connection mid-response"
+                + (f" ({exc})" if exc else "")
+            )
+        )
 
     def data_received(self, data: bytes) -> None:
         if self.response is None:  # unsolicited bytes: the connection is unusable
@@ -77,18 +96,24 @@ class UpstreamConnection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._fail(UpstreamProtocolError(f"upstream {self.key[0]}:{self.key[1]} switched protocols (101) "
-                                             "although no upgrade was asked for"))
+            self._fail(
+                UpstreamProtocolError(
+                    f"upstream {self.key[0]}:{self.key[1]} switched protocols (101) although no upgrade was asked for"
+                )
+            )
             return
         except httptools.HttpParserError as exc:
             self._fail(UpstreamProtocolError(f"upstream {self.key[0]}:{self.key[1]} sent a malformed response: {exc}"))
             return
-        if self.head_bytes < 0:   # the final head is in (the everyday case: in its first read)
+        if self.head_bytes < 0:  # the final head is in (the everyday case: in its first read)
             return
         self.head_bytes += len(data)
-        if self.head_bytes > self.max_head:   # httptools' own buffer of a head grows no more than this
-            self._fail(UpstreamHeadTooLarge(f"upstream {self.key[0]}:{self.key[1]} sent a response head over "
-                                            f"{self.max_head} bytes"))
+        if self.head_bytes > self.max_head:  # httptools' own buffer of a head grows no more than this
+            self._fail(
+                UpstreamHeadTooLarge(
+                    f"upstream {self.key[0]}:{self.key[1]} sent a response head over {self.max_head} bytes"
+                )
+            )
 
     def eof_received(self) -> bool | None:
         return None
@@ -156,16 +181,21 @@ class UpstreamConnection(asyncio.Protocol):
         `fut` is the head future of the request the timer was armed for: once that is
         done, the connection may already serve the next request, which must not be hit."""
         if not fut.done():
-            fut.set_exception(TimeoutError(f"no response head from {self.key[0]}:{self.key[1]} "
-                                           f"within {timeout_s * 1000:.0f} ms"))
+            fut.set_exception(
+                TimeoutError(f"no response head from {self.key[0]}:{self.key[1]} within {timeout_s * 1000:.0f} ms")
+            )
             self.abort()
 
     def idle_expired(self, waiter: asyncio.Future[None]) -> None:
         """The body stopped arriving for the idle timeout (HAProxy's `timeout server`)."""
         if not waiter.done() and self.response is not None:
             count("upstream-idle-timeout")
-            self._fail(UpstreamIdleTimeout(f"upstream {self.key[0]}:{self.key[1]} sent no body byte for "
-                                           f"{self.pool.config.body_idle_timeout_s:g} s"))
+            self._fail(
+                UpstreamIdleTimeout(
+                    f"upstream {self.key[0]}:{self.key[1]} sent no body byte for "
+                    f"{self.pool.config.body_idle_timeout_s:g} s"
+                )
+            )
 
     def abort(self) -> None:
         self.closed = True

@@ -14,6 +14,7 @@ what it lets through and a proxy must not forward is checked here:
 - Transfer-Encoding (RFC 9112 §6.1): exactly `chunked`, and never in HTTP/1.0 (400
   bad-framing): anything else is how one hop's framing differs from the next one's.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,16 +37,16 @@ class HeadRefused(Exception):
 
 def check_version(version: str) -> None:
     if version != "1.1" and version != "1.0":
-        raise HeadRefused(Reason.UNSUPPORTED_VERSION,
-                          f"HTTP/{version} is not supported here; speak HTTP/1.1 (or 1.0)")
+        raise HeadRefused(Reason.UNSUPPORTED_VERSION, f"HTTP/{version} is not supported here; speak HTTP/1.1 (or 1.0)")
 
 
 def check_method(method: bytes, upgrade: bool) -> None:
     if method == b"CONNECT":
         raise HeadRefused(Reason.CONNECT_NOT_SUPPORTED, "CONNECT is not supported: this proxy opens no tunnels")
     if upgrade:
-        raise HeadRefused(Reason.UPGRADE_NOT_SUPPORTED,
-                          "protocol upgrades (Upgrade, h2c, WebSocket) are not supported by this proxy")
+        raise HeadRefused(
+            Reason.UPGRADE_NOT_SUPPORTED, "protocol upgrades (Upgrade, h2c, WebSocket) are not supported by this proxy"
+        )
 
 
 def check_framing(version: str, te: bytes | None) -> None:
@@ -54,8 +55,9 @@ def check_framing(version: str, te: bytes | None) -> None:
     if version == "1.0":
         raise HeadRefused(Reason.BAD_FRAMING, "Transfer-Encoding is not defined in HTTP/1.0 (RFC 9112 §6.1)")
     if te.strip().lower() != b"chunked":
-        raise HeadRefused(Reason.BAD_FRAMING,
-                          f"Transfer-Encoding must be exactly 'chunked', not {te[:64].decode('latin-1')!r}")
+        raise HeadRefused(
+            Reason.BAD_FRAMING, f"Transfer-Encoding must be exactly 'chunked', not {te[:64].decode('latin-1')!r}"
+        )
 
 
 def check_host(version: str, target: bytes, headers: Headers, hosts: int, local_authority: bytes) -> bytes:
@@ -68,7 +70,9 @@ def check_host(version: str, target: bytes, headers: Headers, hosts: int, local_
         at = next(i for i, (n, _) in enumerate(headers) if n == b"host")
         host = headers[at][1]
         if not host_is_valid(host):
-            raise HeadRefused(Reason.BAD_HOST, f"Host {(host or b'')[:64].decode('latin-1')!r} is not a valid authority")
+            raise HeadRefused(
+                Reason.BAD_HOST, f"Host {(host or b'')[:64].decode('latin-1')!r} is not a valid authority"
+            )
     elif version == "1.1":
         raise HeadRefused(Reason.BAD_HOST, "an HTTP/1.1 request must carry a Host header (RFC 9112 §3.2)")
     if target[:1] == b"/" or target == b"*":
@@ -78,14 +82,17 @@ def check_host(version: str, target: bytes, headers: Headers, hosts: int, local_
     lowered = target[:8].lower()
     if not (lowered.startswith(b"http://") or lowered.startswith(b"https://")):
         raise HeadRefused(Reason.BAD_REQUEST, "the request target must be a path (/...) or an absolute http(s) URI")
-    rest = target[target.index(b"//") + 2:]
+    rest = target[target.index(b"//") + 2 :]
     cut = min((i for i in (rest.find(b"/"), rest.find(b"?")) if i >= 0), default=len(rest))
     authority, path = rest[:cut], rest[cut:]
     if b"@" in authority or _HOST.fullmatch(authority) is None or not authority:
         raise HeadRefused(Reason.BAD_HOST, "the absolute target's authority is not a valid host[:port]")
     if host is not None and host.lower() != authority.lower():
-        raise HeadRefused(Reason.BAD_HOST, f"Host {host[:64].decode('latin-1')!r} differs from the target's "
-                                           f"authority {authority[:64].decode('latin-1')!r}")
+        raise HeadRefused(
+            Reason.BAD_HOST,
+            f"Host {host[:64].decode('latin-1')!r} differs from the target's "
+            f"authority {authority[:64].decode('latin-1')!r}",
+        )
     if host is None:
         headers.append((b"host", authority))
     else:
@@ -93,8 +100,9 @@ def check_host(version: str, target: bytes, headers: Headers, hosts: int, local_
     return path if path[:1] == b"/" else b"/" + path
 
 
-def check_unfinished(pending: bytes | bytearray, max_line: int, max_header_line: int, max_head: int,
-                     line_seen: bool) -> HeadRefused | None:
+def check_unfinished(
+    pending: bytes | bytearray, max_line: int, max_header_line: int, max_head: int, line_seen: bool
+) -> HeadRefused | None:
     """A head still without its end: refused as soon as a limit is passed (or it is
     HTTP/0.9, which has no end to wait for), else None and the gathering goes on.
     `line_seen`: the parser already has the request line (a pipelined head), so the
@@ -127,8 +135,16 @@ def host_is_valid(host: bytes) -> bool:
     return True
 
 
-def vet(version: str, method: bytes, upgrade: bool, te: bytes | None, target: bytes, headers: Headers,
-        hosts: int, local_authority: bytes) -> bytes:
+def vet(
+    version: str,
+    method: bytes,
+    upgrade: bool,
+    te: bytes | None,
+    target: bytes,
+    headers: Headers,
+    hosts: int,
+    local_authority: bytes,
+) -> bytes:
     """Every rule above, for a head off the common path; returns the target to forward."""
     check_version(version)
     check_method(method, upgrade)

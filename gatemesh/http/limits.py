@@ -5,6 +5,7 @@ defaults sit between Envoy's, HAProxy's and nginx's, chosen for a demo on one ma
 docs/http.md has the table side by side. A listener takes a `ServerLimits`; the proxies
 use the defaults unless their shell passes others.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -63,15 +64,22 @@ class ServerLimits:
             elif isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"ServerLimits.{f.name} must be a positive integer, got {value!r}.")
         if self.max_request_line_bytes > self.max_header_bytes or self.max_header_line_bytes > self.max_header_bytes:
-            raise ValueError("ServerLimits: a request line or header line limit above the whole head's limit "
-                             f"({self.max_header_bytes} bytes) could never be reached.")
+            raise ValueError(
+                "ServerLimits: a request line or header line limit above the whole head's limit "
+                f"({self.max_header_bytes} bytes) could never be reached."
+            )
 
     @property
     def tick_s(self) -> float:
         """How often the listener's sweeper looks at its connections' clocks: a quarter of
         the shortest wait, at most 0.5 s (so a 10 s header timeout fires within 10–10.5 s)."""
-        return min(0.5, self.header_timeout_s / 4, self.body_idle_timeout_s / 4, self.keepalive_timeout_s / 4,
-                   self.answer_timeout_s / 4)
+        return min(
+            0.5,
+            self.header_timeout_s / 4,
+            self.body_idle_timeout_s / 4,
+            self.keepalive_timeout_s / 4,
+            self.answer_timeout_s / 4,
+        )
 
 
 def from_env(cls: type[_C], env: Mapping[str, str], prefix: str) -> _C:
@@ -90,11 +98,14 @@ def from_env(cls: type[_C], env: Mapping[str, str], prefix: str) -> _C:
     return cls(**values)
 
 
-ENV_PREFIX = "GATEMESH_HTTP_"          # GATEMESH_HTTP_HEADER_TIMEOUT_S=2 ...
+ENV_PREFIX = "GATEMESH_HTTP_"  # GATEMESH_HTTP_HEADER_TIMEOUT_S=2 ...
 
 
 def listener_limits(**overrides: Any) -> ServerLimits:
     """The defaults, GATEMESH_HTTP_* from the environment, then `overrides` (an app shell's)."""
     import os
+
     return replace(from_env(ServerLimits, os.environ, ENV_PREFIX), **overrides)
-POOL_ENV_PREFIX = "GATEMESH_POOL_"     # GATEMESH_POOL_IDLE_TIMEOUT_S=1 ...
+
+
+POOL_ENV_PREFIX = "GATEMESH_POOL_"  # GATEMESH_POOL_IDLE_TIMEOUT_S=1 ...

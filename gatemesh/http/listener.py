@@ -11,6 +11,7 @@ upstream timeouts', never the sweeper's. 1,000 connections cost the sweeper well
 millisecond per tick. The same clock bounds a handler: no answer head within
 `answer_timeout_s` → its task is cancelled (the upstream call with it) and 504 timeout.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -75,14 +76,16 @@ class Listener:
                     waited = now - conn.since
                     state = conn.state
                     if state == HEAD and waited > head_ticks:
-                        conn.time_out("request-timeout",
-                                      f"the request head did not arrive within {lim.header_timeout_s:g} s")
+                        conn.time_out(
+                            "request-timeout", f"the request head did not arrive within {lim.header_timeout_s:g} s"
+                        )
                     elif state == BODY and waited > body_ticks:
-                        conn.time_out("request-timeout",
-                                      f"the request body paused for more than {lim.body_idle_timeout_s:g} s")
+                        conn.time_out(
+                            "request-timeout", f"the request body paused for more than {lim.body_idle_timeout_s:g} s"
+                        )
                     elif state == IDLE and waited > idle_ticks:
                         conn.time_out(None, "keep-alive idle")
-                except Exception:   # one connection's trouble must never stop the clock of all the others
+                except Exception:  # one connection's trouble must never stop the clock of all the others
                     log.exception("listener sweep: a connection's timeout failed; closing it")
                     self.conns.discard(conn)
                     conn.abort()

@@ -4,6 +4,7 @@ Header names are lower-cased once, when parsed, so every later lookup is a plain
 byte comparison; HTTP/1.1 names are case-insensitive, so forwarding them lower-cased
 is correct (HTTP/2 even requires it).
 """
+
 from __future__ import annotations
 
 import json
@@ -13,10 +14,19 @@ from http import HTTPStatus
 Headers = list[tuple[bytes, bytes]]
 
 # RFC 9110 §7.6.1: never forwarded by a proxy, plus whatever `Connection` names.
-HOP_BY_HOP = frozenset({
-    b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"te",
-    b"trailer", b"upgrade", b"proxy-authenticate", b"proxy-authorization",
-})
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"transfer-encoding",
+        b"te",
+        b"trailer",
+        b"upgrade",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+    }
+)
 # Framing headers the proxy recomputes for the body it actually sends.
 FRAMING = HOP_BY_HOP | {b"content-length"}
 
@@ -70,8 +80,9 @@ class Request:
 
     __slots__ = ("method", "target", "headers", "body", "keep_alive", "peer", "_path")
 
-    def __init__(self, method: bytes, target: bytes, headers: Headers, body: bytes,
-                 keep_alive: bool = True, peer: str = ""):
+    def __init__(
+        self, method: bytes, target: bytes, headers: Headers, body: bytes, keep_alive: bool = True, peer: str = ""
+    ):
         self.method = method
         self.target = target
         self.headers = headers
@@ -91,7 +102,7 @@ class Request:
     @property
     def query(self) -> bytes:
         q = self.target.find(b"?")
-        return b"" if q < 0 else self.target[q + 1:]
+        return b"" if q < 0 else self.target[q + 1 :]
 
     def header(self, name: bytes) -> bytes | None:
         return header(self.headers, name)
@@ -108,8 +119,14 @@ class Response:
 
     __slots__ = ("status", "headers", "body", "stream", "content_length")
 
-    def __init__(self, status: int, headers: Headers | None = None, body: bytes = b"",
-                 stream: AsyncIterator[bytes] | None = None, content_length: int | None = None):
+    def __init__(
+        self,
+        status: int,
+        headers: Headers | None = None,
+        body: bytes = b"",
+        stream: AsyncIterator[bytes] | None = None,
+        content_length: int | None = None,
+    ):
         self.status = status
         self.headers = headers if headers is not None else []
         self.body = body

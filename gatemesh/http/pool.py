@@ -10,6 +10,7 @@ The idle timeout is swept, not timed per connection: one pool timer every
 periods, so a connection goes between 1 and 1.5 idle timeouts after it was last used,
 and a request pays no timer. The sweep runs only while something is idle.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -48,16 +49,17 @@ class PoolConfig:
         for name in ("max_idle_per_upstream", "max_head_bytes"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < (0 if name == "max_idle_per_upstream" else 1):
-                raise ValueError(f"PoolConfig.{name} must be a non-negative integer (positive for a byte limit), "
-                                 f"got {value!r}.")
+                raise ValueError(
+                    f"PoolConfig.{name} must be a non-negative integer (positive for a byte limit), got {value!r}."
+                )
 
 
 class ConnectionPool:
     """Keep-alive connections per (host, port)."""
 
     def __init__(self, config: PoolConfig | None = None, max_idle_per_host: int | None = None):
-        cfg = config or from_env(PoolConfig, os.environ, POOL_ENV_PREFIX)   # GATEMESH_POOL_* overrides
-        if max_idle_per_host is not None:   # the older keyword
+        cfg = config or from_env(PoolConfig, os.environ, POOL_ENV_PREFIX)  # GATEMESH_POOL_* overrides
+        if max_idle_per_host is not None:  # the older keyword
             cfg = PoolConfig(cfg.idle_timeout_s, max_idle_per_host, cfg.max_head_bytes, cfg.body_idle_timeout_s)
         self.config = cfg
         self._max_idle = cfg.max_idle_per_upstream
@@ -110,8 +112,16 @@ class ConnectionPool:
             raise ConnectFailed(f"cannot connect to {key[0]}:{key[1]}: {exc.strerror or exc}") from None
         return conn
 
-    async def request(self, host: str, port: int, method: bytes, target: bytes, headers: Headers,
-                      body: bytes = b"", timeout_s: float | None = None) -> ClientResponse:
+    async def request(
+        self,
+        host: str,
+        port: int,
+        method: bytes,
+        target: bytes,
+        headers: Headers,
+        body: bytes = b"",
+        timeout_s: float | None = None,
+    ) -> ClientResponse:
         """Send one request; returns once the final response head is in.
 
         `headers` must not contain framing headers: Content-Length is set here.
@@ -124,7 +134,7 @@ class ConnectionPool:
         conn = None
         idle = self._idle.get(key)
         while idle:
-            conn = idle.pop()   # the most recently used: the least likely to be stale
+            conn = idle.pop()  # the most recently used: the least likely to be stale
             if not conn.closed:
                 break
             conn = None
@@ -139,7 +149,7 @@ class ConnectionPool:
         loop = conn.loop
         resp = ClientResponse(conn)
         conn.response = resp
-        conn._headers = resp.headers   # filled by the parser's on_header
+        conn._headers = resp.headers  # filled by the parser's on_header
         conn.head_request = method == b"HEAD"
         conn.head_bytes = 0
         fut: asyncio.Future[ClientResponse] = loop.create_future()

@@ -12,6 +12,7 @@ The retry policy tells the failures apart, so each says what happened on the wir
 
 Each `reason` is a member of `gatemesh.reasons.Reason`, which is what the client reads.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -59,13 +60,12 @@ class ClientResponse:
         self.status = 0
         self.headers: Headers = []
         self.complete = False
-        self.body = b""   # the whole body, set once `complete` (a streamed one is in iter_body's chunks)
+        self.body = b""  # the whole body, set once `complete` (a streamed one is in iter_body's chunks)
         self._chunks: deque[bytes] = deque()
         self._conn = conn
         self._waiter: asyncio.Future[None] | None = None
         self._error: Exception | None = None
         self._consumed = False
-
 
     async def read(self) -> bytes:
         """Wait for and return the whole body."""

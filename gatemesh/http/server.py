@@ -18,6 +18,7 @@ Framing of an answer is the server's job, never the handler's: see `framing` and
 `write.py`. A stream that breaks cuts the connection, so the client sees a truncated
 message, never a short one that looks complete.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -43,10 +44,46 @@ _END = b"\r\n\r\n"
 
 
 class HttpServerProtocol(asyncio.Protocol):
-    __slots__ = ("_l", "_transport", "_parser", "_peer", "_local", "_url", "_headers", "_header_bytes", "_body",
-                 "_body_size", "_hosts", "_host", "_te", "_expect", "_odd", "_keep_alive", "_cl", "_reject", "_final", "_queue", "_task", "_idle",
-                 "_busy", "_closing", "_deaf", "_writable", "_paused_reading", "_loop", "_pending", "_last", "state",
-                 "since", "_max_line", "_max_hline", "_max_head", "_max_body", "in_handler", "_timed_out")
+    __slots__ = (
+        "_l",
+        "_transport",
+        "_parser",
+        "_peer",
+        "_local",
+        "_url",
+        "_headers",
+        "_header_bytes",
+        "_body",
+        "_body_size",
+        "_hosts",
+        "_host",
+        "_te",
+        "_expect",
+        "_odd",
+        "_keep_alive",
+        "_cl",
+        "_reject",
+        "_final",
+        "_queue",
+        "_task",
+        "_idle",
+        "_busy",
+        "_closing",
+        "_deaf",
+        "_writable",
+        "_paused_reading",
+        "_loop",
+        "_pending",
+        "_last",
+        "state",
+        "since",
+        "_max_line",
+        "_max_hline",
+        "_max_head",
+        "_max_body",
+        "in_handler",
+        "_timed_out",
+    )
 
     def __init__(self, listener: Listener):
         self._l = listener
@@ -55,28 +92,28 @@ class HttpServerProtocol(asyncio.Protocol):
         self._queue: deque[Request] = deque()
         self._task: asyncio.Task[None] | None = None  # the connection's serve loop, started by its first request
         self._idle: asyncio.Future[None] | None = None  # set while the serve loop waits for the next request
-        self._busy = False                        # a request is being answered
+        self._busy = False  # a request is being answered
         self._closing = False
-        self._deaf = False                        # read no more (closing, or a final refusal is queued)
-        self.in_handler = False                   # a handler is computing an answer (the sweeper times it)
-        self._timed_out = False                   # ... and the sweeper cancelled it
-        lim = listener.limits                     # copied: read on every header, attribute by attribute
+        self._deaf = False  # read no more (closing, or a final refusal is queued)
+        self.in_handler = False  # a handler is computing an answer (the sweeper times it)
+        self._timed_out = False  # ... and the sweeper cancelled it
+        lim = listener.limits  # copied: read on every header, attribute by attribute
         self._max_line, self._max_hline = lim.max_request_line_bytes, lim.max_header_line_bytes
         self._max_head, self._max_body = lim.max_header_bytes, lim.max_body_bytes
         self._writable: asyncio.Event | None = None
         self._paused_reading = False
-        self._reject: HeadRefused | None = None   # this message is refused (set by a parser callback)
-        self._final: Response | None = None       # the answer to send once queued requests are answered, then close
-        self._pending: bytearray | None = None    # an unfinished head, gathered until its end arrives
-        self._host = b""                          # this message's Host (valid while _hosts == 1)
-        self._te: bytes | None = None             # its Transfer-Encoding, when _odd
-        self._expect = False                      # it asked for 100-continue, when _odd
+        self._reject: HeadRefused | None = None  # this message is refused (set by a parser callback)
+        self._final: Response | None = None  # the answer to send once queued requests are answered, then close
+        self._pending: bytearray | None = None  # an unfinished head, gathered until its end arrives
+        self._host = b""  # this message's Host (valid while _hosts == 1)
+        self._te: bytes | None = None  # its Transfer-Encoding, when _odd
+        self._expect = False  # it asked for 100-continue, when _odd
         self._keep_alive = True
-        self._last = b""                          # the last bytes fed: an unfinished head may straddle them
-        self._peer = ""                           # the client's address, for X-Forwarded-For
-        self._local = b""                         # this listener's host:port, a 1.0 request's Host
+        self._last = b""  # the last bytes fed: an unfinished head may straddle them
+        self._peer = ""  # the client's address, for X-Forwarded-For
+        self._local = b""  # this listener's host:port, a 1.0 request's Host
         self._loop = asyncio.get_running_loop()
-        self.state = HEAD                         # the listener's sweeper times each state
+        self.state = HEAD  # the listener's sweeper times each state
         self.since = listener.tick
         self._next_message()
 
@@ -86,9 +123,16 @@ class HttpServerProtocol(asyncio.Protocol):
         if not self._l.opened(self):
             count(Reason.TOO_MANY_CONNECTIONS)
             self._closing = self._deaf = True
-            write_whole(transport, b"GET", error_response(Reason.TOO_MANY_CONNECTIONS,  # type: ignore[arg-type]
-                        f"this listener holds its limit of {self._l.limits.max_connections} connections; retry later",
-                        self._l.proxy), keep_alive=False)
+            write_whole(
+                transport,  # type: ignore[arg-type]
+                b"GET",
+                error_response(
+                    Reason.TOO_MANY_CONNECTIONS,
+                    f"this listener holds its limit of {self._l.limits.max_connections} connections; retry later",
+                    self._l.proxy,
+                ),
+                keep_alive=False,
+            )
             transport.close()
             return
         peer, local = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
@@ -129,13 +173,15 @@ class HttpServerProtocol(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            if self._reject is None:   # not refused in on_headers_complete: cannot happen, but never forward it
+            if self._reject is None:  # not refused in on_headers_complete: cannot happen, but never forward it
                 self._reject = HeadRefused(Reason.UPGRADE_NOT_SUPPORTED, "protocol upgrades are not supported")
         except httptools.HttpParserError as exc:
             if self._reject is None:
-                self._reject = (HeadRefused(Reason.UNSUPPORTED_VERSION, "only HTTP/1.1 and HTTP/1.0 are spoken here")
-                                if "Invalid HTTP version" in str(exc)
-                                else HeadRefused(Reason.BAD_REQUEST, f"malformed HTTP request: {exc}"))
+                self._reject = (
+                    HeadRefused(Reason.UNSUPPORTED_VERSION, "only HTTP/1.1 and HTTP/1.0 are spoken here")
+                    if "Invalid HTTP version" in str(exc)
+                    else HeadRefused(Reason.BAD_REQUEST, f"malformed HTTP request: {exc}")
+                )
         if self._reject is not None:
             count(self._reject.reason)
             self._fail(error_response(self._reject.reason, self._reject.message, self._l.proxy))
@@ -150,9 +196,8 @@ class HttpServerProtocol(asyncio.Protocol):
         self._body: list[bytes] = []
         self._body_size = 0
         self._hosts = 0
-        self._cl = b""      # its Content-Length as sent ("" for none)
-        self._odd = False   # a header that sends the head down the slow path: its values are set then
-
+        self._cl = b""  # its Content-Length as sent ("" for none)
+        self._odd = False  # a header that sends the head down the slow path: its values are set then
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -164,8 +209,12 @@ class HttpServerProtocol(asyncio.Protocol):
         size = len(name) + len(value)
         self._header_bytes += size
         if size > self._max_hline or self._header_bytes > self._max_head:
-            self._refuse(Reason.HEADERS_TOO_LARGE, f"a header line exceeds {self._max_hline} bytes"
-                         if size > self._max_hline else f"request headers exceed {self._max_head} bytes")
+            self._refuse(
+                Reason.HEADERS_TOO_LARGE,
+                f"a header line exceeds {self._max_hline} bytes"
+                if size > self._max_hline
+                else f"request headers exceed {self._max_head} bytes",
+            )
         if name in _SPECIAL:
             # Framing and Expect belong to this hop: the handler gets the body whole, and
             # the client frames it anew (so a framing header is never passed on as sent).
@@ -175,8 +224,10 @@ class HttpServerProtocol(asyncio.Protocol):
             elif name == b"content-length":
                 self._cl = value
                 if value.isdigit() and int(value) > self._max_body:
-                    self._refuse(Reason.PAYLOAD_TOO_LARGE, f"request body of {int(value)} bytes exceeds the limit "
-                                                           f"of {self._max_body} bytes")
+                    self._refuse(
+                        Reason.PAYLOAD_TOO_LARGE,
+                        f"request body of {int(value)} bytes exceeds the limit of {self._max_body} bytes",
+                    )
                 return
             else:
                 if not self._odd:
@@ -184,7 +235,7 @@ class HttpServerProtocol(asyncio.Protocol):
                 if name == b"transfer-encoding":
                     self._te = value if self._te is None else self._te + b", " + value
                     return
-                if name == b"expect":   # answered here (on_headers_complete), never passed on
+                if name == b"expect":  # answered here (on_headers_complete), never passed on
                     self._expect = self._expect or value.lower() == b"100-continue"
                     return
         self._headers.append((name, value))
@@ -195,14 +246,27 @@ class HttpServerProtocol(asyncio.Protocol):
         # Upgrade, Transfer-Encoding or Expect) passes on a few comparisons: llhttp keeps a
         # message alive without a Connection header only in 1.1. Anything else goes
         # through every rule (head.vet), which may refuse it or normalise target and Host.
-        if self._hosts == 1 and not self._odd and self._url[:1] == b"/" and self._host in VALID_HOSTS \
-                and p.should_keep_alive():
+        if (
+            self._hosts == 1
+            and not self._odd
+            and self._url[:1] == b"/"
+            and self._host in VALID_HOSTS
+            and p.should_keep_alive()
+        ):
             self._keep_alive = True
         else:
             version = p.get_http_version()
             try:
-                self._url = vet(version, p.get_method(), p.should_upgrade(), self._te if self._odd else None,
-                                self._url, self._headers, self._hosts, self._local)
+                self._url = vet(
+                    version,
+                    p.get_method(),
+                    p.should_upgrade(),
+                    self._te if self._odd else None,
+                    self._url,
+                    self._headers,
+                    self._hosts,
+                    self._local,
+                )
             except HeadRefused as refused:
                 self._reject = refused
                 raise
@@ -211,10 +275,17 @@ class HttpServerProtocol(asyncio.Protocol):
             # it answers the expectation itself (Envoy's default); never ahead of an earlier
             # pipelined answer (the client then sends its body after its own short wait).
             # Only a request with a body to come is answered so (a GET asking is a client's bug).
-            if self._odd and self._expect and version == "1.1" and (self._te is not None or self._cl not in (b"", b"0")) \
-                    and not self._busy and not self._queue and self._transport is not None:
+            if (
+                self._odd
+                and self._expect
+                and version == "1.1"
+                and (self._te is not None or self._cl not in (b"", b"0"))
+                and not self._busy
+                and not self._queue
+                and self._transport is not None
+            ):
                 self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        self.state = BODY   # its clock: the head's start, then each piece of body (on_body)
+        self.state = BODY  # its clock: the head's start, then each piece of body (on_body)
 
     def on_body(self, body: bytes) -> None:
         self._body_size += len(body)
@@ -225,11 +296,17 @@ class HttpServerProtocol(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         method = self._parser.get_method()
-        if method == b"CONNECT":   # llhttp takes "CONNECT /x" for a plain head: never queue it
+        if method == b"CONNECT":  # llhttp takes "CONNECT /x" for a plain head: never queue it
             self._refuse(Reason.CONNECT_NOT_SUPPORTED, "CONNECT is not supported: this proxy opens no tunnels")
         body = self._body
-        req = Request(method, self._url, self._headers, body[0] if len(body) == 1 else b"".join(body),
-                      self._keep_alive, self._peer)
+        req = Request(
+            method,
+            self._url,
+            self._headers,
+            body[0] if len(body) == 1 else b"".join(body),
+            self._keep_alive,
+            self._peer,
+        )
         # Fresh per-message state, inline (a method call per request costs ~1,000
         # instructions; this also saves the parser an on_message_begin callback).
         self._url = b""
@@ -238,7 +315,7 @@ class HttpServerProtocol(asyncio.Protocol):
         self._body = []
         self._cl = b""
         self._odd = False
-        self.state = IDLE   # its clock starts when the answer is out (_serve)
+        self.state = IDLE  # its clock starts when the answer is out (_serve)
         queue = self._queue
         queue.append(req)
         if len(queue) >= self._l.limits.max_pipelined and not self._paused_reading and self._transport is not None:
@@ -285,11 +362,11 @@ class HttpServerProtocol(asyncio.Protocol):
             return
         self._final = response
         self._deaf = True
-        if self._transport.is_closing():   # the peer is gone already: nothing to answer
+        if self._transport.is_closing():  # the peer is gone already: nothing to answer
             self._closing = True
             return
         self._transport.pause_reading()
-        if not self.busy():   # nothing in flight: answer now
+        if not self.busy():  # nothing in flight: answer now
             self._closing = True
             write_whole(self._transport, b"GET", response, keep_alive=False)
             self._transport.close()
@@ -302,13 +379,21 @@ class HttpServerProtocol(asyncio.Protocol):
         return self._closing
 
 
-async def serve(handler: Handler, host: str, port: int, *, limits: ServerLimits | None = None,
-                proxy_name: str = "gatemesh", reuse_port: bool = False) -> asyncio.Server:
+async def serve(
+    handler: Handler,
+    host: str,
+    port: int,
+    *,
+    limits: ServerLimits | None = None,
+    proxy_name: str = "gatemesh",
+    reuse_port: bool = False,
+) -> asyncio.Server:
     """Start listening; returns the asyncio Server (close() + wait_closed() to stop)."""
     loop = asyncio.get_running_loop()
     # No limits given: the defaults, with any GATEMESH_HTTP_* override from the environment
     # (read here rather than in each app shell, so every listener honours them alike).
     lim = limits or from_env(ServerLimits, os.environ, ENV_PREFIX)
     listener = Listener(handler, lim, proxy_name.encode(), loop)
-    return await loop.create_server(lambda: HttpServerProtocol(listener), host, port,
-                                     reuse_port=reuse_port, backlog=1024)
+    return await loop.create_server(
+        lambda: HttpServerProtocol(listener), host, port, reuse_port=reuse_port, backlog=1024
+    )

@@ -8,6 +8,7 @@ refusal's `Reason` value (`request-timeout`, `bad-host`, ...) or a connection ev
 (`keepalive-idle-closed`, `upstream-idle-timeout-closed`, ...), each listed in
 docs/http.md.
 """
+
 from __future__ import annotations
 
 import time

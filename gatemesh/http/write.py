@@ -7,6 +7,7 @@ or 304 answer. A stream that breaks cuts the connection, so the client sees a tr
 message, never a short one that looks complete; a stream the client abandons is closed
 at once, which cuts its upstream connection too.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,8 +29,11 @@ class _Writer(Protocol):
 
 def error_response(reason: Reason, message: str, proxy: bytes, status: int | None = None) -> Response:
     """The proxy's own answer: the reason's status, the reason in a header and the JSON body."""
-    return json_response(status or status_of(reason), {"error": message, "reason": str(reason)},
-                         [(b"x-gatemesh-reason", reason.encode()), (b"x-gatemesh-proxy", proxy)])
+    return json_response(
+        status or status_of(reason),
+        {"error": message, "reason": str(reason)},
+        [(b"x-gatemesh-reason", reason.encode()), (b"x-gatemesh-proxy", proxy)],
+    )
 
 
 def framing(method: bytes, resp: Response) -> tuple[bytes, bool]:
@@ -53,7 +57,7 @@ def framing(method: bytes, resp: Response) -> tuple[bytes, bool]:
 
 def write_whole(transport: _Writer, method: bytes, resp: Response, keep_alive: bool) -> None:
     status = resp.status
-    if status >= 200 and status != 204 and status != 304 and method != b"HEAD":   # `framing`'s everyday case, inline
+    if status >= 200 and status != 204 and status != 304 and method != b"HEAD":  # `framing`'s everyday case, inline
         length, with_body = b"content-length: %d\r\n" % len(resp.body), True
     else:
         length, with_body = framing(method, resp)
@@ -67,8 +71,9 @@ def write_whole(transport: _Writer, method: bytes, resp: Response, keep_alive: b
     transport.write(b"".join(parts))
 
 
-async def write_stream(conn: HttpServerProtocol, transport: _Writer, method: bytes, resp: Response,
-                       keep_alive: bool) -> bool:
+async def write_stream(
+    conn: HttpServerProtocol, transport: _Writer, method: bytes, resp: Response, keep_alive: bool
+) -> bool:
     """Send a streamed body; returns whether the connection can be kept."""
     status = resp.status
     has_body = method != b"HEAD" and status >= 200 and status not in (204, 304)
@@ -97,7 +102,7 @@ async def write_stream(conn: HttpServerProtocol, transport: _Writer, method: byt
             transport.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
             writable = conn.writable()
             if writable is not None and not writable.is_set():
-                try:   # a client that stops reading is cut like one that stops sending
+                try:  # a client that stops reading is cut like one that stops sending
                     async with asyncio.timeout(idle_s):
                         await writable.wait()
                 except TimeoutError:
@@ -116,7 +121,7 @@ async def write_stream(conn: HttpServerProtocol, transport: _Writer, method: byt
     finally:
         if not finished:
             aclose = getattr(stream, "aclose", None)
-            if aclose is not None:   # an abandoned stream: cut its upstream connection now
+            if aclose is not None:  # an abandoned stream: cut its upstream connection now
                 await aclose()
     if has_body and chunked:
         transport.write(b"0\r\n\r\n")

@@ -14,6 +14,7 @@ as ``unacknowledged`` and, when present, as ``unacknowledged_present``; neither 
 violation. The database is opened read-only; the API is read through the gateway page by
 page.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -27,8 +28,8 @@ import requests
 
 from .client import OrderRecord
 
-PAGE = 1000             # the orders service's largest page
-MAX_PAGES = 1000        # a million orders: far beyond any run, never unbounded
+PAGE = 1000  # the orders service's largest page
+MAX_PAGES = 1000  # a million orders: far beyond any run, never unbounded
 
 
 @dataclass(frozen=True)
@@ -52,14 +53,17 @@ class Verdict:
         return {**asdict(self), "ok": self.ok}
 
 
-Row = tuple[int, str, int, int]   # id, key, product_id, quantity
+Row = tuple[int, str, int, int]  # id, key, product_id, quantity
 
 
 def database_rows(db: Path, prefix: str) -> list[Row]:
     uri = f"file:{db}?mode=ro"
     with sqlite3.connect(uri, uri=True, timeout=10) as conn:
-        cur = conn.execute("SELECT id, idempotency_key, product_id, quantity FROM orders "
-                           "WHERE substr(idempotency_key, 1, ?) = ? ORDER BY id", (len(prefix), prefix))
+        cur = conn.execute(
+            "SELECT id, idempotency_key, product_id, quantity FROM orders "
+            "WHERE substr(idempotency_key, 1, ?) = ? ORDER BY id",
+            (len(prefix), prefix),
+        )
         return [(int(i), str(k), int(p), int(q)) for i, k, p, q in cur.fetchall()]
 
 
@@ -67,12 +71,19 @@ def api_rows(gateway: str, api_key: str, prefix: str) -> list[Row]:
     rows: list[Row] = []
     session = requests.Session()
     for page in range(MAX_PAGES):
-        resp = session.get(f"{gateway.rstrip('/')}/api/orders", params={"limit": PAGE, "offset": page * PAGE},
-                           headers={"X-Api-Key": api_key}, timeout=30)
+        resp = session.get(
+            f"{gateway.rstrip('/')}/api/orders",
+            params={"limit": PAGE, "offset": page * PAGE},
+            headers={"X-Api-Key": api_key},
+            timeout=30,
+        )
         resp.raise_for_status()
         orders = resp.json()["orders"]
-        rows += [(int(o["id"]), o["idempotency_key"], int(o["product_id"]), int(o["quantity"]))
-                 for o in orders if str(o.get("idempotency_key") or "").startswith(prefix)]
+        rows += [
+            (int(o["id"]), o["idempotency_key"], int(o["product_id"]), int(o["quantity"]))
+            for o in orders
+            if str(o.get("idempotency_key") or "").startswith(prefix)
+        ]
         if len(orders) < PAGE:
             break
     return rows
@@ -97,8 +108,18 @@ def judge(records: Iterable[OrderRecord], db_rows: list[Row], api: list[Row]) ->
             invented += 1
     disagree = len(set(db_rows) ^ set(api))
     unacked = [r for r in sent.values() if not r.acked]
-    return Verdict(len(sent), sum(1 for r in sent.values() if r.acked), len(db_rows), len(api), duplicated,
-                   lost, invented, disagree, len(unacked), sum(1 for r in unacked if r.key in by_key))
+    return Verdict(
+        len(sent),
+        sum(1 for r in sent.values() if r.acked),
+        len(db_rows),
+        len(api),
+        duplicated,
+        lost,
+        invented,
+        disagree,
+        len(unacked),
+        sum(1 for r in unacked if r.key in by_key),
+    )
 
 
 def check(records: list[OrderRecord], db: Path, gateway: str, api_key: str, prefix: str) -> Verdict:

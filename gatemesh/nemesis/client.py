@@ -9,6 +9,7 @@ the same request again after a capped backoff, until the order is acknowledged o
 failed and why, and which order id every acknowledgement named (two different ids for one
 key would be a duplicate the database cannot show, since the key is UNIQUE there).
 """
+
 from __future__ import annotations
 
 import random
@@ -20,9 +21,9 @@ from typing import Any
 
 import requests
 
-ATTEMPT_TIMEOUT_S = 8.0    # the client's own limit per attempt (the gateway's request timeout is 5 s)
-BACKOFF_S = (0.05, 1.0)    # first and largest pause between two attempts at one order
-GIVE_UP_S = 120.0          # an order not acknowledged by then is reported unacknowledged
+ATTEMPT_TIMEOUT_S = 8.0  # the client's own limit per attempt (the gateway's request timeout is 5 s)
+BACKOFF_S = (0.05, 1.0)  # first and largest pause between two attempts at one order
+GIVE_UP_S = 120.0  # an order not acknowledged by then is reported unacknowledged
 
 
 @dataclass
@@ -31,8 +32,8 @@ class OrderRecord:
     product_id: int
     quantity: int
     attempts: int = 0
-    acked_ids: list[int] = field(default_factory=list)   # every id an acknowledgement named
-    failures: list[str] = field(default_factory=list)    # why each failed attempt failed
+    acked_ids: list[int] = field(default_factory=list)  # every id an acknowledgement named
+    failures: list[str] = field(default_factory=list)  # why each failed attempt failed
 
     @property
     def acked(self) -> bool:
@@ -42,8 +43,17 @@ class OrderRecord:
 class OrderWriter:
     """``writers`` threads writing ``orders`` orders, at most ``rate_per_s`` new ones a second."""
 
-    def __init__(self, gateway: str, api_key: str, run_id: str, orders: int, seed: int,
-                 writers: int = 4, rate_per_s: float = 10.0, give_up_s: float = GIVE_UP_S) -> None:
+    def __init__(
+        self,
+        gateway: str,
+        api_key: str,
+        run_id: str,
+        orders: int,
+        seed: int,
+        writers: int = 4,
+        rate_per_s: float = 10.0,
+        give_up_s: float = GIVE_UP_S,
+    ) -> None:
         if orders < 1 or not 1 <= writers <= 32 or rate_per_s <= 0:
             raise ValueError(f"orders >= 1, writers 1..32 and rate_per_s > 0, got {orders}, {writers}, {rate_per_s}")
         self.url = gateway.rstrip("/") + "/api/orders"
@@ -52,8 +62,9 @@ class OrderWriter:
         self.writers = writers
         self.gap_s = writers / rate_per_s
         rng = random.Random(seed)
-        self.records = [OrderRecord(f"nemesis-{run_id}-{n:05d}", rng.randint(1, 20), rng.randint(1, 5))
-                        for n in range(orders)]
+        self.records = [
+            OrderRecord(f"nemesis-{run_id}-{n:05d}", rng.randint(1, 20), rng.randint(1, 5)) for n in range(orders)
+        ]
         self._next = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -131,9 +142,13 @@ class OrderWriter:
     def summary(self) -> dict[str, Any]:
         failures = Counter(f for r in self.records for f in r.failures)
         attempts = sum(r.attempts for r in self.records)
-        return {"orders": len(self.records), "sent": sum(1 for r in self.records if r.attempts),
-                "acknowledged": sum(1 for r in self.records if r.acked),
-                "unacknowledged": sum(1 for r in self.records if r.attempts and not r.acked),
-                "attempts": attempts, "failed_attempts": sum(failures.values()),
-                "orders_retried": sum(1 for r in self.records if r.attempts > 1),
-                "failed_by_reason": dict(failures.most_common(10))}
+        return {
+            "orders": len(self.records),
+            "sent": sum(1 for r in self.records if r.attempts),
+            "acknowledged": sum(1 for r in self.records if r.acked),
+            "unacknowledged": sum(1 for r in self.records if r.attempts and not r.acked),
+            "attempts": attempts,
+            "failed_attempts": sum(failures.values()),
+            "orders_retried": sum(1 for r in self.records if r.attempts > 1),
+            "failed_by_reason": dict(failures.most_common(10)),
+        }

@@ -6,6 +6,7 @@ restarts before the registrations were kept). Restarts alternate a crash (``kill
 then start) with a clean restart (SIGTERM, then start); ``settle_s`` between two is one
 TTL, so each cycle starts from a whole registry.
 """
+
 from __future__ import annotations
 
 import time
@@ -34,9 +35,16 @@ class RestartReport:
         return f"{self.cycles} control-plane restarts (each took {took}) under load: {self.traffic.line()}"
 
 
-def restart_cycles(faults: Faults, gateway: str, api_key: str, cycles: int = 5, rate_per_s: float = 80.0,
-                   warm_s: float = 2.0, settle_s: float = 3.0,
-                   say: Callable[[str], None] | None = None) -> RestartReport:
+def restart_cycles(
+    faults: Faults,
+    gateway: str,
+    api_key: str,
+    cycles: int = 5,
+    rate_per_s: float = 80.0,
+    warm_s: float = 2.0,
+    settle_s: float = 3.0,
+    say: Callable[[str], None] | None = None,
+) -> RestartReport:
     """Restart the control plane ``cycles`` times with ``rate_per_s`` of traffic running."""
     report = RestartReport(cycles)
     with Traffic(gateway, api_key, rate_per_s=rate_per_s, max_s=warm_s + cycles * (settle_s + 30) + 10) as traffic:
@@ -44,13 +52,15 @@ def restart_cycles(faults: Faults, gateway: str, api_key: str, cycles: int = 5, 
         for n in range(cycles):
             t0 = time.monotonic()
             if n % 2:
-                faults.kill(CONTROLPLANE).remove()   # crash, then start
+                faults.kill(CONTROLPLANE).remove()  # crash, then start
             else:
-                faults.restart(CONTROLPLANE)         # SIGTERM, then start
+                faults.restart(CONTROLPLANE)  # SIGTERM, then start
             report.took_s.append(time.monotonic() - t0)
             if say is not None:
-                say(f"control plane restart {n + 1}/{cycles} ({'kill -9' if n % 2 else 'SIGTERM'}) took "
-                    f"{report.took_s[-1]:.1f}s")
+                say(
+                    f"control plane restart {n + 1}/{cycles} ({'kill -9' if n % 2 else 'SIGTERM'}) took "
+                    f"{report.took_s[-1]:.1f}s"
+                )
             time.sleep(settle_s)
     report.traffic = traffic.report
     return report

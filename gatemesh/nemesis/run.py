@@ -9,6 +9,7 @@ writes orders, the control-plane restart cycle, then the exactly-once check.
 restarts: about a minute); ``NemesisOptions.long()`` the issue's (a fault every 3-8 s,
 60 of them, 2000 orders).
 """
+
 from __future__ import annotations
 
 import time
@@ -34,18 +35,19 @@ COUNTS = {"catalog": 2, "pricing": 1, "inventory": 1, "reviews": 1, "storefront"
 @dataclass(frozen=True)
 class NemesisOptions:
     seed: int = 1
-    steps: int = len(schedule.KINDS)   # faults; the first len(KINDS) are every kind once
-    orders: int = 400                  # spread over the faults
-    writers: int = 4                   # client threads, each one order at a time
+    steps: int = len(schedule.KINDS)  # faults; the first len(KINDS) are every kind once
+    orders: int = 400  # spread over the faults
+    writers: int = 4  # client threads, each one order at a time
     hold_s: tuple[float, float] = (1.0, 2.0)
     gap_s: tuple[float, float] = (1.5, 3.0)
-    restarts: int = 5                  # control-plane restart cycles under load afterwards
-    restart_rate_per_s: float = 80.0   # the issue's load for them
+    restarts: int = 5  # control-plane restart cycles under load afterwards
+    restart_rate_per_s: float = 80.0  # the issue's load for them
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.orders < 1 or self.restarts < 0:
-            raise ValueError(f"steps and orders must be >= 1 and restarts >= 0, got {self.steps}, "
-                             f"{self.orders}, {self.restarts}")
+            raise ValueError(
+                f"steps and orders must be >= 1 and restarts >= 0, got {self.steps}, {self.orders}, {self.restarts}"
+            )
         for name in ("hold_s", "gap_s"):
             lo, hi = getattr(self, name)
             if not 0 < lo <= hi <= 60:
@@ -85,10 +87,19 @@ def run_nemesis(runner: ProcessRunner, options: NemesisOptions, say: Say | None 
     steps = schedule.plan(options.seed, options.steps, instances, options.hold_s, options.gap_s)
     planned_s = sum(s.hold_s + s.gap_s for s in steps)
     faults = Faults.for_runner(runner)
-    writer = OrderWriter(gateway, key, uuid.uuid4().hex[:8], options.orders, options.seed,
-                         options.writers, rate_per_s=options.orders / planned_s)
-    say(f"nemesis seed {options.seed}: {len(steps)} faults over ~{planned_s:.0f}s, "
-        f"{options.orders} orders at {options.orders / planned_s:.1f}/s from {options.writers} writers")
+    writer = OrderWriter(
+        gateway,
+        key,
+        uuid.uuid4().hex[:8],
+        options.orders,
+        options.seed,
+        options.writers,
+        rate_per_s=options.orders / planned_s,
+    )
+    say(
+        f"nemesis seed {options.seed}: {len(steps)} faults over ~{planned_s:.0f}s, "
+        f"{options.orders} orders at {options.orders / planned_s:.1f}/s from {options.writers} writers"
+    )
     writer.start()
     done_steps = []
     try:
@@ -100,24 +111,35 @@ def run_nemesis(runner: ProcessRunner, options: NemesisOptions, say: Say | None 
             done_steps.append(asdict(step))
             time.sleep(step.gap_s)
     finally:
-        faults.reset(restart_dead=True)   # whatever happened, nothing stays broken
+        faults.reset(restart_dead=True)  # whatever happened, nothing stays broken
     if not writer.wait(GIVE_UP_S + 30):
         writer.stop()
     client = writer.summary()
-    say(f"client: {client['acknowledged']} of {client['orders']} orders acknowledged, "
-        f"{client['failed_attempts']} failed attempts ({client['orders_retried']} orders needed a retry)")
-    cycles = restart_cycles(faults, gateway, key, options.restarts, options.restart_rate_per_s, say=say) \
-        if options.restarts else None
+    say(
+        f"client: {client['acknowledged']} of {client['orders']} orders acknowledged, "
+        f"{client['failed_attempts']} failed attempts ({client['orders_retried']} orders needed a retry)"
+    )
+    cycles = (
+        restart_cycles(faults, gateway, key, options.restarts, options.restart_rate_per_s, say=say)
+        if options.restarts
+        else None
+    )
     if cycles is not None:
         say(cycles.line())
     verdict = check.check(writer.records, runner.run_dir / ORDERS_DB, gateway, key, writer.prefix)
-    say(f"check: {verdict.duplicated} duplicated, {verdict.lost} lost, {verdict.invented} invented, "
-        f"{verdict.disagree} disagreeing between SQLite ({verdict.in_database}) and the API ({verdict.in_api})")
+    say(
+        f"check: {verdict.duplicated} duplicated, {verdict.lost} lost, {verdict.invented} invented, "
+        f"{verdict.disagree} disagreeing between SQLite ({verdict.in_database}) and the API ({verdict.in_api})"
+    )
     restart_failed = (cycles.traffic.count("failed") + cycles.traffic.count("degraded")) if cycles else 0
     return {
-        "seed": options.seed, "options": asdict(replace(options)), "wall_s": round(time.monotonic() - t0, 1),
-        "kinds": sorted({s["kind"] for s in done_steps}), "steps": done_steps,
-        "client": client, "check": verdict.to_dict(),
+        "seed": options.seed,
+        "options": asdict(replace(options)),
+        "wall_s": round(time.monotonic() - t0, 1),
+        "kinds": sorted({s["kind"] for s in done_steps}),
+        "steps": done_steps,
+        "client": client,
+        "check": verdict.to_dict(),
         "restarts": cycles.to_dict() if cycles else None,
         "ok": verdict.ok and client["unacknowledged"] == 0 and restart_failed == 0,
     }

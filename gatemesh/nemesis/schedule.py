@@ -7,6 +7,7 @@ kind at random. ``apply(faults, step)`` puts a step in force with the one fault 
 returns the ``Fault`` whose ``remove()`` heals it (a killed process is restarted, a paused
 one resumed, a toxic or a disabled proxy removed).
 """
+
 from __future__ import annotations
 
 import random
@@ -36,18 +37,25 @@ KINDS: dict[str, str] = {
 class Step:
     n: int
     kind: str
-    target: str        # an orders instance, its sidecar, or the control plane
-    hold_s: float      # how long the fault stays in force
-    gap_s: float       # quiet time after it is healed
-    param: int = 0     # latency: ms; limit_data: bytes
+    target: str  # an orders instance, its sidecar, or the control plane
+    hold_s: float  # how long the fault stays in force
+    gap_s: float  # quiet time after it is healed
+    param: int = 0  # latency: ms; limit_data: bytes
 
     def describe(self) -> str:
-        extra = f" {self.param} ms" if self.kind == "latency" else f" {self.param} B" if self.kind == "limit-data" else ""
+        extra = (
+            f" {self.param} ms" if self.kind == "latency" else f" {self.param} B" if self.kind == "limit-data" else ""
+        )
         return f"#{self.n} {self.kind}{extra} on {self.target} for {self.hold_s:.1f}s"
 
 
-def plan(seed: int, steps: int, instances: Sequence[str] = ("orders-1", "orders-2"),
-         hold_s: tuple[float, float] = (1.0, 3.0), gap_s: tuple[float, float] = (2.0, 5.0)) -> list[Step]:
+def plan(
+    seed: int,
+    steps: int,
+    instances: Sequence[str] = ("orders-1", "orders-2"),
+    hold_s: tuple[float, float] = (1.0, 3.0),
+    gap_s: tuple[float, float] = (2.0, 5.0),
+) -> list[Step]:
     """``steps`` faults from ``seed``; every kind appears once before any repeats."""
     if steps < 1 or not instances:
         raise ValueError(f"a nemesis plan needs at least one step and one instance, got {steps} and {list(instances)}")

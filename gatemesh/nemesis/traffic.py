@@ -9,6 +9,7 @@ or ``failed`` (anything else, with the proxy's reason or ``http-<status>`` or
 ``client-error``). Every order posted carries its own ``Idempotency-Key`` and is sent
 once: a failure here is a failure a client saw, not something a retry hid.
 """
+
 from __future__ import annotations
 
 import threading
@@ -26,19 +27,19 @@ DEGRADED_HEADER = "X-Gatemesh-Degraded"
 #: (method, path) and its weight: reads of an atomic service, composed pages, and writes.
 MIX: tuple[tuple[str, str, int], ...] = (
     ("GET", "/api/catalog/1", 4),
-    ("GET", "/api/products/2", 2),   # composed at the gateway: degraded if a part is missing
+    ("GET", "/api/products/2", 2),  # composed at the gateway: degraded if a part is missing
     ("POST", "/api/orders", 2),
 )
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    at_s: float        # seconds since the traffic started
+    at_s: float  # seconds since the traffic started
     method: str
     path: str
-    status: int        # 0: no HTTP answer
-    verdict: str       # ok | degraded | failed
-    reason: str        # the proxy's reason, http-<status>, client-timeout, client-error or ""
+    status: int  # 0: no HTTP answer
+    verdict: str  # ok | degraded | failed
+    reason: str  # the proxy's reason, http-<status>, client-timeout, client-error or ""
     elapsed_s: float
 
 
@@ -57,21 +58,34 @@ class TrafficReport:
         return Counter(f"{o.method} {o.path}: {o.reason}" for o in self.outcomes if o.verdict != "ok")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"requests": self.total, "ok": self.count("ok"), "degraded": self.count("degraded"),
-                "failed": self.count("failed"), "not_ok_by_reason": dict(self.reasons().most_common(12))}
+        return {
+            "requests": self.total,
+            "ok": self.count("ok"),
+            "degraded": self.count("degraded"),
+            "failed": self.count("failed"),
+            "not_ok_by_reason": dict(self.reasons().most_common(12)),
+        }
 
     def line(self) -> str:
         d = self.to_dict()
         worst = ", ".join(f"{k} x{v}" for k, v in list(d["not_ok_by_reason"].items())[:4])
-        return (f"{d['requests']} requests: {d['ok']} ok, {d['degraded']} degraded, {d['failed']} failed"
-                + (f" ({worst})" if worst else ""))
+        return f"{d['requests']} requests: {d['ok']} ok, {d['degraded']} degraded, {d['failed']} failed" + (
+            f" ({worst})" if worst else ""
+        )
 
 
 class Traffic:
     """``with Traffic(gateway, key, rate_per_s=80) as t: ...`` then ``t.report``."""
 
-    def __init__(self, gateway: str, api_key: str, rate_per_s: float = 80.0, threads: int = 8,
-                 max_requests: int = 50_000, max_s: float = 600.0) -> None:
+    def __init__(
+        self,
+        gateway: str,
+        api_key: str,
+        rate_per_s: float = 80.0,
+        threads: int = 8,
+        max_requests: int = 50_000,
+        max_s: float = 600.0,
+    ) -> None:
         if not 0 < rate_per_s <= 2000 or not 1 <= threads <= 64:
             raise ValueError(f"rate_per_s must be in (0, 2000] and threads in 1..64, got {rate_per_s}, {threads}")
         self.gateway = gateway.rstrip("/")
@@ -133,8 +147,7 @@ class Traffic:
             headers["Idempotency-Key"] = f"traffic-{uuid.uuid4().hex}"
             body = {"product_id": 1, "quantity": 1}
         try:
-            resp = session.request(method, self.gateway + path, headers=headers, json=body,
-                                   timeout=REQUEST_TIMEOUT_S)
+            resp = session.request(method, self.gateway + path, headers=headers, json=body, timeout=REQUEST_TIMEOUT_S)
         except requests.Timeout:
             return Outcome(t0 - self._t0, method, path, 0, "failed", "client-timeout", time.monotonic() - t0)
         except requests.RequestException:
@@ -142,11 +155,19 @@ class Traffic:
         elapsed = time.monotonic() - t0
         reason = resp.headers.get(REASON_HEADER, "")
         if not 200 <= resp.status_code < 300:
-            return Outcome(t0 - self._t0, method, path, resp.status_code, "failed",
-                           f"{resp.status_code} {reason}".strip(), elapsed)
+            return Outcome(
+                t0 - self._t0, method, path, resp.status_code, "failed", f"{resp.status_code} {reason}".strip(), elapsed
+            )
         if resp.headers.get(DEGRADED_HEADER):
-            return Outcome(t0 - self._t0, method, path, resp.status_code, "degraded",
-                           f"degraded {resp.headers[DEGRADED_HEADER]}", elapsed)
+            return Outcome(
+                t0 - self._t0,
+                method,
+                path,
+                resp.status_code,
+                "degraded",
+                f"degraded {resp.headers[DEGRADED_HEADER]}",
+                elapsed,
+            )
         return Outcome(t0 - self._t0, method, path, resp.status_code, "ok", "", elapsed)
 
     def _record(self, outcome: Outcome) -> None:

@@ -20,6 +20,7 @@ ejection → attempt timeout → fallback.
 Errors: an invalid config value raises ``ConfigError`` (a ``ValueError``) whose message
 is a sentence naming the field as ``<pattern>.<field>`` and the allowed range.
 """
+
 from __future__ import annotations
 
 from .balancer import Balancer, BalancerConfig, make_balancer
@@ -34,13 +35,38 @@ from .retry import IDEMPOTENT_METHODS, RetryConfig, backoff_s, is_retry_safe, is
 from .validate import ConfigError, check_at_least, check_bool, check_int, check_number, set_float
 
 __all__ = [
-    "ConfigError", "check_at_least", "check_bool", "check_int", "check_number", "set_float",
-    "DEADLINE_HEADER", "Deadline", "TimeoutConfig", "attempt_timeout_s",
-    "IDEMPOTENT_METHODS", "RetryConfig", "backoff_s", "is_retry_safe", "is_retryable",
-    "RetryBudget", "RetryBudgetConfig",
-    "BreakerConfig", "BreakerState", "CircuitBreaker", "Transition",
-    "ConcurrencyConfig", "ConcurrencyLimiter",
-    "Balancer", "BalancerConfig", "make_balancer",
-    "OutlierConfig", "OutlierDetector", "OutlierEvent",
-    "CachedResponse", "FallbackConfig", "LastGoodCache", "HealthCheckConfig", "HealthTracker",
+    "ConfigError",
+    "check_at_least",
+    "check_bool",
+    "check_int",
+    "check_number",
+    "set_float",
+    "DEADLINE_HEADER",
+    "Deadline",
+    "TimeoutConfig",
+    "attempt_timeout_s",
+    "IDEMPOTENT_METHODS",
+    "RetryConfig",
+    "backoff_s",
+    "is_retry_safe",
+    "is_retryable",
+    "RetryBudget",
+    "RetryBudgetConfig",
+    "BreakerConfig",
+    "BreakerState",
+    "CircuitBreaker",
+    "Transition",
+    "ConcurrencyConfig",
+    "ConcurrencyLimiter",
+    "Balancer",
+    "BalancerConfig",
+    "make_balancer",
+    "OutlierConfig",
+    "OutlierDetector",
+    "OutlierEvent",
+    "CachedResponse",
+    "FallbackConfig",
+    "LastGoodCache",
+    "HealthCheckConfig",
+    "HealthTracker",
 ]

@@ -16,6 +16,7 @@
 There is no ``enabled`` switch: something must pick an endpoint for every request, and
 round robin is the neutral baseline a control arm compares against.
 """
+
 from __future__ import annotations
 
 import random
@@ -36,8 +37,7 @@ class BalancerConfig:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ConfigError("balancer.kind",
-                              f"balancer.kind must be one of {', '.join(KINDS)}, got {self.kind!r}.")
+            raise ConfigError("balancer.kind", f"balancer.kind must be one of {', '.join(KINDS)}, got {self.kind!r}.")
 
 
 class Balancer(Protocol):

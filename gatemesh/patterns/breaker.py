@@ -13,6 +13,7 @@ admitted before it opened) are ignored; one that arrives while HALF_OPEN counts 
 result (``try_acquire`` hands out no token to tell them apart). Every transition calls ``on_transition`` with a
 ``Transition`` whose ``cause`` is a sentence fit for a log line.
 """
+
 from __future__ import annotations
 
 import enum
@@ -39,23 +40,36 @@ class BreakerConfig:
     consecutive_failures: int = 5  # 0 = off; same count as Envoy's consecutive_5xx, trips on a hard-down host quickly
     failure_rate_threshold: float = 0.5  # Resilience4j's and Hystrix's 50%
     window_size: int = 20  # count-based sliding window; smaller than Resilience4j's 100 so demos trip in seconds
-    minimum_calls: int = 10  # calls needed before the rate counts (Resilience4j: minimumNumberOfCalls); capped at window_size
-    slow_call_s: float | None = None  # off; when set, slower calls count as failures (Resilience4j slowCallDurationThreshold)
+    minimum_calls: int = (
+        10  # calls needed before the rate counts (Resilience4j: minimumNumberOfCalls); capped at window_size
+    )
+    slow_call_s: float | None = (
+        None  # off; when set, slower calls count as failures (Resilience4j slowCallDurationThreshold)
+    )
     open_s: float = 5.0  # wait before half-open: Hystrix's 5 s sleep window (Resilience4j waits 60 s)
-    half_open_max_probes: int = 3  # probes in flight and successes needed to close; between Hystrix's 1 and Resilience4j's 10
+    half_open_max_probes: int = (
+        3  # probes in flight and successes needed to close; between Hystrix's 1 and Resilience4j's 10
+    )
 
     def __post_init__(self) -> None:
         check_bool("breaker.enabled", self.enabled)
         check_int("breaker.consecutive_failures", self.consecutive_failures, 0, 1_000_000, "of failures")
-        object.__setattr__(self, "failure_rate_threshold", check_number(
-            "breaker.failure_rate_threshold", self.failure_rate_threshold, 0, 1, lo_open=True))
+        object.__setattr__(
+            self,
+            "failure_rate_threshold",
+            check_number("breaker.failure_rate_threshold", self.failure_rate_threshold, 0, 1, lo_open=True),
+        )
         check_int("breaker.window_size", self.window_size, 1, 10_000, "of calls")
         check_int("breaker.minimum_calls", self.minimum_calls, 1, 10_000, "of calls")
         if self.slow_call_s is not None:
-            object.__setattr__(self, "slow_call_s", check_number(
-                "breaker.slow_call_s", self.slow_call_s, 0, 3600, lo_open=True, what="seconds"))
-        object.__setattr__(self, "open_s", check_number(
-            "breaker.open_s", self.open_s, 0, 3600, lo_open=True, what="seconds"))
+            object.__setattr__(
+                self,
+                "slow_call_s",
+                check_number("breaker.slow_call_s", self.slow_call_s, 0, 3600, lo_open=True, what="seconds"),
+            )
+        object.__setattr__(
+            self, "open_s", check_number("breaker.open_s", self.open_s, 0, 3600, lo_open=True, what="seconds")
+        )
         check_int("breaker.half_open_max_probes", self.half_open_max_probes, 1, 1000, "of probes")
 
 
@@ -69,12 +83,26 @@ class Transition:
 
 
 class CircuitBreaker:
-    __slots__ = ("name", "_config", "_clock", "_on_transition", "_state", "_opened_at",
-                 "_consecutive", "_ring", "_ring_pos", "_ring_filled", "_ring_failures",
-                 "_probes", "_probe_successes", "rejected")
+    __slots__ = (
+        "name",
+        "_config",
+        "_clock",
+        "_on_transition",
+        "_state",
+        "_opened_at",
+        "_consecutive",
+        "_ring",
+        "_ring_pos",
+        "_ring_filled",
+        "_ring_failures",
+        "_probes",
+        "_probe_successes",
+        "rejected",
+    )
 
-    def __init__(self, name: str, config: BreakerConfig, clock: Clock,
-                 on_transition: Callable[[Transition], None] | None = None) -> None:
+    def __init__(
+        self, name: str, config: BreakerConfig, clock: Clock, on_transition: Callable[[Transition], None] | None = None
+    ) -> None:
         self.name = name
         self._config = config
         self._clock = clock
@@ -195,23 +223,28 @@ class CircuitBreaker:
             self._record(1)
             limit = config.consecutive_failures
             if limit and self._consecutive >= limit:
-                self._transition(OPEN, f"{what}: {self._consecutive} consecutive failures reached "
-                                       f"consecutive_failures={limit}")
+                self._transition(
+                    OPEN, f"{what}: {self._consecutive} consecutive failures reached consecutive_failures={limit}"
+                )
                 return
             calls = self._ring_filled
             needed = config.minimum_calls if config.minimum_calls < config.window_size else config.window_size
             if calls >= needed:
                 rate = self._ring_failures / calls
                 if rate >= config.failure_rate_threshold:
-                    self._transition(OPEN, f"{what}: {self._ring_failures} of the last {calls} calls failed "
-                                           f"({rate:.0%}), at or above failure_rate_threshold="
-                                           f"{config.failure_rate_threshold:.0%}")
+                    self._transition(
+                        OPEN,
+                        f"{what}: {self._ring_failures} of the last {calls} calls failed "
+                        f"({rate:.0%}), at or above failure_rate_threshold="
+                        f"{config.failure_rate_threshold:.0%}",
+                    )
         elif state is HALF_OPEN:
             self._transition(OPEN, f"{what} while half-open: a probe failed, open again for {config.open_s:g} s")
 
     def _to_half_open(self) -> None:
-        self._transition(HALF_OPEN, f"Open for {self._config.open_s:g} s; allowing up to "
-                                    f"{self._config.half_open_max_probes} probes")
+        self._transition(
+            HALF_OPEN, f"Open for {self._config.open_s:g} s; allowing up to {self._config.half_open_max_probes} probes"
+        )
 
     def _transition(self, to: BreakerState, cause: str) -> None:
         """The one place the state changes; resets what the new state starts from and emits."""

@@ -9,6 +9,7 @@ Counts live in ``BUCKETS`` time buckets over the window (a ring of counters), so
 is O(1) and memory is fixed; a bucket's counts leave the window all at once, which makes
 the window up to one bucket (``window_s / BUCKETS``) longer than ``window_s``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,8 +32,11 @@ class RetryBudgetConfig:
     def __post_init__(self) -> None:
         check_bool("budget.enabled", self.enabled)
         object.__setattr__(self, "ratio", check_number("budget.ratio", self.ratio, 0, 100, what="retries per request"))
-        object.__setattr__(self, "min_retries_per_s", check_number(
-            "budget.min_retries_per_s", self.min_retries_per_s, 0, 1_000_000, what="retries per second"))
+        object.__setattr__(
+            self,
+            "min_retries_per_s",
+            check_number("budget.min_retries_per_s", self.min_retries_per_s, 0, 1_000_000, what="retries per second"),
+        )
         # Finagle's RetryBudget accepts a ttl from 1 s to 60 s; so do we.
         object.__setattr__(self, "window_s", check_number("budget.window_s", self.window_s, 1, 60, what="seconds"))
 
@@ -40,8 +44,20 @@ class RetryBudgetConfig:
 class RetryBudget:
     """Counts original requests and retries in a sliding window of time buckets."""
 
-    __slots__ = ("_config", "_clock", "_width", "_epoch", "_requests", "_retries",
-                 "_total_requests", "_total_retries", "_floor", "_ratio", "_enabled", "rejected")
+    __slots__ = (
+        "_config",
+        "_clock",
+        "_width",
+        "_epoch",
+        "_requests",
+        "_retries",
+        "_total_requests",
+        "_total_retries",
+        "_floor",
+        "_ratio",
+        "_enabled",
+        "rejected",
+    )
 
     def __init__(self, config: RetryBudgetConfig, clock: Clock) -> None:
         self._clock = clock

@@ -2,6 +2,7 @@
 requests to a service at once; the next one is refused at once (``overloaded``) rather
 than queued, so a slow upstream cannot pile up unbounded work in the proxy.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

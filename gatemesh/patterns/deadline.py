@@ -6,6 +6,7 @@ deadline the caller sent in ``x-gatemesh-deadline-ms`` and this hop's
 left of that deadline, and the remaining milliseconds travel on to the next hop in the
 same header, so a deep call chain never works on a request its caller gave up on.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,14 +24,26 @@ MAX_TIMEOUT_S = 3600.0  # an hour: longer is surely a unit mistake (ms typed as 
 class TimeoutConfig:
     enabled: bool = True  # on: an unbounded wait on a dead host is the first failure every demo shows
     attempt_timeout_s: float = 1.0  # per try; Hystrix's and Resilience4j's 1 s default, well above our apps' p99
-    request_timeout_s: float = 5.0  # whole request incl. retries; shorter than Envoy's 15 s route default so demos fail fast
+    request_timeout_s: float = (
+        5.0  # whole request incl. retries; shorter than Envoy's 15 s route default so demos fail fast
+    )
 
     def __post_init__(self) -> None:
         check_bool("timeout.enabled", self.enabled)
-        object.__setattr__(self, "attempt_timeout_s", check_number(
-            "timeout.attempt_timeout_s", self.attempt_timeout_s, 0, MAX_TIMEOUT_S, lo_open=True, what="seconds"))
-        object.__setattr__(self, "request_timeout_s", check_number(
-            "timeout.request_timeout_s", self.request_timeout_s, 0, MAX_TIMEOUT_S, lo_open=True, what="seconds"))
+        object.__setattr__(
+            self,
+            "attempt_timeout_s",
+            check_number(
+                "timeout.attempt_timeout_s", self.attempt_timeout_s, 0, MAX_TIMEOUT_S, lo_open=True, what="seconds"
+            ),
+        )
+        object.__setattr__(
+            self,
+            "request_timeout_s",
+            check_number(
+                "timeout.request_timeout_s", self.request_timeout_s, 0, MAX_TIMEOUT_S, lo_open=True, what="seconds"
+            ),
+        )
 
 
 class Deadline:
@@ -86,7 +99,8 @@ def parse_deadline_ms(value: str | bytes) -> int:
     if not ok or len(text) > _MAX_HEADER_DIGITS:
         raise ValueError(
             f"The {DEADLINE_HEADER} header must be a non-negative whole number of milliseconds "
-            f"(at most {_MAX_HEADER_DIGITS} digits), got {value!r}.")
+            f"(at most {_MAX_HEADER_DIGITS} digits), got {value!r}."
+        )
     return int(text)
 
 

@@ -9,6 +9,7 @@ per service. The proxy marks a fallback answer with ``X-Gatemesh-Reason: fallbac
 ``max_body_bytes`` (64 KiB), at most ``max_entries`` (1024) keys, least recently used
 evicted first: memory stays bounded at about 64 MiB worst case.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,20 +36,25 @@ class FallbackConfig:
     def __post_init__(self) -> None:
         check_bool("fallback.enabled", self.enabled)
         check_bool("fallback.serve_last_good", self.serve_last_good)
-        object.__setattr__(self, "max_age_s", check_number(
-            "fallback.max_age_s", self.max_age_s, 0, 86400, lo_open=True, what="seconds"))
+        object.__setattr__(
+            self,
+            "max_age_s",
+            check_number("fallback.max_age_s", self.max_age_s, 0, 86400, lo_open=True, what="seconds"),
+        )
         if self.default_status is not None:
             check_int("fallback.default_status", self.default_status, 200, 599, "(an HTTP status)")
         if self.default_body is not None:
             if not isinstance(self.default_body, str):
-                raise ConfigError("fallback.default_body",
-                                  f"fallback.default_body must be JSON text, got {self.default_body!r}.")
+                raise ConfigError(
+                    "fallback.default_body", f"fallback.default_body must be JSON text, got {self.default_body!r}."
+                )
             try:
                 json.loads(self.default_body)
             except ValueError as exc:
-                raise ConfigError("fallback.default_body",
-                                  f"fallback.default_body must be valid JSON text ({exc}), "
-                                  f"got {self.default_body!r}.") from None
+                raise ConfigError(
+                    "fallback.default_body",
+                    f"fallback.default_body must be valid JSON text ({exc}), got {self.default_body!r}.",
+                ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +74,14 @@ class LastGoodCache:
 
     __slots__ = ("_config", "_clock", "_entries", "max_entries", "max_body_bytes")
 
-    def __init__(self, config: FallbackConfig, clock: Clock, *,
-                 max_entries: int = MAX_ENTRIES, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        config: FallbackConfig,
+        clock: Clock,
+        *,
+        max_entries: int = MAX_ENTRIES,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
         self._config = config
         self._clock = clock
         self._entries: OrderedDict[Hashable, CachedResponse] = OrderedDict()

@@ -7,6 +7,7 @@ picked (or a whole quiet service) is judged late; an active check finds a dead i
 before a user's request does. This module only keeps the verdicts; the probing (I/O)
 is done by the pipeline, which feeds `record()`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -20,7 +21,9 @@ HEALTHY = "health-check-passed"
 
 @dataclass(frozen=True, slots=True)
 class HealthCheckConfig:
-    enabled: bool = False  # off: probes cost a request per endpoint per interval (Envoy checks nothing unless configured)
+    enabled: bool = (
+        False  # off: probes cost a request per endpoint per interval (Envoy checks nothing unless configured)
+    )
     interval_s: float = 1.0  # Envoy makes you choose; 1 s keeps a demo responsive
     timeout_s: float = 0.5  # below the interval, so probes to one endpoint never overlap
     unhealthy_threshold: int = 2  # Envoy's field; 2 misses tolerate one lost probe
@@ -29,14 +32,20 @@ class HealthCheckConfig:
 
     def __post_init__(self) -> None:
         check_bool("health_check.enabled", self.enabled)
-        object.__setattr__(self, "interval_s", check_number(
-            "health_check.interval_s", self.interval_s, 0.05, 3600, what="seconds"))
-        object.__setattr__(self, "timeout_s", check_number(
-            "health_check.timeout_s", self.timeout_s, 0, 60, lo_open=True, what="seconds"))
+        object.__setattr__(
+            self, "interval_s", check_number("health_check.interval_s", self.interval_s, 0.05, 3600, what="seconds")
+        )
+        object.__setattr__(
+            self,
+            "timeout_s",
+            check_number("health_check.timeout_s", self.timeout_s, 0, 60, lo_open=True, what="seconds"),
+        )
         if self.timeout_s > self.interval_s:
-            raise ConfigError("health_check.timeout_s",
-                              f"health_check.timeout_s must not exceed health_check.interval_s "
-                              f"({self.interval_s:g} s), got {self.timeout_s:g} s.")
+            raise ConfigError(
+                "health_check.timeout_s",
+                f"health_check.timeout_s must not exceed health_check.interval_s "
+                f"({self.interval_s:g} s), got {self.timeout_s:g} s.",
+            )
         check_int("health_check.unhealthy_threshold", self.unhealthy_threshold, 1, 100, "of probes")
         check_int("health_check.healthy_threshold", self.healthy_threshold, 1, 100, "of probes")
         if not isinstance(self.path, str) or not self.path.startswith("/"):
@@ -51,7 +60,7 @@ class HealthTracker:
     def __init__(self, config: HealthCheckConfig, on_change: Callable[[str, str, str], None] | None = None):
         self._config = config
         self._unhealthy: set[str] = set()
-        self._streak: dict[str, int] = {}   # >0: passes in a row, <0: failures in a row
+        self._streak: dict[str, int] = {}  # >0: passes in a row, <0: failures in a row
         self._on_change = on_change
 
     def reconfigure(self, config: HealthCheckConfig) -> None:
@@ -70,7 +79,9 @@ class HealthTracker:
             self._emit(HEALTHY, endpoint, f"{streak} health checks passed in a row")
         elif not ok and endpoint not in self._unhealthy and -streak >= cfg.unhealthy_threshold:
             self._unhealthy.add(endpoint)
-            self._emit(UNHEALTHY, endpoint, f"{-streak} health checks failed in a row" + (f" ({detail})" if detail else ""))
+            self._emit(
+                UNHEALTHY, endpoint, f"{-streak} health checks failed in a row" + (f" ({detail})" if detail else "")
+            )
 
     def is_healthy(self, endpoint: str) -> bool:
         return endpoint not in self._unhealthy

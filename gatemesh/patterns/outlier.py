@@ -15,6 +15,7 @@ ejected it returns them all. The wider rule, Envoy's panic threshold
 (``panic_threshold_percent``: below 50 % healthy, balance over all endpoints), is applied
 by the caller with ``patterns/panic.py`` over ejection, health checks and breakers alike.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -42,18 +43,32 @@ class OutlierConfig:
     def __post_init__(self) -> None:
         check_bool("outlier.enabled", self.enabled)
         check_int("outlier.consecutive_errors", self.consecutive_errors, 1, 1_000_000, "of errors")
-        object.__setattr__(self, "base_ejection_s", check_number(
-            "outlier.base_ejection_s", self.base_ejection_s, 0, 86400, lo_open=True, what="seconds"))
-        object.__setattr__(self, "max_ejection_s", check_number(
-            "outlier.max_ejection_s", self.max_ejection_s, 0, 86400, lo_open=True, what="seconds"))
+        object.__setattr__(
+            self,
+            "base_ejection_s",
+            check_number("outlier.base_ejection_s", self.base_ejection_s, 0, 86400, lo_open=True, what="seconds"),
+        )
+        object.__setattr__(
+            self,
+            "max_ejection_s",
+            check_number("outlier.max_ejection_s", self.max_ejection_s, 0, 86400, lo_open=True, what="seconds"),
+        )
         if self.max_ejection_s < self.base_ejection_s:
-            raise ConfigError("outlier.max_ejection_s",
-                              f"outlier.max_ejection_s must be at least outlier.base_ejection_s "
-                              f"({self.base_ejection_s:g} s), got {self.max_ejection_s:g} s.")
-        object.__setattr__(self, "max_ejection_percent", check_number(
-            "outlier.max_ejection_percent", self.max_ejection_percent, 0, 100, what="percent"))
-        object.__setattr__(self, "panic_threshold_percent", check_number(
-            "outlier.panic_threshold_percent", self.panic_threshold_percent, 0, 100, what="percent"))
+            raise ConfigError(
+                "outlier.max_ejection_s",
+                f"outlier.max_ejection_s must be at least outlier.base_ejection_s "
+                f"({self.base_ejection_s:g} s), got {self.max_ejection_s:g} s.",
+            )
+        object.__setattr__(
+            self,
+            "max_ejection_percent",
+            check_number("outlier.max_ejection_percent", self.max_ejection_percent, 0, 100, what="percent"),
+        )
+        object.__setattr__(
+            self,
+            "panic_threshold_percent",
+            check_number("outlier.panic_threshold_percent", self.panic_threshold_percent, 0, 100, what="percent"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +92,9 @@ class _Endpoint:
 class OutlierDetector:
     __slots__ = ("_config", "_clock", "_on_event", "_endpoints", "_ejected", "panics")
 
-    def __init__(self, config: OutlierConfig, clock: Clock,
-                 on_event: Callable[[OutlierEvent], None] | None = None) -> None:
+    def __init__(
+        self, config: OutlierConfig, clock: Clock, on_event: Callable[[OutlierEvent], None] | None = None
+    ) -> None:
         self._config = config
         self._clock = clock
         self._on_event = on_event
@@ -124,10 +140,15 @@ class OutlierDetector:
             allowed = total - 1
         ejected = len(self._ejected)
         if ejected >= allowed:
-            self._emit(EJECTION_CAPPED, endpoint, now, None,
-                       f"{endpoint} failed {errors} times in a row but stays in service: {ejected} of "
-                       f"{total} endpoints are already ejected and max_ejection_percent="
-                       f"{config.max_ejection_percent:g} allows {max(allowed, 0)} (never the last one).")
+            self._emit(
+                EJECTION_CAPPED,
+                endpoint,
+                now,
+                None,
+                f"{endpoint} failed {errors} times in a row but stays in service: {ejected} of "
+                f"{total} endpoints are already ejected and max_ejection_percent="
+                f"{config.max_ejection_percent:g} allows {max(allowed, 0)} (never the last one).",
+            )
             return
         if state.times_ejected and state.returned_at:
             forgiven = int((now - state.returned_at) / config.base_ejection_s)
@@ -137,9 +158,14 @@ class OutlierDetector:
         if duration > config.max_ejection_s:
             duration = config.max_ejection_s
         self._ejected[endpoint] = now + duration
-        self._emit(EJECTED, endpoint, now, duration,
-                   f"{endpoint} failed {errors} times in a row (consecutive_errors={config.consecutive_errors}); "
-                   f"ejected for {duration:g} s (ejection #{state.times_ejected}).")
+        self._emit(
+            EJECTED,
+            endpoint,
+            now,
+            duration,
+            f"{endpoint} failed {errors} times in a row (consecutive_errors={config.consecutive_errors}); "
+            f"ejected for {duration:g} s (ejection #{state.times_ejected}).",
+        )
 
     def _expire(self, now: float) -> None:
         if self._ejected:

@@ -26,6 +26,7 @@ Two scopes, one threshold:
 
 ``panic_threshold_percent = 0`` turns both off (Envoy: 0 disables panic mode).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
@@ -39,10 +40,10 @@ DEFAULT_PANIC_THRESHOLD_PERCENT = 50.0  # Envoy's common_lb_config.healthy_panic
 
 @dataclass(frozen=True, slots=True)
 class PanicEvent:
-    kind: str          # panic-entered | panic-exited
+    kind: str  # panic-entered | panic-exited
     healthy: int
     total: int
-    cause: str         # a sentence
+    cause: str  # a sentence
 
 
 class PanicRouter:
@@ -50,8 +51,12 @@ class PanicRouter:
 
     __slots__ = ("service", "_on_event", "_on_panic", "in_panic", "upstream_picks", "request_picks")
 
-    def __init__(self, service: str, on_event: Callable[[PanicEvent], None] | None = None,
-                 on_panic: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        service: str,
+        on_event: Callable[[PanicEvent], None] | None = None,
+        on_panic: Callable[[str], None] | None = None,
+    ) -> None:
         self.service = service
         self._on_event = on_event
         self._on_panic = on_panic  # called with the scope of every pick made in panic (a metric)
@@ -59,8 +64,9 @@ class PanicRouter:
         self.upstream_picks = 0
         self.request_picks = 0
 
-    def candidates(self, ids: Sequence[str], healthy: Sequence[str], tried: Collection[str],
-                   threshold_percent: float) -> Sequence[str]:
+    def candidates(
+        self, ids: Sequence[str], healthy: Sequence[str], tried: Collection[str], threshold_percent: float
+    ) -> Sequence[str]:
         """``healthy`` (a subset of ``ids``), or ``ids`` when panic applies."""
         total = len(ids)
         if threshold_percent <= 0 or total == 0:
@@ -89,15 +95,23 @@ class PanicRouter:
         self.in_panic = panic
         share = healthy * 100.0 / total
         if panic:
-            cause = (f"{healthy} of {total} {self.service} endpoints healthy ({share:.0f}%), below the panic "
-                     f"threshold of {threshold:g}%: balancing over all {total}, ejected ones included.")
+            cause = (
+                f"{healthy} of {total} {self.service} endpoints healthy ({share:.0f}%), below the panic "
+                f"threshold of {threshold:g}%: balancing over all {total}, ejected ones included."
+            )
         else:
-            cause = (f"{healthy} of {total} {self.service} endpoints healthy ({share:.0f}%), at or above the "
-                     f"panic threshold of {threshold:g}%: ejected endpoints are left out again.")
+            cause = (
+                f"{healthy} of {total} {self.service} endpoints healthy ({share:.0f}%), at or above the "
+                f"panic threshold of {threshold:g}%: ejected endpoints are left out again."
+            )
         if self._on_event is not None:
             self._on_event(PanicEvent(PANIC_ENTERED if panic else PANIC_EXITED, healthy, total, cause))
 
     def state(self, threshold_percent: float) -> dict[str, object]:
         """For ``/-/upstreams``."""
-        return {"threshold_percent": threshold_percent, "in_panic": self.in_panic,
-                "upstream_picks": self.upstream_picks, "request_picks": self.request_picks}
+        return {
+            "threshold_percent": threshold_percent,
+            "in_panic": self.in_panic,
+            "upstream_picks": self.upstream_picks,
+            "request_picks": self.request_picks,
+        }

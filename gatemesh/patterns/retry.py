@@ -5,6 +5,7 @@ The loop itself lives in the pipeline; this module answers its three questions:
 worth another try?) and ``backoff_s`` (how long to wait before try n+1?). Whether a retry
 is *affordable* is the retry budget's question (``budget.py``).
 """
+
 from __future__ import annotations
 
 import random
@@ -16,11 +17,14 @@ from gatemesh.reasons import Reason
 
 IDEMPOTENT_METHODS = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})  # RFC 9110 §9.2.2
 
+
 @dataclass(frozen=True, slots=True)
 class RetryConfig:
     enabled: bool = True  # on: a single transient 503 or reset should not reach the client
     max_attempts: int = 3  # total tries incl. the first: 2 retries, as Istio's default (attempts: 2)
-    retry_on_statuses: frozenset[int] = field(default_factory=lambda: frozenset({502, 503, 504}))  # Envoy's "gateway-error"
+    retry_on_statuses: frozenset[int] = field(
+        default_factory=lambda: frozenset({502, 503, 504})
+    )  # Envoy's "gateway-error"
     retry_on_connect_failure: bool = True  # Envoy/Istio "connect-failure": nothing reached the app, always safe
     retry_on_reset: bool = True  # Envoy "reset": the connection died before a response
     retry_on_timeout: bool = True  # a per-try timeout is retried, as Envoy does for gateway-error/5xx
@@ -32,21 +36,31 @@ class RetryConfig:
         check_int("retry.max_attempts", self.max_attempts, 1, 100, "of attempts")
         statuses = self.retry_on_statuses
         if isinstance(statuses, (str, bytes)) or not isinstance(statuses, Iterable):
-            raise ConfigError("retry.retry_on_statuses",
-                              f"retry.retry_on_statuses must be a set of HTTP status codes, got {statuses!r}.")
+            raise ConfigError(
+                "retry.retry_on_statuses",
+                f"retry.retry_on_statuses must be a set of HTTP status codes, got {statuses!r}.",
+            )
         statuses = frozenset(statuses)
         for code in statuses:
             if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
-                raise ConfigError("retry.retry_on_statuses",
-                                  f"retry.retry_on_statuses must hold HTTP status codes from 100 to 599, got {code!r}.")
+                raise ConfigError(
+                    "retry.retry_on_statuses",
+                    f"retry.retry_on_statuses must hold HTTP status codes from 100 to 599, got {code!r}.",
+                )
         object.__setattr__(self, "retry_on_statuses", statuses)
         check_bool("retry.retry_on_connect_failure", self.retry_on_connect_failure)
         check_bool("retry.retry_on_reset", self.retry_on_reset)
         check_bool("retry.retry_on_timeout", self.retry_on_timeout)
-        object.__setattr__(self, "backoff_base_s", check_number(
-            "retry.backoff_base_s", self.backoff_base_s, 0, 60, lo_open=True, what="seconds"))
-        object.__setattr__(self, "backoff_max_s", check_number(
-            "retry.backoff_max_s", self.backoff_max_s, 0, 60, lo_open=True, what="seconds"))
+        object.__setattr__(
+            self,
+            "backoff_base_s",
+            check_number("retry.backoff_base_s", self.backoff_base_s, 0, 60, lo_open=True, what="seconds"),
+        )
+        object.__setattr__(
+            self,
+            "backoff_max_s",
+            check_number("retry.backoff_max_s", self.backoff_max_s, 0, 60, lo_open=True, what="seconds"),
+        )
         check_at_least("retry.backoff_max_s", self.backoff_max_s, "retry.backoff_base_s", self.backoff_base_s)
 
 
@@ -55,8 +69,9 @@ def is_retry_safe(method: bytes, has_idempotency_key: bool) -> bool:
     return has_idempotency_key or method in IDEMPOTENT_METHODS
 
 
-def is_retryable(config: RetryConfig, status: int | None = None, failure: Reason | None = None,
-                 retry_safe: bool = True) -> bool:
+def is_retryable(
+    config: RetryConfig, status: int | None = None, failure: Reason | None = None, retry_safe: bool = True
+) -> bool:
     """Is this outcome one the config retries, for a request that is ``retry_safe`` or not?
 
     Give the answer's ``status``, or the ``failure`` when there was no answer

@@ -5,6 +5,7 @@ raises ``ConfigError`` (a ``ValueError``) whose message is one sentence naming t
 Its own module, imported by each pattern directly, so the package's ``__init__`` can
 re-export the patterns without a pattern importing the package that imports it.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,11 +31,15 @@ def check_int(field: str, value: Any, lo: int, hi: int, what: str = "") -> None:
         raise ConfigError(field, f"{field} must be a whole number{unit} from {lo} to {hi}, got {value!r}.")
 
 
-def check_number(field: str, value: Any, lo: float, hi: float, *, lo_open: bool = False,
-                 what: str = "") -> float:
+def check_number(field: str, value: Any, lo: float, hi: float, *, lo_open: bool = False, what: str = "") -> float:
     """Check a finite number in [lo, hi] (or (lo, hi] when ``lo_open``); return it as a float."""
-    ok = (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-          and (value > lo if lo_open else value >= lo) and value <= hi)
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and math.isfinite(value)
+        and (value > lo if lo_open else value >= lo)
+        and value <= hi
+    )
     if not ok:
         low = f"greater than {lo:g}" if lo_open else f"at least {lo:g}"
         unit = f" of {what}" if what else ""

@@ -5,6 +5,7 @@
   ``ProcessRunner`` for the CLI and serves a small control API on loopback.
 - ``state.py``: where a named run keeps its state (``.gatemesh/run/<name>/``).
 """
+
 from .errors import RunnerError
 from .preflight import check_ports, find_toxiproxy
 from .process_runner import ProcessRunner

@@ -12,6 +12,7 @@ call carrying the ``X-Gatemesh-Token`` from the same file:
 ====================================  ====================================================
 Errors answer ``{"error": "<sentence>"}`` with a 4xx status.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The one exception of the runner package."""
+
 from __future__ import annotations
 
 

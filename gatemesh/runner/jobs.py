@@ -5,6 +5,7 @@ order (see ``supervisor.py`` for why).
 The workers live as long as the supervisor, so a child process a job starts lives as
 long too (``process.py``: a child dies with the thread that started it).
 """
+
 from __future__ import annotations
 
 import queue

@@ -2,6 +2,7 @@
 so topologies started by test workers, experiments and other checkouts on one machine
 never pick the same ports. A base is taken only if its lock is free *and* none of its
 ports is in use by anything else."""
+
 from __future__ import annotations
 
 import fcntl
@@ -13,7 +14,7 @@ from gatemesh.runner.preflight import port_in_use
 from gatemesh.topology import PortPlan
 
 LOCK_DIR = Path(tempfile.gettempdir()) / "gatemesh-port-locks"  # shared with tests/conftest.py
-PREFERRED_BASES = tuple(range(29000, 19999, -1000))   # experiments: from the top, where the tests look last
+PREFERRED_BASES = tuple(range(29000, 19999, -1000))  # experiments: from the top, where the tests look last
 
 
 class PortBaseLock:
@@ -57,13 +58,12 @@ def try_lock(base: int) -> PortBaseLock | None:
 
 def acquire(base: int | None = None, candidates: tuple[int, ...] = PREFERRED_BASES) -> PortBaseLock:
     """Lock ``base`` (or the first free candidate); RuntimeError with a sentence if none is free."""
-    for candidate in ([base] if base is not None else candidates):
+    for candidate in [base] if base is not None else candidates:
         lock = try_lock(candidate)
         if lock is not None:
             return lock
     if base is not None:
-        raise RuntimeError(f"port base {base} is locked by another gatemesh run or has a port in use; "
-                           "pick another --port-base")
-    raise RuntimeError(f"no free port base among {', '.join(map(str, candidates))}; "
-                       "pass a free one with --port-base")
-
+        raise RuntimeError(
+            f"port base {base} is locked by another gatemesh run or has a port in use; pick another --port-base"
+        )
+    raise RuntimeError(f"no free port base among {', '.join(map(str, candidates))}; pass a free one with --port-base")

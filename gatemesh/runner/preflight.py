@@ -1,4 +1,5 @@
 """Checks before anything starts: is Toxiproxy installed, is every planned port free?"""
+
 from __future__ import annotations
 
 import errno

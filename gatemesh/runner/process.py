@@ -7,6 +7,7 @@ thread that started it dies, even if that thread's process was SIGKILLed. Start 
 from one long-lived thread (the main thread); a child started from a short-lived worker
 thread would die with that thread.
 """
+
 from __future__ import annotations
 
 import ctypes

@@ -9,6 +9,7 @@
 Synchronous and single-threaded by design: call it from one long-lived thread (see
 ``process.py`` for why). Every component's output goes to ``<log_dir>/<name>.log``.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,9 +34,9 @@ from .webclient import HttpError, is_healthy, json_request
 
 Progress = Callable[[str], None]
 
-STOP_GRACE_S = 5.0        # SIGTERM → SIGKILL, for the whole topology
-POLL_INTERVAL_S = 0.05    # between two rounds of health checks
-HEALTH_TIMEOUT_S = 0.5    # one health request
+STOP_GRACE_S = 5.0  # SIGTERM → SIGKILL, for the whole topology
+POLL_INTERVAL_S = 0.05  # between two rounds of health checks
+HEALTH_TIMEOUT_S = 0.5  # one health request
 LABELS = {
     "toxiproxy": "Toxiproxy",
     "controlplane": "control plane",
@@ -206,8 +207,9 @@ class ProcessRunner:
             self.topology = new
         if added:
             say(f"adding {', '.join(c.name for c in added if c.kind == SERVICE)}")
-            probe = replace(new, components=tuple(added),
-                            proxies=tuple(p for p in new.proxies if p.name not in old_proxies))
+            probe = replace(
+                new, components=tuple(added), proxies=tuple(p for p in new.proxies if p.name not in old_proxies)
+            )
             preflight.check_ports(probe)
             self.topology = new
             try:
@@ -226,8 +228,7 @@ class ProcessRunner:
                     self._toxiproxy.delete(p.name)
                 self.topology = old
                 raise
-        return {"service": service, "count": n,
-                "added": [c.name for c in added], "removed": [c.name for c in removed]}
+        return {"service": service, "count": n, "added": [c.name for c in added], "removed": [c.name for c in removed]}
 
     # ------------------------------------------------------------------ status
 
@@ -257,9 +258,7 @@ class ProcessRunner:
     def _child(self, name: str) -> Child:
         child = self.children.get(name)
         if child is None:
-            raise RunnerError(
-                f"no component named {name!r}; the components are: {', '.join(self.children) or 'none'}"
-            )
+            raise RunnerError(f"no component named {name!r}; the components are: {', '.join(self.children) or 'none'}")
         return child
 
     def _describe(self, child: Child) -> dict[str, Any]:

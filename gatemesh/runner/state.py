@@ -8,6 +8,7 @@ file per component), and the run's files (``gateway.json``, ``orders.sqlite3``).
 ``<home>`` is ``$GATEMESH_HOME`` if set, else the gatemesh checkout (where
 ``pyproject.toml`` is), else the current directory.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,9 +43,7 @@ def runs_root() -> Path:
 
 def run_dir(name: str) -> Path:
     if not _NAME.match(name or ""):
-        raise RunnerError(
-            f"bad run name {name!r}: use letters, digits, '.', '_' or '-' (at most 64), e.g. --name demo"
-        )
+        raise RunnerError(f"bad run name {name!r}: use letters, digits, '.', '_' or '-' (at most 64), e.g. --name demo")
     return runs_root() / name
 
 

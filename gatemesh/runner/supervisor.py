@@ -17,6 +17,7 @@ for it to come back, and the ``restart controlplane`` asked for meanwhile waited
 behind the scale). Jobs that touch a component in common run one after the other, in the
 order they were asked for (``jobs.Dispatcher``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -127,7 +128,9 @@ class Supervisor:
                 self.save(status="failed", error=str(e), log_tail=e.log_tail, component=e.component)
                 return 1
             except _Stop:
-                self.save(status="stopped", error="the topology was stopped while starting (by gatemesh down or a signal)")
+                self.save(
+                    status="stopped", error="the topology was stopped while starting (by gatemesh down or a signal)"
+                )
                 return 0
             self.phase = "running"
             self.save(status="running")
@@ -266,8 +269,9 @@ def _handler(sup: Supervisor) -> type[BaseHTTPRequestHandler]:
                     assert runner is not None
                     # A scale touches the service's instances and sidecars (it may remove
                     # some), not the control plane it waits on.
-                    keys = frozenset({f"scale:{service}", *(c.name for c in runner.topology.components
-                                                            if c.service == service)})
+                    keys = frozenset(
+                        {f"scale:{service}", *(c.name for c in runner.topology.components if c.service == service)}
+                    )
                     self._reply(200, sup.submit(lambda: runner.scale(service, count), keys, f"scale {service}"))
                 else:
                     self._reply(404, {"error": f"no such path {self.path}"})

@@ -7,6 +7,7 @@ toxiproxy-python keeps the API address in a class-level global (``APIConsumer.ho
 one server's address and sets the global under a process-wide lock around every call,
 so several topologies (several clients) can be driven from one process safely.
 """
+
 from __future__ import annotations
 
 import threading
@@ -93,8 +94,9 @@ class ToxiproxyClient:
     def add_toxic(self, proxy: str, name: str, toxic: Toxic) -> None:
         p = self.proxy(proxy)
         with self._api(f"add {toxic.kind} to {proxy}"):
-            p.add_toxic(name=name, type=toxic.kind, stream=toxic.stream, toxicity=toxic.toxicity,
-                        attributes=toxic.attributes())
+            p.add_toxic(
+                name=name, type=toxic.kind, stream=toxic.stream, toxicity=toxic.toxicity, attributes=toxic.attributes()
+            )
 
     def remove_toxic(self, proxy: str, name: str) -> bool:
         """True if it was there."""

@@ -1,4 +1,5 @@
 """Tiny blocking HTTP helpers (stdlib only) for health checks and admin APIs."""
+
 from __future__ import annotations
 
 import http.client
@@ -42,8 +43,14 @@ def request(
         conn.close()
 
 
-def json_request(method: str, url: str, body: Any = None, timeout_s: float = 2.0,
-                 headers: dict[str, str] | None = None, ok: tuple[int, ...] = (200, 201, 202, 204)) -> Any:
+def json_request(
+    method: str,
+    url: str,
+    body: Any = None,
+    timeout_s: float = 2.0,
+    headers: dict[str, str] | None = None,
+    ok: tuple[int, ...] = (200, 201, 202, 204),
+) -> Any:
     status, raw = request(method, url, body, timeout_s, headers)
     if status not in ok:
         raise HttpError(status, raw.decode(errors="replace"))

@@ -19,6 +19,7 @@ A test injects a fault, sends load, counts at the instance, and asserts both arm
 
 See docs/workshop/writing-a-chaos-test.md.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,7 +33,7 @@ import pytest
 from gatemesh.runner import portlock
 from gatemesh.workshop import LabContext, reset_all
 
-START_TIMEOUT_S = 120   # `gatemesh up` on a loaded laptop; it reports progress and fails with a sentence on its own
+START_TIMEOUT_S = 120  # `gatemesh up` on a loaded laptop; it reports progress and fails with a sentence on its own
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -52,13 +53,27 @@ def gatemesh(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     name = f"pytest-{os.getpid()}"
     lock = portlock.acquire()
     old_home = os.environ.get("GATEMESH_HOME")
-    os.environ["GATEMESH_HOME"] = str(home)   # this run's state lives in the test's own folder
+    os.environ["GATEMESH_HOME"] = str(home)  # this run's state lives in the test's own folder
     cli = [sys.executable, "-m", "gatemesh.cli"]
     try:
-        up = subprocess.run([*cli, "up", "--detach", "--name", name, "--port-base", str(lock.base),
-                             "--topology", request.config.getoption("--gatemesh-topology")],
-                            capture_output=True, text=True, timeout=START_TIMEOUT_S, stdin=subprocess.DEVNULL,
-                            cwd=Path.cwd())
+        up = subprocess.run(
+            [
+                *cli,
+                "up",
+                "--detach",
+                "--name",
+                name,
+                "--port-base",
+                str(lock.base),
+                "--topology",
+                request.config.getoption("--gatemesh-topology"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=START_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+            cwd=Path.cwd(),
+        )
         if up.returncode != 0:
             pytest.fail(f"gatemesh up failed: {(up.stderr or up.stdout).strip()}", pytrace=False)
         demo = Demo(name)

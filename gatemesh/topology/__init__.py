@@ -20,6 +20,7 @@ Rendering a topology elsewhere (docker compose), from the same data:
 - every address uses ``PortPlan.host`` (127.0.0.1): containers sharing one network
   namespace can use the command lines unchanged.
 """
+
 from .apis import CATALOG_ONLY_KEY, DEMO_API_KEY
 from .build import DEFAULT_TOPOLOGY, TOPOLOGIES, Layout, build_topology, rescale
 from .counts import DEFAULT_COUNTS, SERVICES, parse_scale, resolve_counts

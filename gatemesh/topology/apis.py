@@ -3,6 +3,7 @@
 The same keys and rate limit go to the gateway (``edge``, ``edge-mesh``) and to the
 control plane's ``/v1/apimgmt`` for the ``--expose`` sidecar (``sidecar-gateway``).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -15,8 +16,8 @@ CATALOG_ONLY_KEY = "catalog-only-key"  # shows 403: a valid key lacking the rout
 # patterns and not the key: the largest, 50 Locust users at the shortest 0.1 s think time,
 # sends at most 500 requests/s (issue 12: at 100/s a 30-user shop run got 21% rate-limited).
 # Rate limiting is still shown on purpose with a flood, or a key of its own (docs/contracts.md).
-DEFAULT_RATE_PER_S = 500.0   # sustained requests per second per key
-DEFAULT_BURST = 1000         # requests a key may send at once after idling: 2 s at the rate
+DEFAULT_RATE_PER_S = 500.0  # sustained requests per second per key
+DEFAULT_BURST = 1000  # requests a key may send at once after idling: 2 s at the rate
 
 #: Path each service's collection lives under; the gateway route /api/<service> maps here.
 SERVICE_PATHS = {
@@ -31,10 +32,7 @@ SERVICE_PATHS = {
 
 def routes() -> list[dict[str, str]]:
     """One route per service: ``/api/<service>`` → ``<service>`` with the prefix rewritten."""
-    return [
-        {"name": s, "prefix": f"/api/{s}", "service": s, "rewrite": SERVICE_PATHS[s]}
-        for s in SERVICES
-    ]
+    return [{"name": s, "prefix": f"/api/{s}", "service": s, "rewrite": SERVICE_PATHS[s]} for s in SERVICES]
 
 
 def apimgmt(api_key: str, rate_per_s: float, burst: int) -> dict[str, Any]:

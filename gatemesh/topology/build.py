@@ -19,6 +19,7 @@ to an instance crosses its proxy. Without sidecars the proxy forwards to the app
 app registers itself; with sidecars it forwards to the sidecar's inbound port and the
 sidecar registers the instance.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,10 +52,10 @@ DEFAULT_TTL_S = 3  # registration TTL; heartbeats renew it well within
 @dataclass(frozen=True)
 class Layout:
     description: str
-    sidecars: bool          # one sidecar per instance, fronted by the instance's proxy
-    gateway: bool           # an API gateway at the edge
+    sidecars: bool  # one sidecar per instance, fronted by the instance's proxy
+    gateway: bool  # an API gateway at the edge
     internal_listener: bool  # the gateway also routes east-west calls (apps' --outbound)
-    expose: bool            # storefront's sidecars apply API management
+    expose: bool  # storefront's sidecars apply API management
 
 
 TOPOLOGIES: Mapping[str, Layout] = {
@@ -67,7 +68,7 @@ TOPOLOGIES: Mapping[str, Layout] = {
 }
 DEFAULT_TOPOLOGY = "edge-mesh"
 EXPOSED_SERVICE = "storefront"  # the service a client enters through without a gateway
-ORDERS_DB = "orders.sqlite3"    # shared by every orders instance, in the run directory
+ORDERS_DB = "orders.sqlite3"  # shared by every orders instance, in the run directory
 GATEWAY_CONFIG = "gateway.json"
 
 
@@ -89,8 +90,7 @@ def build_topology(
         raise TopologyError(f"unknown topology {name!r}; choose one of: {', '.join(TOPOLOGIES)}")
     ports = ports or PortPlan()
     counts = resolve_counts(counts)
-    options = {"ttl_s": ttl_s, "api_key": api_key, "rate_per_s": rate_per_s, "burst": burst,
-               "dashboard": dashboard}
+    options = {"ttl_s": ttl_s, "api_key": api_key, "rate_per_s": rate_per_s, "burst": burst, "dashboard": dashboard}
     if not (isinstance(ttl_s, (int, float)) and ttl_s > 0):
         raise TopologyError(f"ttl_s must be a positive number of seconds, got {ttl_s!r}")
     ttl = _num(ttl_s)
@@ -115,8 +115,14 @@ def build_topology(
             # Policies survive a control-plane restart in the state file; for 2 s after a
             # restart, watches are refused so proxies keep their endpoints while the
             # instances re-register (they heartbeat every ttl/3 = 1 s).
-            args=("--port", str(ports.controlplane), "--state-file", f"{RUN_DIR}/controlplane-state.json",
-                  "--warmup-s", "2"),
+            args=(
+                "--port",
+                str(ports.controlplane),
+                "--state-file",
+                f"{RUN_DIR}/controlplane-state.json",
+                "--warmup-s",
+                "2",
+            ),
             health_url=cp_url + "/health",
             listen={"port": ports.controlplane},
             group=START_GROUPS[CONTROLPLANE],
@@ -158,14 +164,22 @@ def build_topology(
             proxies.append(Proxy(name=instance, listen=advertise, upstream=upstream))
             if layout.sidecars:
                 sidecar_args = [
-                    "--service", service,
-                    "--instance", instance,
-                    "--app", ports.address(slot["app"]),
-                    "--inbound-port", str(slot["sidecar_inbound"]),
-                    "--outbound-port", str(slot["sidecar_outbound"]),
-                    "--advertise", advertise,
-                    "--control-plane", cp_url,
-                    "--ttl-s", ttl,
+                    "--service",
+                    service,
+                    "--instance",
+                    instance,
+                    "--app",
+                    ports.address(slot["app"]),
+                    "--inbound-port",
+                    str(slot["sidecar_inbound"]),
+                    "--outbound-port",
+                    str(slot["sidecar_outbound"]),
+                    "--advertise",
+                    advertise,
+                    "--control-plane",
+                    cp_url,
+                    "--ttl-s",
+                    ttl,
                 ]
                 if layout.expose and service == EXPOSED_SERVICE:
                     sidecar_args.append("--expose")

@@ -1,4 +1,5 @@
 """Services, their default instance counts, and ``--scale catalog=5`` parsing."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -35,9 +36,7 @@ def check_count(service: str, n: object) -> None:
     if service not in SERVICES:
         raise TopologyError(f"unknown service {service!r}; the services are: {', '.join(SERVICES)}")
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_INSTANCES:
-        raise TopologyError(
-            f"instance count for {service} must be a whole number from 1 to {MAX_INSTANCES}, got {n!r}"
-        )
+        raise TopologyError(f"instance count for {service} must be a whole number from 1 to {MAX_INSTANCES}, got {n!r}")
 
 
 def parse_scale(specs: Iterable[str]) -> dict[str, int]:
@@ -56,9 +55,7 @@ def parse_scale(specs: Iterable[str]) -> dict[str, int]:
             try:
                 n = int(value)
             except ValueError:
-                raise TopologyError(
-                    f"bad scale {item!r}: the count must be a whole number, e.g. catalog=5"
-                ) from None
+                raise TopologyError(f"bad scale {item!r}: the count must be a whole number, e.g. catalog=5") from None
             check_count(service, n)
             counts[service] = n
     return counts

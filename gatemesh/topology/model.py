@@ -7,6 +7,7 @@ runner (``gatemesh.runner``) starts exactly this; a compose generator can render
 same data as services. Paths inside the run directory are written ``{run_dir}/...``
 and filled in by whoever runs the topology (``Component.command``).
 """
+
 from __future__ import annotations
 
 import json
@@ -36,18 +37,18 @@ START_GROUPS = {TOXIPROXY: 0, CONTROLPLANE: 1, SERVICE: 2, SIDECAR: 3, GATEWAY: 
 class Component:
     """One process of a topology."""
 
-    name: str                      # unique in the topology: catalog-1, sidecar-catalog-1, gateway
-    kind: str                      # toxiproxy | controlplane | service | sidecar | gateway | dashboard
-    args: tuple[str, ...]          # arguments after ``python -m <module>`` or the program
-    health_url: str                # 200 here means ready (Toxiproxy: /version)
-    listen: Mapping[str, int]      # role -> port, e.g. {"port": 18000} or {"inbound": .., "outbound": ..}
-    group: int                     # start group, see START_GROUPS
-    module: str | None = None      # Python components: the module run with ``python -m``
-    program: str | None = None     # other components: the executable (toxiproxy-server)
-    service: str | None = None     # the sample service this belongs to (apps and sidecars)
-    instance: str | None = None    # the instance id (apps and sidecars): catalog-1
-    address: str | None = None     # host:port other parts dial to reach it (its Toxiproxy proxy)
-    proxy: str | None = None       # name of the Toxiproxy proxy in front of it
+    name: str  # unique in the topology: catalog-1, sidecar-catalog-1, gateway
+    kind: str  # toxiproxy | controlplane | service | sidecar | gateway | dashboard
+    args: tuple[str, ...]  # arguments after ``python -m <module>`` or the program
+    health_url: str  # 200 here means ready (Toxiproxy: /version)
+    listen: Mapping[str, int]  # role -> port, e.g. {"port": 18000} or {"inbound": .., "outbound": ..}
+    group: int  # start group, see START_GROUPS
+    module: str | None = None  # Python components: the module run with ``python -m``
+    program: str | None = None  # other components: the executable (toxiproxy-server)
+    service: str | None = None  # the sample service this belongs to (apps and sidecars)
+    instance: str | None = None  # the instance id (apps and sidecars): catalog-1
+    address: str | None = None  # host:port other parts dial to reach it (its Toxiproxy proxy)
+    proxy: str | None = None  # name of the Toxiproxy proxy in front of it
     env: Mapping[str, str] = field(default_factory=dict)  # extra environment variables
 
     def command(
@@ -71,9 +72,9 @@ class Component:
 class Proxy:
     """A Toxiproxy proxy: the wire into one instance, named after it."""
 
-    name: str       # the instance id: catalog-1
-    listen: str     # host:port Toxiproxy listens on (what the registry hands out)
-    upstream: str   # host:port it forwards to (the app, or the app's sidecar inbound)
+    name: str  # the instance id: catalog-1
+    listen: str  # host:port Toxiproxy listens on (what the registry hands out)
+    upstream: str  # host:port it forwards to (the app, or the app's sidecar inbound)
 
     def to_api(self) -> dict[str, Any]:
         """The body of Toxiproxy's ``POST /proxies``."""
@@ -84,9 +85,9 @@ class Proxy:
 class Endpoints:
     """Where a client (or a test) talks to the running topology."""
 
-    entry: str                 # the URL a client starts from (gateway, or a storefront sidecar)
-    gateway: str | None        # the gateway's edge listener, None without a gateway
-    storefront: str            # base URL that answers GET /products/{id} with a composed page
+    entry: str  # the URL a client starts from (gateway, or a storefront sidecar)
+    gateway: str | None  # the gateway's edge listener, None without a gateway
+    storefront: str  # base URL that answers GET /products/{id} with a composed page
     controlplane: str
     toxiproxy_api: str
     dashboard: str | None = None  # the live dashboard's page
@@ -97,13 +98,13 @@ class Topology:
     name: str
     ports: PortPlan
     counts: Mapping[str, int]
-    options: Mapping[str, Any]            # what build_topology was given besides name/ports/counts
-    components: tuple[Component, ...]     # in start order
+    options: Mapping[str, Any]  # what build_topology was given besides name/ports/counts
+    components: tuple[Component, ...]  # in start order
     proxies: tuple[Proxy, ...]
     endpoints: Endpoints
-    api_key: str | None                   # the demo key (None when nothing checks keys)
+    api_key: str | None  # the demo key (None when nothing checks keys)
     gateway_config: Mapping[str, Any] | None  # the gateway's config, also in files["gateway.json"]
-    apimgmt: Mapping[str, Any] | None     # PUT to the control plane's /v1/apimgmt after it is up
+    apimgmt: Mapping[str, Any] | None  # PUT to the control plane's /v1/apimgmt after it is up
     files: Mapping[str, str] = field(default_factory=dict)  # run-dir relative name -> content
 
     def component(self, name: str) -> Component:

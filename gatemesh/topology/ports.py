@@ -12,6 +12,7 @@ already runs moves. Slots are interleaved across services (slot ``(n-1)*S + k`` 
 instance ``n`` of the ``k``-th of ``S`` services), which keeps the default ports small
 and readable (``catalog-1`` app on 18000, its proxy on 18001).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,14 +28,14 @@ SLOT_SIZE = len(SLOT_ROLES)
 class PortPlan:
     """The ports of one running topology; two plans with disjoint ports run side by side."""
 
-    host: str = "127.0.0.1"       # every component listens and is dialled here
-    gateway: int = 8080           # the edge: API keys, rate limits, routes
+    host: str = "127.0.0.1"  # every component listens and is dialled here
+    gateway: int = 8080  # the edge: API keys, rate limits, routes
     gateway_internal: int = 8081  # east-west listener of the gateway (edge topology)
-    controlplane: int = 8500      # registry + policies
-    toxiproxy: int = 8474         # Toxiproxy's HTTP API (its own default)
-    dashboard: int = 8090         # the live dashboard (next to Locust's 8089)
-    range_start: int = 18000      # first per-instance port
-    range_end: int = 19000        # one past the last per-instance port
+    controlplane: int = 8500  # registry + policies
+    toxiproxy: int = 8474  # Toxiproxy's HTTP API (its own default)
+    dashboard: int = 8090  # the live dashboard (next to Locust's 8089)
+    range_start: int = 18000  # first per-instance port
+    range_end: int = 19000  # one past the last per-instance port
 
     def __post_init__(self) -> None:
         fixed = self.fixed_ports()
@@ -44,9 +45,7 @@ class PortPlan:
         if len(set(fixed.values())) != len(fixed):
             raise TopologyError(f"port plan: the fixed ports must differ, got {fixed}")
         if not (1 <= self.range_start < self.range_end <= 65536):
-            raise TopologyError(
-                f"port plan: instance port range {self.range_start}..{self.range_end - 1} is not valid"
-            )
+            raise TopologyError(f"port plan: instance port range {self.range_start}..{self.range_end - 1} is not valid")
         if self.range_end - self.range_start < SLOT_SIZE:
             raise TopologyError("port plan: the instance port range is too small for one instance")
 

@@ -4,6 +4,7 @@ Brings up the benchmark stack (see stack.py), drives every hop with wrk, prints 
 table with each figure as a ratio to HAProxy from the same run, and stops everything
 it started. Exit status: 0 ok, 1 some hop answered errors, 2 cannot run here.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,7 @@ from .report import legend, summarise, table, with_ratios
 from .stack import BASELINE, HOPS, PROXY_CPU, REPO, WRK_CPU, Hop, Stack
 from .wrk import PACED_CONNECTIONS, SATURATION_CONNECTIONS, run_wrk, write_script
 
-DEFAULT_PORT_BASE = 16000   # below the test suite's 20000.. and the kernel's ephemeral range
+DEFAULT_PORT_BASE = 16000  # below the test suite's 20000.. and the kernel's ephemeral range
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,8 @@ class Plan:
     saturation_s: int
     paced_s: int
     unloaded_s: int
-    rate: int          # target req/s of the paced run
-    paired: bool       # a HAProxy saturation run right before each hop's, for paired ratios
+    rate: int  # target req/s of the paced run
+    paired: bool  # a HAProxy saturation run right before each hop's, for paired ratios
 
     @property
     def delay_ms(self) -> int:
@@ -70,17 +71,23 @@ def saturate(stack: Stack, hop: Hop, script: Path, seconds: int) -> dict[str, An
     """`seconds` of wrk at 32 connections; the hop's req/s and its proxies' CPU per request."""
     pids = stack.pids(hop.proxies)
     cpu0, cores0 = tree_cpu_seconds(pids), core_times()
-    sat = run_wrk(stack.url(hop.port, hop.path), hop.headers, script, connections=SATURATION_CONNECTIONS,
-                  duration_s=seconds)
+    sat = run_wrk(
+        stack.url(hop.port, hop.path), hop.headers, script, connections=SATURATION_CONNECTIONS, duration_s=seconds
+    )
     cpu1, cores1 = tree_cpu_seconds(pids), core_times()
     cpu_s = cpu1 - cpu0
     share = cpu_s / sat.duration_s if pids and sat.duration_s else None
     busy = busy_share(cores0, cores1, PROXY_CPU)
-    return {"wrk": sat, "rps": sat.rps, "cpu_us": cpu_s / sat.requests * 1e6 if pids and sat.requests else None,
-            "proxy_cpu_share": share, "proxy_core_busy": busy,
-            # what else ran on the proxies' core meanwhile (other users of a shared machine)
-            "proxy_core_foreign": max(0.0, busy - (share or 0.0)) if busy is not None else None,
-            "wrk_core_busy": busy_share(cores0, cores1, WRK_CPU)}
+    return {
+        "wrk": sat,
+        "rps": sat.rps,
+        "cpu_us": cpu_s / sat.requests * 1e6 if pids and sat.requests else None,
+        "proxy_cpu_share": share,
+        "proxy_core_busy": busy,
+        # what else ran on the proxies' core meanwhile (other users of a shared machine)
+        "proxy_core_foreign": max(0.0, busy - (share or 0.0)) if busy is not None else None,
+        "wrk_core_busy": busy_share(cores0, cores1, WRK_CPU),
+    }
 
 
 def measure(stack: Stack, hop: Hop, script: Path, plan: Plan, reference: Hop | None) -> dict[str, Any]:
@@ -98,17 +105,24 @@ def measure(stack: Stack, hop: Hop, script: Path, plan: Plan, reference: Hop | N
     c1 = run_wrk(url, **load, connections=1, duration_s=plan.unloaded_s)
     paired = {}
     if ref is not None and ref["cpu_us"] and s["cpu_us"] is not None:
-        paired = {"ref_cpu_us": ref["cpu_us"], "ref_rps": ref["rps"], "cpu_vs_ref": s["cpu_us"] / ref["cpu_us"],
-                  "rps_vs_ref": s["rps"] / ref["rps"] if ref["rps"] else None}
+        paired = {
+            "ref_cpu_us": ref["cpu_us"],
+            "ref_rps": ref["rps"],
+            "cpu_vs_ref": s["cpu_us"] / ref["cpu_us"],
+            "rps_vs_ref": s["rps"] / ref["rps"] if ref["rps"] else None,
+        }
     return {
         "proxies": list(hop.proxies),
         **s,
         **paired,
-        "sat_p50_ms": sat.latency_us["p50"] / 1000, "sat_p99_ms": sat.latency_us["p99"] / 1000,
+        "sat_p50_ms": sat.latency_us["p50"] / 1000,
+        "sat_p99_ms": sat.latency_us["p99"] / 1000,
         "paced_rps": paced.rps,
-        "paced_p50_ms": paced.latency_us["p50"] / 1000, "paced_p99_ms": paced.latency_us["p99"] / 1000,
+        "paced_p50_ms": paced.latency_us["p50"] / 1000,
+        "paced_p99_ms": paced.latency_us["p99"] / 1000,
         "c1_rps": c1.rps,
-        "c1_p50_ms": c1.latency_us["p50"] / 1000, "c1_p99_ms": c1.latency_us["p99"] / 1000,
+        "c1_p50_ms": c1.latency_us["p50"] / 1000,
+        "c1_p99_ms": c1.latency_us["p99"] / 1000,
         "errors": sat.failed + paced.failed + c1.failed + (ref["wrk"].failed if ref else 0),
     }
 
@@ -120,6 +134,7 @@ def environment() -> dict[str, Any]:
             return (out.stdout or out.stderr).strip().splitlines()[0]
         except (OSError, IndexError, subprocess.TimeoutExpired):
             return "?"
+
     return {
         "loadavg": os.getloadavg(),
         "cpus": os.cpu_count(),
@@ -133,8 +148,9 @@ def environment() -> dict[str, Any]:
 
 def code_version(code: Path) -> str:
     try:
-        out = subprocess.run(["git", "-C", str(code), "describe", "--always", "--dirty"], capture_output=True,
-                             text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "-C", str(code), "describe", "--always", "--dirty"], capture_output=True, text=True, timeout=5
+        )
         return out.stdout.strip() or str(code)
     except (OSError, subprocess.TimeoutExpired):
         return str(code)
@@ -146,33 +162,50 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", metavar="FILE", help="also write the table (and every sample) as JSON")
     p.add_argument("--rounds", type=int, help="interleaved rounds; each figure is the median (default 3, quick 1)")
     p.add_argument("--rate", type=int, help="target req/s of the paced run (default 2000)")
-    p.add_argument("--port-base", type=int, default=DEFAULT_PORT_BASE, help=f"ports base..base+33 (default {DEFAULT_PORT_BASE})")
+    p.add_argument(
+        "--port-base", type=int, default=DEFAULT_PORT_BASE, help=f"ports base..base+33 (default {DEFAULT_PORT_BASE})"
+    )
     p.add_argument("--only", help="comma-separated hops to run (haproxy and direct are always run)")
     p.add_argument("--keep-logs", metavar="DIR", help="write the processes' logs and configs here")
-    p.add_argument("--code", metavar="DIR", type=Path,
-                   help="run gatemesh's processes from this source tree (e.g. `git worktree add` of an older "
-                        "commit) for a before/after comparison; default: this checkout")
+    p.add_argument(
+        "--code",
+        metavar="DIR",
+        type=Path,
+        help="run gatemesh's processes from this source tree (e.g. `git worktree add` of an older "
+        "commit) for a before/after comparison; default: this checkout",
+    )
     a = p.parse_args(argv)
 
     missing = [t for t in ("wrk", "haproxy", "nginx", "taskset") if shutil.which(t) is None]
     if missing:
-        print(f"bench: error: {', '.join(missing)} not found; install Debian's haproxy nginx wrk (apt-get install)",
-              file=sys.stderr)
+        print(
+            f"bench: error: {', '.join(missing)} not found; install Debian's haproxy nginx wrk (apt-get install)",
+            file=sys.stderr,
+        )
         return 2
     if (os.cpu_count() or 1) < 2:
         print("bench: error: needs 2 CPUs (wrk on one, the proxies on the other)", file=sys.stderr)
         return 2
     plan = QUICK if a.quick else FULL
     if a.rounds or a.rate:
-        plan = Plan(a.rounds or plan.rounds, plan.warmup_s, plan.saturation_s, plan.paced_s, plan.unloaded_s,
-                    a.rate or plan.rate, plan.paired)
+        plan = Plan(
+            a.rounds or plan.rounds,
+            plan.warmup_s,
+            plan.saturation_s,
+            plan.paced_s,
+            plan.unloaded_s,
+            a.rate or plan.rate,
+            plan.paired,
+        )
     hops = HOPS
     if a.only:
         wanted = set(a.only.split(",")) | {"direct", "haproxy"}
         unknown = wanted - {h.name for h in HOPS}
         if unknown:
-            print(f"bench: error: unknown hop(s) {', '.join(sorted(unknown))}; known: {', '.join(h.name for h in HOPS)}",
-                  file=sys.stderr)
+            print(
+                f"bench: error: unknown hop(s) {', '.join(sorted(unknown))}; known: {', '.join(h.name for h in HOPS)}",
+                file=sys.stderr,
+            )
             return 2
         hops = tuple(h for h in HOPS if h.name in wanted)
 
@@ -180,8 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     env = environment()
     env["code"] = code_version(a.code or REPO)
-    print(f"bench: gatemesh {env['code']}; load average {env['loadavg'][0]:.2f} {env['loadavg'][1]:.2f} "
-          f"{env['loadavg'][2]:.2f}; {plan.rounds} round(s); logs in {run_dir}", flush=True)
+    print(
+        f"bench: gatemesh {env['code']}; load average {env['loadavg'][0]:.2f} {env['loadavg'][1]:.2f} "
+        f"{env['loadavg'][2]:.2f}; {plan.rounds} round(s); logs in {run_dir}",
+        flush=True,
+    )
     stack = Stack(a.port_base, run_dir, hops, code=a.code.resolve() if a.code else REPO)
     started = time.monotonic()
     samples: dict[str, list[dict]] = {h.name: [] for h in hops}
@@ -193,15 +229,23 @@ def main(argv: list[str] | None = None) -> int:
         reference = next(h for h in hops if h.name == BASELINE)
         for r in range(plan.rounds):
             for hop in hops:
-                s = measure(stack, hop, script, plan, reference if plan.paired and hop.proxies and hop is not reference
-                            else None)
+                s = measure(
+                    stack,
+                    hop,
+                    script,
+                    plan,
+                    reference if plan.paired and hop.proxies and hop is not reference else None,
+                )
                 samples[hop.name].append(s)
                 cpu = f"{s['cpu_us']:.1f} µs/req" if s["cpu_us"] is not None else "–"
                 pair = f"{s['cpu_vs_ref']:.2f}× HAProxy" if s.get("cpu_vs_ref") is not None else ""
                 other = s.get("proxy_core_foreign")
-                print(f"  round {r + 1} {hop.name:<12} {s['rps']:>9,.0f} req/s  {cpu:>14} {pair:>14}  "
-                      f"c=1 p50 {s['c1_p50_ms']:.3f} ms  other load on core {PROXY_CPU}: "
-                      f"{'–' if other is None else f'{other:.0%}'}  errors {s['errors']}", flush=True)
+                print(
+                    f"  round {r + 1} {hop.name:<12} {s['rps']:>9,.0f} req/s  {cpu:>14} {pair:>14}  "
+                    f"c=1 p50 {s['c1_p50_ms']:.3f} ms  other load on core {PROXY_CPU}: "
+                    f"{'–' if other is None else f'{other:.0%}'}  errors {s['errors']}",
+                    flush=True,
+                )
         memory = {name: memory_kib(proc.pid) for name, proc in stack.procs.items()}
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
@@ -217,18 +261,36 @@ def main(argv: list[str] | None = None) -> int:
     print(table(rows))
     print()
     print(legend())
-    print(f"\nload average before {env['loadavg'][0]:.2f}, after {env['loadavg_after'][0]:.2f}; "
-          f"stack ready in {ready_s:.1f} s; total {time.monotonic() - started:.0f} s")
-    foreign = [x["proxy_core_foreign"] for ss in samples.values() for x in ss
-               if x["proxies"] and x.get("proxy_core_foreign") is not None]
+    print(
+        f"\nload average before {env['loadavg'][0]:.2f}, after {env['loadavg_after'][0]:.2f}; "
+        f"stack ready in {ready_s:.1f} s; total {time.monotonic() - started:.0f} s"
+    )
+    foreign = [
+        x["proxy_core_foreign"]
+        for ss in samples.values()
+        for x in ss
+        if x["proxies"] and x.get("proxy_core_foreign") is not None
+    ]
     if foreign and max(foreign) > 0.10:
-        print(f"bench: note: other processes used up to {max(foreign):.0%} of core {PROXY_CPU} during some "
-              "saturation runs; CPU figures from a shared core read high (paired ratios soften it)")
+        print(
+            f"bench: note: other processes used up to {max(foreign):.0%} of core {PROXY_CPU} during some "
+            "saturation runs; CPU figures from a shared core read high (paired ratios soften it)"
+        )
     errors = {n: r["errors"] for n, r in rows.items() if r["errors"]}
     if a.json:
-        Path(a.json).write_text(json.dumps({"environment": env, "plan": vars(plan) | {"delay_ms": plan.delay_ms},
-                                            "rows": rows, "samples": samples, "memory_kib": memory},
-                                           indent=2, default=str))
+        Path(a.json).write_text(
+            json.dumps(
+                {
+                    "environment": env,
+                    "plan": vars(plan) | {"delay_ms": plan.delay_ms},
+                    "rows": rows,
+                    "samples": samples,
+                    "memory_kib": memory,
+                },
+                indent=2,
+                default=str,
+            )
+        )
     if errors:
         print(f"bench: hops answered errors (non-2xx or socket errors): {errors}", file=sys.stderr)
         return 1

@@ -12,6 +12,7 @@ proxy starts under callgrind, takes a warm-up of requests, the counters are zero
 (`callgrind_control -z`), exactly `n` requests go through over 8 keep-alive connections,
 and the counters are dumped and read.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,7 @@ async def _one_connection(port: int, hop: Hop, n: int, failures: list[bytes]) ->
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     headers = dict(hop.headers)
     headers.setdefault("Host", "bench")
-    request = (f"GET {hop.path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-               + "\r\n").encode()
+    request = (f"GET {hop.path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode()
     try:
         for _ in range(n):
             writer.write(request)
@@ -59,6 +59,7 @@ def drive(port: int, hop: Hop, n: int) -> int:
 
     async def main() -> None:
         await asyncio.gather(*(_one_connection(port, hop, n // CONNECTIONS, failures) for _ in range(CONNECTIONS)))
+
     asyncio.run(main())
     return len(failures)
 
@@ -90,8 +91,7 @@ def measure(hop: Hop, n: int, base: int, code: Path, run: Path) -> dict:
             raise RuntimeError(f"{hop.name}: callgrind wrote no dump")
         total = read_total(dumps[-1])
         done = n // CONNECTIONS * CONNECTIONS
-        return {"hop": hop.name, "requests": done, "failed": failed, "instructions": total,
-                "per_request": total / done}
+        return {"hop": hop.name, "requests": done, "failed": failed, "instructions": total, "per_request": total / done}
     finally:
         stack.stop()
 
@@ -105,16 +105,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", metavar="FILE")
     a = p.parse_args(argv)
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
-        print("instructions: error: valgrind (with callgrind_control) not found; apt-get install valgrind", file=sys.stderr)
+        print(
+            "instructions: error: valgrind (with callgrind_control) not found; apt-get install valgrind",
+            file=sys.stderr,
+        )
         return 2
     wanted = a.hop.split(",")
     unknown = set(wanted) - set(MEASURABLE)
     if unknown:
-        print(f"instructions: error: unknown hop(s) {', '.join(sorted(unknown))}; known: {', '.join(MEASURABLE)}",
-              file=sys.stderr)
+        print(
+            f"instructions: error: unknown hop(s) {', '.join(sorted(unknown))}; known: {', '.join(MEASURABLE)}",
+            file=sys.stderr,
+        )
         return 2
     try:
-        os.sched_setaffinity(0, {0})   # our driver beside wrk's core, away from the proxy's
+        os.sched_setaffinity(0, {0})  # our driver beside wrk's core, away from the proxy's
     except OSError:
         pass
     code = a.code.resolve() if a.code else REPO
@@ -130,8 +135,11 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             shutil.rmtree(run, ignore_errors=True)
         results.append(r)
-        print(f"{r['hop']:<12} {r['per_request']:>10,.0f} instructions/request "
-              f"({r['requests']} requests, {r['failed']} failed, {time.monotonic() - started:.0f} s)", flush=True)
+        print(
+            f"{r['hop']:<12} {r['per_request']:>10,.0f} instructions/request "
+            f"({r['requests']} requests, {r['failed']} failed, {time.monotonic() - started:.0f} s)",
+            flush=True,
+        )
     if a.json:
         Path(a.json).write_text(json.dumps({"code": str(code), "results": results}, indent=2))
     return 0

@@ -4,6 +4,7 @@ through /proc (CPU time, RSS, PSS).
 Every process is started by `spawn` (a new session, and killed with its parent, see
 gatemesh.runner.process) and stopped by its own PID; nothing is ever stopped by name.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,7 +46,7 @@ def cpu_seconds(pid: int) -> float:
             fields = f.read().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK   # fields 14 and 15 of stat(5)
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of stat(5)
 
 
 def tree_cpu_seconds(pids: Sequence[int]) -> float:
@@ -79,8 +80,9 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-def wait_http(url: str, timeout_s: float, headers: dict[str, str] | None = None,
-              proc: Proc | None = None) -> tuple[int, dict[str, str], bytes]:
+def wait_http(
+    url: str, timeout_s: float, headers: dict[str, str] | None = None, proc: Proc | None = None
+) -> tuple[int, dict[str, str], bytes]:
     """Poll `url` until it answers 200; returns (status, headers, body) or raises RuntimeError."""
     end = time.monotonic() + timeout_s
     last = "no answer"
@@ -103,7 +105,7 @@ def wait_http(url: str, timeout_s: float, headers: dict[str, str] | None = None,
 class Proc:
     name: str
     argv: list[str]
-    cpus: str                     # taskset list, e.g. "1"
+    cpus: str  # taskset list, e.g. "1"
     log: Path
     env: dict[str, str] | None = None
     cwd: Path | None = None
@@ -132,7 +134,7 @@ class Proc:
         p = self.popen
         if p is None or p.poll() is not None:
             return
-        below = descendants(p.pid)[1:]   # nginx workers: ours too, by PID
+        below = descendants(p.pid)[1:]  # nginx workers: ours too, by PID
         p.send_signal(signal.SIGTERM)
         try:
             p.wait(STOP_GRACE_S)

@@ -1,5 +1,6 @@
 """The benchmark's table: every figure of every hop, and each as a ratio to HAProxy's
 figure from the same run."""
+
 from __future__ import annotations
 
 from statistics import median

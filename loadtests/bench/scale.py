@@ -13,6 +13,7 @@ PSS (proportional set size) shares each page among the processes mapping it, so 
 values add up to what the topology really occupies; RSS counts shared libraries once
 per process and so overstates a sum.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,7 +54,7 @@ def warm_up(status: dict[str, Any]) -> int:
 
 def measure(k: int, port_base: int, run_dir: Path) -> dict[str, Any]:
     if k > counts.MAX_INSTANCES:
-        counts.MAX_INSTANCES = k   # see the module docstring
+        counts.MAX_INSTANCES = k  # see the module docstring
     topology = build_topology("edge-mesh", PortPlan.from_base(port_base), {"catalog": k})
     runner = ProcessRunner(topology, run_dir)
     started = time.monotonic()
@@ -72,8 +73,15 @@ def measure(k: int, port_base: int, run_dir: Path) -> dict[str, Any]:
             agg["pss_kib"] += mem["pss_kib"]
             processes.append({"name": inst["name"], "kind": inst["kind"], **mem})
         total = {key: sum(v[key] for v in per_kind.values()) for key in ("count", "rss_kib", "pss_kib")}
-        return {"catalog": k, "startup_s": startup_s, "warmup_ok": warmed, "processes": len(processes),
-                "total": total, "per_kind": dict(per_kind), "detail": processes}
+        return {
+            "catalog": k,
+            "startup_s": startup_s,
+            "warmup_ok": warmed,
+            "processes": len(processes),
+            "total": total,
+            "per_kind": dict(per_kind),
+            "detail": processes,
+        }
     finally:
         runner.stop()
 
@@ -94,8 +102,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"scale: error: {exc}", file=sys.stderr)
             return 2
         results.append(r)
-        print(f"  {r['processes']} processes, up in {r['startup_s']:.1f} s, "
-              f"PSS {r['total']['pss_kib'] / 1024:.0f} MiB, RSS sum {r['total']['rss_kib'] / 1024:.0f} MiB", flush=True)
+        print(
+            f"  {r['processes']} processes, up in {r['startup_s']:.1f} s, "
+            f"PSS {r['total']['pss_kib'] / 1024:.0f} MiB, RSS sum {r['total']['rss_kib'] / 1024:.0f} MiB",
+            flush=True,
+        )
     print()
     print(table(results))
     if a.json:
@@ -106,16 +117,27 @@ def main(argv: list[str] | None = None) -> int:
 def table(results: list[dict[str, Any]]) -> str:
     """Totals, and per kind of process: how many, and the mean RSS / PSS of one."""
     kinds = sorted({k for r in results for k in r["per_kind"]})
-    lines = ["| catalog | processes | start-up s | total PSS MiB | total RSS MiB | "
-             + " | ".join(f"{k}: n, RSS/PSS MiB each" for k in kinds) + " |",
-             "|" + "---|" * (5 + len(kinds))]
+    lines = [
+        "| catalog | processes | start-up s | total PSS MiB | total RSS MiB | "
+        + " | ".join(f"{k}: n, RSS/PSS MiB each" for k in kinds)
+        + " |",
+        "|" + "---|" * (5 + len(kinds)),
+    ]
     for r in results:
-        cells = [str(r["catalog"]), str(r["processes"]), f"{r['startup_s']:.1f}",
-                 f"{r['total']['pss_kib'] / 1024:.0f}", f"{r['total']['rss_kib'] / 1024:.0f}"]
+        cells = [
+            str(r["catalog"]),
+            str(r["processes"]),
+            f"{r['startup_s']:.1f}",
+            f"{r['total']['pss_kib'] / 1024:.0f}",
+            f"{r['total']['rss_kib'] / 1024:.0f}",
+        ]
         for k in kinds:
             v = r["per_kind"].get(k)
-            cells.append("–" if not v else f"{v['count']}: {v['rss_kib'] / 1024 / v['count']:.1f} / "
-                                            f"{v['pss_kib'] / 1024 / v['count']:.1f}")
+            cells.append(
+                "–"
+                if not v
+                else f"{v['count']}: {v['rss_kib'] / 1024 / v['count']:.1f} / {v['pss_kib'] / 1024 / v['count']:.1f}"
+            )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

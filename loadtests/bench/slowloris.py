@@ -15,6 +15,7 @@ every request (the ones a connection cap can refuse). Reported: p50/p99 of the
 keep-alive requests, the new-connection requests' successes, and what the attacker got.
 The attacker runs in its own process so its work does not sit in the measuring loop.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,7 @@ from .stack import HOPS, Stack
 
 MEASURABLE = ("gateway", "sidecar-in")
 KEEPALIVE_CLIENTS, FRESH_CLIENTS = 8, 2
-MAX_REQUESTS_PER_CLIENT = 200_000     # a bound on every loop, besides its time
+MAX_REQUESTS_PER_CLIENT = 200_000  # a bound on every loop, besides its time
 
 
 async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes) -> int:
@@ -48,7 +49,7 @@ async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, r
 async def _normal(port: int, raw: bytes, seconds: float) -> dict:
     lat: list[float] = []
     fresh_ok = fresh_failed = ka_failed = 0
-    why: dict[str, int] = {}   # what the failed keep-alive requests got
+    why: dict[str, int] = {}  # what the failed keep-alive requests got
     end = time.monotonic() + seconds
 
     async def keepalive() -> None:
@@ -96,8 +97,17 @@ async def _normal(port: int, raw: bytes, seconds: float) -> dict:
 
     def pct(p: float) -> float:
         return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 2) if lat else float("nan")
-    return {"requests": len(lat), "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": pct(1.0),
-            "keepalive_failed": ka_failed, "keepalive_failures": why, "fresh_ok": fresh_ok, "fresh_failed": fresh_failed}
+
+    return {
+        "requests": len(lat),
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "max_ms": pct(1.0),
+        "keepalive_failed": ka_failed,
+        "keepalive_failures": why,
+        "fresh_ok": fresh_ok,
+        "fresh_failed": fresh_failed,
+    }
 
 
 def _attack(port: int, kind: str, count: int, seconds: float, out: mp.Queue[dict], delay_s: float = 0.0) -> None:
@@ -153,8 +163,10 @@ def _attack(port: int, kind: str, count: int, seconds: float, out: mp.Queue[dict
                 if i % 200 == 199:
                     await asyncio.sleep(0.05)
             await asyncio.gather(*tasks)
+
         await asyncio.wait_for(ramp(), seconds + 15)
         return stats
+
     out.put(asyncio.run(main()))
 
 
@@ -162,8 +174,9 @@ def run_hop(hop_name: str, base: int, phase_s: float, slow: int, flood: int) -> 
     hop = next(h for h in HOPS if h.name == hop_name)
     run = Path(tempfile.mkdtemp(prefix="gatemesh-slowloris-"))
     stack = Stack(base, run, (hop,))
-    raw = (f"GET {hop.path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in (("Host", "bench"), *hop.headers))
-           + "\r\n").encode()
+    raw = (
+        f"GET {hop.path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in (("Host", "bench"), *hop.headers)) + "\r\n"
+    ).encode()
     result: dict = {"hop": hop_name}
     try:
         stack.start(natives=False, proxies=hop.proxies)
@@ -201,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     if set(wanted) - set(MEASURABLE) or a.phase_s <= 0 or not 0 < a.slow <= 20_000 or not 0 < a.flood <= 20_000:
         p.error(f"--hop is a list of {', '.join(MEASURABLE)}; --phase-s > 0; --slow and --flood in 1..20000")
     import resource
+
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < a.flood + 1000:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, a.flood + 1000), hard))
@@ -215,9 +229,12 @@ def main(argv: list[str] | None = None) -> int:
         for phase in ("quiet", "slowloris", "fd-flood"):
             f = r[phase]
             att = f.get("attacker", {})
-            print(f"{name:<11} {phase:<10} p50 {f['p50_ms']:>6} ms  p99 {f['p99_ms']:>6} ms  max {f['max_ms']:>7} ms  "
-                  f"{f['requests']:>6} keep-alive req ({f['keepalive_failed']} failed {f['keepalive_failures'] or ''})  new-conn {f['fresh_ok']} ok / "
-                  f"{f['fresh_failed']} failed" + (f"  attacker: {att}" if att else ""), flush=True)
+            print(
+                f"{name:<11} {phase:<10} p50 {f['p50_ms']:>6} ms  p99 {f['p99_ms']:>6} ms  max {f['max_ms']:>7} ms  "
+                f"{f['requests']:>6} keep-alive req ({f['keepalive_failed']} failed {f['keepalive_failures'] or ''})  new-conn {f['fresh_ok']} ok / "
+                f"{f['fresh_failed']} failed" + (f"  attacker: {att}" if att else ""),
+                flush=True,
+            )
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=2))
     return 0

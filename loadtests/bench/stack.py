@@ -10,6 +10,7 @@ Ports are `base + offset`. Service names at the control plane:
     bench-out   → the caller sidecar's outbound   (the gateway's way into the mesh for the
                                                   3-proxy chain; Host: bench-mesh picks the target)
 """
+
 from __future__ import annotations
 
 import json
@@ -27,51 +28,127 @@ REPO = Path(__file__).resolve().parents[2]
 WRK_CPU, PROXY_CPU = "0", "1"
 API_KEY = "bench-key"
 # A small JSON document, like one catalog product.
-BACKEND_BODY = '{"id":1,"name":"Walnut desk lamp","description":"A small lamp for a desk","price":39.5,"instance":"nginx"}'
-TTL_S = 300.0          # the control plane's maximum; a heartbeat thread renews it
+BACKEND_BODY = (
+    '{"id":1,"name":"Walnut desk lamp","description":"A small lamp for a desk","price":39.5,"instance":"nginx"}'
+)
+TTL_S = 300.0  # the control plane's maximum; a heartbeat thread renews it
 
 PORTS = {  # offset from --port-base
-    "backend": 0, "haproxy": 1, "nginx": 2, "controlplane": 10,
-    "haproxy2-a": 3, "haproxy2-b": 4, "haproxy3-a": 5, "haproxy3-b": 6, "haproxy3-c": 7,
-    "gateway": 20, "gateway-key": 21,
-    "callee-in": 30, "callee-out": 31, "caller-in": 32, "caller-out": 33,
+    "backend": 0,
+    "haproxy": 1,
+    "nginx": 2,
+    "controlplane": 10,
+    "haproxy2-a": 3,
+    "haproxy2-b": 4,
+    "haproxy3-a": 5,
+    "haproxy3-b": 6,
+    "haproxy3-c": 7,
+    "gateway": 20,
+    "gateway-key": 21,
+    "callee-in": 30,
+    "callee-out": 31,
+    "caller-in": 32,
+    "caller-out": 33,
 }
 
 
 @dataclass(frozen=True)
 class Hop:
     name: str
-    what: str                      # one line for the table's legend
-    port: str                      # entry point (key of PORTS)
+    what: str  # one line for the table's legend
+    port: str  # entry point (key of PORTS)
     path: str
-    proxies: tuple[str, ...]       # processes whose CPU is charged to this row
+    proxies: tuple[str, ...]  # processes whose CPU is charged to this row
     headers: tuple[tuple[str, str], ...] = ()
-    expect_attempts: str | None = None   # X-Gatemesh-Attempts the answer must carry (checks the route)
+    expect_attempts: str | None = None  # X-Gatemesh-Attempts the answer must carry (checks the route)
 
 
 HOPS: tuple[Hop, ...] = (
     Hop("direct", "wrk → nginx backend (no proxy)", "backend", "/api/bench/1", ()),
-    Hop("haproxy", "HAProxy 2.6, HTTP mode, keep-alive to the backend, X-Forwarded-For", "haproxy", "/api/bench/1", ("haproxy",)),
+    Hop(
+        "haproxy",
+        "HAProxy 2.6, HTTP mode, keep-alive to the backend, X-Forwarded-For",
+        "haproxy",
+        "/api/bench/1",
+        ("haproxy",),
+    ),
     Hop("nginx", "nginx reverse proxy, upstream keepalive, X-Forwarded-For", "nginx", "/api/bench/1", ("nginx",)),
-    Hop("haproxy×2", "two HAProxies in a row: the native cost of a two-proxy path", "haproxy2-a", "/api/bench/1",
-        ("haproxy2-a", "haproxy2-b")),
-    Hop("haproxy×3", "three HAProxies in a row: the native cost of a three-proxy path", "haproxy3-a", "/api/bench/1",
-        ("haproxy3-a", "haproxy3-b", "haproxy3-c")),
-    Hop("gateway", "gatemesh gateway, default patterns, API management off", "gateway", "/api/bench/1", ("gateway",),
-        expect_attempts="gateway=1"),
-    Hop("gateway+key", "gatemesh gateway, default patterns, API key + rate limit checked", "gateway-key", "/api/bench/1",
-        ("gateway-key",), (("X-Api-Key", API_KEY),), "gateway=1"),
-    Hop("sidecar-out", "one sidecar, outbound side (Host-routed, default mesh patterns) → backend", "caller-out",
-        "/api/bench/1", ("caller",), (("Host", "bench"),), "sidecar:client-1=1"),
-    Hop("sidecar-in", "one sidecar, inbound side (deadline only) → backend", "callee-in", "/api/bench/1",
-        ("callee",), (), "sidecar:bench-mesh-1=1"),
-    Hop("sidecar-pair", "caller sidecar outbound → callee sidecar inbound → backend", "caller-out", "/api/bench/1",
-        ("caller", "callee"), (("Host", "bench-mesh"),), "sidecar:client-1=1, sidecar:bench-mesh-1=1"),
-    Hop("edge-mesh", "gateway (key) → callee sidecar inbound → backend", "gateway-key", "/api/mesh/1",
-        ("gateway-key", "callee"), (("X-Api-Key", API_KEY),), "gateway=1, sidecar:bench-mesh-1=1"),
-    Hop("edge-mesh-3", "gateway (key) → caller sidecar outbound → callee sidecar inbound → backend", "gateway-key",
-        "/api/mesh3/1", ("gateway-key", "caller", "callee"), (("X-Api-Key", API_KEY), ("Host", "bench-mesh")),
-        "gateway=1, sidecar:client-1=1, sidecar:bench-mesh-1=1"),
+    Hop(
+        "haproxy×2",
+        "two HAProxies in a row: the native cost of a two-proxy path",
+        "haproxy2-a",
+        "/api/bench/1",
+        ("haproxy2-a", "haproxy2-b"),
+    ),
+    Hop(
+        "haproxy×3",
+        "three HAProxies in a row: the native cost of a three-proxy path",
+        "haproxy3-a",
+        "/api/bench/1",
+        ("haproxy3-a", "haproxy3-b", "haproxy3-c"),
+    ),
+    Hop(
+        "gateway",
+        "gatemesh gateway, default patterns, API management off",
+        "gateway",
+        "/api/bench/1",
+        ("gateway",),
+        expect_attempts="gateway=1",
+    ),
+    Hop(
+        "gateway+key",
+        "gatemesh gateway, default patterns, API key + rate limit checked",
+        "gateway-key",
+        "/api/bench/1",
+        ("gateway-key",),
+        (("X-Api-Key", API_KEY),),
+        "gateway=1",
+    ),
+    Hop(
+        "sidecar-out",
+        "one sidecar, outbound side (Host-routed, default mesh patterns) → backend",
+        "caller-out",
+        "/api/bench/1",
+        ("caller",),
+        (("Host", "bench"),),
+        "sidecar:client-1=1",
+    ),
+    Hop(
+        "sidecar-in",
+        "one sidecar, inbound side (deadline only) → backend",
+        "callee-in",
+        "/api/bench/1",
+        ("callee",),
+        (),
+        "sidecar:bench-mesh-1=1",
+    ),
+    Hop(
+        "sidecar-pair",
+        "caller sidecar outbound → callee sidecar inbound → backend",
+        "caller-out",
+        "/api/bench/1",
+        ("caller", "callee"),
+        (("Host", "bench-mesh"),),
+        "sidecar:client-1=1, sidecar:bench-mesh-1=1",
+    ),
+    Hop(
+        "edge-mesh",
+        "gateway (key) → callee sidecar inbound → backend",
+        "gateway-key",
+        "/api/mesh/1",
+        ("gateway-key", "callee"),
+        (("X-Api-Key", API_KEY),),
+        "gateway=1, sidecar:bench-mesh-1=1",
+    ),
+    Hop(
+        "edge-mesh-3",
+        "gateway (key) → caller sidecar outbound → callee sidecar inbound → backend",
+        "gateway-key",
+        "/api/mesh3/1",
+        ("gateway-key", "caller", "callee"),
+        (("X-Api-Key", API_KEY), ("Host", "bench-mesh")),
+        "gateway=1, sidecar:client-1=1, sidecar:bench-mesh-1=1",
+    ),
 )
 BASELINE = "haproxy"
 GATEMESH_PROXIES = ("gateway", "gateway-key", "callee", "caller")
@@ -84,8 +161,10 @@ def nginx_conf(run: Path, port: int, body: str | None = None, upstream: int | No
         up = ""
     else:
         up = f"upstream b {{ server 127.0.0.1:{upstream}; keepalive 128; keepalive_requests 100000000; }}"
-        location = ("proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection \"\"; "
-                    "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;")
+        location = (
+            'proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; '
+            "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;"
+        )
     return f"""
 worker_processes 1;
 daemon off;
@@ -129,10 +208,15 @@ backend be
 
 def gateway_conf(base: int, port: int, with_key: bool) -> dict:
     """The default edge-mesh gateway config (composition on, default policies), with our routes."""
-    apimgmt = ({"keys": {API_KEY: {"routes": ["*"]}},
-                # checked on every request, never throttling the benchmark
-                "rate_limit": {"enabled": True, "rate_per_s": 1e9, "burst": 1_000_000_000}}
-               if with_key else {"enabled": False})
+    apimgmt = (
+        {
+            "keys": {API_KEY: {"routes": ["*"]}},
+            # checked on every request, never throttling the benchmark
+            "rate_limit": {"enabled": True, "rate_per_s": 1e9, "burst": 1_000_000_000},
+        }
+        if with_key
+        else {"enabled": False}
+    )
     return {
         "listen": f"127.0.0.1:{port}",
         "control_plane": f"http://127.0.0.1:{base + PORTS['controlplane']}",
@@ -155,7 +239,7 @@ class Stack:
         self.base = base
         self.run = run
         self.hops = hops
-        self.code = code   # the source tree gatemesh's processes run from (another checkout: a before/after run)
+        self.code = code  # the source tree gatemesh's processes run from (another checkout: a before/after run)
         self.procs: dict[str, Proc] = {}
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
@@ -179,14 +263,16 @@ class Stack:
         path.write_text(conf)
         return self._proc(name, ["nginx", "-p", str(self.run), "-e", "stderr", "-c", str(path)], cpus)
 
-    def start(self, *, natives: bool = True, proxies: tuple[str, ...] = GATEMESH_PROXIES,
-              wrap: tuple[str, ...] = ()) -> None:
+    def start(
+        self, *, natives: bool = True, proxies: tuple[str, ...] = GATEMESH_PROXIES, wrap: tuple[str, ...] = ()
+    ) -> None:
         """Start the backend, the control plane, HAProxy and nginx (`natives`) and the
         gatemesh `proxies`, each of those under the `wrap` command if given (valgrind)."""
         busy = [k for k in PORTS if not port_free(self.port(k))]
         if busy:
-            raise RuntimeError(f"ports in use: {', '.join(f'{k}={self.port(k)}' for k in busy)}; "
-                               "choose another --port-base")
+            raise RuntimeError(
+                f"ports in use: {', '.join(f'{k}={self.port(k)}' for k in busy)}; choose another --port-base"
+            )
         b = self.base
         py = [*wrap, sys.executable]
         cp = self.url("controlplane")
@@ -197,8 +283,11 @@ class Stack:
                 for name, nxt in zip(chain, chain[1:] + ["backend"], strict=False):
                     (self.run / f"{name}.cfg").write_text(haproxy_conf(self.port(name), self.port(nxt)))
                     self._proc(name, ["haproxy", "-db", "-f", str(self.run / f"{name}.cfg")], PROXY_CPU)
-        self._proc("controlplane", [sys.executable, "-m", "mesh.controlplane", "--port", str(self.port("controlplane"))],
-                   WRK_CPU)
+        self._proc(
+            "controlplane",
+            [sys.executable, "-m", "mesh.controlplane", "--port", str(self.port("controlplane"))],
+            WRK_CPU,
+        )
         wait_http(cp + "/health", 20, proc=self.procs["controlplane"])
         self.register("bench", "bench-1", self.port("backend"))
         self.register("bench-out", "client-1-out", self.port("caller-out"))
@@ -208,21 +297,46 @@ class Stack:
                 conf.write_text(json.dumps(gateway_conf(b, self.port(name), with_key), indent=2))
                 self._proc(name, [*py, "-m", "gateway", "--config", str(conf)], PROXY_CPU)
         for name, service, instance, inbound, outbound in (
-                ("callee", "bench-mesh", "bench-mesh-1", "callee-in", "callee-out"),
-                ("caller", "bench-client", "client-1", "caller-in", "caller-out")):
+            ("callee", "bench-mesh", "bench-mesh-1", "callee-in", "callee-out"),
+            ("caller", "bench-client", "client-1", "caller-in", "caller-out"),
+        ):
             if name in proxies:
-                self._proc(name, [*py, "-m", "mesh.sidecar", "--service", service, "--instance", instance,
-                                  "--app", f"127.0.0.1:{self.port('backend')}",
-                                  "--inbound-port", str(self.port(inbound)), "--outbound-port", str(self.port(outbound)),
-                                  "--advertise", f"127.0.0.1:{self.port(inbound)}", "--control-plane", cp,
-                                  "--ttl-s", "30"], PROXY_CPU)
+                self._proc(
+                    name,
+                    [
+                        *py,
+                        "-m",
+                        "mesh.sidecar",
+                        "--service",
+                        service,
+                        "--instance",
+                        instance,
+                        "--app",
+                        f"127.0.0.1:{self.port('backend')}",
+                        "--inbound-port",
+                        str(self.port(inbound)),
+                        "--outbound-port",
+                        str(self.port(outbound)),
+                        "--advertise",
+                        f"127.0.0.1:{self.port(inbound)}",
+                        "--control-plane",
+                        cp,
+                        "--ttl-s",
+                        "30",
+                    ],
+                    PROXY_CPU,
+                )
         self._beat = threading.Thread(target=self._heartbeat, name="bench-heartbeat", daemon=True)
         self._beat.start()
 
     def register(self, service: str, instance: str, port: int) -> None:
         body = json.dumps({"address": f"127.0.0.1:{port}", "ttl_s": TTL_S}).encode()
-        req = urllib.request.Request(self.url("controlplane", f"/v1/services/{service}/instances/{instance}"),
-                                     data=body, method="PUT", headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.url("controlplane", f"/v1/services/{service}/instances/{instance}"),
+            data=body,
+            method="PUT",
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=5):
             pass
 
@@ -241,8 +355,10 @@ class Stack:
             proc = self.procs.get(hop.proxies[0]) if hop.proxies else self.procs["backend"]
             status, headers, _ = wait_http(self.url(hop.port, hop.path), timeout_s, dict(hop.headers), proc=proc)
             if hop.expect_attempts is not None and headers.get("x-gatemesh-attempts") != hop.expect_attempts:
-                raise RuntimeError(f"hop {hop.name} answered through {headers.get('x-gatemesh-attempts')!r}, "
-                                   f"not {hop.expect_attempts!r}")
+                raise RuntimeError(
+                    f"hop {hop.name} answered through {headers.get('x-gatemesh-attempts')!r}, "
+                    f"not {hop.expect_attempts!r}"
+                )
             seen[hop.name] = headers
         return seen
 

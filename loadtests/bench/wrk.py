@@ -11,6 +11,7 @@ timeout on top):
   sending to the response, not including the delay. The achieved rate is reported;
 - unloaded: one connection, back to back (c=1): the hop's own latency.
 """
+
 from __future__ import annotations
 
 import json
@@ -62,10 +63,28 @@ def write_script(run: Path) -> Path:
     return path
 
 
-def run_wrk(url: str, headers: tuple[tuple[str, str], ...], script: Path, *, connections: int,
-            duration_s: int, delay_ms: int = 0, timeout_s: int = 2) -> WrkResult:
-    argv = ["taskset", "-c", WRK_CPU, "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration_s))}s",
-            f"--timeout={max(1, round(timeout_s))}s", "-s", str(script)]
+def run_wrk(
+    url: str,
+    headers: tuple[tuple[str, str], ...],
+    script: Path,
+    *,
+    connections: int,
+    duration_s: int,
+    delay_ms: int = 0,
+    timeout_s: int = 2,
+) -> WrkResult:
+    argv = [
+        "taskset",
+        "-c",
+        WRK_CPU,
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(duration_s))}s",
+        f"--timeout={max(1, round(timeout_s))}s",
+        "-s",
+        str(script),
+    ]
     for name, value in headers:
         argv += ["-H", f"{name}: {value}"]
     argv.append(url)
@@ -73,7 +92,8 @@ def run_wrk(url: str, headers: tuple[tuple[str, str], ...], script: Path, *, con
     out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=duration_s + timeout_s + 15)
     for line in out.stdout.splitlines():
         if line.startswith(MARK):
-            d = json.loads(line[len(MARK):])
-            return WrkResult(d["requests"], d["duration_us"] / 1e6, d["errors"],
-                             {k: float(v) for k, v in d["latency_us"].items()})
+            d = json.loads(line[len(MARK) :])
+            return WrkResult(
+                d["requests"], d["duration_us"] / 1e6, d["errors"], {k: float(v) for k, v in d["latency_us"].items()}
+            )
     raise RuntimeError(f"wrk gave no result (exit {out.returncode}): {out.stderr.strip() or out.stdout.strip()}")

@@ -5,6 +5,7 @@ sent it. It parses what it receives strictly (llhttp): a request it cannot parse
 as `garbled`, which is a forwarded ambiguity as much as a parsed one. It answers
 `GET /diff/<case>` with the case's raw answer when the case has one, else a short echo.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -72,11 +73,12 @@ class _Conn(asyncio.Protocol):
         raw = ANSWERS.get(name)
         if raw is not None:
             self.transport.write(raw)
-            self.transport.close()   # every raw answer ends the connection (close-delimited ones need it)
+            self.transport.close()  # every raw answer ends the connection (close-delimited ones need it)
             return
         doc = json.dumps({"method": method, "target": target, "body_bytes": len(self.body)}).encode()
-        self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-                             % (len(doc), doc))
+        self.transport.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(doc), doc)
+        )
 
 
 class Origin:

@@ -6,6 +6,7 @@ one connection, sends its bytes (slow ones piece by piece), and reads until the 
 closes, goes quiet after answering, or the cap passes. Everything is on loopback and
 every process is stopped by its PID.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,18 +27,28 @@ from .origin import Origin, Seen
 
 HOST = "diff.test"
 PROXIES = ("gateway", "sidecar", "haproxy", "nginx")
-OFFSETS = {"controlplane": 0, "gateway": 1, "sidecar": 2, "sidecar-out": 3, "haproxy": 4, "nginx": 5,
-           "origin-gateway": 11, "origin-sidecar": 12, "origin-haproxy": 14, "origin-nginx": 15}
-QUIET_S = 0.4        # after an answer, this long without a byte ends the read
-FIRST_BYTE_S = 3.0   # a fast case that got nothing at all by then is left open ("…")
-_STATUS = re.compile(rb"HTTP/1\.[01] (\d{3}) ")   # anywhere: an answer may follow a body without a CRLF
+OFFSETS = {
+    "controlplane": 0,
+    "gateway": 1,
+    "sidecar": 2,
+    "sidecar-out": 3,
+    "haproxy": 4,
+    "nginx": 5,
+    "origin-gateway": 11,
+    "origin-sidecar": 12,
+    "origin-haproxy": 14,
+    "origin-nginx": 15,
+}
+QUIET_S = 0.4  # after an answer, this long without a byte ends the read
+FIRST_BYTE_S = 3.0  # a fast case that got nothing at all by then is left open ("…")
+_STATUS = re.compile(rb"HTTP/1\.[01] (\d{3}) ")  # anywhere: an answer may follow a body without a CRLF
 
 
 @dataclass
 class Outcome:
     statuses: list[int] = field(default_factory=list)
-    reason: str | None = None          # the first answer's X-Gatemesh-Reason
-    closed: bool = False               # the proxy closed the connection
+    reason: str | None = None  # the first answer's X-Gatemesh-Reason
+    closed: bool = False  # the proxy closed the connection
     seconds: float = 0.0
     forwarded: list[Seen] = field(default_factory=list)
 
@@ -57,9 +68,14 @@ class Outcome:
         return " ".join(parts)
 
     def to_dict(self) -> dict:
-        return {"statuses": self.statuses, "reason": self.reason, "closed": self.closed,
-                "seconds": round(self.seconds, 2), "forwarded": len(self.forwarded),
-                "garbled": sum(1 for s in self.forwarded if s.garbled)}
+        return {
+            "statuses": self.statuses,
+            "reason": self.reason,
+            "closed": self.closed,
+            "seconds": round(self.seconds, 2),
+            "forwarded": len(self.forwarded),
+            "garbled": sum(1 for s in self.forwarded if s.garbled),
+        }
 
 
 def probe(port: int, case: Case, cap_s: float) -> Outcome:
@@ -76,14 +92,14 @@ def probe(port: int, case: Case, cap_s: float) -> Outcome:
             if case.pieces > 1:
                 step = max(1, len(data) // case.pieces)
                 for i in range(0, len(data), step):
-                    s.sendall(data[i:i + step])
+                    s.sendall(data[i : i + step])
                     if _readable(s):
                         break
                     time.sleep(case.pieces_s)
             elif data:
                 s.sendall(data)
         except OSError:
-            pass   # answered and closed before it read everything
+            pass  # answered and closed before it read everything
         last = time.monotonic()
         while True:
             now = time.monotonic()
@@ -137,14 +153,19 @@ class Proxies:
 
     def _proc(self, name: str, argv: list[str]) -> Proc:
         import os
-        p = Proc(name, argv, "0,1", self.run / f"{name}.log", env=dict(os.environ, **(self.env or {})), cwd=REPO).start()
+
+        p = Proc(
+            name, argv, "0,1", self.run / f"{name}.log", env=dict(os.environ, **(self.env or {})), cwd=REPO
+        ).start()
         self.procs.append(p)
         return p
 
     def start(self) -> None:
         busy = [k for k in OFFSETS if not port_free(self.port(k))]
         if busy:
-            raise RuntimeError(f"ports in use: {', '.join(f'{k}={self.port(k)}' for k in busy)}; choose another --port-base")
+            raise RuntimeError(
+                f"ports in use: {', '.join(f'{k}={self.port(k)}' for k in busy)}; choose another --port-base"
+            )
         self.run.mkdir(parents=True, exist_ok=True)
         for name in self.which:
             self.origins[name] = Origin(self.port(f"origin-{name}")).start()
@@ -155,27 +176,63 @@ class Proxies:
             wait_http(cp + "/health", 30, proc=self.procs[-1])
         if "gateway" in self.which:
             body = json.dumps({"address": f"127.0.0.1:{self.port('origin-gateway')}", "ttl_s": 300}).encode()
-            urllib.request.urlopen(urllib.request.Request(f"{cp}/v1/services/origin/instances/origin-1", data=body,
-                                                          method="PUT"), timeout=5).close()
+            urllib.request.urlopen(
+                urllib.request.Request(f"{cp}/v1/services/origin/instances/origin-1", data=body, method="PUT"),
+                timeout=5,
+            ).close()
             conf = self.run / "gateway.json"
-            conf.write_text(json.dumps({"listen": f"127.0.0.1:{self.port('gateway')}", "control_plane": cp,
-                                        "proxy_name": "gateway", "apimgmt": {"enabled": False},
-                                        "routes": [{"name": "diff", "prefix": "/diff", "service": "origin"}]}))
+            conf.write_text(
+                json.dumps(
+                    {
+                        "listen": f"127.0.0.1:{self.port('gateway')}",
+                        "control_plane": cp,
+                        "proxy_name": "gateway",
+                        "apimgmt": {"enabled": False},
+                        "routes": [{"name": "diff", "prefix": "/diff", "service": "origin"}],
+                    }
+                )
+            )
             self._proc("gateway", [py, "-m", "gateway", "--config", str(conf)])
         if "sidecar" in self.which:
-            self._proc("sidecar", [py, "-m", "mesh.sidecar", "--service", "diff", "--instance", "diff-1",
-                                   "--app", f"127.0.0.1:{self.port('origin-sidecar')}",
-                                   "--inbound-port", str(self.port("sidecar")), "--outbound-port", str(self.port("sidecar-out")),
-                                   "--advertise", f"127.0.0.1:{self.port('sidecar')}", "--control-plane", cp, "--ttl-s", "30"])
+            self._proc(
+                "sidecar",
+                [
+                    py,
+                    "-m",
+                    "mesh.sidecar",
+                    "--service",
+                    "diff",
+                    "--instance",
+                    "diff-1",
+                    "--app",
+                    f"127.0.0.1:{self.port('origin-sidecar')}",
+                    "--inbound-port",
+                    str(self.port("sidecar")),
+                    "--outbound-port",
+                    str(self.port("sidecar-out")),
+                    "--advertise",
+                    f"127.0.0.1:{self.port('sidecar')}",
+                    "--control-plane",
+                    cp,
+                    "--ttl-s",
+                    "30",
+                ],
+            )
         if "haproxy" in self.which:
             (self.run / "haproxy.cfg").write_text(haproxy_conf(self.port("haproxy"), self.port("origin-haproxy")))
             self._proc("haproxy", ["haproxy", "-db", "-f", str(self.run / "haproxy.cfg")])
         if "nginx" in self.which:
-            (self.run / "nginx.conf").write_text(nginx_conf(self.run, self.port("nginx"), upstream=self.port("origin-nginx")))
+            (self.run / "nginx.conf").write_text(
+                nginx_conf(self.run, self.port("nginx"), upstream=self.port("origin-nginx"))
+            )
             self._proc("nginx", ["nginx", "-p", str(self.run), "-e", "stderr", "-c", str(self.run / "nginx.conf")])
         for name in self.which:
-            wait_http(f"http://127.0.0.1:{self.port(name)}/diff/echo", 60, {"Host": HOST},
-                      proc=next((p for p in self.procs if p.name == name), None))
+            wait_http(
+                f"http://127.0.0.1:{self.port(name)}/diff/echo",
+                60,
+                {"Host": HOST},
+                proc=next((p for p in self.procs if p.name == name), None),
+            )
 
     def stop(self) -> None:
         for p in reversed(self.procs):
@@ -184,8 +241,9 @@ class Proxies:
             o.stop()
 
 
-def run_corpus(proxies: Proxies, cases: tuple[Case, ...] = CASES, cap_s: float = 5.0,
-               slow_cap_s: float = 35.0) -> dict[str, dict[str, Outcome]]:
+def run_corpus(
+    proxies: Proxies, cases: tuple[Case, ...] = CASES, cap_s: float = 5.0, slow_cap_s: float = 35.0
+) -> dict[str, dict[str, Outcome]]:
     """case name → proxy → Outcome; the proxies run in parallel, their cases in turn. A
     slow case may take `slow_cap_s` (above gatemesh's 30 s body idle timeout)."""
     results: dict[str, dict[str, Outcome]] = {c.name: {} for c in cases}
@@ -195,11 +253,11 @@ def run_corpus(proxies: Proxies, cases: tuple[Case, ...] = CASES, cap_s: float =
         for case in cases:
             t0 = time.monotonic()
             out = probe(proxies.port(name), case, slow_cap_s if case.group == "slow" else cap_s)
-            time.sleep(0.3)   # let a late forward land in this case's window
+            time.sleep(0.3)  # let a late forward land in this case's window
             out.forwarded = [s for s in origin.between(t0, time.monotonic())]
             if case.answer is None:
                 results[case.name][name] = out
-            else:   # the request itself is plain: count only what was not it
+            else:  # the request itself is plain: count only what was not it
                 out.forwarded = []
                 results[case.name][name] = out
 

@@ -4,10 +4,11 @@ concurrency limits and breakers) recovers after a sudden crowd.
 
     locust -f loadtests/shop.py,loadtests/shapes/spike.py --headless -u 50 -t 50s --host ...
 """
+
 from locust import LoadTestShape
 
-BASE_SHARE = 0.2            # users outside the spike, as a share of -u
-SPIKE = (0.4, 0.6)          # the spike, as shares of -t
+BASE_SHARE = 0.2  # users outside the spike, as a share of -u
+SPIKE = (0.4, 0.6)  # the spike, as shares of -t
 
 
 class SpikeShape(LoadTestShape):

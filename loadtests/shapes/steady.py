@@ -1,7 +1,8 @@
 """Steady load: ramp to ``-u`` users at ``-r`` per second, hold them until ``-t``.
 
-    locust -f loadtests/shop.py,loadtests/shapes/steady.py --headless -u 20 -r 10 -t 60s --host ...
+locust -f loadtests/shop.py,loadtests/shapes/steady.py --headless -u 20 -r 10 -t 60s --host ...
 """
+
 from locust import LoadTestShape
 
 

@@ -3,6 +3,7 @@ success rate or the latency breaks between two steps is the capacity.
 
     locust -f loadtests/shop.py,loadtests/shapes/step.py --headless -u 40 -t 80s --host ...
 """
+
 from locust import LoadTestShape
 
 STEPS = 4

@@ -3,6 +3,7 @@
 Serves until SIGTERM/SIGINT, then releases parked long-polls and exits 0. A bad argument
 (or a port already in use) prints one line to stderr and exits 2.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,19 +58,33 @@ def _max_wait(text: str) -> float:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = _Parser(prog="python -m mesh.controlplane",
-                description="gatemesh control plane: registry, policies, API management.")
+    p = _Parser(
+        prog="python -m mesh.controlplane", description="gatemesh control plane: registry, policies, API management."
+    )
     p.add_argument("--port", type=_port, required=True, help="port to listen on")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--sweep-interval-s", type=_interval, default=DEFAULT_SWEEP_INTERVAL_S,
-                   help=f"how often lapsed TTLs are removed (default {DEFAULT_SWEEP_INTERVAL_S}s)")
-    p.add_argument("--state-file", default=None,
-                   help="keep mesh policies and API management in this JSON file across restarts")
-    p.add_argument("--warmup-s", type=float, default=0.0,
-                   help="after a start, answer snapshot watches with 503 for this long so proxies keep "
-                        "their last known endpoints while instances re-register (default 0: off)")
-    p.add_argument("--max-wait-s", type=_max_wait, default=MAX_WAIT_S,
-                   help=f"longest snapshot long-poll a client may ask for (default {MAX_WAIT_S:g}s)")
+    p.add_argument(
+        "--sweep-interval-s",
+        type=_interval,
+        default=DEFAULT_SWEEP_INTERVAL_S,
+        help=f"how often lapsed TTLs are removed (default {DEFAULT_SWEEP_INTERVAL_S}s)",
+    )
+    p.add_argument(
+        "--state-file", default=None, help="keep mesh policies and API management in this JSON file across restarts"
+    )
+    p.add_argument(
+        "--warmup-s",
+        type=float,
+        default=0.0,
+        help="after a start, answer snapshot watches with 503 for this long so proxies keep "
+        "their last known endpoints while instances re-register (default 0: off)",
+    )
+    p.add_argument(
+        "--max-wait-s",
+        type=_max_wait,
+        default=MAX_WAIT_S,
+        help=f"longest snapshot long-poll a client may ask for (default {MAX_WAIT_S:g}s)",
+    )
     return p.parse_args(argv)
 
 
@@ -104,15 +119,18 @@ async def serve(args: argparse.Namespace) -> int:
         # this is a second line of defence; without one it is the only one.
         store.warm_until = asyncio.get_running_loop().time() + args.warmup_s
         log.info("warming up for %.1fs: snapshot watches get 503 while instances re-register", args.warmup_s)
-    runner = web.AppRunner(make_app(store, args.sweep_interval_s), access_log=None,
-                           handle_signals=False, shutdown_timeout=5.0)
+    runner = web.AppRunner(
+        make_app(store, args.sweep_interval_s), access_log=None, handle_signals=False, shutdown_timeout=5.0
+    )
     await runner.setup()
     try:
         await web.TCPSite(runner, args.host, args.port).start()
     except OSError as exc:
         await runner.cleanup()
-        print(f"{PROG}: error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}; "
-              f"choose another --port", file=sys.stderr)
+        print(
+            f"{PROG}: error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}; choose another --port",
+            file=sys.stderr,
+        )
         return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -127,8 +145,9 @@ async def serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s controlplane %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s controlplane %(levelname)s %(message)s"
+    )
     return asyncio.run(serve(args))
 
 

@@ -3,6 +3,7 @@
 Every answer is JSON; refusals are ``{"error": "<sentence>"}`` with 400 (bad input) or
 404 (unknown service / instance / policy). Every response carries ``X-Gatemesh-Index``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -74,18 +75,25 @@ async def register(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     unknown = sorted(set(body) - REGISTER_FIELDS)
     if unknown:
-        raise BadRequest(f"unknown field(s) {', '.join(unknown)}; a registration has "
-                         f"address, ttl_s and meta.")
+        raise BadRequest(f"unknown field(s) {', '.join(unknown)}; a registration has address, ttl_s and meta.")
     if "address" not in body:
-        raise BadRequest("address is missing: send {\"address\": \"host:port\"}.")
+        raise BadRequest('address is missing: send {"address": "host:port"}.')
     address = body["address"]
     parse_address(address)
     ttl_s = check_ttl_s(body.get("ttl_s", DEFAULT_TTL_S))
     meta = check_meta(body.get("meta", {}))  # null is not an object: refused, not read as {}
     created = store.register(service, instance, address, ttl_s, meta)
-    return web.json_response({"service": service, "instance": instance, "address": address,
-                              "ttl_s": ttl_s, "meta": dict(meta), "created": created,
-                              "index": store.index})
+    return web.json_response(
+        {
+            "service": service,
+            "instance": instance,
+            "address": address,
+            "ttl_s": ttl_s,
+            "meta": dict(meta),
+            "created": created,
+            "index": store.index,
+        }
+    )
 
 
 async def heartbeat(request: web.Request) -> web.Response:
@@ -93,8 +101,9 @@ async def heartbeat(request: web.Request) -> web.Response:
     service, instance = request.match_info["service"], request.match_info["instance"]
     if not store.heartbeat(service, instance):
         return error(404, f"instance {instance!r} of service {service!r} is not registered: register it again.")
-    return web.json_response({"service": service, "instance": instance,
-                              "expires_in_s": store.registry.remaining_s(service, instance)})
+    return web.json_response(
+        {"service": service, "instance": instance, "expires_in_s": store.registry.remaining_s(service, instance)}
+    )
 
 
 async def deregister(request: web.Request) -> web.Response:
@@ -102,8 +111,7 @@ async def deregister(request: web.Request) -> web.Response:
     service, instance = request.match_info["service"], request.match_info["instance"]
     if not store.deregister(service, instance):
         return error(404, f"instance {instance!r} of service {service!r} is not registered.")
-    return web.json_response({"service": service, "instance": instance, "deregistered": True,
-                              "index": store.index})
+    return web.json_response({"service": service, "instance": instance, "deregistered": True, "index": store.index})
 
 
 async def list_services(request: web.Request) -> web.Response:
@@ -117,8 +125,7 @@ async def get_service(request: web.Request) -> web.Response:
     instances = store.registry.instances(service)
     if instances is None:
         return error(404, f"service {service!r} is unknown: no instance of it ever registered.")
-    return web.json_response({"index": store.index, "service": service,
-                              "instances": [i.to_dict() for i in instances]})
+    return web.json_response({"index": store.index, "service": service, "instances": [i.to_dict() for i in instances]})
 
 
 # -- snapshot long-poll ----------------------------------------------------------------
@@ -132,8 +139,7 @@ async def snapshot(request: web.Request) -> web.Response:
     wait_s = min(query_number(request, "wait_s", DEFAULT_WAIT_S), store.max_wait_s)
     await store.wait_for_change(int(index), wait_s)
     current, body = store.snapshot_body()
-    return web.Response(body=body, content_type="application/json",
-                        headers={INDEX_HEADER: str(current)})
+    return web.Response(body=body, content_type="application/json", headers={INDEX_HEADER: str(current)})
 
 
 # -- policies and API management ----------------------------------------------------------
@@ -210,8 +216,14 @@ async def events(request: web.Request) -> web.Response:
 
 async def health(request: web.Request) -> web.Response:
     store = request.app[STORE]
-    return web.json_response({"status": "ok", "component": "controlplane", "index": store.index,
-                              "services": len(store.registry.service_names())})
+    return web.json_response(
+        {
+            "status": "ok",
+            "component": "controlplane",
+            "index": store.index,
+            "services": len(store.registry.service_names()),
+        }
+    )
 
 
 async def openapi(request: web.Request) -> web.Response:

@@ -1,5 +1,6 @@
 """The control plane's aiohttp application: routes, the JSON-error middleware, the TTL
 sweeper, and releasing parked long-polls on shutdown."""
+
 from __future__ import annotations
 
 import asyncio
@@ -48,24 +49,26 @@ def make_app(store: Store, sweep_interval_s: float = DEFAULT_SWEEP_INTERVAL_S) -
     app[STORE] = store
     app[METRICS] = Metrics(store)
     instance = "/v1/services/{service}/instances/{instance}"
-    app.router.add_routes([
-        web.get("/health", api.health),
-        web.get("/metrics", api.metrics),
-        web.get("/v1/services", api.list_services),
-        web.get("/v1/services/{service}", api.get_service),
-        web.put(instance, api.register),
-        web.put(instance + "/heartbeat", api.heartbeat),
-        web.delete(instance, api.deregister),
-        web.get("/v1/snapshot", api.snapshot),
-        web.get("/v1/policies", api.list_policies),
-        web.get("/v1/policies/{service}", api.get_policy),
-        web.put("/v1/policies/{service}", api.put_policy),
-        web.delete("/v1/policies/{service}", api.delete_policy),
-        web.get("/v1/apimgmt", api.get_apimgmt),
-        web.put("/v1/apimgmt", api.put_apimgmt),
-        web.get("/v1/events", api.events),
-        web.get("/v1/openapi.json", api.openapi),
-    ])
+    app.router.add_routes(
+        [
+            web.get("/health", api.health),
+            web.get("/metrics", api.metrics),
+            web.get("/v1/services", api.list_services),
+            web.get("/v1/services/{service}", api.get_service),
+            web.put(instance, api.register),
+            web.put(instance + "/heartbeat", api.heartbeat),
+            web.delete(instance, api.deregister),
+            web.get("/v1/snapshot", api.snapshot),
+            web.get("/v1/policies", api.list_policies),
+            web.get("/v1/policies/{service}", api.get_policy),
+            web.put("/v1/policies/{service}", api.put_policy),
+            web.delete("/v1/policies/{service}", api.delete_policy),
+            web.get("/v1/apimgmt", api.get_apimgmt),
+            web.put("/v1/apimgmt", api.put_apimgmt),
+            web.get("/v1/events", api.events),
+            web.get("/v1/openapi.json", api.openapi),
+        ]
+    )
 
     async def sweeper(app: web.Application):
         task = asyncio.create_task(sweep(store, sweep_interval_s), name="controlplane-sweeper")

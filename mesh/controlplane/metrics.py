@@ -3,6 +3,7 @@
 Gauges and event counts are read from the store at scrape time (nothing to keep in sync
 on the write path); only HTTP requests are counted as they happen.
 """
+
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter
@@ -42,5 +43,8 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.registry.register(_StoreCollector(store))
         self.http_requests = Counter(
-            HTTP_REQUESTS, "HTTP requests served, by route and status.",
-            ["method", "route", "status"], registry=self.registry)
+            HTTP_REQUESTS,
+            "HTTP requests served, by route and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )

@@ -6,6 +6,7 @@ status it can answer, every body. Refusals are always ``{"error": "<sentence>"}`
 for input the client must fix, 404 for an unknown service, instance, policy or path,
 405 for a method a path does not have, 503 while warming up after a restart.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -31,8 +32,11 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def _refusals(*statuses: int) -> dict[str, Any]:
-    words = {400: "Bad input: the sentence says what to fix.", 404: "Not found.",
-             503: "Warming up after a restart: keep your last snapshot and retry."}
+    words = {
+        400: "Bad input: the sentence says what to fix.",
+        404: "Not found.",
+        503: "Warming up after a restart: keep your last snapshot and retry.",
+    }
     return {str(s): _json(_ERROR, words[s]) for s in statuses}
 
 
@@ -41,8 +45,13 @@ def _path_param(name: str, what: str, schema: dict[str, Any] | None = None) -> d
 
 
 def _query(name: str, what: str, integer: bool) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "description": what,
-            "schema": {"type": "integer" if integer else "number", "minimum": 0}}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": what,
+        "schema": {"type": "integer" if integer else "number", "minimum": 0},
+    }
 
 
 # Reading or deleting takes any string (an unknown one is a 404); registering and setting a
@@ -53,9 +62,15 @@ _NEW_SERVICE = _path_param("service", "A service id: 1-63 of lowercase letters, 
 _NEW_INSTANCE = _path_param("instance", "An instance id: 1-63 of lowercase letters, digits, '.', '_', '-'.", _ID)
 _POLICY_SERVICE = _path_param("service", "A service id, or * for the default of every service.")
 _NEW_POLICY_SERVICE = _path_param("service", "A service id, or * for the default of every service.", _POLICY_ID)
-_INSTANCE_VIEW = {"type": "object", "required": ["id", "address", "meta"], "properties": {
-    "id": {"type": "string"}, "address": {"type": "string"},
-    "meta": {"type": "object", "additionalProperties": {"type": "string"}}}}
+_INSTANCE_VIEW = {
+    "type": "object",
+    "required": ["id", "address", "meta"],
+    "properties": {
+        "id": {"type": "string"},
+        "address": {"type": "string"},
+        "meta": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
 _SERVICES = {"type": "object", "additionalProperties": {"type": "array", "items": _INSTANCE_VIEW}}
 _OBJECT = {"type": "object"}
 
@@ -64,91 +79,284 @@ def document() -> dict[str, Any]:
     instance = "/v1/services/{service}/instances/{instance}"
     return {
         "openapi": "3.1.0",
-        "info": {"title": "gatemesh control plane", "version": VERSION,
-                 "description": "Registry (TTL heartbeats, blocking snapshot watches), mesh policies and API "
-                                "management. See docs/contracts.md."},
+        "info": {
+            "title": "gatemesh control plane",
+            "version": VERSION,
+            "description": "Registry (TTL heartbeats, blocking snapshot watches), mesh policies and API "
+            "management. See docs/contracts.md.",
+        },
         "paths": {
-            "/health": {"get": {"operationId": "health", "responses": {"200": _json(
-                {"type": "object", "required": ["status", "index"], "properties": {
-                    "status": {"type": "string", "enum": ["ok"]}, "component": {"type": "string"},
-                    "index": {"type": "integer"}, "services": {"type": "integer"}}}, "Up.")}}},
-            "/metrics": {"get": {"operationId": "metrics", "responses": {"200": {
-                "description": "Prometheus text exposition.", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
-            "/v1/openapi.json": {"get": {"operationId": "openapi", "responses": {"200": _json(_OBJECT, "This document.")}}},
-            "/v1/services": {"get": {"operationId": "listServices", "responses": {"200": _json(
-                {"type": "object", "required": ["index", "services"],
-                 "properties": {"index": {"type": "integer"}, "services": _SERVICES}}, "Every service and its instances.")}}},
-            "/v1/services/{service}": {"get": {"operationId": "getService", "parameters": [_SERVICE], "responses": {
-                "200": _json({"type": "object", "required": ["index", "service", "instances"], "properties": {
-                    "index": {"type": "integer"}, "service": {"type": "string"},
-                    "instances": {"type": "array", "items": _INSTANCE_VIEW}}}, "The service's instances."),
-                **_refusals(404)}}},
+            "/health": {
+                "get": {
+                    "operationId": "health",
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["status", "index"],
+                                "properties": {
+                                    "status": {"type": "string", "enum": ["ok"]},
+                                    "component": {"type": "string"},
+                                    "index": {"type": "integer"},
+                                    "services": {"type": "integer"},
+                                },
+                            },
+                            "Up.",
+                        )
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "operationId": "metrics",
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text exposition.",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
+            "/v1/openapi.json": {
+                "get": {"operationId": "openapi", "responses": {"200": _json(_OBJECT, "This document.")}}
+            },
+            "/v1/services": {
+                "get": {
+                    "operationId": "listServices",
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["index", "services"],
+                                "properties": {"index": {"type": "integer"}, "services": _SERVICES},
+                            },
+                            "Every service and its instances.",
+                        )
+                    },
+                }
+            },
+            "/v1/services/{service}": {
+                "get": {
+                    "operationId": "getService",
+                    "parameters": [_SERVICE],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["index", "service", "instances"],
+                                "properties": {
+                                    "index": {"type": "integer"},
+                                    "service": {"type": "string"},
+                                    "instances": {"type": "array", "items": _INSTANCE_VIEW},
+                                },
+                            },
+                            "The service's instances.",
+                        ),
+                        **_refusals(404),
+                    },
+                }
+            },
             instance: {
-                "put": {"operationId": "register", "parameters": [_NEW_SERVICE, _NEW_INSTANCE],
-                        "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                            "$ref": "#/components/schemas/Registration"}}}},
-                        "responses": {"200": _json({"type": "object", "required": ["service", "instance", "created"],
-                                                    "properties": {"created": {"type": "boolean"},
-                                                                   "index": {"type": "integer"}}},
-                                                   "Registered (or re-registered) and its TTL renewed."),
-                                      **_refusals(400)}},
-                "delete": {"operationId": "deregister", "parameters": [_SERVICE, _INSTANCE], "responses": {
-                    "200": _json({"type": "object", "required": ["deregistered"],
-                                  "properties": {"deregistered": {"type": "boolean"}}}, "Deregistered."),
-                    **_refusals(404)}}},
-            instance + "/heartbeat": {"put": {"operationId": "heartbeat", "parameters": [_SERVICE, _INSTANCE],
-                                              "responses": {"200": _json({"type": "object", "required": ["expires_in_s"],
-                                                                          "properties": {"expires_in_s": {"type": "number"}}},
-                                                                         "TTL renewed."),
-                                                            **_refusals(404)}}},
-            "/v1/snapshot": {"get": {"operationId": "snapshot", "parameters": [
-                _query("index", "Return at once unless the current index equals this one (0: at once).", True),
-                _query("wait_s", "Longest wait for a change, seconds (default 10, capped at 60).", False)],
-                "responses": {"200": _json({"type": "object", "required": ["index", "services", "policies", "apimgmt"],
-                                            "properties": {"index": {"type": "integer"}, "services": _SERVICES,
-                                                           "policies": _OBJECT, "apimgmt": _OBJECT}},
-                                           "The whole state: services, policies, API management."),
-                              **_refusals(400, 503)}}},
-            "/v1/policies": {"get": {"operationId": "listPolicies", "responses": {"200": _json(
-                {"type": "object", "required": ["index", "policies"], "properties": {
-                    "index": {"type": "integer"}, "policies": _OBJECT}}, "Every mesh policy set.")}}},
+                "put": {
+                    "operationId": "register",
+                    "parameters": [_NEW_SERVICE, _NEW_INSTANCE],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Registration"}}},
+                    },
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["service", "instance", "created"],
+                                "properties": {"created": {"type": "boolean"}, "index": {"type": "integer"}},
+                            },
+                            "Registered (or re-registered) and its TTL renewed.",
+                        ),
+                        **_refusals(400),
+                    },
+                },
+                "delete": {
+                    "operationId": "deregister",
+                    "parameters": [_SERVICE, _INSTANCE],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["deregistered"],
+                                "properties": {"deregistered": {"type": "boolean"}},
+                            },
+                            "Deregistered.",
+                        ),
+                        **_refusals(404),
+                    },
+                },
+            },
+            instance + "/heartbeat": {
+                "put": {
+                    "operationId": "heartbeat",
+                    "parameters": [_SERVICE, _INSTANCE],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["expires_in_s"],
+                                "properties": {"expires_in_s": {"type": "number"}},
+                            },
+                            "TTL renewed.",
+                        ),
+                        **_refusals(404),
+                    },
+                }
+            },
+            "/v1/snapshot": {
+                "get": {
+                    "operationId": "snapshot",
+                    "parameters": [
+                        _query("index", "Return at once unless the current index equals this one (0: at once).", True),
+                        _query("wait_s", "Longest wait for a change, seconds (default 10, capped at 60).", False),
+                    ],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["index", "services", "policies", "apimgmt"],
+                                "properties": {
+                                    "index": {"type": "integer"},
+                                    "services": _SERVICES,
+                                    "policies": _OBJECT,
+                                    "apimgmt": _OBJECT,
+                                },
+                            },
+                            "The whole state: services, policies, API management.",
+                        ),
+                        **_refusals(400, 503),
+                    },
+                }
+            },
+            "/v1/policies": {
+                "get": {
+                    "operationId": "listPolicies",
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["index", "policies"],
+                                "properties": {"index": {"type": "integer"}, "policies": _OBJECT},
+                            },
+                            "Every mesh policy set.",
+                        )
+                    },
+                }
+            },
             "/v1/policies/{service}": {
-                "get": {"operationId": "getPolicy", "parameters": [_POLICY_SERVICE],
-                        "responses": {"200": _json(_OBJECT, "The policy as it was set."), **_refusals(404)}},
-                "put": {"operationId": "putPolicy", "parameters": [_NEW_POLICY_SERVICE],
-                        "requestBody": {"required": True, "content": {"application/json": {"schema": _OBJECT}}},
-                        "responses": {"200": _json(_OBJECT, "Set (validated by gatemesh.policy)."), **_refusals(400)}},
-                "delete": {"operationId": "deletePolicy", "parameters": [_POLICY_SERVICE],
-                           "responses": {"200": _json(_OBJECT, "Deleted: the defaults apply."), **_refusals(404)}}},
+                "get": {
+                    "operationId": "getPolicy",
+                    "parameters": [_POLICY_SERVICE],
+                    "responses": {"200": _json(_OBJECT, "The policy as it was set."), **_refusals(404)},
+                },
+                "put": {
+                    "operationId": "putPolicy",
+                    "parameters": [_NEW_POLICY_SERVICE],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": _OBJECT}}},
+                    "responses": {"200": _json(_OBJECT, "Set (validated by gatemesh.policy)."), **_refusals(400)},
+                },
+                "delete": {
+                    "operationId": "deletePolicy",
+                    "parameters": [_POLICY_SERVICE],
+                    "responses": {"200": _json(_OBJECT, "Deleted: the defaults apply."), **_refusals(404)},
+                },
+            },
             "/v1/apimgmt": {
                 "get": {"operationId": "getApiMgmt", "responses": {"200": _json(_OBJECT, "API management config.")}},
-                "put": {"operationId": "putApiMgmt",
-                        "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                            "$ref": "#/components/schemas/ApiMgmt"}}}},
-                        "responses": {"200": _json(_OBJECT, "Set, normalized."), **_refusals(400)}}},
-            "/v1/events": {"get": {"operationId": "events", "parameters": [
-                _query("since", "Only events after this sequence number.", True)],
-                "responses": {"200": _json({"type": "object", "required": ["seq", "events"], "properties": {
-                    "seq": {"type": "integer"}, "events": {"type": "array", "items": _OBJECT}}}, "The event log."),
-                    **_refusals(400)}}},
+                "put": {
+                    "operationId": "putApiMgmt",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiMgmt"}}},
+                    },
+                    "responses": {"200": _json(_OBJECT, "Set, normalized."), **_refusals(400)},
+                },
+            },
+            "/v1/events": {
+                "get": {
+                    "operationId": "events",
+                    "parameters": [_query("since", "Only events after this sequence number.", True)],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["seq", "events"],
+                                "properties": {
+                                    "seq": {"type": "integer"},
+                                    "events": {"type": "array", "items": _OBJECT},
+                                },
+                            },
+                            "The event log.",
+                        ),
+                        **_refusals(400),
+                    },
+                }
+            },
         },
-        "components": {"schemas": {
-            "Error": {"type": "object", "required": ["error"],
-                      "properties": {"error": {"type": "string", "minLength": 1}}},
-            "Registration": {"type": "object", "required": ["address"], "additionalProperties": False, "properties": {
-                "address": {"type": "string", "pattern": f"^{HOST_PATTERN}:{PORT_PATTERN}$",
-                            "description": "host:port other parts dial (its Toxiproxy proxy)"},
-                "ttl_s": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_TTL_S},
-                "meta": {"type": "object", "maxProperties": MAX_META_ENTRIES,
-                         "propertyNames": {"maxLength": MAX_META_CHARS},
-                         "additionalProperties": {"type": "string", "maxLength": MAX_META_CHARS}}}},
-            "ApiMgmt": {"type": "object", "additionalProperties": False, "properties": {
-                "enabled": {"type": "boolean"},
-                "keys": {"type": "object", "propertyNames": {"minLength": 1}, "additionalProperties": {
-                    "type": "object", "required": ["routes"], "additionalProperties": False, "properties": {
-                        "routes": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}}}},
-                "rate_limit": {"type": "object", "additionalProperties": False, "properties": {
-                    "enabled": {"type": "boolean"}, "rate_per_s": {"type": "number", "exclusiveMinimum": 0},
-                    "burst": {"type": "integer", "minimum": 1}}}}},
-        }},
+        "components": {
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": {"type": "string", "minLength": 1}},
+                },
+                "Registration": {
+                    "type": "object",
+                    "required": ["address"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "address": {
+                            "type": "string",
+                            "pattern": f"^{HOST_PATTERN}:{PORT_PATTERN}$",
+                            "description": "host:port other parts dial (its Toxiproxy proxy)",
+                        },
+                        "ttl_s": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_TTL_S},
+                        "meta": {
+                            "type": "object",
+                            "maxProperties": MAX_META_ENTRIES,
+                            "propertyNames": {"maxLength": MAX_META_CHARS},
+                            "additionalProperties": {"type": "string", "maxLength": MAX_META_CHARS},
+                        },
+                    },
+                },
+                "ApiMgmt": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "enabled": {"type": "boolean"},
+                        "keys": {
+                            "type": "object",
+                            "propertyNames": {"minLength": 1},
+                            "additionalProperties": {
+                                "type": "object",
+                                "required": ["routes"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "routes": {
+                                        "type": "array",
+                                        "minItems": 1,
+                                        "items": {"type": "string", "minLength": 1},
+                                    }
+                                },
+                            },
+                        },
+                        "rate_limit": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "enabled": {"type": "boolean"},
+                                "rate_per_s": {"type": "number", "exclusiveMinimum": 0},
+                                "burst": {"type": "integer", "minimum": 1},
+                            },
+                        },
+                    },
+                },
+            }
+        },
     }

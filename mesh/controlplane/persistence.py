@@ -17,6 +17,7 @@ long after: those instances are gone).
 The file is rewritten (write-then-rename) on every visible change: registrations,
 expiries, policies; heartbeats change nothing visible and write nothing.
 """
+
 from __future__ import annotations
 
 import json
@@ -64,15 +65,27 @@ class StateFile:
         saved_at = data.get("saved_at")
         age = self._wall_time() - saved_at if isinstance(saved_at, (int, float)) else None
         services = data.get("services") or []
-        if not isinstance(registrations, list) or not isinstance(services, list) \
-                or age is None or not FUTURE_SLACK_S <= age <= RESTORE_MAX_AGE_S:
+        if (
+            not isinstance(registrations, list)
+            or not isinstance(services, list)
+            or age is None
+            or not FUTURE_SLACK_S <= age <= RESTORE_MAX_AGE_S
+        ):
             if registrations:
-                log.info("not restoring %d registration(s) saved %.0fs ago (older than %.0fs)",
-                         len(registrations) if isinstance(registrations, list) else 0, age or 0.0, RESTORE_MAX_AGE_S)
+                log.info(
+                    "not restoring %d registration(s) saved %.0fs ago (older than %.0fs)",
+                    len(registrations) if isinstance(registrations, list) else 0,
+                    age or 0.0,
+                    RESTORE_MAX_AGE_S,
+                )
             registrations, services = [], []
-        return SavedState(dict(data.get("policies") or {}), dict(data.get("apimgmt") or {}),
-                          [r for r in registrations if isinstance(r, dict)],
-                          [s for s in services if isinstance(s, str)], existed=True)
+        return SavedState(
+            dict(data.get("policies") or {}),
+            dict(data.get("apimgmt") or {}),
+            [r for r in registrations if isinstance(r, dict)],
+            [s for s in services if isinstance(s, str)],
+            existed=True,
+        )
 
     def save(self, document: dict[str, Any]) -> None:
         """Write ``document`` (policies, apimgmt, registrations) with the time it was saved."""

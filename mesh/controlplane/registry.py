@@ -8,6 +8,7 @@ and returns None. The store turns changes into index bumps and events.
 Input validation lives here too (``check_id``, ``parse_address``, ``check_ttl_s``,
 ``check_meta``): every check raises ValueError with a sentence the API returns as a 400.
 """
+
 from __future__ import annotations
 
 import math
@@ -61,8 +62,14 @@ class Registry:
         self._services: dict[str, dict[str, Instance]] = {}
         self._deadlines: dict[tuple[str, str], float] = {}
 
-    def register(self, service: str, instance: str, address: str,
-                 ttl_s: float = DEFAULT_TTL_S, meta: Mapping[str, str] | None = None) -> Change | None:
+    def register(
+        self,
+        service: str,
+        instance: str,
+        address: str,
+        ttl_s: float = DEFAULT_TTL_S,
+        meta: Mapping[str, str] | None = None,
+    ) -> Change | None:
         """Add or replace an instance and renew its TTL; None if nothing visible changed."""
         check_id(service, "service")
         check_id(instance, "instance")
@@ -77,8 +84,12 @@ class Registry:
         if old is None:
             return Change("registered", service, instance, f"registered at {address} with ttl {new.ttl_s:g}s")
         if (old.address, old.meta) != (new.address, new.meta):
-            return Change("reregistered", service, instance,
-                          f"re-registered: address {old.address} -> {address}, meta {dict(new.meta)}")
+            return Change(
+                "reregistered",
+                service,
+                instance,
+                f"re-registered: address {old.address} -> {address}, meta {dict(new.meta)}",
+            )
         return None
 
     def know(self, service: str) -> None:
@@ -114,8 +125,7 @@ class Registry:
         for service, instance in lapsed:
             inst = self._services[service].pop(instance)
             del self._deadlines[(service, instance)]
-            changes.append(Change("expired", service, instance,
-                                  f"no heartbeat within its ttl of {inst.ttl_s:g}s"))
+            changes.append(Change("expired", service, instance, f"no heartbeat within its ttl of {inst.ttl_s:g}s"))
         return changes
 
     def remaining_s(self, service: str, instance: str) -> float | None:
@@ -140,7 +150,8 @@ def check_id(value: Any, what: str) -> str:
     if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
         raise ValueError(
             f"{what} id {value!r} is invalid: use 1-63 characters of lowercase letters, digits, "
-            f"'.', '_' or '-', starting with a letter or digit.")
+            f"'.', '_' or '-', starting with a letter or digit."
+        )
     return value
 
 
@@ -148,14 +159,20 @@ def parse_address(address: Any) -> tuple[str, int]:
     """'host:port' (or '[v6]:port') -> (host, port); port must be 1..65535."""
     host, port = split_address(address)
     if ADDRESS_PATTERN.fullmatch(address) is None:  # what the OpenAPI document promises, and no more
-        raise ValueError(f"address {address!r} is invalid: expected 'host:port' with a hostname, IPv4 or [IPv6] "
-                         f"address in ASCII letters, digits, '.', '_' or '-', e.g. '127.0.0.1:18001'.")
+        raise ValueError(
+            f"address {address!r} is invalid: expected 'host:port' with a hostname, IPv4 or [IPv6] "
+            f"address in ASCII letters, digits, '.', '_' or '-', e.g. '127.0.0.1:18001'."
+        )
     return host, port
 
 
 def check_ttl_s(ttl_s: Any) -> float:
-    if isinstance(ttl_s, bool) or not isinstance(ttl_s, (int, float)) or not math.isfinite(ttl_s) \
-            or not 0 < ttl_s <= MAX_TTL_S:
+    if (
+        isinstance(ttl_s, bool)
+        or not isinstance(ttl_s, (int, float))
+        or not math.isfinite(ttl_s)
+        or not 0 < ttl_s <= MAX_TTL_S
+    ):
         raise ValueError(f"ttl_s must be a number of seconds in (0, {MAX_TTL_S:g}], got {ttl_s!r}.")
     return float(ttl_s)
 
@@ -169,6 +186,7 @@ def check_meta(meta: Any) -> Mapping[str, str]:
         if not isinstance(key, str) or not isinstance(value, str):
             raise ValueError(f"meta entry {key!r}: {value!r} is invalid: meta keys and values must be strings.")
         if len(key) > MAX_META_CHARS or len(value) > MAX_META_CHARS:
-            raise ValueError(f"meta entry {key!r} is too long: keys and values are limited to "
-                             f"{MAX_META_CHARS} characters.")
+            raise ValueError(
+                f"meta entry {key!r} is too long: keys and values are limited to {MAX_META_CHARS} characters."
+            )
     return meta

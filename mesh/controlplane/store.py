@@ -6,6 +6,7 @@ once: waiters await the current generation's ``asyncio.Event``; a change sets it
 installs a fresh one. The snapshot's JSON body is encoded once per index and shared by
 every waiter.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -34,13 +35,20 @@ class Event:
     cause: str
 
     def to_dict(self) -> dict:
-        return {"seq": self.seq, "at": self.at, "kind": self.kind, "service": self.service,
-                "instance": self.instance, "cause": self.cause}
+        return {
+            "seq": self.seq,
+            "at": self.at,
+            "kind": self.kind,
+            "service": self.service,
+            "instance": self.instance,
+            "cause": self.cause,
+        }
 
 
 class Store:
-    def __init__(self, registry: Registry, wall_time: Callable[[], float] = time.time,
-                 max_events: int = MAX_EVENTS) -> None:
+    def __init__(
+        self, registry: Registry, wall_time: Callable[[], float] = time.time, max_events: int = MAX_EVENTS
+    ) -> None:
         self.registry = registry
         self.index = 1
         self.policies: dict[str, dict] = {}
@@ -59,8 +67,7 @@ class Store:
         self.on_state_change: Callable[[dict[str, Any]], None] | None = None
 
     # -- instances ---------------------------------------------------------------
-    def register(self, service: str, instance: str, address: str, ttl_s: float,
-                 meta: Mapping[str, str]) -> bool:
+    def register(self, service: str, instance: str, address: str, ttl_s: float, meta: Mapping[str, str]) -> bool:
         """Register or re-register; True if the instance is new."""
         change = self.registry.register(service, instance, address, ttl_s, meta)
         self._apply([change] if change else [])
@@ -100,8 +107,7 @@ class Store:
         if config == self.apimgmt:
             return
         self.apimgmt = config
-        self._record("apimgmt-changed", None, None,
-                     f"api management set: {len(config.get('keys', {}))} key(s)")
+        self._record("apimgmt-changed", None, None, f"api management set: {len(config.get('keys', {}))} key(s)")
         self._bump()
         self._persist()
 
@@ -115,11 +121,17 @@ class Store:
 
     def durable_state(self) -> dict[str, Any]:
         """What a restart restores (see persistence.py): policies, apimgmt, registrations."""
-        registrations = [{"service": i.service, "instance": i.id, "address": i.address,
-                          "ttl_s": i.ttl_s, "meta": dict(i.meta)}
-                         for name in self.registry.service_names() for i in self.registry.instances(name) or ()]
-        return {"policies": self.policies, "apimgmt": self.apimgmt, "registrations": registrations,
-                "services": self.registry.service_names()}
+        registrations = [
+            {"service": i.service, "instance": i.id, "address": i.address, "ttl_s": i.ttl_s, "meta": dict(i.meta)}
+            for name in self.registry.service_names()
+            for i in self.registry.instances(name) or ()
+        ]
+        return {
+            "policies": self.policies,
+            "apimgmt": self.apimgmt,
+            "registrations": registrations,
+            "services": self.registry.service_names(),
+        }
 
     def restore(self, registrations: Iterable[Mapping[str, Any]], services: Iterable[str] = ()) -> int:
         """Put back saved registrations, each with a fresh TTL (no events: nothing changed
@@ -133,8 +145,9 @@ class Store:
                 pass
         for r in registrations:
             try:
-                self.registry.register(r["service"], r["instance"], r["address"], r.get("ttl_s", 3.0),
-                                       r.get("meta") or {})
+                self.registry.register(
+                    r["service"], r["instance"], r["address"], r.get("ttl_s", 3.0), r.get("meta") or {}
+                )
                 restored += 1
             except (KeyError, TypeError, ValueError) as exc:
                 log.warning("not restoring registration %r: %s", r, exc)
@@ -144,12 +157,12 @@ class Store:
 
     # -- reading -------------------------------------------------------------------
     def services(self) -> dict[str, list[dict]]:
-        return {name: [i.to_dict() for i in self.registry.instances(name) or ()]
-                for name in self.registry.service_names()}
+        return {
+            name: [i.to_dict() for i in self.registry.instances(name) or ()] for name in self.registry.service_names()
+        }
 
     def snapshot(self) -> dict[str, Any]:
-        return {"index": self.index, "services": self.services(),
-                "policies": self.policies, "apimgmt": self.apimgmt}
+        return {"index": self.index, "services": self.services(), "policies": self.policies, "apimgmt": self.apimgmt}
 
     def snapshot_body(self) -> tuple[int, bytes]:
         """(index, JSON body) of the current snapshot, encoded once per index."""

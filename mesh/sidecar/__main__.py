@@ -1,5 +1,6 @@
 """python -m mesh.sidecar --service S --instance ID --app HOST:PORT --inbound-port P --outbound-port P
-                          --advertise HOST:PORT --control-plane URL [--ttl-s 3] [--expose]"""
+--advertise HOST:PORT --control-plane URL [--ttl-s 3] [--expose]"""
+
 from __future__ import annotations
 
 import argparse
@@ -43,10 +44,18 @@ def main() -> None:
         fatal("sidecar", f"--control-plane must be an http:// URL, got {a.control_plane!r}")
     if not 0 < a.ttl_s <= 300:
         fatal("sidecar", f"--ttl-s must be in (0, 300] seconds, got {a.ttl_s}")
-    cfg = SidecarConfig(service=a.service, instance=a.instance, app=_addr(a.app, "--app"), host=a.host,
-                        inbound_port=a.inbound_port, outbound_port=a.outbound_port,
-                        advertise=a.advertise, control_plane=a.control_plane.rstrip("/"),
-                        ttl_s=a.ttl_s, expose=a.expose)
+    cfg = SidecarConfig(
+        service=a.service,
+        instance=a.instance,
+        app=_addr(a.app, "--app"),
+        host=a.host,
+        inbound_port=a.inbound_port,
+        outbound_port=a.outbound_port,
+        advertise=a.advertise,
+        control_plane=a.control_plane.rstrip("/"),
+        ttl_s=a.ttl_s,
+        expose=a.expose,
+    )
     _addr(a.advertise, "--advertise")
     setup_logging(f"sidecar:{a.instance}")
     run(Sidecar(cfg).run, "sidecar")

@@ -6,6 +6,7 @@ inbound  (its instance's Toxiproxy listener → here → the local app): deadlin
 outbound (the local app → here, target named by Host header → another service): the
          full resilient call under the mesh policy the control plane pushes.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -26,8 +27,8 @@ from gatemesh.policy import PolicyError, PolicyTable, all_off
 from gatemesh.proxy import Proxy
 from gatemesh.shell import Route, Shell
 
-APP_HEALTH_TIMEOUT_S = 0.4   # below a health checker's default 0.5 s probe timeout
-LOCAL = "local"   # the inbound side's only upstream: this instance's app
+APP_HEALTH_TIMEOUT_S = 0.4  # below a health checker's default 0.5 s probe timeout
+LOCAL = "local"  # the inbound side's only upstream: this instance's app
 # The inbound side has no policy timeout; without a propagated deadline its listener still
 # bounds the wait for the app's answer: Envoy's route timeout default (15 s).
 INBOUND_TIMEOUT_S = float(os.environ.get("GATEMESH_INBOUND_TIMEOUT_S", "15"))
@@ -43,8 +44,8 @@ class SidecarConfig:
     outbound_port: int
     advertise: str
     control_plane: str
-    ttl_s: float = 3.0          # heartbeat TTL: an instance that stops beating is gone after this
-    expose: bool = False        # sidecar-gateway topology: this sidecar is the managed API's front door
+    ttl_s: float = 3.0  # heartbeat TTL: an instance that stops beating is gone after this
+    expose: bool = False  # sidecar-gateway topology: this sidecar is the managed API's front door
 
 
 def inbound_policies() -> PolicyTable:
@@ -62,19 +63,22 @@ class Sidecar:
         name = f"sidecar:{cfg.instance}"
         metrics, events = ProxyMetrics(name), EventLog(name)
         self.outbound = ResilientCaller(name, PolicyTable.from_dict({}), metrics=metrics, events=events)
-        self.inbound = ResilientCaller(name, inbound_policies(), metrics=metrics, events=events,
-                                       clock=self.outbound.clock, pool=self.outbound.pool)
+        self.inbound = ResilientCaller(
+            name, inbound_policies(), metrics=metrics, events=events, clock=self.outbound.clock, pool=self.outbound.pool
+        )
         self.inbound.update_endpoints({LOCAL: [Endpoint(cfg.instance, cfg.app[0], cfg.app[1], {})]})
         self.proxy_out = Proxy(name, self.outbound)
         self.proxy_in = Proxy(name, self.inbound)
         self.api = ApiManager(ApiMgmtConfig.from_dict({}), self.outbound.clock) if cfg.expose else None
         self.watcher = SnapshotWatcher(cfg.control_plane, on_change=self._on_snapshot)
         self.admin = Admin(name, self.outbound, policies_writable=False, also=(self.inbound,))
-        self.shell = Shell(self.admin, self.watcher,
-                           registration=Registration(cfg.control_plane, cfg.service, cfg.instance, cfg.advertise,
-                                                     cfg.ttl_s),
-                           fields=lambda: {"service": cfg.service, "instance": cfg.instance},
-                           readiness=self._app_problem)
+        self.shell = Shell(
+            self.admin,
+            self.watcher,
+            registration=Registration(cfg.control_plane, cfg.service, cfg.instance, cfg.advertise, cfg.ttl_s),
+            fields=lambda: {"service": cfg.service, "instance": cfg.instance},
+            readiness=self._app_problem,
+        )
         self.handle_inbound: Handler = self.shell.handler(self.proxy_in, self.route_inbound)
         self.handle_outbound: Handler = self.shell.handler(self.proxy_out, self.shell.by_host)
         self._policies_seen: object = None
@@ -119,6 +123,11 @@ class Sidecar:
 
     async def run(self, stop: asyncio.Event) -> None:
         cfg = self.cfg
-        await self.shell.run(stop, [(cfg.host, cfg.inbound_port, self.handle_inbound,
-                                     listener_limits(answer_timeout_s=INBOUND_TIMEOUT_S)),
-                                    (cfg.host, cfg.outbound_port, self.handle_outbound)], [self.outbound])
+        await self.shell.run(
+            stop,
+            [
+                (cfg.host, cfg.inbound_port, self.handle_inbound, listener_limits(answer_timeout_s=INBOUND_TIMEOUT_S)),
+                (cfg.host, cfg.outbound_port, self.handle_outbound),
+            ],
+            [self.outbound],
+        )

@@ -1,7 +1,7 @@
 """catalog — a fixed catalog of 20 products, ids 1..20.
 
-    GET /products       → {"products": [{"id","name","description"}, ...], "instance"}
-    GET /products/{id}  → {"id","name","description","instance"}; 404 unknown, 400 not an integer
+GET /products       → {"products": [{"id","name","description"}, ...], "instance"}
+GET /products/{id}  → {"id","name","description","instance"}; 404 unknown, 400 not an integer
 """
 
 from __future__ import annotations

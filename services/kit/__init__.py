@@ -1,10 +1,10 @@
 """The services' own small library (not gatemesh's): what every sample service needs.
 
-    service_app(service, instance)   an aiohttp app with /health, /admin/*, JSON errors,
-                                     X-Instance, request stats and the misbehave knob
-    reply / ServiceError / read_json / path_int    JSON in and out
-    Deadline                          X-Gatemesh-Deadline-Ms, read and passed on
-    run_service(service, build_app)   the process: CLI, uvloop, registration, SIGTERM
+service_app(service, instance)   an aiohttp app with /health, /admin/*, JSON errors,
+                                 X-Instance, request stats and the misbehave knob
+reply / ServiceError / read_json / path_int    JSON in and out
+Deadline                          X-Gatemesh-Deadline-Ms, read and passed on
+run_service(service, build_app)   the process: CLI, uvloop, registration, SIGTERM
 """
 
 from services.kit.app import INSTANCE_HEADER, MISBEHAVIOUR, STATS, service_app

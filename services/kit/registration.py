@@ -25,7 +25,9 @@ log = logging.getLogger("services.kit.registration")
 
 class Registrar:
     def __init__(self, control_plane: str, service: str, instance: str, advertise: str, ttl_s: float) -> None:
-        self.url = f"{control_plane.rstrip('/')}/v1/services/{quote(service, safe='')}/instances/{quote(instance, safe='')}"
+        self.url = (
+            f"{control_plane.rstrip('/')}/v1/services/{quote(service, safe='')}/instances/{quote(instance, safe='')}"
+        )
         self.body = {"address": advertise, "ttl_s": ttl_s, "meta": {}}
         self.interval_s = ttl_s / 3.0
         self.registered = False
@@ -47,7 +49,9 @@ class Registrar:
         if self._session is None:
             return
         try:
-            async with self._session.delete(self.url, timeout=aiohttp.ClientTimeout(total=DEREGISTER_TIMEOUT_S)) as resp:
+            async with self._session.delete(
+                self.url, timeout=aiohttp.ClientTimeout(total=DEREGISTER_TIMEOUT_S)
+            ) as resp:
                 log.info("deregistered from %s (%d)", self.url, resp.status)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             log.info("could not deregister (%s); the TTL will expire the entry", type(exc).__name__)
@@ -82,7 +86,9 @@ class Registrar:
                 self._note("registered", "registered at %s as %s", self.url, self.body["address"])
             else:
                 text = (await resp.text())[:200]
-                self._note(f"refused-{resp.status}", "control plane refused the registration (%d): %s", resp.status, text)
+                self._note(
+                    f"refused-{resp.status}", "control plane refused the registration (%d): %s", resp.status, text
+                )
 
     async def _heartbeat(self) -> bool:
         """Renew the TTL; True when the control plane no longer knows this instance."""

@@ -84,7 +84,9 @@ async def _serve(app: web.Application, options: Options) -> None:
 
     registrar = None
     if options.register:
-        registrar = Registrar(options.register, options.service, options.instance, options.advertise or "", options.ttl_s)
+        registrar = Registrar(
+            options.register, options.service, options.instance, options.advertise or "", options.ttl_s
+        )
         await registrar.start()
 
     await stopping.wait()

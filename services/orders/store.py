@@ -116,7 +116,9 @@ class OrderStore:
     def list(self, limit: int, offset: int) -> tuple[list[Order], int]:
         """Orders by id, one page of them, and how many there are in all."""
         with self._lock, self._transaction("DEFERRED") as conn:
-            rows = conn.execute(f"SELECT {COLUMNS} FROM orders ORDER BY id LIMIT ? OFFSET ?", (limit, offset)).fetchall()
+            rows = conn.execute(
+                f"SELECT {COLUMNS} FROM orders ORDER BY id LIMIT ? OFFSET ?", (limit, offset)
+            ).fetchall()
             (count,) = conn.execute("SELECT COUNT(*) FROM orders").fetchone()
         return [Order(*row) for row in rows], count
 

@@ -90,7 +90,9 @@ async def fetch(
             async with session.get(url, headers=headers) as resp:
                 reason = resp.headers.get(REASON_HEADER)
                 if resp.status != 200:
-                    return Outcome(reason=reason or f"http-{resp.status}", status=resp.status, proxied=reason is not None)
+                    return Outcome(
+                        reason=reason or f"http-{resp.status}", status=resp.status, proxied=reason is not None
+                    )
                 body = await resp.json(content_type=None)
     except TimeoutError:
         return Outcome(reason=bound)

@@ -8,6 +8,7 @@ components) and Playwright driving Debian's Chromium against the dashboard.
   taken at the end of each scenario before its clean-up), and the test fails if the page logged a console
   error or threw.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,16 @@ import pytest
 from pagelib import gatemesh
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 REFUSED = "Failed to load resource: the server responded with a status of 400"
 
 
@@ -60,9 +69,13 @@ def browser_context(dashboard_run: dict[str, Any]) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(tempfile.mkdtemp(prefix="gatemesh-chromium-"),
-                                                   executable_path=CHROMIUM, headless=True, args=ARGS,
-                                                   viewport={"width": 1500, "height": 1100})
+        ctx = p.chromium.launch_persistent_context(
+            tempfile.mkdtemp(prefix="gatemesh-chromium-"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=ARGS,
+            viewport={"width": 1500, "height": 1100},
+        )
         try:
             yield ctx
         finally:

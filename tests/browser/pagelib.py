@@ -1,5 +1,6 @@
 """What the browser tests do on the page: read an instance's accessible name, wait for
 it to say something, use the controls."""
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,8 @@ def wait_label(pg: Any, instance: str, text: str, timeout_s: float, absent: bool
     pg.wait_for_function(
         f"""() => {{ const g = document.querySelector('g.inst[data-instance="{instance}"]');
                    return g && {op}g.getAttribute('aria-label').includes({json.dumps(text)}); }}""",
-        timeout=timeout_s * 1000)
+        timeout=timeout_s * 1000,
+    )
     return time.monotonic() - t0
 
 
@@ -45,13 +47,18 @@ def submit(pg: Any, button: str) -> str:
 
 
 def message(pg: Any, timeout_s: float = 60.0) -> str:
-    pg.wait_for_function("""() => { const m = document.getElementById('message');
-        return m.textContent && m.textContent !== 'working…'; }""", timeout=timeout_s * 1000)
+    pg.wait_for_function(
+        """() => { const m = document.getElementById('message');
+        return m.textContent && m.textContent !== 'working…'; }""",
+        timeout=timeout_s * 1000,
+    )
     return pg.inner_text("#message")
 
 
 def instances(pg: Any) -> dict[str, str]:
-    return pg.eval_on_selector_all("g.inst", "els => Object.fromEntries(els.map(e => [e.dataset.instance, e.getAttribute('aria-label')]))")
+    return pg.eval_on_selector_all(
+        "g.inst", "els => Object.fromEntries(els.map(e => [e.dataset.instance, e.getAttribute('aria-label')]))"
+    )
 
 
 def rate(pg: Any, instance: str, attr: str = "data-ok-rps") -> float:
@@ -75,5 +82,12 @@ def snap(pg: Any, name: str) -> None:
 
 def gatemesh(home: Path, *args: str, timeout_s: float = 150.0) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "GATEMESH_HOME": str(home), "PATH": f"{REPO / '.tools' / 'bin'}:{os.environ.get('PATH', '')}"}
-    return subprocess.run([sys.executable, "-m", "gatemesh.cli", *args], env=env, capture_output=True, text=True, check=False,
-                          timeout=timeout_s, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "gatemesh.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout_s,
+        stdin=subprocess.DEVNULL,
+    )

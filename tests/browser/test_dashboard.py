@@ -1,5 +1,6 @@
 """The dashboard in a real Chromium on a running edge-mesh: every control from the page,
 every state read back from the accessible names the page puts on its nodes."""
+
 from __future__ import annotations
 
 import json
@@ -54,10 +55,10 @@ def test_kill_an_instance_from_the_page_and_its_traffic_drops(page):
     assert "killed catalog-2" in control(page, "catalog-2", "kill")
     said = wait_label(page, "catalog-2", "killed (not running)", 5)
     dropped = wait_until(lambda: rate(page, "catalog-2") < 0.5, 10, "catalog-2's successful traffic dropping")
-    assert rate(page, "catalog-1") > 1.0 and rate(page, "catalog-3") > 1.0   # the others carry it
+    assert rate(page, "catalog-1") > 1.0 and rate(page, "catalog-3") > 1.0  # the others carry it
     assert "restarted" in control(page, "catalog-2", "restart")
     wait_label(page, "catalog-2", "killed", 30, absent=True)
-    wait_label(page, "catalog-2", "catalog-2: healthy", 30)   # the load's calls close its breakers again
+    wait_label(page, "catalog-2", "catalog-2: healthy", 30)  # the load's calls close its breakers again
     print(f"kill shown after {said:.2f} s, traffic gone after {dropped:.2f} s more")
 
 
@@ -87,8 +88,11 @@ def test_control_arm_with_the_breaker_off_the_same_fault_never_opens_it(page):
     control(page, "pricing-1", "misbehave", "error_rate=1 error_status=503")
     wait_label(page, "pricing-1", "misbehaving", 5)
     # the failure without the pattern: calls keep going to pricing-1 and keep failing
-    wait_until(lambda: rate(page, "pricing-1", "data-rps") > 1.0 and rate(page, "pricing-1") < 0.5, 10,
-               "failing calls to pricing-1")
+    wait_until(
+        lambda: rate(page, "pricing-1", "data-rps") > 1.0 and rate(page, "pricing-1") < 0.5,
+        10,
+        "failing calls to pricing-1",
+    )
     time.sleep(4)
     assert "breaker open" not in label(page, "pricing-1")
     assert rate(page, "pricing-1", "data-rps") > 1.0
@@ -101,8 +105,11 @@ def test_reset_from_the_page_makes_everything_healthy(page):
     wait_label(page, "reviews-2", "paused", 5)
     wait_label(page, "orders-1", "Toxiproxy proxy is down", 5)
     assert "reset" in submit(page, "#reset")
-    wait_until(lambda: all(v.split(": ", 1)[1].startswith("healthy") for v in instances(page).values()), 30,
-               "every instance healthy")
+    wait_until(
+        lambda: all(v.split(": ", 1)[1].startswith("healthy") for v in instances(page).values()),
+        30,
+        "every instance healthy",
+    )
 
 
 def test_keyboard_only(page):
@@ -113,7 +120,7 @@ def test_keyboard_only(page):
                 return
         raise AssertionError(f"Tab never reached #{element_id}")
 
-    page.reload()   # focus starts at the top of the page, as for a person arriving on it
+    page.reload()  # focus starts at the top of the page, as for a person arriving on it
     page.wait_for_function("document.getElementById('link').textContent === 'live'", timeout=15_000)
     page.wait_for_selector("g.inst", timeout=15_000)
     tab_to("fault-target")
@@ -174,8 +181,17 @@ def test_latency_from_a_fault_injected_to_the_page_showing_it(page, dashboard_ru
         submit(page, "#fault-remove")
         wait_label(page, "catalog-1", "latency", 5, absent=True)
     for i in range(5):
-        cli = gatemesh(dashboard_run["_home"], "fault", "add", "catalog-1", "latency", "--ms", str(200 + i),
-                       "--name", dashboard_run["_name"])
+        cli = gatemesh(
+            dashboard_run["_home"],
+            "fault",
+            "add",
+            "catalog-1",
+            "latency",
+            "--ms",
+            str(200 + i),
+            "--name",
+            dashboard_run["_name"],
+        )
         assert cli.returncode == 0, cli.stderr
         t0 = time.monotonic()
         wait_label(page, "catalog-1", f"latency {200 + i} ms", 5)

@@ -7,6 +7,7 @@ calls ``sidecar-storefront-1``'s outbound port with ``Host: pricing`` — exactl
 storefront does. Either way the call crosses the target instance's Toxiproxy proxy, so
 one fault serves both locations.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -26,11 +27,11 @@ from gatemesh.runner import ProcessRunner
 from gatemesh.topology.apis import SERVICE_PATHS
 
 EDGE, MESH = "edge", "mesh"
-CALLER = "storefront-1"          # the app whose sidecar the mesh calls go through
-CONVERGE_S = 20.0                # proxies see the registry and policies within ~1 s; this is the bound
-POLICY_ARRIVAL_S = 5.0           # control plane → sidecar long-poll push
+CALLER = "storefront-1"  # the app whose sidecar the mesh calls go through
+CONVERGE_S = 20.0  # proxies see the registry and policies within ~1 s; this is the bound
+POLICY_ARRIVAL_S = 5.0  # control plane → sidecar long-poll push
 POLL_S = 0.02
-CALL_TIMEOUT_S = 10.0            # no single call in the suite should come near this
+CALL_TIMEOUT_S = 10.0  # no single call in the suite should come near this
 
 
 def baseline() -> Policy:
@@ -46,12 +47,12 @@ def only(**sections: dict[str, Any]) -> Policy:
 
 @dataclass
 class Result:
-    status: int                 # 0: no HTTP answer at all (the client gave up)
+    status: int  # 0: no HTTP answer at all (the client gave up)
     elapsed_s: float
-    reason: str | None = None   # X-Gatemesh-Reason
+    reason: str | None = None  # X-Gatemesh-Reason
     instance: str | None = None  # X-Instance
     attempts: str | None = None  # X-Gatemesh-Attempts
-    started_s: float = 0.0       # monotonic time the call was sent
+    started_s: float = 0.0  # monotonic time the call was sent
     body: Any = None
     headers: CaseInsensitiveDict = field(default_factory=CaseInsensitiveDict)
 
@@ -60,8 +61,10 @@ class Result:
         return 200 <= self.status < 300
 
     def __repr__(self) -> str:
-        return (f"<{self.status} {self.reason or ''} {self.instance or ''} "
-                f"attempts={self.attempts!r} {self.elapsed_s * 1000:.0f}ms>")
+        return (
+            f"<{self.status} {self.reason or ''} {self.instance or ''} "
+            f"attempts={self.attempts!r} {self.elapsed_s * 1000:.0f}ms>"
+        )
 
 
 class Chaos:
@@ -100,14 +103,29 @@ class Chaos:
             return f"{self.outbound}{SERVICE_PATHS[service]}{path}", {"Host": service}
         raise ValueError(f"where must be {EDGE!r} or {MESH!r}, got {where!r}")
 
-    def call(self, where: str, service: str, path: str = "/1", method: str = "GET", *,
-             json: Any = None, headers: dict[str, str] | None = None,
-             timeout_s: float = CALL_TIMEOUT_S) -> Result:
+    def call(
+        self,
+        where: str,
+        service: str,
+        path: str = "/1",
+        method: str = "GET",
+        *,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        timeout_s: float = CALL_TIMEOUT_S,
+    ) -> Result:
         url, base = self.url(where, service, path)
         return self.request(method, url, {**base, **(headers or {})}, json=json, timeout_s=timeout_s)
 
-    def request(self, method: str, url: str, headers: dict[str, str] | None = None, *,
-                json: Any = None, timeout_s: float = CALL_TIMEOUT_S) -> Result:
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str] | None = None,
+        *,
+        json: Any = None,
+        timeout_s: float = CALL_TIMEOUT_S,
+    ) -> Result:
         t0 = time.monotonic()
         try:
             resp = self.http.request(method, url, headers=headers, json=json, timeout=timeout_s)
@@ -119,11 +137,18 @@ class Chaos:
         except ValueError:
             body = resp.text
         h = resp.headers
-        return Result(resp.status_code, elapsed, h.get("X-Gatemesh-Reason"), h.get("X-Instance"),
-                      h.get("X-Gatemesh-Attempts"), t0, body, CaseInsensitiveDict(h))
+        return Result(
+            resp.status_code,
+            elapsed,
+            h.get("X-Gatemesh-Reason"),
+            h.get("X-Instance"),
+            h.get("X-Gatemesh-Attempts"),
+            t0,
+            body,
+            CaseInsensitiveDict(h),
+        )
 
-    def burst(self, fn: Callable[[int], Result], n: int, concurrency: int = 4,
-              limit_s: float = 30.0) -> list[Result]:
+    def burst(self, fn: Callable[[int], Result], n: int, concurrency: int = 4, limit_s: float = 30.0) -> list[Result]:
         """``fn(i)`` for i in 0..n-1 on ``concurrency`` threads; bounded in count and time."""
         deadline = time.monotonic() + limit_s
         results: list[Result] = []

@@ -10,6 +10,7 @@ scenario that worker runs, put back as it was before and after each scenario.
   after the test: faults removed, paused processes resumed, killed ones restarted,
   counts and policies back to the baseline, the gateway and the caller's sidecar clean.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

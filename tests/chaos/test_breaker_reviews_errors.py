@@ -6,6 +6,7 @@ With the breaker: it opens after 5 failures in a row; while open, calls fail fas
 probes (counted at the instance); once the fault clears, a probe succeeds and the
 breaker closes. Without it: reviews-1 keeps receiving every call, and every call waits.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -15,13 +16,13 @@ import pytest
 
 from chaoslib import EDGE, MESH, only
 
-DELAY_MS = 500           # each failure takes this long
-THRESHOLD = 5            # consecutive failures that open the breaker
-OPEN_S = 1.0             # open → half-open
-PROBES = 1               # half-open probes (and successes needed to close)
-FAST_P50_S = 0.1         # "a few ms" unloaded; room for a loaded 2-core machine
+DELAY_MS = 500  # each failure takes this long
+THRESHOLD = 5  # consecutive failures that open the breaker
+OPEN_S = 1.0  # open → half-open
+PROBES = 1  # half-open probes (and successes needed to close)
+FAST_P50_S = 0.1  # "a few ms" unloaded; room for a loaded 2-core machine
 FAST_MAX_S = DELAY_MS / 1000 * 0.6
-OPEN_CALLS = 20          # calls sent while open (bounded by OPEN_S / 2 as well)
+OPEN_CALLS = 20  # calls sent while open (bounded by OPEN_S / 2 as well)
 CONTROL_CALLS = 10
 PROBE_PHASE_S = 2 * OPEN_S  # calls keep coming for this long while the fault stays
 CLOSE_MARGIN_S = 1.0

@@ -4,6 +4,7 @@ With retries (3 tries) under a budget (retries ≤ 20% of requests + 1/s over 10
 attempts that reach pricing stay within (1 + 0.2) x requests + 10. Without the budget
 the same retries triple the load on a service that is already down.
 """
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """`gatemesh fault` on a `gatemesh up` run (the supervisor's control API and the real
 Toxiproxy): add, list, remove, kill, reset — and the one-line errors a workshop sees."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,9 @@ def cli(tmp_path, port_bases):
     command = [str(script)] if script.exists() else [sys.executable, "-m", "gatemesh.cli"]
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([*command, *args], env=env, capture_output=True, text=True,
-                              timeout=CLI_TIMEOUT_S, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [*command, *args], env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S, stdin=subprocess.DEVNULL
+        )
 
     run.base = base  # type: ignore[attr-defined]
     yield run

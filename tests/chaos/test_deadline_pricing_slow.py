@@ -8,6 +8,7 @@ app passes its 600 ms deadline to its sidecar, with the same effect. Control arm
 deadline is sent, so all 5 tries reach pricing, most of them after the 600 ms were up
 (at the edge the client has left by then: that work is for nobody).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -19,14 +20,21 @@ ATTEMPT_S = 0.25
 TRIES = 5
 DEADLINE_S = 0.6
 MARGIN_S = 0.45
-MOST_WITH_DEADLINE = 3   # tries that fit in 600 ms at 250 ms each: 0, 0.25, 0.5
+MOST_WITH_DEADLINE = 3  # tries that fit in 600 ms at 250 ms each: 0, 0.25, 0.5
 
 pytestmark = [pytest.mark.timeouts]
 WHERE = [pytest.param(EDGE, marks=pytest.mark.edge), pytest.param(MESH, marks=pytest.mark.mesh)]
-MESH_PRICING = only(timeout={"enabled": True, "attempt_timeout_s": ATTEMPT_S, "request_timeout_s": 5.0},
-                    retry={"enabled": True, "max_attempts": TRIES, "retry_on_timeout": True,
-                           "backoff_base_s": 0.001, "backoff_max_s": 0.002},
-                    concurrency={"enabled": True})  # only so that /-/upstreams counts requests in flight
+MESH_PRICING = only(
+    timeout={"enabled": True, "attempt_timeout_s": ATTEMPT_S, "request_timeout_s": 5.0},
+    retry={
+        "enabled": True,
+        "max_attempts": TRIES,
+        "retry_on_timeout": True,
+        "backoff_base_s": 0.001,
+        "backoff_max_s": 0.002,
+    },
+    concurrency={"enabled": True},
+)  # only so that /-/upstreams counts requests in flight
 EDGE_STOREFRONT = only(timeout={"enabled": True, "attempt_timeout_s": DEADLINE_S, "request_timeout_s": DEADLINE_S})
 
 
@@ -38,10 +46,14 @@ def prepare(chaos) -> None:
 
 
 def call(chaos, where, propagate: bool):
-    if where == EDGE:   # the page through the gateway: storefront → its sidecar → pricing
+    if where == EDGE:  # the page through the gateway: storefront → its sidecar → pricing
         # control arm: no deadline from the gateway, and the client gives up at 600 ms
-        return chaos.request("GET", f"{chaos.gateway}/api/storefront/1", {"X-Api-Key": chaos.key},
-                             timeout_s=5.0 if propagate else DEADLINE_S)
+        return chaos.request(
+            "GET",
+            f"{chaos.gateway}/api/storefront/1",
+            {"X-Api-Key": chaos.key},
+            timeout_s=5.0 if propagate else DEADLINE_S,
+        )
     # the test is an app calling pricing through its sidecar, with or without passing on
     # its 600 ms deadline (it waits either way: the app does not know better)
     headers = {"X-Gatemesh-Deadline-Ms": str(int(DEADLINE_S * 1000))} if propagate else {}
@@ -50,8 +62,9 @@ def call(chaos, where, propagate: bool):
 
 def tries_at_pricing(chaos) -> int:
     """Wait until the caller's sidecar has nothing in flight to pricing, then count."""
-    chaos.wait_until("the mesh finished with pricing",
-                     lambda: chaos.upstreams(MESH)["pricing"]["in_flight"] == 0, timeout_s=10)
+    chaos.wait_until(
+        "the mesh finished with pricing", lambda: chaos.upstreams(MESH)["pricing"]["in_flight"] == 0, timeout_s=10
+    )
     return chaos.stats("pricing-1") + chaos.stats("pricing-2")
 
 

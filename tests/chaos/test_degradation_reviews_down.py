@@ -7,6 +7,7 @@ it through its sidecar (``/api/storefront/1``, in the mesh). Control arm: the sa
 fault on a part the page cannot do without (every pricing instance down) gives 503
 naming ``pricing`` — degradation is what turned the reviews outage into a 200.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from chaoslib import EDGE, MESH
 
 PAGES = 5
-PAGE_S = 1.0          # reviews down is a refused connection: fast
+PAGE_S = 1.0  # reviews down is a refused connection: fast
 
 pytestmark = [pytest.mark.degradation]
 WHERE = [pytest.param(EDGE, marks=pytest.mark.edge), pytest.param(MESH, marks=pytest.mark.mesh)]

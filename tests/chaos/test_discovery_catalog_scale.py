@@ -5,6 +5,7 @@ call fails meanwhile. Control arm: with the control plane paused, catalog-4 cann
 discovered (it gets no call at all), while the proxies keep serving 100% of the calls
 from the endpoints they last knew.
 """
+
 from __future__ import annotations
 
 import threading
@@ -18,7 +19,7 @@ from chaoslib import EDGE, MESH, Result
 
 DISCOVER_S = 1.0
 AFTER_S = DISCOVER_S + 0.3  # calls keep flowing this long after the registration
-PAUSED_SCALE_S = 2.0    # control arm: how long the new instance gets to show up
+PAUSED_SCALE_S = 2.0  # control arm: how long the new instance gets to show up
 
 pytestmark = [pytest.mark.discovery, pytest.mark.slow]
 WHERE = [pytest.param(EDGE, marks=pytest.mark.edge), pytest.param(MESH, marks=pytest.mark.mesh)]
@@ -64,8 +65,11 @@ def test_new_instance_gets_traffic_within_a_second_of_registering(chaos, where):
         chaos.runner.scale("catalog", 4)  # returns once catalog-4 is registered
         watcher.join(5)
         assert registered_at, "catalog-4 never showed up in the registry"
-        chaos.wait_until("calls after the registration", lambda: traffic.results
-                         and traffic.results[-1].started_s > registered_at[0] + AFTER_S, timeout_s=10)
+        chaos.wait_until(
+            "calls after the registration",
+            lambda: traffic.results and traffic.results[-1].started_s > registered_at[0] + AFTER_S,
+            timeout_s=10,
+        )
 
     first = next((r for r in traffic.results if r.instance == "catalog-4"), None)
     assert first is not None, "catalog-4 never got a call"

@@ -7,6 +7,7 @@ killed first, nobody expires it: the proxies keep the stale endpoint and calls k
 failing on it well after the TTL — while the calls to the live instances still succeed
 (losing the control plane loses no traffic to healthy instances).
 """
+
 from __future__ import annotations
 
 import time
@@ -16,8 +17,8 @@ from test_discovery_catalog_scale import Traffic
 
 from chaoslib import EDGE, MESH
 
-TTL_S = 3.0              # the topology's registration TTL
-SETTLE_S = 1.0           # sweeper (0.5 s) + the watch push + one call in flight
+TTL_S = 3.0  # the topology's registration TTL
+SETTLE_S = 1.0  # sweeper (0.5 s) + the watch push + one call in flight
 OBSERVE_S = TTL_S + SETTLE_S + 0.7
 
 pytestmark = [pytest.mark.discovery, pytest.mark.slow]
@@ -30,8 +31,9 @@ def kill_host_during_traffic(chaos, where):
         killed_at = time.monotonic()
         chaos.faults.kill("sidecar-catalog-2")
         chaos.faults.kill("catalog-2")
-        chaos.wait_until("the observation window", lambda: time.monotonic() - killed_at >= OBSERVE_S,
-                         timeout_s=OBSERVE_S + 5)
+        chaos.wait_until(
+            "the observation window", lambda: time.monotonic() - killed_at >= OBSERVE_S, timeout_s=OBSERVE_S + 5
+        )
     return traffic.results, killed_at
 
 

@@ -3,6 +3,7 @@
 With retries (on another instance) and an attempt timeout: zero client-visible errors.
 Without them: the calls that meet catalog-2 after the kill fail.
 """
+
 from __future__ import annotations
 
 import threading
@@ -13,13 +14,15 @@ import pytest
 from chaoslib import EDGE, MESH, Result, only
 
 CALLS = 120
-KILL_AFTER = 40          # completed calls before the kill
+KILL_AFTER = 40  # completed calls before the kill
 CONCURRENCY = 4
 
 pytestmark = [pytest.mark.balancing, pytest.mark.retry]
 WHERE = [pytest.param(EDGE, marks=pytest.mark.edge), pytest.param(MESH, marks=pytest.mark.mesh)]
-ON = only(retry={"enabled": True, "max_attempts": 3, "backoff_base_s": 0.005, "backoff_max_s": 0.02},
-          timeout={"enabled": True, "attempt_timeout_s": 1.0, "request_timeout_s": 3.0})
+ON = only(
+    retry={"enabled": True, "max_attempts": 3, "backoff_base_s": 0.005, "backoff_max_s": 0.02},
+    timeout={"enabled": True, "attempt_timeout_s": 1.0, "request_timeout_s": 3.0},
+)
 
 
 def burst_with_kill(chaos, where) -> tuple[list[Result], float]:
@@ -60,7 +63,9 @@ def test_instance_killed_mid_burst_costs_no_client_error(chaos, where):
     late = [r for r in results if r.started_s > kill_sent + 0.05]
     assert len(late) >= CALLS // 4, "too few calls after the kill to judge"
     assert all(r.instance in ("catalog-1", "catalog-3") for r in late), late
-    assert any(int(r.attempts.split(",")[0].split("=")[1]) >= 2 for r in late), "no call was retried: did the kill land?"
+    assert any(int(r.attempts.split(",")[0].split("=")[1]) >= 2 for r in late), (
+        "no call was retried: did the kill land?"
+    )
 
 
 @pytest.mark.parametrize("where", WHERE)

@@ -6,6 +6,7 @@ key): every client call succeeds and each key makes exactly one order. Without a
 the proxy must not retry a POST; a naive client that retries on the error makes a
 duplicate for every lost answer — that is the lesson.
 """
+
 from __future__ import annotations
 
 import uuid

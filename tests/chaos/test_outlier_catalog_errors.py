@@ -6,6 +6,7 @@ over, then traffic again. When catalog-2 starts failing too, the cap keeps it in
 (``ejection-capped``) and it keeps getting traffic. Without detection: catalog-1 keeps
 its third of the calls, and every one of them fails.
 """
+
 from __future__ import annotations
 
 import time
@@ -16,12 +17,17 @@ from chaoslib import EDGE, MESH, only
 
 ERRORS = 3
 EJECT_S = 3.0
-CALLS = 18               # sequential; 6 per instance in round robin
+CALLS = 18  # sequential; 6 per instance in round robin
 
 pytestmark = [pytest.mark.outlier]
 WHERE = [pytest.param(EDGE, marks=pytest.mark.edge), pytest.param(MESH, marks=pytest.mark.mesh)]
-OUTLIER = {"enabled": True, "consecutive_errors": ERRORS, "base_ejection_s": EJECT_S, "max_ejection_s": 10 * EJECT_S,
-           "max_ejection_percent": 34.0}
+OUTLIER = {
+    "enabled": True,
+    "consecutive_errors": ERRORS,
+    "base_ejection_s": EJECT_S,
+    "max_ejection_s": 10 * EJECT_S,
+    "max_ejection_percent": 34.0,
+}
 
 
 @pytest.mark.parametrize("where", WHERE)

@@ -3,6 +3,7 @@
 With a 300 ms timeout every call ends within 300 ms + a margin (the calls that meet
 pricing-1 as a 504 ``timeout``); without it the calls that meet pricing-1 wait the 2 s.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -11,8 +12,8 @@ from chaoslib import EDGE, MESH, only
 
 LATENCY_MS = 2000
 TIMEOUT_S = 0.3
-MARGIN_S = 0.5           # a loaded 2-core machine: proxies, Python clients, scheduling
-CALLS = 4                # round robin over 2 instances: 2 meet pricing-1
+MARGIN_S = 0.5  # a loaded 2-core machine: proxies, Python clients, scheduling
+CALLS = 4  # round robin over 2 instances: 2 meet pricing-1
 
 pytestmark = [pytest.mark.timeouts]
 WHERE = [pytest.param(EDGE, marks=pytest.mark.edge), pytest.param(MESH, marks=pytest.mark.mesh)]

@@ -21,6 +21,7 @@ edge and in the mesh, policies at either location, reset and convergence); only 
 backend differs: ``ComposeChaos`` drives containers through
 ``gatemesh.faults.compose_backend`` instead of processes through the runner.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,9 +39,13 @@ CHAOS_DIR = Path(__file__).resolve().parents[1] / "chaos"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     try:
-        parser.addoption("--runner", choices=("process", "compose"), default=None,
-                         help="compose: run tests/compose's scenarios against a running compose edge-mesh "
-                              "(same as GATEMESH_RUNNER=compose)")
+        parser.addoption(
+            "--runner",
+            choices=("process", "compose"),
+            default=None,
+            help="compose: run tests/compose's scenarios against a running compose edge-mesh "
+            "(same as GATEMESH_RUNNER=compose)",
+        )
     except ValueError:  # another conftest (the chaos suite's) registered it first: share it
         pass
 
@@ -56,8 +61,10 @@ def runner_kind(config: pytest.Config) -> str:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if runner_kind(config) == "compose":
         return
-    skip = pytest.mark.skip(reason="compose scenarios need a running compose edge-mesh: run "
-                                   "scripts/compose-tier.sh, or GATEMESH_RUNNER=compose pytest tests/compose")
+    skip = pytest.mark.skip(
+        reason="compose scenarios need a running compose edge-mesh: run "
+        "scripts/compose-tier.sh, or GATEMESH_RUNNER=compose pytest tests/compose"
+    )
     for item in items:
         if "compose" in item.keywords and "compose_chaos" in getattr(item, "fixturenames", ()):
             item.add_marker(skip)
@@ -99,7 +106,7 @@ def make_compose_chaos(backend: Any) -> Any:
         def reset(self) -> None:
             backend.heal_all()
             self.flush_connections()
-            super().reset()   # ... whose Toxiproxy reset enables every proxy again
+            super().reset()  # ... whose Toxiproxy reset enables every proxy again
 
         def flush_connections(self) -> None:
             """Close every connection through Toxiproxy by disabling every proxy. A killed or
@@ -127,9 +134,11 @@ def compose_chaos(request: pytest.FixtureRequest) -> Iterator[Any]:
         pytest.fail(f"no ready compose {TOPOLOGY} to run against: {e}", pytrace=False)
     missing = [m.name for m in backend.members() if m.kind == "service" and not m.admin_url]
     if missing:
-        pytest.fail(f"the apps' ports are not published ({', '.join(missing[:3])} ...); bring the topology up "
-                    f"with the override: python -m gatemesh.compose publish-all --topology {TOPOLOGY}",
-                    pytrace=False)
+        pytest.fail(
+            f"the apps' ports are not published ({', '.join(missing[:3])} ...); bring the topology up "
+            f"with the override: python -m gatemesh.compose publish-all --topology {TOPOLOGY}",
+            pytrace=False,
+        )
     chaos = make_compose_chaos(backend)
     chaos.reset()
     yield chaos

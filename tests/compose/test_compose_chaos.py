@@ -15,6 +15,7 @@ Counts are the compose file's: catalog 3, pricing 2, inventory 2, reviews 2, sto
 orders 2. The gateway keeps its rate limit (100/s, burst 200 per key): the scenarios
 send a few dozen calls each.
 """
+
 from __future__ import annotations
 
 import time
@@ -27,9 +28,9 @@ from gatemesh.policy import Policy, all_off
 
 EDGE, MESH = "edge", "mesh"
 WHERE = [pytest.param(EDGE, marks=pytest.mark.edge), pytest.param(MESH, marks=pytest.mark.mesh)]
-MARGIN_S = 0.7          # a loaded 2-core machine, plus docker-proxy on the client's published port
-HUNG_CLIENT_S = 1.5     # the client gives up on a call to a frozen container after this
-TTL_EXPIRY_S = 15.0     # a dead pod leaves the registry (TTL 3 s) and the proxies well within this
+MARGIN_S = 0.7  # a loaded 2-core machine, plus docker-proxy on the client's published port
+HUNG_CLIENT_S = 1.5  # the client gives up on a call to a frozen container after this
+TTL_EXPIRY_S = 15.0  # a dead pod leaves the registry (TTL 3 s) and the proxies well within this
 
 pytestmark = [pytest.mark.compose, pytest.mark.chaos]
 
@@ -168,7 +169,7 @@ OUTLIER = {"enabled": True, "consecutive_errors": 3, "base_ejection_s": 30.0, "m
 def test_outlier_ejection_stops_sending_to_the_failing_instance(chaos, where):
     chaos.set_policy(where, "catalog", only(outlier=OUTLIER))
     chaos.faults.misbehave("catalog-3", error_rate=1.0, error_status=503, seed=1)
-    warmup = [chaos.call(where, "catalog") for _ in range(9)]   # catalog-3 fails 3 times in a row
+    warmup = [chaos.call(where, "catalog") for _ in range(9)]  # catalog-3 fails 3 times in a row
     assert "catalog-3" in chaos.upstreams(where)["catalog"]["ejected"], show(warmup)
     before = chaos.stats("catalog-3")
     results = [chaos.call(where, "catalog") for _ in range(6)]
@@ -201,16 +202,20 @@ def test_a_killed_pod_leaves_discovery_and_comes_back_when_started(chaos, where)
     namespace) brings it back into the rotation."""
     chaos.set_policy(where, "catalog", only())
     chaos.faults.kill("catalog-1")
-    took = chaos.wait_until("catalog-1 leaves the proxy's endpoints",
-                            lambda: endpoints(chaos, where, "catalog") == {"catalog-2", "catalog-3"}, TTL_EXPIRY_S)
+    took = chaos.wait_until(
+        "catalog-1 leaves the proxy's endpoints",
+        lambda: endpoints(chaos, where, "catalog") == {"catalog-2", "catalog-3"},
+        TTL_EXPIRY_S,
+    )
     results = [chaos.call(where, "catalog") for _ in range(6)]
     assert all(r.ok for r in results), show(results)
     assert {r.instance for r in results} == {"catalog-2", "catalog-3"}, show(results)
     assert took < TTL_EXPIRY_S
 
     chaos.backend.start("catalog-1")
-    chaos.wait_until("catalog-1 is balanced onto again",
-                     lambda: "catalog-1" in endpoints(chaos, where, "catalog"), TTL_EXPIRY_S)
+    chaos.wait_until(
+        "catalog-1 is balanced onto again", lambda: "catalog-1" in endpoints(chaos, where, "catalog"), TTL_EXPIRY_S
+    )
     results = [chaos.call(where, "catalog") for _ in range(6)]
     assert all(r.ok for r in results) and {r.instance for r in results} == {"catalog-1", "catalog-2", "catalog-3"}
 
@@ -230,20 +235,21 @@ def test_losing_the_control_plane_container_loses_no_traffic(chaos, where):
 
     chaos.backend.restart("controlplane")
     assert chaos._json("GET", f"{chaos.controlplane}/v1/policies/reviews") == policy
-    chaos.wait_until("every instance registered again",
-                     lambda: not chaos.backend.project.missing_registrations(), TTL_EXPIRY_S)
+    chaos.wait_until(
+        "every instance registered again", lambda: not chaos.backend.project.missing_registrations(), TTL_EXPIRY_S
+    )
 
 
 # ---------------------------------------------------------------------- degradation (a network partition)
 
 
 def _page(chaos, where: str):
-    if where == EDGE:    # composed at the gateway
+    if where == EDGE:  # composed at the gateway
         return chaos.request("GET", f"{chaos.gateway}/api/products/1", {"X-Api-Key": chaos.key})
-    return chaos.call(MESH, "storefront")   # composed by a storefront, through its sidecar
+    return chaos.call(MESH, "storefront")  # composed by a storefront, through its sidecar
 
 
-PART_TIMEOUT_S = 1.0    # generous: the parts that are not cut off must never hit it
+PART_TIMEOUT_S = 1.0  # generous: the parts that are not cut off must never hit it
 PART_TIMEOUT = {"enabled": True, "attempt_timeout_s": PART_TIMEOUT_S, "request_timeout_s": PART_TIMEOUT_S}
 
 
@@ -301,7 +307,7 @@ def test_retried_post_with_idempotency_key_creates_one_order(chaos, where):
     results = [_order(chaos, where, k) for k in keys]
 
     assert all(r.status in (200, 201) for r in results), show(results)
-    assert any(attempts(r) == 2 and r.status == 200 for r in results), show(results)   # a replay, not a new order
+    assert any(attempts(r) == 2 and r.status == 200 for r in results), show(results)  # a replay, not a new order
     assert [_orders_with_key(chaos, k) for k in keys] == [1, 1]
 
 

@@ -1,6 +1,7 @@
 """Every committed compose file is valid for the compose CLIs on this machine:
 ``docker-compose`` 1.29 and ``docker compose`` v2, whichever exist (both when both do).
 Skipped, saying so, where neither is installed (the compose tier installs them)."""
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,14 @@ def _clis() -> list[list[str]]:
 
 CLIS = _clis()
 CLI_PARAMS = [pytest.param(c, id=" ".join(c)) for c in CLIS] or [
-    pytest.param(None, marks=pytest.mark.skip(reason="COMPOSE FILES NOT VALIDATED: neither docker-compose nor "
-                                                     "`docker compose` is installed (scripts/install-docker.sh)"))]
+    pytest.param(
+        None,
+        marks=pytest.mark.skip(
+            reason="COMPOSE FILES NOT VALIDATED: neither docker-compose nor "
+            "`docker compose` is installed (scripts/install-docker.sh)"
+        ),
+    )
+]
 
 
 @pytest.mark.parametrize("cli", CLI_PARAMS)

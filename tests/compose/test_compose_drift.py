@@ -1,6 +1,7 @@
 """The compose files cannot drift from the topology definitions: each committed file is
 byte-for-byte what the renderer makes of its definition, and a definition that gains a
 service without a re-render is caught, naming the service. No Docker needed."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -43,8 +44,12 @@ def test_a_service_added_to_the_definition_but_not_rendered_is_reported(monkeypa
     drifts = compare(render(build_topology("edge-mesh")), COMPOSE_DIR)
 
     by_path = {d.path: d for d in drifts}
-    assert set(by_path) == {"edge-mesh.yml", "config/edge-mesh/toxiproxy.json", "config/edge-mesh/gateway.json",
-                            "config/edge-mesh/parts.json"}   # the dashboard's list of what runs
+    assert set(by_path) == {
+        "edge-mesh.yml",
+        "config/edge-mesh/toxiproxy.json",
+        "config/edge-mesh/gateway.json",
+        "config/edge-mesh/parts.json",
+    }  # the dashboard's list of what runs
     summary = by_path["edge-mesh.yml"].summary
     assert "lacks service(s) the definition has: payments-1, sidecar-payments-1" in summary, summary
     assert by_path["edge-mesh.yml"].diff.startswith("--- committed edge-mesh.yml")
@@ -75,8 +80,8 @@ def test_every_component_is_a_service_and_sidecars_share_their_apps_namespace(na
             assert "ports" not in services[c.name]
     for svc in services.values():
         for port in svc.get("ports", []):
-            assert port.startswith("127.0.0.1:"), port   # published on loopback only
-    assert sum("build" in s for s in services.values()) == 1   # one image, built once
+            assert port.startswith("127.0.0.1:"), port  # published on loopback only
+    assert sum("build" in s for s in services.values()) == 1  # one image, built once
 
 
 @pytest.mark.parametrize("name", list(TOPOLOGIES))

@@ -1,4 +1,5 @@
 """The renderer's pieces: who listens where, the publish-all override, the one-shot seed."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,8 @@ def test_addresses_stay_loopback_inside_a_pod_and_become_service_names_across():
     netns = Netns.of(topology)
     port = topology.component("catalog-1").listen["port"]
     app = f"127.0.0.1:{port}"
-    assert netns.dial(app, "catalog-1") == app                  # its sidecar, in the same pod
-    assert netns.dial(app, "gateway") == f"catalog-1:{port}"    # anyone else
+    assert netns.dial(app, "catalog-1") == app  # its sidecar, in the same pod
+    assert netns.dial(app, "gateway") == f"catalog-1:{port}"  # anyone else
     assert netns.rewrite("http://127.0.0.1:8500/v1", "catalog-1") == "http://controlplane:8500/v1"
     assert netns.rewrite("--advertise 127.0.0.1:18001", "catalog-1") == "--advertise toxiproxy:18001"
     assert netns.listen("127.0.0.1:8080") == "0.0.0.0:8080"
@@ -52,14 +53,19 @@ def test_publish_all_adds_every_app_and_sidecar_port_on_loopback():
             ports = services[c.instance]["ports"]
             for port in c.listen.values():
                 assert f"127.0.0.1:{port}:{port}" in ports
-    assert "gateway" not in services and "toxiproxy" not in services   # the file publishes those
+    assert "gateway" not in services and "toxiproxy" not in services  # the file publishes those
 
 
 def test_sidecar_gateway_seeds_api_management_before_the_sidecars_start():
     data = yaml.safe_load(render(build_topology("sidecar-gateway"))["sidecar-gateway.yml"])
     setup = data["services"]["setup"]
-    assert setup["command"][:5] == ["python", "-m", "gatemesh.compose.seed", "PUT",
-                                    "http://controlplane:8500/v1/apimgmt"]
+    assert setup["command"][:5] == [
+        "python",
+        "-m",
+        "gatemesh.compose.seed",
+        "PUT",
+        "http://controlplane:8500/v1/apimgmt",
+    ]
     assert json.loads(setup["command"][5])["keys"]
     deps = data["services"]["sidecar-storefront-1"]["depends_on"]
     assert deps["setup"] == {"condition": "service_completed_successfully"}

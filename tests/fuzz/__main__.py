@@ -5,6 +5,7 @@ each: each property in turn for its share of the budget, in batches of 2,000 exa
 (hypothesis' `long` profile, a fresh seed per batch). A failure is shrunk and printed as
 usual, and kept in .gatemesh/hypothesis so the next run tries it first.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,9 +16,12 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BATCH = 2000   # examples per pytest run: hypothesis' own cap, so every batch ends by itself
-PROPERTIES = [f"{p.name}::{name}" for p in sorted(HERE.glob("test_*.py"))
-              for name in (line.split("(")[0][4:] for line in p.read_text().splitlines() if line.startswith("def test_"))]
+BATCH = 2000  # examples per pytest run: hypothesis' own cap, so every batch ends by itself
+PROPERTIES = [
+    f"{p.name}::{name}"
+    for p in sorted(HERE.glob("test_*.py"))
+    for name in (line.split("(")[0][4:] for line in p.read_text().splitlines() if line.startswith("def test_"))
+]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,9 +41,24 @@ def main(argv: list[str] | None = None) -> int:
         # Batches of BATCH examples, each with a fresh random seed, until the share is spent.
         end, batches = time.monotonic() + share_s, 0
         while time.monotonic() < end:
-            r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-                                "--timeout=0", str(HERE / prop)], env=env, cwd=HERE.parents[1],
-                               capture_output=True, text=True)
+            r = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "-q",
+                    "-p",
+                    "no:cacheprovider",
+                    "-p",
+                    "no:xdist",
+                    "--timeout=0",
+                    str(HERE / prop),
+                ],
+                env=env,
+                cwd=HERE.parents[1],
+                capture_output=True,
+                text=True,
+            )
             batches += 1
             if r.returncode != 0:
                 failed.append(prop)
@@ -47,8 +66,11 @@ def main(argv: list[str] | None = None) -> int:
                 break
         total += batches * BATCH
         print(f"{'ok' if prop not in failed else 'FAILED':<7} {prop}  {batches * BATCH:,} examples", flush=True)
-    print(f"fuzzed {len(chosen)} properties, {total:,} examples, for {(time.monotonic() - started) / 60:.1f} min; "
-          f"{len(failed)} failed", flush=True)
+    print(
+        f"fuzzed {len(chosen)} properties, {total:,} examples, for {(time.monotonic() - started) / 60:.1f} min; "
+        f"{len(failed)} failed",
+        flush=True,
+    )
     return 1 if failed else 0
 
 

@@ -4,6 +4,7 @@ The protocols are asyncio.Protocol objects; a `FakeTransport` records what they 
 whether they closed, so thousands of generated inputs run per second. The same objects
 serve real sockets in the integration tests and the differential corpus.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,15 +20,14 @@ from gatemesh.http.messages import Request, Response
 from gatemesh.http.pool import ConnectionPool, PoolConfig
 from gatemesh.http.server import HttpServerProtocol
 
-_LOOP = asyncio.new_event_loop()   # one loop for every example: asyncio.run's set-up costs more than most examples
+_LOOP = asyncio.new_event_loop()  # one loop for every example: asyncio.run's set-up costs more than most examples
 
 
 def run(coro: Any) -> Any:
     return _LOOP.run_until_complete(coro)
 
 
-LIMITS = ServerLimits(max_body_bytes=4096, max_request_line_bytes=512, max_header_line_bytes=512,
-                      max_header_bytes=2048)
+LIMITS = ServerLimits(max_body_bytes=4096, max_request_line_bytes=512, max_header_line_bytes=512, max_header_bytes=2048)
 
 
 class FakeTransport(asyncio.Transport):
@@ -164,7 +164,7 @@ def run_client(chunks: list[bytes], close_after: bool, head: bool = False) -> Cl
             result.status = resp.status
             result.body = await asyncio.wait_for(resp.read(), 0.05)
             result.reusable = conn in pool._idle.get(conn.key, [])
-        except Exception as exc:   # every failure must be a typed one: checked by the caller
+        except Exception as exc:  # every failure must be a typed one: checked by the caller
             result.error = type(exc).__name__
         finally:
             pool.close()

@@ -1,15 +1,26 @@
 """Generators of HTTP/1.1 messages: valid ones (to check they survive a hop unchanged),
 and mutations of them (to check nothing ambiguous is ever accepted)."""
+
 from __future__ import annotations
 
 from hypothesis import strategies as st
 
 TOKEN = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=12)
-VALUE = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7e), min_size=0, max_size=40)
+VALUE = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=0, max_size=40)
 PATH = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-._~/%", max_size=40).map(lambda p: "/" + p)
 QUERY = st.one_of(st.just(""), st.text(alphabet="abc=&123", max_size=20).map(lambda q: "?" + q))
-RESERVED = {"host", "content-length", "transfer-encoding", "expect", "connection", "upgrade", "te", "trailer",
-            "keep-alive", "proxy-connection"}
+RESERVED = {
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "expect",
+    "connection",
+    "upgrade",
+    "te",
+    "trailer",
+    "keep-alive",
+    "proxy-connection",
+}
 HEADER = st.tuples(TOKEN.filter(lambda n: n not in RESERVED), VALUE.map(str.strip))
 
 
@@ -40,8 +51,12 @@ def valid_request(draw: st.DrawFn) -> tuple[bytes, dict]:
     else:
         wire_body = b""
     wire = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + wire_body
-    want = {"method": method.encode(), "target": target.encode(), "body": body,
-            "headers": [(b"host", b"svc")] + [(n.encode(), v.encode()) for n, v in headers]}
+    want = {
+        "method": method.encode(),
+        "target": target.encode(),
+        "body": body,
+        "headers": [(b"host", b"svc")] + [(n.encode(), v.encode()) for n, v in headers],
+    }
     return wire, want
 
 
@@ -60,26 +75,63 @@ def splits(draw: st.DrawFn, data: bytes) -> list[bytes]:
 
 
 # Pieces an attacker splices into a head: framing, Host and version edges.
-HOSTILE = st.sampled_from([
-    b"Transfer-Encoding: chunked\r\n", b"Transfer-Encoding: identity, chunked\r\n", b"Transfer-Encoding: chunked, identity\r\n",
-    b"Transfer-Encoding:\tchunked\r\n", b"Transfer-Encoding : chunked\r\n", b"transfer-encoding: CHUNKED\r\n",
-    b"Content-Length: 5\r\n", b"Content-Length: 0\r\n", b"Content-Length: -1\r\n", b"Content-Length: 5, 5\r\n",
-    b"Content-Length:  5 \r\n", b"Content-Length: 0x5\r\n", b"Host: a\r\n", b"Host: b\r\n", b"Host:\r\n",
-    b"Host: a b\r\n", b"Expect: 100-continue\r\n", b"Connection: upgrade\r\nUpgrade: h2c\r\n", b" folded\r\n",
-    b"X: a\nY: b\r\n", b"X: \x00\r\n", b"\r\n", b"0\r\n\r\n", b"5\r\nhello\r\n", b"GET / HTTP/1.1\r\n",
-    b"X-Long: " + b"l" * 600 + b"\r\n",
-])
-LINE = st.sampled_from([b"GET / HTTP/1.1\r\n", b"POST / HTTP/1.1\r\n", b"GET / HTTP/1.0\r\n", b"GET / HTTP/2.0\r\n",
-                        b"GET /\r\n", b"GET http://a/x HTTP/1.1\r\n", b"GET http://a@b/x HTTP/1.1\r\n",
-                        b"CONNECT a:443 HTTP/1.1\r\n", b"GET  / HTTP/1.1\r\n", b"GET / HTTP/1.1 \r\n",
-                        b"get / HTTP/1.1\r\n", b"GET /" + b"u" * 600 + b" HTTP/1.1\r\n"])
+HOSTILE = st.sampled_from(
+    [
+        b"Transfer-Encoding: chunked\r\n",
+        b"Transfer-Encoding: identity, chunked\r\n",
+        b"Transfer-Encoding: chunked, identity\r\n",
+        b"Transfer-Encoding:\tchunked\r\n",
+        b"Transfer-Encoding : chunked\r\n",
+        b"transfer-encoding: CHUNKED\r\n",
+        b"Content-Length: 5\r\n",
+        b"Content-Length: 0\r\n",
+        b"Content-Length: -1\r\n",
+        b"Content-Length: 5, 5\r\n",
+        b"Content-Length:  5 \r\n",
+        b"Content-Length: 0x5\r\n",
+        b"Host: a\r\n",
+        b"Host: b\r\n",
+        b"Host:\r\n",
+        b"Host: a b\r\n",
+        b"Expect: 100-continue\r\n",
+        b"Connection: upgrade\r\nUpgrade: h2c\r\n",
+        b" folded\r\n",
+        b"X: a\nY: b\r\n",
+        b"X: \x00\r\n",
+        b"\r\n",
+        b"0\r\n\r\n",
+        b"5\r\nhello\r\n",
+        b"GET / HTTP/1.1\r\n",
+        b"X-Long: " + b"l" * 600 + b"\r\n",
+    ]
+)
+LINE = st.sampled_from(
+    [
+        b"GET / HTTP/1.1\r\n",
+        b"POST / HTTP/1.1\r\n",
+        b"GET / HTTP/1.0\r\n",
+        b"GET / HTTP/2.0\r\n",
+        b"GET /\r\n",
+        b"GET http://a/x HTTP/1.1\r\n",
+        b"GET http://a@b/x HTTP/1.1\r\n",
+        b"CONNECT a:443 HTTP/1.1\r\n",
+        b"GET  / HTTP/1.1\r\n",
+        b"GET / HTTP/1.1 \r\n",
+        b"get / HTTP/1.1\r\n",
+        b"GET /" + b"u" * 600 + b" HTTP/1.1\r\n",
+    ]
+)
 
 
 @st.composite
 def hostile_request(draw: st.DrawFn) -> bytes:
     line = draw(LINE)
     pieces = draw(st.lists(HOSTILE, max_size=6))
-    tail = draw(st.sampled_from([b"\r\n", b"\r\n0\r\n\r\n", b"\r\nhello", b"\r\n5\r\nhello\r\n0\r\n\r\nGET / HTTP/1.1\r\n\r\n", b""]))
+    tail = draw(
+        st.sampled_from(
+            [b"\r\n", b"\r\n0\r\n\r\n", b"\r\nhello", b"\r\n5\r\nhello\r\n0\r\n\r\nGET / HTTP/1.1\r\n\r\n", b""]
+        )
+    )
     noise = draw(st.binary(max_size=20)) if draw(st.booleans()) else b""
     return line + b"".join(pieces) + tail + noise
 
@@ -87,9 +139,18 @@ def hostile_request(draw: st.DrawFn) -> bytes:
 @st.composite
 def upstream_answer(draw: st.DrawFn) -> tuple[list[bytes], bytes, int, str]:
     """An upstream's answer (interim heads first, maybe), its body and status, and its framing."""
-    interims = draw(st.lists(st.sampled_from([b"HTTP/1.1 100 Continue\r\n\r\n",
-                                              b"HTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\n",
-                                              b"HTTP/1.1 102 Processing\r\n\r\n"]), max_size=3))
+    interims = draw(
+        st.lists(
+            st.sampled_from(
+                [
+                    b"HTTP/1.1 100 Continue\r\n\r\n",
+                    b"HTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\n",
+                    b"HTTP/1.1 102 Processing\r\n\r\n",
+                ]
+            ),
+            max_size=3,
+        )
+    )
     status = draw(st.sampled_from([200, 201, 404, 500, 503]))
     body = draw(st.binary(max_size=400))
     framing = draw(st.sampled_from(["length", "chunked", "close"]))

@@ -7,6 +7,7 @@
   ambiguous reaches the handler (one Host, no Transfer-Encoding or Expect, an origin-form
   target); the gathered head never outgrows its limit by more than one read.
 """
+
 from __future__ import annotations
 
 from hypothesis import given
@@ -32,7 +33,7 @@ def test_a_valid_request_reaches_the_handler_unchanged_however_it_is_split(data:
 def test_pipelined_requests_are_answered_in_order(data: st.DataObject) -> None:
     (w1, want1), (w2, want2) = data.draw(valid_request()), data.draw(valid_request())
     if want1["method"] == b"HEAD" or want2["method"] == b"HEAD":
-        return   # a HEAD answer's length cannot be checked by a plain parser
+        return  # a HEAD answer's length cannot be checked by a plain parser
     run = run_server(data.draw(splits(w1 + w2)))
     assert [r.target for r in run.requests] == [want1["target"], want2["target"]]
     answers = parse_answers(run.out)
@@ -41,7 +42,7 @@ def test_pipelined_requests_are_answered_in_order(data: st.DataObject) -> None:
 
 
 def check_safe(run: ServerRun, largest_read: int) -> None:
-    answers = parse_answers(run.out)   # raises on anything that is not HTTP/1.1 answers
+    answers = parse_answers(run.out)  # raises on anything that is not HTTP/1.1 answers
     interim = [a for a in answers if a.status < 200]
     assert len(interim) <= len(run.requests), "an interim answer is only ever sent for a request with a body to come"
     answers = [a for a in answers if a.status >= 200]
@@ -75,7 +76,7 @@ def test_random_bytes_never_crash_never_smuggle(chunks: list[bytes]) -> None:
 @given(st.integers(1, 64), st.sampled_from([b"GET /", b"GET / HTTP/1.1\r\nHost: a\r\nX: "]))
 def test_an_unfinished_head_fed_byte_by_byte_stays_bounded(step: int, start: bytes) -> None:
     flood = start + b"a" * (LIMITS.max_header_bytes + 200)
-    run = run_server([flood[i:i + step] for i in range(0, len(flood), step)])
+    run = run_server([flood[i : i + step] for i in range(0, len(flood), step)])
     (answer,) = parse_answers(run.out)
     assert answer.status in (414, 431) and run.closed
     assert run.max_pending <= LIMITS.max_header_bytes + step

@@ -6,6 +6,7 @@
 - re-framed as the server sends it on (whole, by length, or chunked), the answer parses
   back to the same status and body, a chunked one with its final `0\\r\\n\\r\\n`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,7 +36,9 @@ def test_the_final_answer_arrives_whole_however_it_is_split(data: st.DataObject)
 @given(st.binary(max_size=200), st.booleans())
 def test_garbage_from_upstream_is_a_typed_error_never_an_answer_below_200(data: bytes, close: bool) -> None:
     run = run_client([data], close_after=close)
-    assert run.error in (None, "UpstreamProtocolError", "UpstreamReset", "UpstreamHeadTooLarge", "TimeoutError"), run.error
+    assert run.error in (None, "UpstreamProtocolError", "UpstreamReset", "UpstreamHeadTooLarge", "TimeoutError"), (
+        run.error
+    )
     if run.error is None:
         assert run.status is not None and run.status >= 200
 
@@ -44,24 +47,31 @@ def reframe(status: int, body_chunks: list[bytes], length: int | None, whole: bo
     async def main() -> bytes:
         async def handler(req: Request) -> Response:
             raise AssertionError("not called")
+
         proto = HttpServerProtocol(Listener(handler, LIMITS, b"fuzz", asyncio.get_running_loop()))
         t = FakeTransport()
         proto.connection_made(t)
 
-        async def stream():   # type: ignore[no-untyped-def]
+        async def stream():  # type: ignore[no-untyped-def]
             for c in body_chunks:
                 yield c
+
         if whole:
             write_whole(t, b"GET", Response(status, [(b"x-a", b"1")], b"".join(body_chunks)), True)
         else:
-            await write_stream(proto, t, b"GET", Response(status, [(b"x-a", b"1")], stream=stream(), content_length=length),
-                               True)
+            await write_stream(
+                proto, t, b"GET", Response(status, [(b"x-a", b"1")], stream=stream(), content_length=length), True
+            )
         return bytes(t.out)
+
     return run(main())
 
 
-@given(st.sampled_from([200, 201, 404, 500]), st.lists(st.binary(max_size=100), max_size=6), st.sampled_from(
-    ["whole", "length", "chunked"]))
+@given(
+    st.sampled_from([200, 201, 404, 500]),
+    st.lists(st.binary(max_size=100), max_size=6),
+    st.sampled_from(["whole", "length", "chunked"]),
+)
 def test_a_reframed_answer_parses_back_the_same(status: int, chunks: list[bytes], how: str) -> None:
     body = b"".join(chunks)
     out = reframe(status, chunks, len(body) if how == "length" else None, how == "whole")

@@ -2,6 +2,7 @@
 gateway process (issue 11): no 5xx, no hang, every answer as documented, every refusal a
 4xx with a sentence. The gateway runs alone beside a real control plane (no upstreams are
 needed: the admin API answers from memory)."""
+
 from __future__ import annotations
 
 import json
@@ -34,11 +35,20 @@ def gateway():
     cp = ControlPlaneProcess()
     port = free_port()
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump({"listen": f"127.0.0.1:{port}", "control_plane": cp.url, "proxy_name": "gateway",
-                   "routes": [], "policies": {"*": {}}}, f)
+        json.dump(
+            {
+                "listen": f"127.0.0.1:{port}",
+                "control_plane": cp.url,
+                "proxy_name": "gateway",
+                "routes": [],
+                "policies": {"*": {}},
+            },
+            f,
+        )
     log = tempfile.TemporaryFile()
-    proc = subprocess.Popen([sys.executable, "-m", "gateway", "--config", f.name], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=log)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "--config", f.name], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20

@@ -1,5 +1,6 @@
 """The `gatemesh` command with real processes: up/status/scale/down, foreground runs
 stopped by Ctrl-C or killed outright, and the one-line errors."""
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,12 @@ def cli(tmp_path):
 
     def run(*args: str, extra_env: dict | None = None, timeout: float = CLI_TIMEOUT_S) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [*gatemesh_command(), *args], env={**env, **(extra_env or {})}, capture_output=True,
-            text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+            [*gatemesh_command(), *args],
+            env={**env, **(extra_env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
         )
 
     run.env = env  # type: ignore[attr-defined]
@@ -79,7 +84,10 @@ def test_up_detach_status_scale_down_leaves_nothing(cli, port_base, pid_alive, r
     assert status["toxiproxy_api"] == f"http://127.0.0.1:{port_base + 474}"
     assert status["api_key"] == "demo-key"
     catalog = [i for i in status["instances"] if i["service"] == "catalog"]
-    assert [(i["name"], i["proxy"], i["alive"]) for i in catalog] == [("catalog-1", "catalog-1", True), ("catalog-2", "catalog-2", True)]
+    assert [(i["name"], i["proxy"], i["alive"]) for i in catalog] == [
+        ("catalog-1", "catalog-1", True),
+        ("catalog-2", "catalog-2", True),
+    ]
     assert all(i["address"].startswith("127.0.0.1:") for i in catalog)
 
     text = cli("status", "--name", "t")
@@ -98,7 +106,10 @@ def test_up_detach_status_scale_down_leaves_nothing(cli, port_base, pid_alive, r
     # ejects one; raising the cap at the edge, live, clears the finding
     trap = cli("lint", "--fault", "catalog-1:error", "--fault", "catalog-2:error", "--name", "t")
     assert trap.returncode == 1 and "[ejection-cap] edge catalog: 2 of 3 catalog instances" in trap.stdout, trap.stdout
-    assert cli("policy", "set", "catalog", "--at", "edge", "outlier.max_ejection_percent=100", "--name", "t").returncode == 0
+    assert (
+        cli("policy", "set", "catalog", "--at", "edge", "outlier.max_ejection_percent=100", "--name", "t").returncode
+        == 0
+    )
     fixed = cli("lint", "--fault", "catalog-1:error", "--fault", "catalog-2:error", "--name", "t", "--json")
     assert "ejection-cap" not in {f["code"] for f in json.loads(fixed.stdout)}, fixed.stdout
     one_line_error(cli("lint", "--fault", "catalog-4:kill", "--name", "t"), "no instance named catalog-4")
@@ -118,7 +129,11 @@ def test_up_detach_status_scale_down_leaves_nothing(cli, port_base, pid_alive, r
 def start_foreground(cli, port_base: int) -> tuple[subprocess.Popen, dict]:
     proc = subprocess.Popen(
         [*gatemesh_command(), "up", "--topology", "mesh", "--port-base", str(port_base), *SCALE],
-        env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL,
+        env=cli.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        stdin=subprocess.DEVNULL,
     )
     output = []
     deadline = time.monotonic() + CLI_TIMEOUT_S
@@ -167,13 +182,21 @@ def test_down_kills_leftovers_when_the_supervisor_is_gone(cli, pid_alive):
     try:
         run = cli.home / ".gatemesh/run/default"
         run.mkdir(parents=True)
-        (run / "state.json").write_text(json.dumps({
-            "name": "default", "topology": "edge", "status": "running", "pid": 999999999, "argv": ["gone"],
-            "pids": [
-                {"name": "catalog-1", "pid": ours.pid, "argv": ours.args},
-                {"name": "catalog-2", "pid": other.pid, "argv": [sys.executable, "-m", "services.catalog"]},
-            ],
-        }))
+        (run / "state.json").write_text(
+            json.dumps(
+                {
+                    "name": "default",
+                    "topology": "edge",
+                    "status": "running",
+                    "pid": 999999999,
+                    "argv": ["gone"],
+                    "pids": [
+                        {"name": "catalog-1", "pid": ours.pid, "argv": ours.args},
+                        {"name": "catalog-2", "pid": other.pid, "argv": [sys.executable, "-m", "services.catalog"]},
+                    ],
+                }
+            )
+        )
         down = cli("down")
         assert down.returncode == 0, down.stderr
         assert "supervisor was already gone" in down.stdout
@@ -231,14 +254,21 @@ def test_help_lists_the_subcommands(cli):
 
 
 def test_a_policy_for_a_service_that_does_not_exist_is_one_line(cli):
-    one_line_error(cli("policy", "set", "catalgo", "--at", "edge", "retry.enabled=false"),
-                   "unknown service 'catalgo'; the services are: catalog, pricing")
+    one_line_error(
+        cli("policy", "set", "catalgo", "--at", "edge", "retry.enabled=false"),
+        "unknown service 'catalgo'; the services are: catalog, pricing",
+    )
     one_line_error(cli("policy", "preset", "linkerd", "pricng", "--at", "mesh"), "unknown service 'pricng'")
 
 
 def test_presets_list_every_pattern_with_status_codes_as_written():
-    out = subprocess.run([*gatemesh_command(), "policy", "presets"], capture_output=True, text=True,
-                         timeout=CLI_TIMEOUT_S, stdin=subprocess.DEVNULL).stdout
-    assert "retry: 3 attempts on 5xx" in out            # resilience4j: every 5xx, not 100 codes
-    assert "retry: 3 attempts on 502-504" in out         # gatemesh's own
+    out = subprocess.run(
+        [*gatemesh_command(), "policy", "presets"],
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+        stdin=subprocess.DEVNULL,
+    ).stdout
+    assert "retry: 3 attempts on 5xx" in out  # resilience4j: every 5xx, not 100 codes
+    assert "retry: 3 attempts on 502-504" in out  # gatemesh's own
     assert "panic below 50% healthy" in out and out.count("fallback") == 6, out

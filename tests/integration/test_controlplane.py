@@ -1,6 +1,7 @@
 """The real ``python -m mesh.controlplane`` process on loopback: the HTTP API of
 docs/contracts.md, TTL expiry, long-poll wake-ups, clean SIGTERM, and a watcher that keeps
 its last snapshot after the process is SIGKILLed."""
+
 import asyncio
 import os
 import signal
@@ -34,8 +35,11 @@ class ControlPlaneProcess:
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mesh.controlplane", "--port", str(self.port), *extra],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.log)
-        deadline = time.monotonic() + 30   # a loaded CI machine can take a while to import aiohttp
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+        )
+        deadline = time.monotonic() + 30  # a loaded CI machine can take a while to import aiohttp
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.stderr()
             try:
@@ -78,11 +82,14 @@ def index_of(cp) -> int:
 
 
 # -- command line -----------------------------------------------------------------------
-@pytest.mark.parametrize("args", [[], ["--port", "0"], ["--port", "http"], ["--port", "1", "--sweep-interval-s", "0"],
-                                  ["--port", "1", "--bogus"]])
+@pytest.mark.parametrize(
+    "args",
+    [[], ["--port", "0"], ["--port", "http"], ["--port", "1", "--sweep-interval-s", "0"], ["--port", "1", "--bogus"]],
+)
 def test_bad_arguments_print_one_line_and_exit_2(args):
-    done = subprocess.run([sys.executable, "-m", "mesh.controlplane", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=20)
+    done = subprocess.run(
+        [sys.executable, "-m", "mesh.controlplane", *args], cwd=ROOT, capture_output=True, text=True, timeout=20
+    )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("controlplane: error: "), done.stderr
@@ -93,8 +100,13 @@ def test_port_in_use_prints_one_line_and_exits_2():
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run([sys.executable, "-m", "mesh.controlplane", "--port", str(port)],
-                              cwd=ROOT, capture_output=True, text=True, timeout=20)
+        done = subprocess.run(
+            [sys.executable, "-m", "mesh.controlplane", "--port", str(port)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [done.stderr.strip()]
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
@@ -103,10 +115,12 @@ def test_port_in_use_prints_one_line_and_exits_2():
 def test_sigterm_exits_0_promptly_with_a_long_poll_parked():
     proc = ControlPlaneProcess()
     try:
+
         async def park():
             async with aiohttp.ClientSession() as http:
                 async with http.get(f"{proc.url}/v1/snapshot?index=1&wait_s=60") as resp:
                     return resp.status
+
         async def main():
             task = asyncio.create_task(park())
             await asyncio.sleep(0.3)
@@ -114,6 +128,7 @@ def test_sigterm_exits_0_promptly_with_a_long_poll_parked():
             proc.proc.send_signal(signal.SIGTERM)
             status = await asyncio.wait_for(task, 5)
             return status, time.monotonic() - t0
+
         status, took = asyncio.run(main())
         assert status == 200 and took < 3  # released, not held for the 5 s shutdown timeout
         assert proc.proc.wait(5) == 0
@@ -129,8 +144,11 @@ def test_health_and_index_header(cp):
 
 
 def test_register_list_heartbeat_deregister(cp):
-    resp = put(cp, "/v1/services/catalog/instances/catalog-1",
-               {"address": "127.0.0.1:18001", "ttl_s": 30, "meta": {"zone": "a"}})
+    resp = put(
+        cp,
+        "/v1/services/catalog/instances/catalog-1",
+        {"address": "127.0.0.1:18001", "ttl_s": 30, "meta": {"zone": "a"}},
+    )
     assert resp.status_code == 200 and resp.json()["created"] is True
     listed = get(cp, "/v1/services/catalog").json()["instances"]
     assert {"id": "catalog-1", "address": "127.0.0.1:18001", "meta": {"zone": "a"}} in listed
@@ -141,20 +159,23 @@ def test_register_list_heartbeat_deregister(cp):
     assert requests.delete(cp.url + "/v1/services/catalog/instances/catalog-1", timeout=5).status_code == 404
 
 
-@pytest.mark.parametrize("path, kwargs, words", [
-    ("catalog/instances/c1", {"data": b"{bad"}, "not valid JSON"),
-    ("catalog/instances/c1", {"data": b""}, "body is empty"),
-    ("catalog/instances/c1", {"body": [1]}, "must be a JSON object"),
-    ("catalog/instances/c1", {"body": {}}, "address is missing"),
-    ("catalog/instances/c1", {"body": {"address": "127.0.0.1"}}, "expected 'host:port'"),
-    ("catalog/instances/c1", {"body": {"address": "127.0.0.1:70000"}}, "between 1 and 65535"),
-    ("catalog/instances/c1", {"body": {"address": "h:1", "ttl_s": 0}}, "ttl_s must be"),
-    ("catalog/instances/c1", {"body": {"address": "h:1", "ttl_s": 301}}, "ttl_s must be"),
-    ("catalog/instances/c1", {"body": {"address": "h:1", "meta": {"w": 1}}}, "must be strings"),
-    ("catalog/instances/c1", {"body": {"address": "h:1", "ttl": 3}}, "unknown field(s) ttl"),
-    ("Catalog/instances/c1", {"body": {"address": "h:1"}}, "service id 'Catalog' is invalid"),
-    ("catalog/instances/_c1", {"body": {"address": "h:1"}}, "instance id '_c1' is invalid"),
-])
+@pytest.mark.parametrize(
+    "path, kwargs, words",
+    [
+        ("catalog/instances/c1", {"data": b"{bad"}, "not valid JSON"),
+        ("catalog/instances/c1", {"data": b""}, "body is empty"),
+        ("catalog/instances/c1", {"body": [1]}, "must be a JSON object"),
+        ("catalog/instances/c1", {"body": {}}, "address is missing"),
+        ("catalog/instances/c1", {"body": {"address": "127.0.0.1"}}, "expected 'host:port'"),
+        ("catalog/instances/c1", {"body": {"address": "127.0.0.1:70000"}}, "between 1 and 65535"),
+        ("catalog/instances/c1", {"body": {"address": "h:1", "ttl_s": 0}}, "ttl_s must be"),
+        ("catalog/instances/c1", {"body": {"address": "h:1", "ttl_s": 301}}, "ttl_s must be"),
+        ("catalog/instances/c1", {"body": {"address": "h:1", "meta": {"w": 1}}}, "must be strings"),
+        ("catalog/instances/c1", {"body": {"address": "h:1", "ttl": 3}}, "unknown field(s) ttl"),
+        ("Catalog/instances/c1", {"body": {"address": "h:1"}}, "service id 'Catalog' is invalid"),
+        ("catalog/instances/_c1", {"body": {"address": "h:1"}}, "instance id '_c1' is invalid"),
+    ],
+)
 def test_bad_registrations_answer_400_with_a_sentence(cp, path, kwargs, words):
     resp = put(cp, "/v1/services/" + path, kwargs.get("body"), kwargs.get("data"))
     assert resp.status_code == 400
@@ -197,21 +218,25 @@ def test_watches_wake_within_1s_of_a_registration(cp):
     async def main():
         index = index_of(cp)
         async with aiohttp.ClientSession() as http:
+
             async def watch():
                 async with http.get(f"{cp.url}/v1/snapshot?index={index}&wait_s=30") as resp:
                     return time.monotonic(), await resp.json()
+
             watchers = [asyncio.create_task(watch()) for _ in range(20)]
             await asyncio.sleep(0.3)
             assert not any(w.done() for w in watchers)
             t0 = time.monotonic()
-            async with http.put(f"{cp.url}/v1/services/pricing/instances/pricing-1",
-                                json={"address": "127.0.0.1:18020", "ttl_s": 30}) as resp:
+            async with http.put(
+                f"{cp.url}/v1/services/pricing/instances/pricing-1", json={"address": "127.0.0.1:18020", "ttl_s": 30}
+            ) as resp:
                 assert resp.status == 200
             results = await asyncio.wait_for(asyncio.gather(*watchers), 5)
         for woke, body in results:
             assert woke - t0 < 1.0
             assert body["index"] > index
             assert body["services"]["pricing"][0]["id"] == "pricing-1"
+
     asyncio.run(main())
 
 
@@ -292,6 +317,7 @@ def test_watcher_keeps_last_snapshot_after_sigkill():
                 assert "catalog" in watcher.snapshot.policies
             finally:
                 await watcher.stop()
+
         asyncio.run(main())
     finally:
         proc.close()
@@ -301,13 +327,26 @@ def test_policies_survive_a_restart_and_watches_wait_out_the_warmup(tmp_path):
     """Hard state (policies) is kept in the state file; after a restart, snapshot watches
     get 503 for --warmup-s so proxies keep their last endpoints while instances re-register."""
     import requests as rq
+
     state = tmp_path / "cp-state.json"
 
     def start():
         port = free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "mesh.controlplane", "--port", str(port),
-                                 "--state-file", str(state), "--warmup-s", "1.5"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mesh.controlplane",
+                "--port",
+                str(port),
+                "--state-file",
+                str(state),
+                "--warmup-s",
+                "1.5",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -321,7 +360,7 @@ def test_policies_survive_a_restart_and_watches_wait_out_the_warmup(tmp_path):
 
     proc, url = start()
     try:
-        assert rq.get(url + "/v1/snapshot", timeout=2).status_code == 200   # first start: no warm-up
+        assert rq.get(url + "/v1/snapshot", timeout=2).status_code == 200  # first start: no warm-up
         assert rq.put(url + "/v1/policies/catalog", json={"breaker": {"enabled": False}}, timeout=2).status_code == 200
     finally:
         proc.terminate()
@@ -349,11 +388,11 @@ def test_registrations_survive_a_sigkill_and_are_served_before_anyone_re_registe
     finally:
         os.kill(proc.proc.pid, signal.SIGKILL)
         proc.close()
-    again = ControlPlaneProcess("--state-file", state)   # no warm-up: the file is the registry
+    again = ControlPlaneProcess("--state-file", state)  # no warm-up: the file is the registry
     try:
         snap = requests.get(f"{again.url}/v1/snapshot?wait_s=0", timeout=2).json()
         assert [i["id"] for i in snap["services"]["orders"]] == ["orders-1"]
         hb = requests.put(f"{again.url}/v1/services/orders/instances/orders-1/heartbeat", timeout=2)
-        assert hb.status_code == 200   # the instance's heartbeats just go on
+        assert hb.status_code == 200  # the instance's heartbeats just go on
     finally:
         again.close()

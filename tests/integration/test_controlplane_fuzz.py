@@ -7,6 +7,7 @@ Long-polls are capped at 1 s (``--max-wait-s 1``) so a generated ``wait_s`` cann
 the run; the cap itself is what the document says. ``GATEMESH_FUZZ_EXAMPLES`` raises the
 examples per operation (default 40) for a longer run.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,15 +24,18 @@ from mesh.controlplane import openapi
 pytestmark = [pytest.mark.integration, pytest.mark.discovery]
 
 EXAMPLES = int(os.environ.get("GATEMESH_FUZZ_EXAMPLES", "40"))
-REQUEST_TIMEOUT_S = 5.0   # a hang fails the case: nothing the API does may take longer
+REQUEST_TIMEOUT_S = 5.0  # a hang fails the case: nothing the API does may take longer
 
 
 @pytest.fixture(scope="module")
 def controlplane(tmp_path_factory):
     state = tmp_path_factory.mktemp("cp-fuzz") / "state.json"
     cp = ControlPlaneProcess("--max-wait-s", "1", "--state-file", str(state))
-    requests.put(f"{cp.url}/v1/services/catalog/instances/catalog-1",
-                 json={"address": "127.0.0.1:18001", "ttl_s": 300}, timeout=5)
+    requests.put(
+        f"{cp.url}/v1/services/catalog/instances/catalog-1",
+        json={"address": "127.0.0.1:18001", "ttl_s": 300},
+        timeout=5,
+    )
     yield cp
     cp.close()
 
@@ -51,8 +55,7 @@ SEMANTIC_BODIES = {("PUT", "/v1/policies/{service}")}
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_every_operation_answers_as_documented(case, controlplane):
     excluded = [positive_data_acceptance] if (case.method.upper(), case.path) in SEMANTIC_BODIES else []
-    response = case.call_and_validate(base_url=controlplane.url, timeout=REQUEST_TIMEOUT_S,
-                                      excluded_checks=excluded)
+    response = case.call_and_validate(base_url=controlplane.url, timeout=REQUEST_TIMEOUT_S, excluded_checks=excluded)
     assert response.status_code < 500, response.text
     if response.status_code >= 400:
         body = response.json()
@@ -65,6 +68,7 @@ def test_the_document_is_served_and_names_every_route(controlplane):
     from mesh.controlplane.app import make_app
     from mesh.controlplane.registry import Registry
     from mesh.controlplane.store import Store
+
     app = make_app(Store(Registry(clock=__import__("time"))))
     routes = {(r.method.lower(), r.resource.canonical) for r in app.router.routes() if r.method != "HEAD"}
     documented = {(m, p) for p, ops in doc["paths"].items() for m in ops}

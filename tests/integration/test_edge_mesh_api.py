@@ -1,6 +1,7 @@
 """The running edge-mesh topology as a user meets it: the APIs, precise answers to bad
 input, idempotent orders, and a Toxiproxy latency toxic seen from the gateway and from
 a sidecar. One topology for the module (small counts), real processes, real Toxiproxy."""
+
 from __future__ import annotations
 
 import json
@@ -58,13 +59,16 @@ def test_product_page_composed_at_the_edge_and_in_the_mesh(topo):
     assert edge.headers["X-Gatemesh-Proxy"] == "gateway"
 
 
-@pytest.mark.parametrize("path,headers,status,reason", [
-    ("/api/nowhere/1", key(), 404, "no-route"),
-    ("/api/catalog/1", {}, 401, "missing-api-key"),
-    ("/api/catalog/1", key("wrong"), 401, "invalid-api-key"),
-    ("/api/products/1", key("catalog-only-key"), 403, "forbidden"),
-    ("/api/products/abc", key(), 400, "bad-request"),
-])
+@pytest.mark.parametrize(
+    "path,headers,status,reason",
+    [
+        ("/api/nowhere/1", key(), 404, "no-route"),
+        ("/api/catalog/1", {}, 401, "missing-api-key"),
+        ("/api/catalog/1", key("wrong"), 401, "invalid-api-key"),
+        ("/api/products/1", key("catalog-only-key"), 403, "forbidden"),
+        ("/api/products/abc", key(), 400, "bad-request"),
+    ],
+)
 def test_bad_requests_get_a_precise_4xx_with_a_reason(topo, path, headers, status, reason):
     r = requests.get(f"{gw(topo)}{path}", headers=headers, timeout=5)
     assert r.status_code == status
@@ -73,8 +77,9 @@ def test_bad_requests_get_a_precise_4xx_with_a_reason(topo, path, headers, statu
 
 
 def test_malformed_json_and_oversized_bodies_are_refused(topo):
-    bad = requests.post(f"{gw(topo)}/api/orders", data=b"{not json", timeout=5,
-                        headers={**key(), "Content-Type": "application/json"})
+    bad = requests.post(
+        f"{gw(topo)}/api/orders", data=b"{not json", timeout=5, headers={**key(), "Content-Type": "application/json"}
+    )
     assert bad.status_code == 400 and "error" in bad.json()
     huge = requests.post(f"{gw(topo)}/api/orders", data=b"x" * (2 << 20), timeout=10, headers=key())
     assert huge.status_code == 413
@@ -99,13 +104,20 @@ def test_rate_limit_answers_429_with_retry_after(topo, tmp_path):
     # must refuse the 6th call of a quick burst whatever the machine's speed.
     port = free_port()
     cfg = tmp_path / "gw.json"
-    cfg.write_text(json.dumps({
-        "listen": f"127.0.0.1:{port}", "control_plane": topo[1]["controlplane"], "proxy_name": "gateway-limited",
-        "routes": [{"name": "catalog", "prefix": "/api/catalog", "service": "catalog", "rewrite": "/products"}],
-        "apimgmt": {"keys": {"k": {"routes": ["*"]}}, "rate_limit": {"rate_per_s": 0.1, "burst": 5}},
-    }))
-    proc = subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(cfg)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cfg.write_text(
+        json.dumps(
+            {
+                "listen": f"127.0.0.1:{port}",
+                "control_plane": topo[1]["controlplane"],
+                "proxy_name": "gateway-limited",
+                "routes": [{"name": "catalog", "prefix": "/api/catalog", "service": "catalog", "rewrite": "/products"}],
+                "apimgmt": {"keys": {"k": {"routes": ["*"]}}, "rate_limit": {"rate_per_s": 0.1, "burst": 5}},
+            }
+        )
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "--config", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30

@@ -8,6 +8,7 @@ still goes to the wire; with the breaker on the gateway's pricing calls, the gat
 stops sending (answering `circuit-open` at once) while the storefront's sidecars, which
 have no breaker in this arm, keep sending.
 """
+
 from __future__ import annotations
 
 import csv
@@ -21,8 +22,14 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.chaos, pytest.mark.slow, pytest.mark.breaker,
-              pytest.mark.edge, pytest.mark.timeout(180)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.chaos,
+    pytest.mark.slow,
+    pytest.mark.breaker,
+    pytest.mark.edge,
+    pytest.mark.timeout(180),
+]
 
 EDGE_PAGE = "/api/products/[id]"
 RUN_LIMIT_S = 150.0
@@ -42,8 +49,19 @@ def report(tmp_path_factory: pytest.TempPathFactory, require_topology) -> dict:
         if importlib.util.find_spec(module) is None:
             pytest.skip(f"{module} is not installed (pip install -e '.[load]')")
     out = tmp_path_factory.mktemp("experiment") / "breaker"
-    argv = [sys.executable, "-m", "gatemesh.cli", "experiment", "breaker", "--at", "edge", "--quick", "--check",
-            "--out", str(out)]
+    argv = [
+        sys.executable,
+        "-m",
+        "gatemesh.cli",
+        "experiment",
+        "breaker",
+        "--at",
+        "edge",
+        "--quick",
+        "--check",
+        "--out",
+        str(out),
+    ]
     t0 = time.monotonic()
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=RUN_LIMIT_S)
     wall = time.monotonic() - t0
@@ -53,8 +71,15 @@ def report(tmp_path_factory: pytest.TempPathFactory, require_topology) -> dict:
 
 def test_the_files_a_workshop_opens_are_there(report: dict) -> None:
     out = report["out"]
-    for name in ("report.md", "report.html", "summary.json", "metric.png", "compare.png",
-                 "timeline-off.png", "timeline-edge.png"):
+    for name in (
+        "report.md",
+        "report.html",
+        "summary.json",
+        "metric.png",
+        "compare.png",
+        "timeline-off.png",
+        "timeline-edge.png",
+    ):
         assert (out / name).is_file(), name
     for png in out.glob("*.png"):
         data = png.read_bytes()
@@ -130,12 +155,16 @@ def test_the_config_predicts_beside_what_was_observed(report: dict) -> None:
     prediction = comparison["prediction"]
     calls, trip = prediction["attempts_per_call"], prediction["time_to_trip_s"]
     # the gateway's breaker: 5 failures of 0.5 s each, then 3 probes every 5 s
-    assert calls["predicted"] is not None and calls["observed"] == report["summary"]["arms"]["edge"]["proxy"][
-        "by_location"]["edge"]["amplification"]
+    assert (
+        calls["predicted"] is not None
+        and calls["observed"] == report["summary"]["arms"]["edge"]["proxy"]["by_location"]["edge"]["amplification"]
+    )
     assert trip["predicted"] is not None and trip["predicted"] <= 3.0
     # attempts per call is set by the breaker's own numbers and holds on a loaded machine too;
     # the time to trip also depends on how slow the machine is, so it is reported, not held
     assert abs(calls["predicted"] - calls["observed"]) <= max(0.15, 0.5 * calls["predicted"]), prediction["sentence"]
     assert ("they agree" in prediction["sentence"]) is (prediction["agree"] is True)
-    assert prediction["sentence"] in comparison["sentence"] or prediction["sentence"].rstrip(".") in comparison["sentence"]
+    assert (
+        prediction["sentence"] in comparison["sentence"] or prediction["sentence"].rstrip(".") in comparison["sentence"]
+    )
     assert "predicted by the config" in (Path(report["out"]) / "report.md").read_text()

@@ -10,6 +10,7 @@ The origin is a programmable HTTP/1.1 server on asyncio in a thread of this proc
 opens, answers chunked, 204/304/HEAD, adds hop-by-hop headers, or closes mid-body.
 Clients are raw sockets, read with httptools, so framing is checked byte for byte.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -32,9 +33,9 @@ from gatemesh.runner.process import spawn
 pytestmark = [pytest.mark.integration]
 
 ROOT = Path(__file__).resolve().parents[2]
-BIG_SIZE = 4 << 20          # the streamed body: far beyond any socket buffer on the way
-FIRST_PIECE = 64 << 10      # what the origin sends before it waits for the gate
-CUT_DECLARED = 100_000      # /cut declares this much and sends CUT_SENT, then closes
+BIG_SIZE = 4 << 20  # the streamed body: far beyond any socket buffer on the way
+FIRST_PIECE = 64 << 10  # what the origin sends before it waits for the gate
+CUT_DECLARED = 100_000  # /cut declares this much and sends CUT_SENT, then closes
 CUT_SENT = 1000
 
 
@@ -90,8 +91,8 @@ class Origin:
         self.port = port
         self.loop = asyncio.new_event_loop()
         self._conn_ids = 0
-        self.open_conns = 0          # connections the proxies hold to the origin right now
-        self.hits: dict[str, int] = {}   # requests received, by last path segment
+        self.open_conns = 0  # connections the proxies hold to the origin right now
+        self.hits: dict[str, int] = {}  # requests received, by last path segment
         self.gate: asyncio.Event | None = None
         self.big_finished = threading.Event()
         self._thread = threading.Thread(target=self.loop.run_forever, name="origin", daemon=True)
@@ -131,8 +132,15 @@ class Origin:
         params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
         if name == "echo":
             await asyncio.sleep(int(params.get("delay_ms", "0")) / 1000)
-            doc = json.dumps({"method": method, "target": target, "headers": headers,
-                              "body": body.decode("latin-1"), "conn": conn.conn_id}).encode()
+            doc = json.dumps(
+                {
+                    "method": method,
+                    "target": target,
+                    "headers": headers,
+                    "body": body.decode("latin-1"),
+                    "conn": conn.conn_id,
+                }
+            ).encode()
             w(_head("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(doc)))]) + doc)
         elif name == "chunked":
             w(_head("200 OK", [("Content-Type", "text/plain"), ("Transfer-Encoding", "chunked")]))
@@ -158,12 +166,25 @@ class Origin:
             extra = [("ETag", '"v1"')] if name == "304" else []
             w(_head("204 No Content" if name == "204" else "304 Not Modified", extra))
         elif name == "head":
-            w(_head("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "1234")])
-              + (b"" if method == "HEAD" else b"x" * 1234))
+            w(
+                _head("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "1234")])
+                + (b"" if method == "HEAD" else b"x" * 1234)
+            )
         elif name == "hop":
-            w(_head("200 OK", [("Content-Length", "2"), ("Connection", "keep-alive, X-Origin-Hop"),
-                               ("X-Origin-Hop", "secret"), ("Keep-Alive", "timeout=30"),
-                               ("Proxy-Authenticate", "Basic"), ("X-Origin-Kept", "yes")]) + b"ok")
+            w(
+                _head(
+                    "200 OK",
+                    [
+                        ("Content-Length", "2"),
+                        ("Connection", "keep-alive, X-Origin-Hop"),
+                        ("X-Origin-Hop", "secret"),
+                        ("Keep-Alive", "timeout=30"),
+                        ("Proxy-Authenticate", "Basic"),
+                        ("X-Origin-Kept", "yes"),
+                    ],
+                )
+                + b"ok"
+            )
         elif name == "cut":
             w(_head("200 OK", [("Content-Length", str(CUT_DECLARED))]) + b"c" * CUT_SENT)
             await asyncio.sleep(0.05)
@@ -193,7 +214,7 @@ class Origin:
             w(b"the-close")
             conn.transport.close()
         elif name == "silent":
-            await asyncio.sleep(3600)   # never a byte of an answer
+            await asyncio.sleep(3600)  # never a byte of an answer
         elif name == "stall":
             w(_head("200 OK", [("Content-Length", "1000")]) + b"s" * 10)
             await asyncio.sleep(3600)
@@ -217,7 +238,7 @@ class Client:
     def __init__(self, port: int, timeout_s: float = 10.0):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout_s)
         self.replies: list[Reply] = []
-        self.head_requests: list[bool] = []   # per expected reply: was it a HEAD?
+        self.head_requests: list[bool] = []  # per expected reply: was it a HEAD?
         self._parser = httptools.HttpResponseParser(self)
         self.closed = False
 
@@ -297,8 +318,9 @@ class Client:
         self.sock.close()
 
 
-def request(method: str, target: str, headers: list[tuple[str, str]] = (), body: bytes | None = None,
-            host: str = "test") -> bytes:
+def request(
+    method: str, target: str, headers: list[tuple[str, str]] = (), body: bytes | None = None, host: str = "test"
+) -> bytes:
     lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"] + [f"{n}: {v}" for n, v in headers]
     if body is not None and not any(n.lower() == "transfer-encoding" for n, _ in headers):
         lines.append(f"Content-Length: {len(body)}")
@@ -310,10 +332,10 @@ class Hop:
     def __init__(self, name: str, port: int, host: str, prefix: str, via: list[str], xff_hops: int):
         self.name = name
         self.port = port
-        self.host = host             # the Host header this hop routes by
-        self.prefix = prefix         # path prefix that reaches the origin
-        self.via = via               # what each proxy adds to Via, in order
-        self.xff_hops = xff_hops     # how many proxies append to X-Forwarded-For
+        self.host = host  # the Host header this hop routes by
+        self.prefix = prefix  # path prefix that reaches the origin
+        self.via = via  # what each proxy adds to Via, in order
+        self.xff_hops = xff_hops  # how many proxies append to X-Forwarded-For
 
     def client(self) -> Client:
         return Client(self.port)
@@ -372,28 +394,61 @@ def run_stack(port_bases, run: Path, env: dict[str, str] | None = None) -> Itera
         cp = f"http://127.0.0.1:{cp_port}"
         _wait_ready(cp + "/health", procs)
         body = json.dumps({"address": f"127.0.0.1:{origin_port}", "ttl_s": 300}).encode()
-        urllib.request.urlopen(urllib.request.Request(f"{cp}/v1/services/origin/instances/origin-1", data=body,
-                                                      method="PUT"), timeout=5).close()
-        config = {"listen": f"127.0.0.1:{gw_port}", "control_plane": cp, "proxy_name": "gateway",
-                  "routes": [{"name": "origin", "prefix": "/h11", "service": "origin"}],
-                  "apimgmt": {"enabled": False}}
+        urllib.request.urlopen(
+            urllib.request.Request(f"{cp}/v1/services/origin/instances/origin-1", data=body, method="PUT"), timeout=5
+        ).close()
+        config = {
+            "listen": f"127.0.0.1:{gw_port}",
+            "control_plane": cp,
+            "proxy_name": "gateway",
+            "routes": [{"name": "origin", "prefix": "/h11", "service": "origin"}],
+            "apimgmt": {"enabled": False},
+        }
         (run / "gateway.json").write_text(json.dumps(config))
         start("gateway", [py, "-m", "gateway", "--config", str(run / "gateway.json")])
-        for name, service, inbound, outbound in (("callee-1", "callee", callee_in, callee_out),
-                                                 ("caller-1", "caller", caller_in, caller_out)):
-            start(name, [py, "-m", "mesh.sidecar", "--service", service, "--instance", name,
-                         "--app", f"127.0.0.1:{origin_port}", "--inbound-port", str(inbound),
-                         "--outbound-port", str(outbound), "--advertise", f"127.0.0.1:{inbound}",
-                         "--control-plane", cp, "--ttl-s", "30"])
+        for name, service, inbound, outbound in (
+            ("callee-1", "callee", callee_in, callee_out),
+            ("caller-1", "caller", caller_in, caller_out),
+        ):
+            start(
+                name,
+                [
+                    py,
+                    "-m",
+                    "mesh.sidecar",
+                    "--service",
+                    service,
+                    "--instance",
+                    name,
+                    "--app",
+                    f"127.0.0.1:{origin_port}",
+                    "--inbound-port",
+                    str(inbound),
+                    "--outbound-port",
+                    str(outbound),
+                    "--advertise",
+                    f"127.0.0.1:{inbound}",
+                    "--control-plane",
+                    cp,
+                    "--ttl-s",
+                    "30",
+                ],
+            )
         hops = {
             "gateway": Hop("gateway", gw_port, "test", "/h11", ["1.1 gateway"], 1),
-            "sidecars": Hop("sidecars", caller_out, "callee", "/h11",
-                            ["1.1 sidecar-caller-1", "1.1 sidecar-callee-1"], 2),
+            "sidecars": Hop(
+                "sidecars", caller_out, "callee", "/h11", ["1.1 sidecar-caller-1", "1.1 sidecar-callee-1"], 2
+            ),
         }
         for hop in hops.values():
             _wait_200(hop.port, "/h11/echo", hop.host, procs)
-        yield {"hops": hops, "origin": origin, "run": run, "procs": procs,
-               "sidecar_inbound": Hop("sidecar-inbound", callee_in, "callee", "/h11", ["1.1 sidecar-callee-1"], 1)}
+        yield {
+            "hops": hops,
+            "origin": origin,
+            "run": run,
+            "procs": procs,
+            "sidecar_inbound": Hop("sidecar-inbound", callee_in, "callee", "/h11", ["1.1 sidecar-callee-1"], 1),
+        }
     finally:
         for p in reversed(procs):
             if p.poll() is None:
@@ -458,12 +513,19 @@ def test_pipelined_requests_are_answered_in_order(hop):
     c = hop.client()
     try:
         # the first is the slowest: answers must still come back in request order
-        c.send(hop.req("GET", "echo?i=0&delay_ms=150") + hop.req("GET", "echo?i=1&delay_ms=0")
-               + hop.req("GET", "echo?i=2&delay_ms=50"))
+        c.send(
+            hop.req("GET", "echo?i=0&delay_ms=150")
+            + hop.req("GET", "echo?i=1&delay_ms=0")
+            + hop.req("GET", "echo?i=2&delay_ms=50")
+        )
         c.head_requests += [False, False]
         replies = c.read_replies(3)
         assert [r.status for r in replies] == [200, 200, 200]
-        assert [json.loads(bytes(r.body))["target"].split("?")[1].split("&")[0] for r in replies] == ["i=0", "i=1", "i=2"]
+        assert [json.loads(bytes(r.body))["target"].split("?")[1].split("&")[0] for r in replies] == [
+            "i=0",
+            "i=1",
+            "i=2",
+        ]
     finally:
         c.close()
 
@@ -489,7 +551,7 @@ def test_chunked_request_body_is_forwarded_whole(hop):
         c.close()
     assert seen["body"].encode("latin-1") == b"".join(chunks)
     headers = dict(seen["headers"])
-    assert "transfer-encoding" not in headers          # the proxy buffered it and re-framed it
+    assert "transfer-encoding" not in headers  # the proxy buffered it and re-framed it
     assert headers["content-length"] == str(sum(map(len, chunks)))
 
 
@@ -500,7 +562,7 @@ def test_chunked_response_body_arrives_whole(hop):
         (r,) = c.read_replies(1)
         assert r.complete and r.status == 200
         assert bytes(r.body) == b"hello chunked world"
-        assert not c.closed   # still usable afterwards
+        assert not c.closed  # still usable afterwards
         c.send(hop.req("GET", "echo"))
         assert c.read_replies(2)[1].status == 200
     finally:
@@ -530,9 +592,18 @@ def test_large_response_is_streamed_not_buffered(hop, origin):
 
 # --- headers ------------------------------------------------------------------------------
 def test_hop_by_hop_request_headers_are_stripped(hop):
-    seen = hop.echo([("Connection", "keep-alive, X-Drop-Me"), ("X-Drop-Me", "secret"), ("Keep-Alive", "timeout=5"),
-                     ("TE", "trailers"), ("Proxy-Authorization", "Basic Zm9vOmJhcg=="), ("Trailer", "X-Sum"),
-                     ("Proxy-Connection", "keep-alive"), ("X-Kept", "yes")])
+    seen = hop.echo(
+        [
+            ("Connection", "keep-alive, X-Drop-Me"),
+            ("X-Drop-Me", "secret"),
+            ("Keep-Alive", "timeout=5"),
+            ("TE", "trailers"),
+            ("Proxy-Authorization", "Basic Zm9vOmJhcg=="),
+            ("Trailer", "X-Sum"),
+            ("Proxy-Connection", "keep-alive"),
+            ("X-Kept", "yes"),
+        ]
+    )
     names = [n for n, _ in seen["headers"]]
     for gone in ("x-drop-me", "keep-alive", "te", "proxy-authorization", "trailer", "proxy-connection"):
         assert gone not in names, f"{gone} reached the origin"
@@ -575,7 +646,7 @@ def test_head_answer_has_no_body_and_keeps_the_connection(hop):
         c.send(hop.req("HEAD", "head"), head=True)
         (r,) = c.read_replies(1)
         assert r.status == 200 and bytes(r.body) == b""
-        assert r.headers.get("content-length") in ("1234", None)   # the GET's length, or none; never a wrong one
+        assert r.headers.get("content-length") in ("1234", None)  # the GET's length, or none; never a wrong one
         c.send(hop.req("GET", "head"))
         replies = c.read_replies(2)
         assert replies[1].status == 200 and len(replies[1].body) == 1234
@@ -606,7 +677,7 @@ def test_no_body_statuses_have_no_body(hop, status):
 def test_oversized_content_length_body_is_413(hop):
     c = hop.client()
     try:
-        c.send(hop.req("POST", "echo", [("Content-Length", str(2 << 20))]))   # headers only: refused on sight
+        c.send(hop.req("POST", "echo", [("Content-Length", str(2 << 20))]))  # headers only: refused on sight
         c.read_to_eof(deadline_s=10)
         r = c.replies[0]
         assert r.status == 413 and r.headers.get("x-gatemesh-reason") == "payload-too-large"
@@ -620,7 +691,7 @@ def test_oversized_chunked_body_is_413(hop):
     try:
         c.send(hop.req("POST", "echo", [("Transfer-Encoding", "chunked")]))
         piece = b"z" * (256 << 10)
-        for _ in range(5):   # 1.25 MiB > the 1 MiB limit
+        for _ in range(5):  # 1.25 MiB > the 1 MiB limit
             try:
                 c.sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
             except (BrokenPipeError, ConnectionResetError):
@@ -643,8 +714,14 @@ def test_oversized_headers_are_431(hop):
         c.close()
 
 
-@pytest.mark.parametrize("garbage", [b"GARBAGE\r\n\r\n", b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
-                                     b"GET / HTTP/1.1\r\nBad Header\r\n\r\n"])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+        b"GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+    ],
+)
 def test_malformed_request_is_400_and_closed(hop, garbage):
     c = hop.client()
     try:

@@ -6,6 +6,7 @@ Never forwarded: a message two implementations may frame differently (⚠ in the
 Never hangs: every case gets a final answer or a closed connection within the cap, the
 waits shortened to 1 s here (GATEMESH_HTTP_*).
 """
+
 from __future__ import annotations
 
 import pytest

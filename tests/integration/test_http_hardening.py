@@ -5,6 +5,7 @@ the defect lives there).
 The proxies run with short waits (GATEMESH_HTTP_* / GATEMESH_POOL_* in their environment)
 so a timeout shows in about a second; the defaults are in docs/http.md.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,9 +21,12 @@ from test_http11 import BIG_SIZE, Client, Hop, run_stack
 pytestmark = [pytest.mark.integration]
 
 SHORT = {
-    "GATEMESH_HTTP_HEADER_TIMEOUT_S": "1", "GATEMESH_HTTP_BODY_IDLE_TIMEOUT_S": "1",
-    "GATEMESH_HTTP_KEEPALIVE_TIMEOUT_S": "2", "GATEMESH_HTTP_MAX_CONNECTIONS": "200",
-    "GATEMESH_POOL_IDLE_TIMEOUT_S": "1", "GATEMESH_POOL_BODY_IDLE_TIMEOUT_S": "1",
+    "GATEMESH_HTTP_HEADER_TIMEOUT_S": "1",
+    "GATEMESH_HTTP_BODY_IDLE_TIMEOUT_S": "1",
+    "GATEMESH_HTTP_KEEPALIVE_TIMEOUT_S": "2",
+    "GATEMESH_HTTP_MAX_CONNECTIONS": "200",
+    "GATEMESH_POOL_IDLE_TIMEOUT_S": "1",
+    "GATEMESH_POOL_BODY_IDLE_TIMEOUT_S": "1",
     "GATEMESH_INBOUND_TIMEOUT_S": "1.5",
 }
 
@@ -47,7 +51,7 @@ def raw(hop: Hop, data: bytes, wait_s: float = 5.0) -> tuple[bytes, float, bool]
         try:
             s.sendall(data)
         except OSError:
-            pass   # the proxy may answer and close before it has read everything
+            pass  # the proxy may answer and close before it has read everything
         while time.monotonic() - t0 < wait_s:
             try:
                 piece = s.recv(65536)
@@ -67,7 +71,9 @@ def raw(hop: Hop, data: bytes, wait_s: float = 5.0) -> tuple[bytes, float, bool]
 
 def status_and_reason(answer: bytes) -> tuple[int, str | None]:
     head = answer.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
-    reason = next((line.split(":", 1)[1].strip() for line in head[1:] if line.lower().startswith("x-gatemesh-reason:")), None)
+    reason = next(
+        (line.split(":", 1)[1].strip() for line in head[1:] if line.lower().startswith("x-gatemesh-reason:")), None
+    )
     return int(head[0].split()[1]), reason
 
 
@@ -105,8 +111,14 @@ def test_an_oversized_upstream_head_is_502_with_its_reason(hop):
 
 
 # --- defect 3: timeouts, the connection cap, abandoned streams -----------------------------
-@pytest.mark.parametrize("what,data", [("nothing", b""), ("half a request line", b"GET /h11/ec"),
-                                       ("half a head", b"GET /h11/echo HTTP/1.1\r\nHost: x\r\n")])
+@pytest.mark.parametrize(
+    "what,data",
+    [
+        ("nothing", b""),
+        ("half a request line", b"GET /h11/ec"),
+        ("half a head", b"GET /h11/echo HTTP/1.1\r\nHost: x\r\n"),
+    ],
+)
 def test_a_slow_head_is_408_and_closed(hop, what, data):
     answer, took, closed = raw(hop, data, wait_s=6)
     assert status_and_reason(answer) == (408, "request-timeout"), what
@@ -147,7 +159,7 @@ def test_an_upstream_stalled_mid_body_is_cut_and_its_connection_closed(hop, hsta
 def test_abandoned_streams_release_their_upstream_connections(hop, hstack):
     origin = hstack["origin"]
     origin.close_gate()
-    time.sleep(1.6)   # the pools' idle connections go (idle timeout 1 s)
+    time.sleep(1.6)  # the pools' idle connections go (idle timeout 1 s)
     before = origin.open_conns
     clients = []
     try:
@@ -194,12 +206,15 @@ def test_a_sidecar_inbound_without_a_deadline_times_out(hstack):
 
 
 # --- defect 4: Host, versions, framing ----------------------------------------------------
-@pytest.mark.parametrize("name,data", [
-    ("no Host in 1.1", b"GET /h11/echo HTTP/1.1\r\n\r\n"),
-    ("two Hosts", b"GET /h11/echo HTTP/1.1\r\nHost: {h}\r\nHost: other\r\n\r\n"),
-    ("absolute form, other Host", b"GET http://{h}/h11/echo HTTP/1.1\r\nHost: elsewhere\r\n\r\n"),
-    ("malformed Host", b"GET /h11/echo HTTP/1.1\r\nHost: a b/c\r\n\r\n"),
-])
+@pytest.mark.parametrize(
+    "name,data",
+    [
+        ("no Host in 1.1", b"GET /h11/echo HTTP/1.1\r\n\r\n"),
+        ("two Hosts", b"GET /h11/echo HTTP/1.1\r\nHost: {h}\r\nHost: other\r\n\r\n"),
+        ("absolute form, other Host", b"GET http://{h}/h11/echo HTTP/1.1\r\nHost: elsewhere\r\n\r\n"),
+        ("malformed Host", b"GET /h11/echo HTTP/1.1\r\nHost: a b/c\r\n\r\n"),
+    ],
+)
 def test_host_rules_refuse_with_400_bad_host(hop, name, data):
     answer, _, _ = raw(hop, data.replace(b"{h}", hop.host.encode()))
     assert status_and_reason(answer) == (400, "bad-host"), name
@@ -218,26 +233,45 @@ def test_an_absolute_form_target_is_forwarded_in_origin_form(hop):
 
 
 def test_http10_without_host_goes_upstream_with_one(hstack):
-    hop = hstack["hops"]["gateway"]   # a sidecar's outbound routes by Host, so it needs one
+    hop = hstack["hops"]["gateway"]  # a sidecar's outbound routes by Host, so it needs one
     answer, _, _ = raw(hop, b"GET /h11/echo HTTP/1.0\r\n\r\n")
     assert status_and_reason(answer)[0] == 200
     seen = json.loads(answer.split(b"\r\n\r\n", 1)[1])
     assert [v for n, v in seen["headers"] if n == "host"] != []
 
 
-@pytest.mark.parametrize("name,data,expect", [
-    ("HTTP/2.0 request line", b"GET /h11/echo HTTP/2.0\r\nHost: {h}\r\n\r\n", (505, "unsupported-version")),
-    ("HTTP/0.9", b"GET /h11/echo\r\n", (505, "unsupported-version")),
-    ("TE identity, chunked", b"POST /h11/echo HTTP/1.1\r\nHost: {h}\r\nTransfer-Encoding: identity, chunked\r\n\r\n0\r\n\r\n",
-     (400, "bad-framing")),
-    ("TE in HTTP/1.0", b"POST /h11/echo HTTP/1.0\r\nHost: {h}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-     (400, "bad-framing")),
-    ("CL and TE", b"POST /h11/echo HTTP/1.1\r\nHost: {h}\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-     (400, "bad-request")),
-    ("CONNECT", b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", (501, "connect-not-supported")),
-    ("Upgrade", b"GET /h11/echo HTTP/1.1\r\nHost: {h}\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
-     (501, "upgrade-not-supported")),
-])
+@pytest.mark.parametrize(
+    "name,data,expect",
+    [
+        ("HTTP/2.0 request line", b"GET /h11/echo HTTP/2.0\r\nHost: {h}\r\n\r\n", (505, "unsupported-version")),
+        ("HTTP/0.9", b"GET /h11/echo\r\n", (505, "unsupported-version")),
+        (
+            "TE identity, chunked",
+            b"POST /h11/echo HTTP/1.1\r\nHost: {h}\r\nTransfer-Encoding: identity, chunked\r\n\r\n0\r\n\r\n",
+            (400, "bad-framing"),
+        ),
+        (
+            "TE in HTTP/1.0",
+            b"POST /h11/echo HTTP/1.0\r\nHost: {h}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            (400, "bad-framing"),
+        ),
+        (
+            "CL and TE",
+            b"POST /h11/echo HTTP/1.1\r\nHost: {h}\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            (400, "bad-request"),
+        ),
+        (
+            "CONNECT",
+            b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+            (501, "connect-not-supported"),
+        ),
+        (
+            "Upgrade",
+            b"GET /h11/echo HTTP/1.1\r\nHost: {h}\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
+            (501, "upgrade-not-supported"),
+        ),
+    ],
+)
 def test_refused_heads_get_their_own_reason_and_are_not_forwarded(hop, name, data, expect):
     answer, took, closed = raw(hop, data.replace(b"{h}", hop.host.encode()), wait_s=3)
     assert status_and_reason(answer) == expect, name
@@ -247,8 +281,8 @@ def test_refused_heads_get_their_own_reason_and_are_not_forwarded(hop, name, dat
 def test_bytes_without_framing_after_a_valid_request(hop):
     answer, _, closed = raw(hop, hop.req("GET", "echo") + b"hello")
     first, rest = answer.split(b"\r\n\r\n", 1)
-    assert status_and_reason(first)[0] == 200   # the valid request is answered ...
-    assert b"HTTP/1.1 400" in rest and closed   # ... then the garbage is refused and the connection closed
+    assert status_and_reason(first)[0] == 200  # the valid request is answered ...
+    assert b"HTTP/1.1 400" in rest and closed  # ... then the garbage is refused and the connection closed
 
 
 # --- defect 5: answers ---------------------------------------------------------------------
@@ -265,6 +299,7 @@ def test_a_close_delimited_answer_is_resent_with_a_proper_end(hop):
 def test_a_malformed_status_line_is_upstream_protocol_error_and_not_retried(hop, hstack):
     def origin_hits(hop: Hop) -> int:
         return hstack["origin"].hits.get("badstatus", 0)
+
     before = origin_hits(hop)
     c = hop.client()
     try:
@@ -290,12 +325,12 @@ def test_idle_upstream_connections_are_closed_and_fds_come_back_down(hstack):
     time.sleep(1.6)
     fds_before, conns_before = _fds(gateway.pid), origin.open_conns
     clients = [Client(hop.port) for _ in range(30)]
-    for c in clients:   # 30 concurrent slow requests: 30 upstream connections at once
+    for c in clients:  # 30 concurrent slow requests: 30 upstream connections at once
         c.send(hop.req("GET", "echo?delay_ms=300"))
     for c in clients:
         assert c.read_replies(1)[0].status == 200
         c.close()
-    assert _fds(gateway.pid) >= fds_before + 16   # up to the idle cap kept
+    assert _fds(gateway.pid) >= fds_before + 16  # up to the idle cap kept
     end = time.monotonic() + 4
     while (origin.open_conns > conns_before or _fds(gateway.pid) > fds_before) and time.monotonic() < end:
         time.sleep(0.1)
@@ -310,18 +345,28 @@ def test_every_refusal_is_counted_in_the_metrics(hstack):
     hop = hstack["hops"]["gateway"]
     before = events(hop.port)
     h = hop.host.encode()
-    for data in (b"GET /h11/echo HTTP/1.1\r\n\r\n",                                        # bad-host
-                 hop.req("GET", "echo", [("X-Big", "b" * (9 << 10))]),                     # headers-too-large
-                 b"GET /" + b"u" * (16 << 10),                                            # uri-too-long
-                 b"GET /h11/echo HTTP/2.0\r\nHost: " + h + b"\r\n\r\n",                   # unsupported-version
-                 b"POST /h11/echo HTTP/1.1\r\nHost: " + h + b"\r\nTransfer-Encoding: identity, chunked\r\n\r\n",
-                 b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n",                         # connect-not-supported
-                 b"GET /h11/echo HTTP/1.1\r\nHost: " + h + b"\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\r\n",
-                 b"GET /h11/ec"):                                                          # request-timeout
+    for data in (
+        b"GET /h11/echo HTTP/1.1\r\n\r\n",  # bad-host
+        hop.req("GET", "echo", [("X-Big", "b" * (9 << 10))]),  # headers-too-large
+        b"GET /" + b"u" * (16 << 10),  # uri-too-long
+        b"GET /h11/echo HTTP/2.0\r\nHost: " + h + b"\r\n\r\n",  # unsupported-version
+        b"POST /h11/echo HTTP/1.1\r\nHost: " + h + b"\r\nTransfer-Encoding: identity, chunked\r\n\r\n",
+        b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n",  # connect-not-supported
+        b"GET /h11/echo HTTP/1.1\r\nHost: " + h + b"\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\r\n",
+        b"GET /h11/ec",
+    ):  # request-timeout
         raw(hop, data, wait_s=3)
     got = events(hop.port)
-    for reason in ("bad-host", "headers-too-large", "uri-too-long", "request-timeout", "unsupported-version",
-                   "bad-framing", "connect-not-supported", "upgrade-not-supported"):
+    for reason in (
+        "bad-host",
+        "headers-too-large",
+        "uri-too-long",
+        "request-timeout",
+        "unsupported-version",
+        "bad-framing",
+        "connect-not-supported",
+        "upgrade-not-supported",
+    ):
         assert got.get(reason, 0) > before.get(reason, 0), (reason, got)
 
 

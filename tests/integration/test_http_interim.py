@@ -4,6 +4,7 @@ Issue 11, defect 1: the client took a 1xx as the final answer and handed the rea
 the next request on that pooled connection, so clients read each other's 201 bodies.
 Each test runs through both hops of `test_http11` (the harness lives there).
 """
+
 from __future__ import annotations
 
 import json
@@ -16,12 +17,13 @@ import pytest
 import test_http11 as h11
 from test_http11 import Client, Hop, request
 
-stack = h11.stack   # the module-scoped stack of test_http11, started afresh for this module
+stack = h11.stack  # the module-scoped stack of test_http11, started afresh for this module
 
 
 @pytest.fixture(params=["gateway", "sidecars"])
 def hop(request: pytest.FixtureRequest, stack: dict) -> Hop:
     return stack["hops"][request.param]
+
 
 pytestmark = [pytest.mark.integration]
 
@@ -67,7 +69,7 @@ def test_no_client_ever_reads_another_clients_answer_under_interim_traffic(hop):
                         c.send(hop.req("POST", f"interim?tag={tag}", [("Expect", "100-continue")], b'{"q":1}'))
                     else:
                         c.send(hop.req("GET", f"echo?tag={tag}"))
-                    c.head_requests += [False]   # a 100 Continue from the proxy comes first
+                    c.head_requests += [False]  # a 100 Continue from the proxy comes first
                     c.read_until(lambda c=c: any(r.complete and r.status >= 200 for r in c.replies))
                     replies = c.replies
                 finally:
@@ -93,8 +95,13 @@ def test_no_client_ever_reads_another_clients_answer_under_interim_traffic(hop):
 
 def test_expect_100_continue_is_answered_by_the_proxy_and_not_forwarded(hop):
     body = b'{"product_id":1,"quantity":1}'
-    head = request("POST", f"{hop.prefix}/echo", [("Expect", "100-continue"), ("Content-Type", "application/json"),
-                                                  ("Content-Length", str(len(body)))], None, hop.host)
+    head = request(
+        "POST",
+        f"{hop.prefix}/echo",
+        [("Expect", "100-continue"), ("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+        None,
+        hop.host,
+    )
     s = socket.create_connection(("127.0.0.1", hop.port), timeout=5)
     try:
         s.sendall(head)

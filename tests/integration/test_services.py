@@ -97,12 +97,18 @@ class Forwarder:
                 forwarder.deadlines.append(self.headers.get(DEADLINE))
                 headers = {k: v for k, v in self.headers.items() if k.lower() == DEADLINE.lower()}
                 try:
-                    upstream = requests.get(f"http://127.0.0.1:{forwarder.ports[service]}{self.path}", headers=headers, timeout=5)
+                    upstream = requests.get(
+                        f"http://127.0.0.1:{forwarder.ports[service]}{self.path}", headers=headers, timeout=5
+                    )
                     status, body, extra = upstream.status_code, upstream.content, {}
                 except (KeyError, requests.RequestException):
                     status, body, extra = 502, b'{"error": "forwarder failed"}', {"X-Gatemesh-Reason": "connect-failed"}
                 self.send_response(status)
-                for key, value in {"Content-Type": "application/json", "Content-Length": str(len(body)), **extra}.items():
+                for key, value in {
+                    "Content-Type": "application/json",
+                    "Content-Length": str(len(body)),
+                    **extra,
+                }.items():
                     self.send_header(key, value)
                 self.end_headers()
                 self.wfile.write(body)
@@ -206,7 +212,9 @@ def test_same_key_raced_at_two_order_processes_makes_one_order(fleet):
 
     def post(i: int) -> requests.Response:
         target = urls["orders-1" if i % 2 else "orders-2"]
-        return requests.post(f"{target}/orders", json={"product_id": 4, "quantity": 1}, headers={"Idempotency-Key": key}, timeout=10)
+        return requests.post(
+            f"{target}/orders", json={"product_id": 4, "quantity": 1}, headers={"Idempotency-Key": key}, timeout=10
+        )
 
     with ThreadPoolExecutor(8) as pool:
         responses = list(pool.map(post, range(16)))

@@ -1,5 +1,6 @@
 """Each topology started for real (processes, real Toxiproxy) answers at its entry point,
 and leaves no process behind once stopped."""
+
 from __future__ import annotations
 
 import dataclasses

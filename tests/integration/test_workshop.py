@@ -89,8 +89,13 @@ def test_reset_brings_a_broken_demo_back(demo):
     for _ in range(30):  # trip catalog-1's breaker and ejection at the edge
         requests.get(f"{status['gateway']}/api/catalog/1", headers=key, timeout=10)
     broken = gm("status").stdout
-    for says in ("catalog-3: not running", "pricing-2: paused", "catalog-1: misbehave error_rate=1 error_status=503",
-                 "policy catalog at the edge: retry.enabled=False", "gateway: catalog"):   # its breaker or ejection
+    for says in (
+        "catalog-3: not running",
+        "pricing-2: paused",
+        "catalog-1: misbehave error_rate=1 error_status=503",
+        "policy catalog at the edge: retry.enabled=False",
+        "gateway: catalog",
+    ):  # its breaker or ejection
         assert says in broken, broken
     t0 = time.monotonic()
     reset = gm("reset")

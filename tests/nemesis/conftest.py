@@ -5,6 +5,7 @@ control arms run yesterday's control plane this way).
 - ``nemesis_topology(transform=None, counts=None)`` (function): start one and return its
   ``ProcessRunner``; everything started is stopped at teardown.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ from gatemesh.topology import PortPlan, Topology, build_topology
 
 COUNTS = {"catalog": 2, "pricing": 1, "inventory": 1, "reviews": 1, "storefront": 1, "orders": 2}
 START_TIMEOUT_S = 90.0
-NEMESIS_TIMEOUT_S = 900   # the suite's 120 s is too short for a topology plus a minute of faults; still bounded
+NEMESIS_TIMEOUT_S = 900  # the suite's 120 s is too short for a topology plus a minute of faults; still bounded
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -34,10 +35,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def nemesis_topology(port_bases, tmp_path: Path) -> Iterator[Callable[..., ProcessRunner]]:
     started: list[tuple[ProcessRunner, int]] = []
 
-    def start(transform: Callable[[Topology], Topology] | None = None,
-              counts: dict[str, int] | None = None, **opts) -> ProcessRunner:
+    def start(
+        transform: Callable[[Topology], Topology] | None = None, counts: dict[str, int] | None = None, **opts
+    ) -> ProcessRunner:
         base = port_bases.acquire()
-        opts.setdefault("dashboard", False)   # an observer the nemesis does not need
+        opts.setdefault("dashboard", False)  # an observer the nemesis does not need
         topology = build_topology("edge-mesh", PortPlan.from_base(base), counts or COUNTS, **opts)
         if transform is not None:
             topology = transform(topology)

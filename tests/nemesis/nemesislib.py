@@ -1,4 +1,5 @@
 """Helpers the nemesis tests share (imported by name, like tests/chaos/chaoslib.py)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -9,8 +10,9 @@ from gatemesh.topology import Topology
 
 def with_args(topology: Topology, name: str, edit: Callable[[tuple[str, ...]], tuple[str, ...]]) -> Topology:
     """The topology with one component's arguments changed by ``edit``."""
-    return replace(topology, components=tuple(
-        replace(c, args=edit(c.args)) if c.name == name else c for c in topology.components))
+    return replace(
+        topology, components=tuple(replace(c, args=edit(c.args)) if c.name == name else c for c in topology.components)
+    )
 
 
 def without_persistence(args: tuple[str, ...]) -> tuple[str, ...]:

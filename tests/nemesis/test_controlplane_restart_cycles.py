@@ -6,6 +6,7 @@ Control arm: yesterday's control plane (no state file, no warm-up) on the same t
 same restarts, same load: services drop to zero endpoints after each restart and clients
 see it (404 unknown-service, 503 no-healthy-upstream, degraded pages).
 """
+
 from __future__ import annotations
 
 from nemesislib import with_args, without_persistence
@@ -17,14 +18,15 @@ from gatemesh.runner import ProcessRunner
 
 CYCLES = 5
 RATE_PER_S = 80.0
-SETTLE_S = 3.0        # between restarts: one TTL, so each cycle starts from a whole registry
-WARM_S = 2.0          # traffic before the first restart
+SETTLE_S = 3.0  # between restarts: one TTL, so each cycle starts from a whole registry
+WARM_S = 2.0  # traffic before the first restart
 
 
 def restart_cycles(runner: ProcessRunner) -> RestartReport:
     t = runner.topology
-    return restart_cycles_under_load(Faults.for_runner(runner), t.endpoints.gateway, t.api_key, CYCLES,
-                                     RATE_PER_S, WARM_S, SETTLE_S)
+    return restart_cycles_under_load(
+        Faults.for_runner(runner), t.endpoints.gateway, t.api_key, CYCLES, RATE_PER_S, WARM_S, SETTLE_S
+    )
 
 
 def test_five_controlplane_restarts_under_load_fail_no_request(nemesis_topology):

@@ -9,6 +9,7 @@ the issue's long one (60 faults every 3-8 s, 2000 orders), as `gatemesh nemesis 
 The control arm of the exactly-once check is in tests/unit/test_nemesis.py: the same
 checker, handed a duplicated, a lost and an invented order, counts each.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,7 @@ def test_seeded_nemesis_keeps_orders_exactly_once(nemesis_topology, tmp_path):
     report = run_nemesis(runner, options, say=lines.append)
     (tmp_path / "nemesis.json").write_text(json.dumps(report, indent=1))
     print("\n" + "\n".join(lines))
-    assert report["kinds"] == sorted(schedule.KINDS), report["kinds"]      # every fault kind ran
+    assert report["kinds"] == sorted(schedule.KINDS), report["kinds"]  # every fault kind ran
     c = report["check"]
     assert (c["duplicated"], c["lost"], c["invented"], c["disagree"]) == (0, 0, 0, 0), c
     assert report["client"]["acknowledged"] == options.orders, report["client"]

@@ -5,6 +5,7 @@ the ejected-but-recovered orders-2: 0 of 200 orders fail. Control arm, panic off
 (``outlier.panic_threshold_percent=0``): the gateway keeps away from orders-2 and the
 orders sent while orders-1 is dead fail (the issue measured 54 of 200, 49 circuit-open).
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -21,14 +22,18 @@ from gatemesh.runner import ProcessRunner
 
 ORDERS = 200
 THREADS = 4
-ORDER_GAP_S = 0.12         # per thread: 4 threads x ~8 orders/s ≈ 200 orders over ~6 s
+ORDER_GAP_S = 0.12  # per thread: 4 threads x ~8 orders/s ≈ 200 orders over ~6 s
 KILL_S = 4.0
 
 
 def post_order(session: requests.Session, gateway: str, key: str) -> tuple[int, str]:
     try:
-        r = session.post(f"{gateway}/api/orders", json={"product_id": 1, "quantity": 1}, timeout=10,
-                         headers={"X-Api-Key": key, "Idempotency-Key": f"panic-{uuid.uuid4().hex}"})
+        r = session.post(
+            f"{gateway}/api/orders",
+            json={"product_id": 1, "quantity": 1},
+            timeout=10,
+            headers={"X-Api-Key": key, "Idempotency-Key": f"panic-{uuid.uuid4().hex}"},
+        )
     except requests.RequestException as e:
         return 0, type(e).__name__
     return r.status_code, r.headers.get("X-Gatemesh-Reason", "")
@@ -54,19 +59,20 @@ def orders_while(runner: ProcessRunner, n: int, during) -> list[tuple[int, str]]
 def scenario(runner: ProcessRunner, panic_threshold_percent: float) -> tuple[list[tuple[int, str]], dict]:
     gateway = runner.topology.endpoints.gateway
     policy = Policy().merged({"outlier": {"panic_threshold_percent": panic_threshold_percent}})
-    PolicyClient.from_status(runner.status()).replace("orders", "edge", policy)   # the one policy writer
+    PolicyClient.from_status(runner.status()).replace("orders", "edge", policy)  # the one policy writer
     faults = Faults.for_runner(runner)
-    with faults.reset_peer("orders-2"):          # 1. orders-2 breaks for 3 s and is ejected
+    with faults.reset_peer("orders-2"):  # 1. orders-2 breaks for 3 s and is ejected
         orders_while(runner, 40, lambda: time.sleep(3.0))
     ups = requests.get(f"{gateway}/-/upstreams", timeout=5).json()["upstreams"]["orders"]
-    assert ups["ejected"] == ["orders-2"], ups   # 2. healed, but still ejected (30 s)
+    assert ups["ejected"] == ["orders-2"], ups  # 2. healed, but still ejected (30 s)
     time.sleep(5.0)
 
-    def kill_orders_1_sidecar() -> None:         # 3. orders-1's sidecar dies for 4 s
+    def kill_orders_1_sidecar() -> None:  # 3. orders-1's sidecar dies for 4 s
         time.sleep(0.5)
         kill = faults.kill("sidecar-orders-1")
         time.sleep(KILL_S)
         kill.remove()
+
     results = orders_while(runner, ORDERS, kill_orders_1_sidecar)
     ups = requests.get(f"{gateway}/-/upstreams", timeout=5).json()["upstreams"]["orders"]
     return results, ups

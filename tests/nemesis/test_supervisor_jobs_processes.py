@@ -5,6 +5,7 @@ at once instead of queueing behind that wait, and the scale then completes.
 Control arm: the one-job-at-a-time supervisor (GATEMESH_SUPERVISOR_WORKERS=1) on the same
 topology: the restart is still queued behind the scale 10 s later.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -22,7 +23,7 @@ from gatemesh.runner.control import Control
 from gatemesh.runner.state import read_state
 
 SCALE = "catalog=2,pricing=1,inventory=1,reviews=1,storefront=1,orders=1"
-RESTART_WITHIN_S = 15.0     # the issue measured 41 s; a restart alone takes ~1 s
+RESTART_WITHIN_S = 15.0  # the issue measured 41 s; a restart alone takes ~1 s
 
 
 def up(home: Path, port_base: int, workers: int | None) -> tuple[Control, dict]:
@@ -30,8 +31,21 @@ def up(home: Path, port_base: int, workers: int | None) -> tuple[Control, dict]:
     env.pop("GATEMESH_NAME", None)
     if workers is not None:
         env["GATEMESH_SUPERVISOR_WORKERS"] = str(workers)
-    cmd = [sys.executable, "-m", "gatemesh.cli", "up", "--topology", "edge-mesh", "--detach",
-           "--port-base", str(port_base), "--name", "jobs", "--scale", SCALE]
+    cmd = [
+        sys.executable,
+        "-m",
+        "gatemesh.cli",
+        "up",
+        "--topology",
+        "edge-mesh",
+        "--detach",
+        "--port-base",
+        str(port_base),
+        "--name",
+        "jobs",
+        "--scale",
+        SCALE,
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=150, stdin=subprocess.DEVNULL)
     state = read_state(home / ".gatemesh" / "run" / "jobs") or {}
     if done.returncode != 0:
@@ -53,14 +67,14 @@ def scale_while_the_controlplane_is_dead(control: Control, restart_timeout_s: fl
     control.component("controlplane", "kill")
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         scale = pool.submit(control.scale, "catalog", 3, 90.0)
-        time.sleep(2.0)                        # the scale is now waiting on the registry
+        time.sleep(2.0)  # the scale is now waiting on the registry
         assert not scale.done()
         t0 = time.monotonic()
         try:
             control.component("controlplane", "restart", timeout_s=restart_timeout_s)
             restart_s: float | None = time.monotonic() - t0
         except RunnerError:
-            restart_s = None                  # still queued when the caller gave up
+            restart_s = None  # still queued when the caller gave up
         return restart_s, scale
 
 
@@ -91,5 +105,5 @@ def test_control_arm_one_job_at_a_time_the_restart_waits_behind_the_scale(tmp_pa
         restart_s, _scale = scale_while_the_controlplane_is_dead(control, 10.0)
         assert restart_s is None, f"the restart ran after {restart_s}s although one job was running"
     finally:
-        kill_supervisor(state)   # not `down`: it would queue behind the scale's 60 s wait too
+        kill_supervisor(state)  # not `down`: it would queue behind the scale's 60 s wait too
         port_bases.release(base)

@@ -1,4 +1,5 @@
 """Unit tests: the fake pool (fakepool.py) importable from every folder under tests/unit."""
+
 import sys
 from pathlib import Path
 

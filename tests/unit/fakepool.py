@@ -7,6 +7,7 @@ an int is a status, an exception instance is raised, and `Slow(s, then)` takes `
 seconds of fake time first — or raises TimeoutError after the attempt's `timeout_s`
 when that is shorter, as the real pool's timer does.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -63,8 +64,8 @@ class FakeResponse:
 @dataclass
 class FakePool:
     clock: FakeClock
-    scripts: dict[int, list[Any]] = field(default_factory=dict)   # port → what its next requests get
-    queue: list[Any] = field(default_factory=list)   # what the next requests get, whichever port (first)
+    scripts: dict[int, list[Any]] = field(default_factory=dict)  # port → what its next requests get
+    queue: list[Any] = field(default_factory=list)  # what the next requests get, whichever port (first)
     default: Any = 200
     sent: list[Sent] = field(default_factory=list)
     closed: bool = False
@@ -75,8 +76,16 @@ class FakePool:
     def next(self, *outcomes: Any) -> None:
         self.queue.extend(outcomes)
 
-    async def request(self, host: str, port: int, method: bytes, target: bytes, headers, body: bytes = b"",
-                      timeout_s: float | None = None) -> FakeResponse:
+    async def request(
+        self,
+        host: str,
+        port: int,
+        method: bytes,
+        target: bytes,
+        headers,
+        body: bytes = b"",
+        timeout_s: float | None = None,
+    ) -> FakeResponse:
         self.sent.append(Sent(port, method, target, list(headers), timeout_s, self.clock.monotonic()))
         queue = self.queue or self.scripts.get(port)
         outcome = queue.pop(0) if queue else self.default
@@ -101,8 +110,9 @@ class FakePool:
         self.closed = True
 
 
-def caller_with(policy: Policy, instances: int = 3, service: str = "svc",
-                seed: int = 7) -> tuple[ResilientCaller, FakePool, FakeClock]:
+def caller_with(
+    policy: Policy, instances: int = 3, service: str = "svc", seed: int = 7
+) -> tuple[ResilientCaller, FakePool, FakeClock]:
     """A caller whose `service` has `instances` endpoints on ports 1, 2, 3, ... (ids i1, i2, ...)."""
     clock = FakeClock(100.0)
     pool = FakePool(clock)

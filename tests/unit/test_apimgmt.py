@@ -1,4 +1,5 @@
 """gatemesh.apimgmt: config parsing and the key / route / rate-limit verdicts, on a fake clock."""
+
 import pytest
 
 from gatemesh.apimgmt import (
@@ -43,21 +44,24 @@ def test_from_dict_of_nothing_gives_defaults_with_no_keys():
     assert cfg.rate_limit == RateLimitConfig(True, 100.0, 200)
 
 
-@pytest.mark.parametrize("bad, words", [
-    ([], "apimgmt must be an object"),
-    ({"key": {}}, "unknown field(s) key"),
-    ({"keys": {"k": {"routes": []}}}, "routes must be a non-empty list"),
-    ({"keys": {"k": {"routes": "*"}}}, "routes must be a non-empty list"),
-    ({"keys": {"k": {}}}, "routes must be a non-empty list"),
-    ({"keys": {"k": "*"}}, "must be an object"),
-    ({"keys": {"": {"routes": ["*"]}}}, "non-empty string"),
-    ({"rate_limit": {"rate_per_s": 0}}, "rate_per_s must be a positive number"),
-    ({"rate_limit": {"rate_per_s": "fast"}}, "rate_per_s must be a positive number"),
-    ({"rate_limit": {"burst": 0}}, "burst must be a whole number"),
-    ({"rate_limit": {"burst": 2.5}}, "burst must be a whole number"),
-    ({"rate_limit": {"rps": 1}}, "unknown field(s) rps"),
-    ({"enabled": "yes"}, "enabled must be true or false"),
-])
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        ([], "apimgmt must be an object"),
+        ({"key": {}}, "unknown field(s) key"),
+        ({"keys": {"k": {"routes": []}}}, "routes must be a non-empty list"),
+        ({"keys": {"k": {"routes": "*"}}}, "routes must be a non-empty list"),
+        ({"keys": {"k": {}}}, "routes must be a non-empty list"),
+        ({"keys": {"k": "*"}}, "must be an object"),
+        ({"keys": {"": {"routes": ["*"]}}}, "non-empty string"),
+        ({"rate_limit": {"rate_per_s": 0}}, "rate_per_s must be a positive number"),
+        ({"rate_limit": {"rate_per_s": "fast"}}, "rate_per_s must be a positive number"),
+        ({"rate_limit": {"burst": 0}}, "burst must be a whole number"),
+        ({"rate_limit": {"burst": 2.5}}, "burst must be a whole number"),
+        ({"rate_limit": {"rps": 1}}, "unknown field(s) rps"),
+        ({"enabled": "yes"}, "enabled must be true or false"),
+    ],
+)
 def test_from_dict_rejects_bad_input_with_a_sentence(bad, words):
     with pytest.raises(ValueError) as err:
         ApiMgmtConfig.from_dict(bad)
@@ -121,9 +125,14 @@ def test_reconfigure_keeps_level_of_remaining_keys_and_adds_and_drops_keys():
     api, _ = manager()
     for _ in range(3):
         api.check("demo-key", "x")
-    api.reconfigure(ApiMgmtConfig.from_dict({
-        "keys": {"demo-key": {"routes": ["*"]}, "new-key": {"routes": ["*"]}},
-        "rate_limit": {"rate_per_s": 10, "burst": 3}}))
+    api.reconfigure(
+        ApiMgmtConfig.from_dict(
+            {
+                "keys": {"demo-key": {"routes": ["*"]}, "new-key": {"routes": ["*"]}},
+                "rate_limit": {"rate_per_s": 10, "burst": 3},
+            }
+        )
+    )
     assert not api.check("demo-key", "x").allowed  # still drained: no free refill
     assert api.check("new-key", "x").allowed  # starts full
     assert api.check("catalog-only-key", "catalog").reason == "invalid-api-key"

@@ -1,6 +1,7 @@
 """The control plane's state file: policies, API management and registrations survive a
 restart; old or malformed registrations are not restored; a restored instance still
 expires one TTL later unless it heartbeats (issue 12, item 1)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -29,6 +30,7 @@ def test_registrations_are_saved_on_every_visible_change_and_restored_with_a_fre
         store.register("orders", "orders-2", "127.0.0.1:18002", 3.0, {})
         store.deregister("orders", "orders-2")
         store.set_policy("orders", {"retry": {"enabled": False}})
+
     run(first)
     saved = json.loads(path.read_text())
     assert [r["instance"] for r in saved["registrations"]] == ["orders-1"]
@@ -37,16 +39,16 @@ def test_registrations_are_saved_on_every_visible_change_and_restored_with_a_fre
     async def second():
         clock = FakeClock()
         store = Store(Registry(clock))
-        state = StateFile(path, lambda: wall[0] + 20).load()   # down for 20 s
+        state = StateFile(path, lambda: wall[0] + 20).load()  # down for 20 s
         assert state.existed and state.policies == {"orders": {"retry": {"enabled": False}}}
         assert store.restore(state.registrations, state.services) == 1
-        assert store.services() == {"orders": [{"id": "orders-1", "address": "127.0.0.1:18001",
-                                                "meta": {"zone": "a"}}]}
+        assert store.services() == {"orders": [{"id": "orders-1", "address": "127.0.0.1:18001", "meta": {"zone": "a"}}]}
         assert store.index > 1 and not store.events  # no event: a watcher saw it before the restart
         clock.advance(2.9)
         assert store.expire() == 0
-        clock.advance(0.2)                                      # never heartbeated: gone one TTL later
+        clock.advance(0.2)  # never heartbeated: gone one TTL later
         assert store.expire() == 1 and store.services() == {"orders": []}
+
     run(second)
 
 
@@ -61,15 +63,20 @@ def test_a_service_with_no_instance_left_stays_known_after_a_restart(tmp_path):
         again = Store(Registry(FakeClock()))
         saved = StateFile(path).load()
         again.restore(saved.registrations, saved.services)
-        assert again.services() == {"reviews": []}   # "no healthy upstream", not "unknown service"
+        assert again.services() == {"reviews": []}  # "no healthy upstream", not "unknown service"
+
     run(main)
 
 
 def test_registrations_older_than_the_longest_ttl_are_not_restored(tmp_path):
     path = tmp_path / "state.json"
-    StateFile(path, lambda: 0.0).save({"policies": {"*": {}}, "apimgmt": {},
-                                       "registrations": [{"service": "a", "instance": "a-1",
-                                                          "address": "127.0.0.1:1", "ttl_s": 3}]})
+    StateFile(path, lambda: 0.0).save(
+        {
+            "policies": {"*": {}},
+            "apimgmt": {},
+            "registrations": [{"service": "a", "instance": "a-1", "address": "127.0.0.1:1", "ttl_s": 3}],
+        }
+    )
     state = StateFile(path, lambda: RESTORE_MAX_AGE_S + 1).load()
     assert state.existed and state.policies == {"*": {}} and state.registrations == []
 
@@ -77,10 +84,15 @@ def test_registrations_older_than_the_longest_ttl_are_not_restored(tmp_path):
 def test_a_malformed_registration_is_skipped_not_fatal(tmp_path):
     async def main():
         store = Store(Registry(FakeClock()))
-        n = store.restore([{"service": "a", "instance": "a-1", "address": "nowhere"},
-                           {"service": "a"},
-                           {"service": "a", "instance": "a-2", "address": "127.0.0.1:9", "ttl_s": 3}])
+        n = store.restore(
+            [
+                {"service": "a", "instance": "a-1", "address": "nowhere"},
+                {"service": "a"},
+                {"service": "a", "instance": "a-2", "address": "127.0.0.1:9", "ttl_s": 3},
+            ]
+        )
         assert n == 1 and [i["id"] for i in store.services()["a"]] == ["a-2"]
+
     run(main)
 
 

@@ -1,5 +1,6 @@
 """gatemesh.discovery against a real control-plane server, in-process on an ephemeral
 loopback port (tests/integration/test_controlplane.py runs the real process)."""
+
 import asyncio
 import logging
 import time
@@ -25,8 +26,7 @@ class ControlPlane:
 
     async def start(self) -> "ControlPlane":
         self.store = Store(Registry(time))
-        self.runner = web.AppRunner(make_app(self.store, sweep_interval_s=0.05),
-                                    access_log=None, shutdown_timeout=1)
+        self.runner = web.AppRunner(make_app(self.store, sweep_interval_s=0.05), access_log=None, shutdown_timeout=1)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", self.port)
         await site.start()
@@ -43,6 +43,7 @@ class ControlPlane:
 
 def run(coro_fn):
     """Run an async test body with a control plane; bounded by a 20 s timeout."""
+
     async def main():
         cp = await ControlPlane().start()
         try:
@@ -50,6 +51,7 @@ def run(coro_fn):
                 await coro_fn(cp)
         finally:
             await cp.stop()
+
     asyncio.run(main())
 
 
@@ -64,16 +66,26 @@ async def eventually(predicate, timeout_s=2.0):
 
 def free_port_url() -> str:
     import socket
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return f"http://127.0.0.1:{s.getsockname()[1]}"
 
 
 def test_snapshot_and_endpoint_parse_the_wire_format():
-    snap = Snapshot.from_dict({"index": 7, "services": {"catalog": [
-        {"id": "c1", "address": "127.0.0.1:18001", "meta": {"zone": "a"}},
-        {"id": "c2", "address": "[::1]:18002", "meta": {}}]},
-        "policies": {"catalog": {"timeout_s": 1}}, "apimgmt": {}})
+    snap = Snapshot.from_dict(
+        {
+            "index": 7,
+            "services": {
+                "catalog": [
+                    {"id": "c1", "address": "127.0.0.1:18001", "meta": {"zone": "a"}},
+                    {"id": "c2", "address": "[::1]:18002", "meta": {}},
+                ]
+            },
+            "policies": {"catalog": {"timeout_s": 1}},
+            "apimgmt": {},
+        }
+    )
     c1, c2 = snap.services["catalog"]
     assert c1 == Endpoint("c1", "127.0.0.1", 18001, {"zone": "a"})
     assert (c2.host, c2.port, c2.address) == ("::1", 18002, "[::1]:18002")
@@ -101,6 +113,7 @@ def test_watcher_sees_first_snapshot_then_registrations_and_deregistrations():
         assert await eventually(lambda: watcher.endpoints("catalog") == ())
         assert [s.index for s in seen] == [1, 2, 3]
         await watcher.stop()
+
     run(body)
 
 
@@ -110,14 +123,14 @@ def test_watcher_delivers_policies_and_apimgmt():
         await watcher.start()
         await watcher.wait_ready(2)
         async with aiohttp.ClientSession() as http:
-            for path, body in [("/v1/policies/catalog", POLICY),
-                               ("/v1/apimgmt", {"keys": {"k": {"routes": ["*"]}}})]:
+            for path, body in [("/v1/policies/catalog", POLICY), ("/v1/apimgmt", {"keys": {"k": {"routes": ["*"]}}})]:
                 async with http.put(cp.url + path, json=body) as resp:
                     assert resp.status == 200, await resp.text()
         assert await eventually(lambda: watcher.snapshot.index == 3)
         assert watcher.snapshot.policies == {"catalog": POLICY}
         assert watcher.snapshot.apimgmt["keys"] == {"k": {"routes": ["*"]}}
         await watcher.stop()
+
     run(body)
 
 
@@ -139,6 +152,7 @@ def test_watcher_keeps_last_snapshot_while_control_plane_is_down_and_recovers(ca
         assert await eventually(lambda: [e.id for e in watcher.endpoints("catalog")] == ["c9"])
         await watcher.stop()
         assert watcher.snapshot is not None  # stop keeps it too
+
     run(body)
     states = [r.getMessage() for r in caplog.records if r.name == "gatemesh.discovery"]
     assert sum("unreachable" in m for m in states) == 1  # one line per state change
@@ -152,6 +166,7 @@ def test_on_change_errors_do_not_stop_the_watcher():
         def broken(snapshot):
             calls.append(snapshot.index)
             raise RuntimeError("bug in the caller")
+
         watcher = SnapshotWatcher(cp.url, on_change=broken, wait_s=5)
         await watcher.start()
         await watcher.wait_ready(2)
@@ -159,6 +174,7 @@ def test_on_change_errors_do_not_stop_the_watcher():
         assert await eventually(lambda: calls == [1, 2])
         assert watcher.connected
         await watcher.stop()
+
     run(body)
 
 
@@ -170,6 +186,7 @@ def test_watcher_without_control_plane_is_not_ready_and_stops_cleanly():
         assert watcher.snapshot is None and not watcher.connected
         assert watcher.endpoints("catalog") == ()
         await watcher.stop()
+
     asyncio.run(body())
 
 
@@ -181,6 +198,7 @@ def test_registration_heartbeats_keep_a_short_ttl_alive():
         assert [i.id for i in cp.store.registry.instances("catalog")] == ["c1"]
         assert cp.store.index == 2  # heartbeats change nothing visible
         await reg.stop()
+
     run(body)
 
 
@@ -192,6 +210,7 @@ def test_registration_registers_again_when_the_control_plane_forgets_it():
         assert await eventually(lambda: cp.store.registry.instances("catalog"), 1)
         await reg.stop()
         assert cp.store.registry.instances("catalog") == ()
+
     run(body)
 
 
@@ -203,4 +222,5 @@ def test_registration_without_control_plane_neither_raises_nor_hangs():
         t0 = time.monotonic()
         await reg.stop()
         assert time.monotonic() - t0 < 1.5
+
     asyncio.run(body())

@@ -1,6 +1,7 @@
 """docs/patterns/*.md state the config dataclasses' defaults: every knob table lists
 every field of its pattern's config, with the default the code has. A new field, or a
 changed default, fails here until its page says so."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -12,7 +13,7 @@ import pytest
 from gatemesh.policy import Policy
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "patterns"
-PAGE = {"health_check": "healthcheck.md"}   # the page of a pattern, when not <pattern>.md
+PAGE = {"health_check": "healthcheck.md"}  # the page of a pattern, when not <pattern>.md
 ROW = re.compile(r"^\|\s*`(?P<knob>[a-z_]+)`\s*\|\s*`(?P<default>[^`]*)`\s*\|")
 CONFIGS = {f.name: getattr(Policy(), f.name) for f in dataclasses.fields(Policy)}
 

@@ -1,5 +1,6 @@
 """A rate-limited experiment says so in its summary, and the demo key's limit covers the
 load examples (issue 12, item 5)."""
+
 from __future__ import annotations
 
 from gatemesh.experiment.summary import rate_limit_sentence, rate_limited
@@ -22,6 +23,6 @@ def test_a_run_without_429s_says_nothing_about_it():
 
 
 def test_the_demo_keys_limit_covers_the_largest_load_example():
-    users, shortest_think_s = 50, 0.1       # loadtests/shapes/spike.py's -u 50; common.py's between(0.1, 0.3)
+    users, shortest_think_s = 50, 0.1  # loadtests/shapes/spike.py's -u 50; common.py's between(0.1, 0.3)
     assert apis.DEFAULT_RATE_PER_S >= users / shortest_think_s
     assert apis.DEFAULT_BURST >= apis.DEFAULT_RATE_PER_S

@@ -1,5 +1,6 @@
 """The fault API's own logic, no topology: schedules on a fake clock, toxic and misbehave
 specs, target lookup with one-line errors, and the `gatemesh fault` CLI's refusals."""
+
 from __future__ import annotations
 
 import pytest
@@ -53,6 +54,7 @@ class Switch:
 
 
 # ---------------------------------------------------------------- schedules (pure)
+
 
 def test_window_is_on_between_start_and_end_then_finished():
     w = Window(start_s=5, end_s=15)
@@ -110,6 +112,7 @@ def test_flapping_extremes(p):
 
 
 # ---------------------------------------------------------------- a scheduled fault
+
 
 def test_scheduled_window_applies_and_reverts_once_each():
     clock, sw = FakeClock(), Switch()
@@ -177,33 +180,41 @@ def test_scheduler_keeps_going_when_a_step_fails_and_reports_it():
 
 # ---------------------------------------------------------------- specs
 
+
 def test_every_toxic_is_registered_under_its_toxiproxy_type():
     assert set(TOXICS) == {"latency", "timeout", "reset_peer", "bandwidth", "slicer", "limit_data", "slow_close"}
 
 
-@pytest.mark.parametrize("toxic, attributes", [
-    (Latency(2000, 100), {"latency": 2000, "jitter": 100}),
-    (Timeout(), {"timeout": 0}),
-    (ResetPeer(50), {"timeout": 50}),
-    (Bandwidth(10), {"rate": 10}),
-    (Slicer(8, 2, 500), {"average_size": 8, "size_variation": 2, "delay": 500}),
-    (LimitData(1), {"bytes": 1}),
-])
+@pytest.mark.parametrize(
+    "toxic, attributes",
+    [
+        (Latency(2000, 100), {"latency": 2000, "jitter": 100}),
+        (Timeout(), {"timeout": 0}),
+        (ResetPeer(50), {"timeout": 50}),
+        (Bandwidth(10), {"rate": 10}),
+        (Slicer(8, 2, 500), {"average_size": 8, "size_variation": 2, "delay": 500}),
+        (LimitData(1), {"bytes": 1}),
+    ],
+)
 def test_toxic_attributes_are_toxiproxys(toxic, attributes):
     assert toxic.attributes() == attributes
     assert toxic.stream == "downstream" and toxic.toxicity == 1.0
 
 
 def test_stream_and_toxicity_are_checked():
-    assert Latency(10, stream="upstream", toxicity=0.5).describe() == "latency ms=10 jitter_ms=0 (upstream toxicity=0.5)"
+    assert (
+        Latency(10, stream="upstream", toxicity=0.5).describe() == "latency ms=10 jitter_ms=0 (upstream toxicity=0.5)"
+    )
     with pytest.raises(FaultError, match="stream"):
         Latency(10, stream="sideways")
     with pytest.raises(FaultError, match="toxicity"):
         Latency(10, toxicity=1.5)
 
 
-@pytest.mark.parametrize("make", [lambda: Latency(-1), lambda: Bandwidth(1.5), lambda: Slicer(2, 2),
-                                  lambda: LimitData(-3), lambda: Timeout("soon")])
+@pytest.mark.parametrize(
+    "make",
+    [lambda: Latency(-1), lambda: Bandwidth(1.5), lambda: Slicer(2, 2), lambda: LimitData(-3), lambda: Timeout("soon")],
+)
 def test_bad_toxic_settings_are_refused_with_a_sentence(make):
     with pytest.raises(FaultError, match="must be"):
         make()
@@ -220,6 +231,7 @@ def test_misbehave_spec_is_what_the_services_take():
 
 # ---------------------------------------------------------------- targets
 
+
 class ListedBackend:
     """Only answers "what runs?"; any process fault here would be a bug in the test."""
 
@@ -227,12 +239,21 @@ class ListedBackend:
         return {"toxiproxy_api": "http://127.0.0.1:1"}
 
     def members(self):
-        return [Member.from_status(e) for e in [
-            {"name": "controlplane", "kind": "controlplane", "health": "http://127.0.0.1:2/health"},
-            {"name": "catalog-1", "kind": "service", "service": "catalog", "proxy": "catalog-1",
-             "health": "http://127.0.0.1:3/health", "alive": True},
-            {"name": "sidecar-catalog-1", "kind": "sidecar", "service": "catalog", "proxy": "catalog-1"},
-        ]]
+        return [
+            Member.from_status(e)
+            for e in [
+                {"name": "controlplane", "kind": "controlplane", "health": "http://127.0.0.1:2/health"},
+                {
+                    "name": "catalog-1",
+                    "kind": "service",
+                    "service": "catalog",
+                    "proxy": "catalog-1",
+                    "health": "http://127.0.0.1:3/health",
+                    "alive": True,
+                },
+                {"name": "sidecar-catalog-1", "kind": "sidecar", "service": "catalog", "proxy": "catalog-1"},
+            ]
+        ]
 
 
 def test_instances_are_found_by_name_or_by_their_sidecar_and_unknown_names_list_the_known():
@@ -254,11 +275,15 @@ def test_toxiproxy_client_needs_host_and_port():
 
 # ---------------------------------------------------------------- CLI refusals (one line)
 
+
 def test_cli_fault_without_a_running_topology_is_one_line(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("GATEMESH_HOME", str(tmp_path))
     assert cli_main(["fault", "list", "--name", "nothing-here"]) == 1
     err = capsys.readouterr().err.strip()
-    assert err == "gatemesh: error: no topology named 'nothing-here' is running; start one with: gatemesh up --name nothing-here"
+    assert (
+        err
+        == "gatemesh: error: no topology named 'nothing-here' is running; start one with: gatemesh up --name nothing-here"
+    )
 
 
 def test_cli_fault_unknown_kind_and_bad_setting_are_one_line(capsys, tmp_path, monkeypatch):

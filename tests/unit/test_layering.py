@@ -4,6 +4,7 @@ mesh), gatemesh/ starts the places by command and never imports them, and there 
 import cycle among the modules: what a module imports anywhere but under TYPE_CHECKING
 (a lazy import inside a function is still a dependency); `from pkg import x` needs the
 submodule x when there is one, else pkg's ``__init__``."""
+
 from __future__ import annotations
 
 import ast
@@ -32,7 +33,8 @@ MODULES = sources()
 def _is_type_checking(node: ast.If) -> bool:
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def imports(name: str, path: Path) -> set[str]:
@@ -41,8 +43,9 @@ def imports(name: str, path: Path) -> set[str]:
     is_package = path.name == "__init__.py"
     base = name.split(".") if is_package else name.split(".")[:-1]
     tree = ast.parse(path.read_text())
-    typing_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and _is_type_checking(node)
-                   for n in ast.walk(node)}
+    typing_only = {
+        id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and _is_type_checking(node) for n in ast.walk(node)
+    }
     found: set[str] = set()
     for node in ast.walk(tree):
         if id(node) in typing_only:
@@ -50,9 +53,9 @@ def imports(name: str, path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
-            target = ".".join(base[:len(base) - node.level + 1]) if node.level else ""
+            target = ".".join(base[: len(base) - node.level + 1]) if node.level else ""
             target = f"{target}.{node.module}" if target and node.module else (node.module or target)
-            for a in node.names:   # `from pkg import submodule` needs the submodule, not pkg's __init__
+            for a in node.names:  # `from pkg import submodule` needs the submodule, not pkg's __init__
                 found.add(f"{target}.{a.name}" if f"{target}.{a.name}" in MODULES else target)
     return found
 
@@ -65,18 +68,32 @@ IMPORTS = {name: imports(name, path) for name, path in MODULES.items()}
 GRAPH = {name: set().union(*(expand(i) for i in found)) - {name} for name, found in IMPORTS.items()}
 
 
-@pytest.mark.parametrize("place,forbidden", [("gateway", "mesh"), ("mesh", "gateway"),
-                                             ("services", "gatemesh"), ("services", "gateway"),
-                                             ("services", "mesh"), ("gatemesh", "gateway"), ("gatemesh", "mesh")])
+@pytest.mark.parametrize(
+    "place,forbidden",
+    [
+        ("gateway", "mesh"),
+        ("mesh", "gateway"),
+        ("services", "gatemesh"),
+        ("services", "gateway"),
+        ("services", "mesh"),
+        ("gatemesh", "gateway"),
+        ("gatemesh", "mesh"),
+    ],
+)
 def test_a_place_never_imports_what_it_must_not(place, forbidden):
-    offenders = sorted(f"{name} imports {imp}" for name, found in IMPORTS.items() if name.split(".")[0] == place
-                       for imp in found if imp.split(".")[0] == forbidden)
+    offenders = sorted(
+        f"{name} imports {imp}"
+        for name, found in IMPORTS.items()
+        if name.split(".")[0] == place
+        for imp in found
+        if imp.split(".")[0] == forbidden
+    )
     assert offenders == []
 
 
 def test_there_is_no_import_cycle():
     cycles = []
-    state: dict[str, int] = {}   # 1: on the current path, 2: done
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
     path: list[str] = []
 
     def visit(m: str) -> None:
@@ -84,7 +101,7 @@ def test_there_is_no_import_cycle():
         path.append(m)
         for dep in sorted(GRAPH[m]):
             if state.get(dep) == 1:
-                cycles.append(" → ".join(path[path.index(dep):] + [dep]))
+                cycles.append(" → ".join(path[path.index(dep) :] + [dep]))
             elif dep not in state:
                 visit(dep)
         path.pop()
@@ -100,5 +117,5 @@ def test_the_graph_sees_the_imports_it_checks():
     # A guard on the checker itself: known edges are found, so an empty result means something.
     assert "gatemesh.pipeline" in GRAPH["gatemesh.shell"]
     assert "gatemesh.patterns.validate" in GRAPH["gatemesh.patterns.retry"]
-    assert "gatemesh.patterns.retry" in GRAPH["gatemesh.patterns"]   # `from .retry import ...` in the __init__
-    assert "gatemesh.patterns" not in GRAPH["gatemesh.patterns.retry"]   # the cycle this issue removed
+    assert "gatemesh.patterns.retry" in GRAPH["gatemesh.patterns"]  # `from .retry import ...` in the __init__
+    assert "gatemesh.patterns" not in GRAPH["gatemesh.patterns.retry"]  # the cycle this issue removed

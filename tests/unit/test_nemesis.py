@@ -1,6 +1,7 @@
 """The nemesis's pure parts: the seeded schedule (same seed, same faults; every kind
 before any repeats) and the exactly-once checker, which must count a duplicated, a lost
 and an invented order when handed one (the control arm of tests/nemesis)."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,7 +15,7 @@ from gatemesh.nemesis.run import NemesisOptions
 def test_the_same_seed_gives_the_same_schedule_and_every_kind_comes_first():
     a, b = schedule.plan(7, 30), schedule.plan(7, 30)
     assert a == b and a != schedule.plan(8, 30)
-    assert sorted(s.kind for s in a[:len(schedule.KINDS)]) == sorted(schedule.KINDS)
+    assert sorted(s.kind for s in a[: len(schedule.KINDS)]) == sorted(schedule.KINDS)
     for s in a:
         if s.kind.endswith("controlplane"):
             assert s.target == "controlplane"
@@ -45,9 +46,11 @@ def test_a_clean_run_is_ok():
 
 def test_duplicated_lost_and_invented_orders_are_each_counted():
     records = [acked("k-1", 1), acked("k-2", 2), OrderRecord("k-3", 1, 1, attempts=1, acked_ids=[3, 4])]
-    rows = [(1, "k-1", 1, 1),                    # k-2 was acknowledged but is missing: lost
-            (3, "k-3", 1, 1),                    # k-3 was acknowledged as 3 and as 4: duplicated
-            (5, "k-9", 2, 2)]                    # nobody sent k-9: invented
+    rows = [
+        (1, "k-1", 1, 1),  # k-2 was acknowledged but is missing: lost
+        (3, "k-3", 1, 1),  # k-3 was acknowledged as 3 and as 4: duplicated
+        (5, "k-9", 2, 2),
+    ]  # nobody sent k-9: invented
     v = judge(records, rows, rows)
     assert (v.duplicated, v.lost, v.invented) == (1, 1, 1) and not v.ok
 

@@ -1,5 +1,6 @@
 """The soak's sampling and its growth verdict: a step that levels off is not growth; a
 rise of more than 25 % still going at the end is."""
+
 from __future__ import annotations
 
 import os

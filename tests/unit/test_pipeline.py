@@ -4,6 +4,7 @@ order of the layers (logical → concrete → endpoint), in milliseconds of real
 Every case that shows a pattern acting has its control arm (the pattern off, the
 failure asserted), as the socket tests and the chaos suite do.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -33,13 +34,20 @@ def with_(policy: Policy, **sections) -> Policy:
     return dataclasses.replace(policy, **sections)
 
 
-def call(caller: ResilientCaller, method: bytes = b"GET", *, key: bool = False, deadline: Deadline | None = None,
-         service: str = "svc") -> Outcome | Refusal:
+def call(
+    caller: ResilientCaller,
+    method: bytes = b"GET",
+    *,
+    key: bool = False,
+    deadline: Deadline | None = None,
+    service: str = "svc",
+) -> Outcome | Refusal:
     async def go() -> Outcome | Refusal:
         try:
             return await caller.call(service, method, b"/x", [(b"host", b"svc")], b"", deadline, key)
         except Refusal as r:
             return r
+
     return asyncio.run(go())
 
 
@@ -49,6 +57,7 @@ def requests_metric(caller: ResilientCaller, outcome: str) -> int:
 
 
 # --- logical layer -------------------------------------------------------------------
+
 
 def test_unknown_service_and_no_endpoints_are_named_refusals():
     caller, pool, _ = caller_with(OFF, instances=0)
@@ -65,7 +74,7 @@ def test_retry_moves_to_another_instance_and_the_control_arm_answers_the_503():
     first, second = pool.ports()
     assert first != second and result.instance == f"i{second}"
     assert [s.header(ATTEMPT_HEADER) for s in pool.sent] == [b"1", b"2"]
-    assert caller.clock.sleeps and 0 <= caller.clock.sleeps[0] <= RetryConfig().backoff_base_s   # full jitter
+    assert caller.clock.sleeps and 0 <= caller.clock.sleeps[0] <= RetryConfig().backoff_base_s  # full jitter
 
     control, pool, _ = caller_with(OFF)
     pool.next(503)
@@ -113,7 +122,7 @@ def test_the_attempt_timeout_is_cut_to_what_is_left_of_the_callers_deadline():
     caller, pool, clock = caller_with(with_(OFF, timeout=TimeoutConfig(attempt_timeout_s=1.0)))
     call(caller, deadline=Deadline.after(clock, 0.3))
     assert pool.sent[0].timeout_s == pytest.approx(0.3)
-    assert int(pool.sent[0].header(b"x-gatemesh-deadline-ms")) in (299, 300)   # rounded down
+    assert int(pool.sent[0].header(b"x-gatemesh-deadline-ms")) in (299, 300)  # rounded down
 
 
 def test_an_expired_deadline_is_refused_before_anything_is_sent():
@@ -125,8 +134,9 @@ def test_an_expired_deadline_is_refused_before_anything_is_sent():
 
 
 def test_retries_stop_at_the_deadline():
-    policy = with_(OFF, retry=RetryConfig(max_attempts=5),
-                   timeout=TimeoutConfig(attempt_timeout_s=0.3, request_timeout_s=0.5))
+    policy = with_(
+        OFF, retry=RetryConfig(max_attempts=5), timeout=TimeoutConfig(attempt_timeout_s=0.3, request_timeout_s=0.5)
+    )
     caller, pool, _ = caller_with(policy)
     pool.default = Slow(1.0)
     assert call(caller).reason is Reason.TIMEOUT
@@ -140,6 +150,7 @@ def test_concurrency_limit_refuses_beyond_max_in_flight_and_the_control_arm_queu
                 return (await caller.call("svc", b"GET", b"/x", [], b"")).status
             except Refusal as r:
                 return r.reason
+
         return await asyncio.gather(one(), one())
 
     caller, pool, _ = caller_with(with_(OFF, concurrency=ConcurrencyConfig(max_in_flight=1)))
@@ -195,7 +206,7 @@ def test_open_instance_breakers_leave_no_endpoint_and_busy_half_open_ones_are_ci
         panicky.upstreams["svc"].instance_breaker(i).on_failure(0.0)
     assert call(panicky).reason is Reason.CIRCUIT_OPEN and pool.sent == []
     clock.advance(5.0)
-    for i in ("i1", "i2"):   # half-open, and each one's only probe taken by another request
+    for i in ("i1", "i2"):  # half-open, and each one's only probe taken by another request
         assert up.instance_breaker(i).state is BreakerState.HALF_OPEN and up.instance_breaker(i).try_acquire()
     assert call(caller).reason is Reason.CIRCUIT_OPEN and pool.sent == []
 
@@ -224,7 +235,7 @@ def test_an_empty_retry_budget_stops_retries_and_says_so():
     assert results[-1].status == 503 and results[-1].reason is Reason.RETRY_BUDGET_EXHAUSTED
     assert caller.events.since(0)[-1]["kind"] == "retry-budget-exhausted"
     pool.default = ConnectFailed("refused")
-    assert call(caller).reason is Reason.RETRY_BUDGET_EXHAUSTED   # no answer at all: a refusal
+    assert call(caller).reason is Reason.RETRY_BUDGET_EXHAUSTED  # no answer at all: a refusal
 
     control, pool, _ = caller_with(with_(OFF, retry=RetryConfig()))
     pool.default = 503
@@ -256,7 +267,7 @@ def test_layer_order_deadline_before_concurrency_before_the_service_breaker():
     assert up.breaker.state is BreakerState.OPEN
     deadline = Deadline.after(clock, 0.0)
     assert call(caller, deadline=deadline).reason is Reason.DEADLINE_EXCEEDED
-    assert up.limiter.try_acquire()   # the limiter was never taken by the refused call
+    assert up.limiter.try_acquire()  # the limiter was never taken by the refused call
     assert call(caller).reason is Reason.OVERLOADED
     up.limiter.release()
     assert call(caller).reason is Reason.CIRCUIT_OPEN
@@ -266,7 +277,7 @@ def test_layer_order_deadline_before_concurrency_before_the_service_breaker():
 def test_layer_order_the_concrete_layer_picks_before_the_endpoint_layer_times_the_attempt():
     policy = with_(OFF, timeout=TimeoutConfig(attempt_timeout_s=0.25), retry=RetryConfig(), outlier=OutlierConfig())
     caller, pool, _ = caller_with(policy, instances=2)
-    for _ in range(OutlierConfig().consecutive_errors):   # i1 ejected: it never reaches the endpoint layer
+    for _ in range(OutlierConfig().consecutive_errors):  # i1 ejected: it never reaches the endpoint layer
         caller.upstreams["svc"].outlier.on_result("i1", False, 2)
     call(caller)
     assert pool.ports() == [2] and pool.sent[0].timeout_s == pytest.approx(0.25)
@@ -282,6 +293,7 @@ def test_a_cancelled_call_releases_the_limiter_and_does_not_count_against_the_br
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
     asyncio.run(go())
     up = caller.upstreams["svc"]
     assert up.limiter.in_flight == 0 and up.breaker.state is BreakerState.CLOSED

@@ -1,4 +1,5 @@
 """gatemesh.policy: the JSON form, the CLI setting form, tables, and error sentences."""
+
 import json
 
 import pytest
@@ -13,8 +14,12 @@ def test_default_policy_has_every_pattern_with_its_defaults():
 
 
 def test_to_dict_is_json_ready_and_round_trips():
-    p = Policy().with_settings("retry.retry_on_statuses=503,429", "breaker.slow_call_s=0.5",
-                               "fallback.default_body={\"products\": []}", "balancer.kind=least_request")
+    p = Policy().with_settings(
+        "retry.retry_on_statuses=503,429",
+        "breaker.slow_call_s=0.5",
+        'fallback.default_body={"products": []}',
+        "balancer.kind=least_request",
+    )
     text = json.dumps(p.to_dict())
     assert Policy.from_dict(json.loads(text)) == p
     assert p.to_dict()["retry"]["retry_on_statuses"] == [429, 503]
@@ -52,14 +57,17 @@ def test_unknown_pattern_error_lists_the_patterns():
         Policy.from_dict({"circuit": {}})
 
 
-@pytest.mark.parametrize("doc, fragment", [
-    ({"breaker": {"window_size": 0}}, "breaker.window_size must be a whole number"),
-    ({"breaker": {"enabled": 3}}, "breaker.enabled expects true or false"),
-    ({"retry": {"max_attempts": 2.5}}, "retry.max_attempts expects a whole number"),
-    ({"timeout": {"attempt_timeout_s": None}}, "timeout.attempt_timeout_s cannot be null"),
-    ({"retry": {"retry_on_statuses": 503}}, "retry.retry_on_statuses expects a list"),
-    ({"retry": "fast"}, "retry must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    "doc, fragment",
+    [
+        ({"breaker": {"window_size": 0}}, "breaker.window_size must be a whole number"),
+        ({"breaker": {"enabled": 3}}, "breaker.enabled expects true or false"),
+        ({"retry": {"max_attempts": 2.5}}, "retry.max_attempts expects a whole number"),
+        ({"timeout": {"attempt_timeout_s": None}}, "timeout.attempt_timeout_s cannot be null"),
+        ({"retry": {"retry_on_statuses": 503}}, "retry.retry_on_statuses expects a list"),
+        ({"retry": "fast"}, "retry must be a JSON object"),
+    ],
+)
 def test_bad_values_raise_policy_errors_naming_the_field(doc, fragment):
     with pytest.raises(PolicyError) as err:
         Policy.from_dict(doc)
@@ -72,40 +80,46 @@ def test_a_policy_must_be_an_object():
         Policy.from_dict(["breaker"])
 
 
-@pytest.mark.parametrize("setting, attr, expected", [
-    ("breaker.enabled=false", ("breaker", "enabled"), False),
-    ("breaker.enabled=ON", ("breaker", "enabled"), True),
-    ("outlier.enabled=no", ("outlier", "enabled"), False),
-    ("retry.max_attempts=5", ("retry", "max_attempts"), 5),
-    ("budget.ratio=0.5", ("budget", "ratio"), 0.5),
-    ("timeout.attempt_timeout_s=250ms", ("timeout", "attempt_timeout_s"), 0.25),
-    ("timeout.request_timeout_s=2s", ("timeout", "request_timeout_s"), 2.0),
-    ("breaker.slow_call_s=null", ("breaker", "slow_call_s"), None),
-    ("breaker.slow_call_s=1.5", ("breaker", "slow_call_s"), 1.5),
-    ("retry.retry_on_statuses=502, 503", ("retry", "retry_on_statuses"), frozenset({502, 503})),
-    ("retry.retry_on_statuses=", ("retry", "retry_on_statuses"), frozenset()),
-    ("retry.retry_on_statuses=5xx", ("retry", "retry_on_statuses"), frozenset(range(500, 600))),
-    ("fallback.default_status=none", ("fallback", "default_status"), None),
-    ("balancer.kind=least_request", ("balancer", "kind"), "least_request"),
-])
+@pytest.mark.parametrize(
+    "setting, attr, expected",
+    [
+        ("breaker.enabled=false", ("breaker", "enabled"), False),
+        ("breaker.enabled=ON", ("breaker", "enabled"), True),
+        ("outlier.enabled=no", ("outlier", "enabled"), False),
+        ("retry.max_attempts=5", ("retry", "max_attempts"), 5),
+        ("budget.ratio=0.5", ("budget", "ratio"), 0.5),
+        ("timeout.attempt_timeout_s=250ms", ("timeout", "attempt_timeout_s"), 0.25),
+        ("timeout.request_timeout_s=2s", ("timeout", "request_timeout_s"), 2.0),
+        ("breaker.slow_call_s=null", ("breaker", "slow_call_s"), None),
+        ("breaker.slow_call_s=1.5", ("breaker", "slow_call_s"), 1.5),
+        ("retry.retry_on_statuses=502, 503", ("retry", "retry_on_statuses"), frozenset({502, 503})),
+        ("retry.retry_on_statuses=", ("retry", "retry_on_statuses"), frozenset()),
+        ("retry.retry_on_statuses=5xx", ("retry", "retry_on_statuses"), frozenset(range(500, 600))),
+        ("fallback.default_status=none", ("fallback", "default_status"), None),
+        ("balancer.kind=least_request", ("balancer", "kind"), "least_request"),
+    ],
+)
 def test_with_setting_parses_the_value_by_the_fields_type(setting, attr, expected):
     dotted, _, value = setting.partition("=")
     p = Policy().with_setting(dotted, value)
     assert getattr(getattr(p, attr[0]), attr[1]) == expected
 
 
-@pytest.mark.parametrize("dotted, value, fragment", [
-    ("breaker.enabled", "maybe", "breaker.enabled expects true or false, got 'maybe'"),
-    ("retry.max_attempts", "three", "retry.max_attempts expects a whole number"),
-    ("timeout.attempt_timeout_s", "fast", "timeout.attempt_timeout_s expects a number of seconds"),
-    ("timeout.attempt_timeout_s", "null", "timeout.attempt_timeout_s expects a number of seconds"),
-    ("timeout.attempt_timeout_s", "inf", "timeout.attempt_timeout_s expects a number"),
-    ("retry.retry_on_statuses", "5o3", "retry.retry_on_statuses expects a list of status codes"),
-    ("retry.max_attempts", "0", "retry.max_attempts must be a whole number of attempts from 1 to 100"),
-    ("balancer.kind", "random", "balancer.kind must be one of"),
-    ("breaker.foo", "1", "unknown field 'breaker.foo'; known fields:"),
-    ("breakers.enabled", "false", "unknown field 'breakers.enabled'; known fields: timeout"),
-])
+@pytest.mark.parametrize(
+    "dotted, value, fragment",
+    [
+        ("breaker.enabled", "maybe", "breaker.enabled expects true or false, got 'maybe'"),
+        ("retry.max_attempts", "three", "retry.max_attempts expects a whole number"),
+        ("timeout.attempt_timeout_s", "fast", "timeout.attempt_timeout_s expects a number of seconds"),
+        ("timeout.attempt_timeout_s", "null", "timeout.attempt_timeout_s expects a number of seconds"),
+        ("timeout.attempt_timeout_s", "inf", "timeout.attempt_timeout_s expects a number"),
+        ("retry.retry_on_statuses", "5o3", "retry.retry_on_statuses expects a list of status codes"),
+        ("retry.max_attempts", "0", "retry.max_attempts must be a whole number of attempts from 1 to 100"),
+        ("balancer.kind", "random", "balancer.kind must be one of"),
+        ("breaker.foo", "1", "unknown field 'breaker.foo'; known fields:"),
+        ("breakers.enabled", "false", "unknown field 'breakers.enabled'; known fields: timeout"),
+    ],
+)
 def test_with_setting_errors_name_the_field(dotted, value, fragment):
     with pytest.raises(PolicyError) as err:
         Policy().with_setting(dotted, value)
@@ -145,8 +159,7 @@ def test_known_fields_lists_dotted_names():
 
 
 def test_table_gives_the_star_policy_to_unnamed_services():
-    table = PolicyTable.from_dict({"*": {"retry": {"enabled": False}},
-                                   "orders": {"timeout": {"attempt_timeout_s": 3}}})
+    table = PolicyTable.from_dict({"*": {"retry": {"enabled": False}}, "orders": {"timeout": {"attempt_timeout_s": 3}}})
     assert table.get("catalog").retry.enabled is False
     orders = table.get("orders")
     assert orders.retry.enabled is False  # inherited from "*"

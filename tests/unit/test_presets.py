@@ -1,4 +1,5 @@
 """gatemesh.presets: every named preset is a valid policy with its product's numbers."""
+
 import pytest
 
 from gatemesh.policy import Policy
@@ -30,15 +31,24 @@ def test_presets_carry_their_products_numbers():
     assert (linkerd.budget.ratio, linkerd.budget.min_retries_per_s, linkerd.budget.window_s) == (0.2, 10, 10)
     assert linkerd.outlier.consecutive_errors == 7
     hystrix = preset("hystrix")
-    assert (hystrix.breaker.minimum_calls, hystrix.breaker.failure_rate_threshold, hystrix.breaker.open_s) == (20, 0.5, 5)
+    assert (hystrix.breaker.minimum_calls, hystrix.breaker.failure_rate_threshold, hystrix.breaker.open_s) == (
+        20,
+        0.5,
+        5,
+    )
     assert hystrix.timeout.attempt_timeout_s == 1.0 and hystrix.retry.enabled is False
     r4j = preset("resilience4j")
-    assert (r4j.breaker.window_size, r4j.breaker.minimum_calls, r4j.breaker.open_s,
-            r4j.breaker.half_open_max_probes) == (100, 100, 60, 10)
+    assert (
+        r4j.breaker.window_size,
+        r4j.breaker.minimum_calls,
+        r4j.breaker.open_s,
+        r4j.breaker.half_open_max_probes,
+    ) == (100, 100, 60, 10)
 
 
 def test_unknown_preset_names_the_choices():
     with pytest.raises(KeyError) as err:
         preset("nginx")
-    assert str(err.value) == ("There is no preset named 'nginx'; the presets are: "
-                              "envoy, gatemesh, hystrix, istio, linkerd, resilience4j.")
+    assert str(err.value) == (
+        "There is no preset named 'nginx'; the presets are: envoy, gatemesh, hystrix, istio, linkerd, resilience4j."
+    )

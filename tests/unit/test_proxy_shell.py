@@ -2,6 +2,7 @@
 answered before any routing, requests in flight are counted, health says why it is not
 ready, the API-key guard speaks from one message table, and forwarding adds this hop's
 headers. No sockets: the integration tests cover the listeners."""
+
 from __future__ import annotations
 
 import asyncio
@@ -69,6 +70,7 @@ def test_requests_in_flight_are_counted_while_they_wait_upstream():
         seen.append(shell.in_flight)
         await task
         seen.append(shell.in_flight)
+
     run(go())
     assert seen == [1, 0]
 
@@ -86,12 +88,18 @@ def test_health_is_ready_only_with_a_catalog_and_a_healthy_app():
 
     async def sick() -> str | None:
         return "its app answered 500"
+
     resp = run(shell_for(caller, readiness=sick).health())
     assert resp.status == 503 and b"its app answered 500" in resp.body and reason_of(resp) == b"no-healthy-upstream"
     ok = run(shell_for(caller).health())
     assert ok.status == 200
-    assert json.loads(ok.body) == {"status": "ok", "proxy": "test", "instance": "i1", "discovery": "connected",
-                                   "snapshot_index": 7}
+    assert json.loads(ok.body) == {
+        "status": "ok",
+        "proxy": "test",
+        "instance": "i1",
+        "discovery": "connected",
+        "snapshot_index": 7,
+    }
 
 
 def test_the_api_key_guard_speaks_from_one_message_table():
@@ -133,8 +141,13 @@ def test_policy_admin_changes_resets_and_refuses_bad_input_with_a_sentence():
 def test_forwarding_adds_this_hop_and_a_refusal_names_its_reason():
     caller, pool, _ = caller_with(all_off(), instances=1)
     proxy = Proxy("gw", caller)
-    resp = run(proxy.forward(request(b"/x", headers=[(b"x-forwarded-for", b"1.2.3.4"), (b"connection", b"x-drop"),
-                                                      (b"x-drop", b"1")]), "svc", b"/y"))
+    resp = run(
+        proxy.forward(
+            request(b"/x", headers=[(b"x-forwarded-for", b"1.2.3.4"), (b"connection", b"x-drop"), (b"x-drop", b"1")]),
+            "svc",
+            b"/y",
+        )
+    )
     sent = pool.sent[0]
     assert sent.target == b"/y" and sent.header(b"x-forwarded-for") == b"1.2.3.4, 10.0.0.9"
     assert sent.header(b"via") == b"1.1 gw" and sent.header(b"x-drop") is None

@@ -1,5 +1,6 @@
 """mesh.controlplane.registry and .store: TTLs, the global index, events and long-poll
 wake-ups, on a fake clock and without a server."""
+
 import asyncio
 import time
 
@@ -39,7 +40,10 @@ def test_register_lists_instances_sorted_by_id(registry):
     assert change.kind == "registered"
     assert [i.id for i in registry.instances("catalog")] == ["catalog-1", "catalog-2"]
     assert registry.instances("catalog")[0].to_dict() == {
-        "id": "catalog-1", "address": "127.0.0.1:18001", "meta": {"zone": "a"}}
+        "id": "catalog-1",
+        "address": "127.0.0.1:18001",
+        "meta": {"zone": "a"},
+    }
 
 
 def test_reregister_same_address_changes_nothing_visible(registry):
@@ -99,8 +103,7 @@ def test_ids_of_63_chars_with_dots_dashes_underscores_are_fine():
     assert check_id("catalog-1.zone_a", "instance")
 
 
-@pytest.mark.parametrize("bad", ["127.0.0.1", ":80", "host:0", "host:65536", "host:http",
-                                 "ho st:80", "", 8080, None])
+@pytest.mark.parametrize("bad", ["127.0.0.1", ":80", "host:0", "host:65536", "host:http", "ho st:80", "", 8080, None])
 def test_bad_addresses_are_refused(bad):
     with pytest.raises(ValueError):
         parse_address(bad)
@@ -157,8 +160,13 @@ def test_events_record_every_change_with_its_cause(store, clock):
     store.expire()
     store.set_policy("pricing", {})
     kinds = [(e["seq"], e["kind"], e["instance"]) for e in store.events_since(0)]
-    assert kinds == [(1, "registered", "c1"), (2, "registered", "c2"), (3, "deregistered", "c2"),
-                     (4, "expired", "c1"), (5, "policy-changed", None)]
+    assert kinds == [
+        (1, "registered", "c1"),
+        (2, "registered", "c2"),
+        (3, "deregistered", "c2"),
+        (4, "expired", "c1"),
+        (5, "policy-changed", None),
+    ]
     assert [e["seq"] for e in store.events_since(3)] == [4, 5]
     first = store.events_since(0)[0]
     assert set(first) == {"seq", "at", "kind", "service", "instance", "cause"}
@@ -177,9 +185,12 @@ def test_snapshot_shape_and_body_cached_per_index(store):
     store.register("catalog", "c1", "127.0.0.1:1", 3, {"zone": "a"})
     store.set_policy("catalog", {"retry": {}})
     snap = store.snapshot()
-    assert snap == {"index": 3, "services": {"catalog": [
-        {"id": "c1", "address": "127.0.0.1:1", "meta": {"zone": "a"}}]},
-        "policies": {"catalog": {"retry": {}}}, "apimgmt": {}}
+    assert snap == {
+        "index": 3,
+        "services": {"catalog": [{"id": "c1", "address": "127.0.0.1:1", "meta": {"zone": "a"}}]},
+        "policies": {"catalog": {"retry": {}}},
+        "apimgmt": {},
+    }
     index, body = store.snapshot_body()
     assert index == 3 and store.snapshot_body()[1] is body
     store.deregister("catalog", "c1")
@@ -193,6 +204,7 @@ def test_wait_returns_at_once_when_the_client_is_behind_or_ahead(store):
         await store.wait_for_change(0, 5)  # behind
         await store.wait_for_change(99, 5)  # ahead: the control plane restarted
         return time.monotonic() - t0
+
     assert asyncio.run(main()) < 1.0  # not the 5 s wait
 
 
@@ -201,6 +213,7 @@ def test_wait_times_out_without_change(store):
         t0 = time.monotonic()
         await store.wait_for_change(1, 0.05)
         return time.monotonic() - t0
+
     assert 0.04 < asyncio.run(main()) < 2
     assert store.waiting == 0
 
@@ -214,6 +227,7 @@ def test_one_change_wakes_every_waiter_at_once(store):
         store.register("catalog", "c1", "127.0.0.1:1", 3, {})
         await asyncio.gather(*waiters)
         return time.monotonic() - t0
+
     assert asyncio.run(main()) < 1.0  # not the 5 s wait
     assert store.waiting == 0
 
@@ -225,13 +239,14 @@ def test_close_releases_waiters(store):
         store.close()
         await asyncio.wait_for(waiter, 1)
         await asyncio.wait_for(store.wait_for_change(1, 30), 1)  # and later ones
+
     asyncio.run(main())
 
 
 def test_time_the_registry_was_frozen_is_given_back_to_every_ttl(registry, clock):
     registry.register("catalog", "catalog-1", "127.0.0.1:1", ttl_s=3)
-    clock.now += 10                # the control plane was paused: no heartbeat could land
+    clock.now += 10  # the control plane was paused: no heartbeat could land
     registry.extend_all(10)
     assert registry.expire() == []
-    clock.now += 3.1             # the lost time is given back once, not forever
+    clock.now += 3.1  # the lost time is given back once, not forever
     assert [c.kind for c in registry.expire()] == ["expired"]

@@ -1,4 +1,5 @@
 """The four topologies as data: components, proxies, gateway config, ports, counts."""
+
 from __future__ import annotations
 
 import json
@@ -33,6 +34,7 @@ def kinds(topology):
 
 
 # -- every topology ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", list(TOPOLOGIES))
 def test_every_instance_has_a_proxy_named_after_it_and_is_advertised_at_it(name):
@@ -79,7 +81,13 @@ def test_python_components_keep_module_and_args_apart_from_the_interpreter():
     topo = build_topology("edge-mesh")
     cp = topo.component("controlplane")
     assert cp.module == "mesh.controlplane" and cp.args[:2] == ("--port", "8500")
-    assert cp.command("/usr/bin/python3", run_dir="/r")[:5] == ["/usr/bin/python3", "-m", "mesh.controlplane", "--port", "8500"]
+    assert cp.command("/usr/bin/python3", run_dir="/r")[:5] == [
+        "/usr/bin/python3",
+        "-m",
+        "mesh.controlplane",
+        "--port",
+        "8500",
+    ]
     assert "/r/controlplane-state.json" in cp.command("/usr/bin/python3", run_dir="/r")
     tox = topo.component("toxiproxy")
     assert tox.module is None
@@ -88,6 +96,7 @@ def test_python_components_keep_module_and_args_apart_from_the_interpreter():
 
 
 # -- edge ---------------------------------------------------------------------------------
+
 
 def test_edge_apps_register_themselves_at_their_proxy_and_call_out_via_the_gateway():
     topo = build_topology("edge")
@@ -113,10 +122,15 @@ def test_edge_gateway_config_follows_the_contract():
     assert cfg["composition"] == {"enabled": True}
     routes = {r["name"]: r for r in cfg["routes"]}
     assert set(routes) == set(SERVICES)
-    assert routes["catalog"] == {"name": "catalog", "prefix": "/api/catalog", "service": "catalog", "rewrite": "/products"}
+    assert routes["catalog"] == {
+        "name": "catalog",
+        "prefix": "/api/catalog",
+        "service": "catalog",
+        "rewrite": "/products",
+    }
     assert routes["orders"]["rewrite"] == "/orders"
     assert cfg["apimgmt"]["keys"]["demo-key"] == {"routes": ["*"]}
-    assert cfg["apimgmt"]["rate_limit"]["rate_per_s"] == 500   # sized for the load examples (issue 12)
+    assert cfg["apimgmt"]["rate_limit"]["rate_per_s"] == 500  # sized for the load examples (issue 12)
     assert cfg["policies"] == {"*": {}}
     assert json.loads(topo.files["gateway.json"]) == cfg
     assert arg(topo.component("gateway"), "--config") == f"{RUN_DIR}/gateway.json"
@@ -124,6 +138,7 @@ def test_edge_gateway_config_follows_the_contract():
 
 
 # -- mesh and its relatives ----------------------------------------------------------------
+
 
 def test_mesh_puts_a_sidecar_behind_each_proxy_and_has_no_gateway():
     topo = build_topology("mesh")
@@ -169,6 +184,7 @@ def test_only_sidecar_gateway_pushes_api_management_to_the_control_plane():
 
 
 # -- ports ----------------------------------------------------------------------------------
+
 
 def test_default_port_plan():
     plan = PortPlan()
@@ -216,10 +232,15 @@ def test_scaled_removes_the_highest_numbers():
     assert topo.counts["catalog"] == 1 and topo.counts["pricing"] == 2
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"gateway": 0}, {"toxiproxy": 70000}, {"gateway": 8500},
-    {"range_start": 100, "range_end": 100},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"gateway": 0},
+        {"toxiproxy": 70000},
+        {"gateway": 8500},
+        {"range_start": 100, "range_end": 100},
+    ],
+)
 def test_bad_port_plans_are_refused(kwargs):
     with pytest.raises(TopologyError):
         PortPlan(**kwargs)
@@ -239,6 +260,7 @@ def test_a_range_too_small_for_the_counts_is_refused():
 
 # -- counts and names ------------------------------------------------------------------------
 
+
 def test_default_counts():
     assert DEFAULT_COUNTS == {"catalog": 3, "pricing": 2, "inventory": 2, "reviews": 2, "storefront": 2, "orders": 2}
     topo = build_topology("edge")
@@ -251,22 +273,27 @@ def test_parse_scale():
     assert parse_scale([]) == {}
 
 
-@pytest.mark.parametrize("spec, says", [
-    ("catalog", "SERVICE=COUNT"),
-    ("=3", "SERVICE=COUNT"),
-    ("catalog=", "SERVICE=COUNT"),
-    ("catalog=two", "whole number"),
-    ("catalog=0", "from 1 to"),
-    ("catalog=99", "from 1 to"),
-    ("payments=2", "unknown service 'payments'"),
-])
+@pytest.mark.parametrize(
+    "spec, says",
+    [
+        ("catalog", "SERVICE=COUNT"),
+        ("=3", "SERVICE=COUNT"),
+        ("catalog=", "SERVICE=COUNT"),
+        ("catalog=two", "whole number"),
+        ("catalog=0", "from 1 to"),
+        ("catalog=99", "from 1 to"),
+        ("payments=2", "unknown service 'payments'"),
+    ],
+)
 def test_bad_scale_specs_say_what_is_wrong(spec, says):
     with pytest.raises(TopologyError, match=says):
         parse_scale([spec])
 
 
 def test_unknown_topology_names_the_choices():
-    with pytest.raises(TopologyError, match="unknown topology 'meshy'; choose one of: edge, mesh, edge-mesh, sidecar-gateway"):
+    with pytest.raises(
+        TopologyError, match="unknown topology 'meshy'; choose one of: edge, mesh, edge-mesh, sidecar-gateway"
+    ):
         build_topology("meshy")
 
 

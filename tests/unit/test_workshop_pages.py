@@ -1,5 +1,6 @@
 """Every lab has its page, the page shows the lab's step exactly as `gatemesh lab hint`
 prints it, and the instructor's page lists every lab."""
+
 from __future__ import annotations
 
 from pathlib import Path

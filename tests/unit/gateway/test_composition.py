@@ -1,5 +1,6 @@
 """gateway.composition on a fake pool: a part gets the pipeline's fallback like any call,
 and a page refused for a critical part names that part's reason in its header."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """How the server frames an answer, and which headers a hop never forwards."""
+
 import pytest
 
 from gatemesh.http.messages import Response, connection_options, status_line, strip_hop_by_hop
@@ -39,9 +40,17 @@ def test_connection_options_are_lower_cased_names():
 
 
 def test_hop_by_hop_and_connection_listed_headers_are_stripped():
-    headers = [(b"connection", b"close, X-Secret"), (b"x-secret", b"1"), (b"keep-alive", b"timeout=5"),
-               (b"transfer-encoding", b"chunked"), (b"content-length", b"3"), (b"te", b"trailers"),
-               (b"proxy-authorization", b"Basic x"), (b"upgrade", b"h2c"), (b"x-kept", b"yes")]
+    headers = [
+        (b"connection", b"close, X-Secret"),
+        (b"x-secret", b"1"),
+        (b"keep-alive", b"timeout=5"),
+        (b"transfer-encoding", b"chunked"),
+        (b"content-length", b"3"),
+        (b"te", b"trailers"),
+        (b"proxy-authorization", b"Basic x"),
+        (b"upgrade", b"h2c"),
+        (b"x-kept", b"yes"),
+    ]
     assert strip_hop_by_hop(headers) == [(b"x-kept", b"yes")]
 
 

@@ -1,5 +1,6 @@
 """The per-request metrics are plain counters rendered at scrape time; their exposition
 must stay what prometheus_client's own Counter and Histogram would print."""
+
 import re
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -14,7 +15,7 @@ def _drive(count_request, count_attempt, observe):
     count_request("pricing", "5xx")
     count_attempt("catalog", "catalog-1", "200")
     count_attempt("catalog", "catalog-2", "timeout")
-    for seconds in (0.0001, 0.0005, 0.0007, 0.0025, 0.003, 0.2, 7.0, 11.0):   # incl. bucket edges and +Inf
+    for seconds in (0.0001, 0.0005, 0.0007, 0.0025, 0.003, 0.2, 7.0, 11.0):  # incl. bucket edges and +Inf
         observe("catalog", seconds)
     observe("pricing", 0.01)
 
@@ -31,13 +32,15 @@ def test_exposition_matches_prometheus_client_objects():
     requests = Counter(*REQUESTS, ["proxy", "upstream", "outcome"], registry=r)
     attempts = Counter(*ATTEMPTS, ["proxy", "upstream", "instance", "result"], registry=r)
     latency = Histogram(*LATENCY, ["proxy", "upstream"], buckets=LATENCY_BUCKETS, registry=r)
-    _drive(lambda u, o: requests.labels("gateway", u, o).inc(),
-           lambda u, i, res: attempts.labels("gateway", u, i, res).inc(),
-           lambda u, s: latency.labels("gateway", u).observe(s))
+    _drive(
+        lambda u, o: requests.labels("gateway", u, o).inc(),
+        lambda u, i, res: attempts.labels("gateway", u, i, res).inc(),
+        lambda u, s: latency.labels("gateway", u).observe(s),
+    )
 
     theirs = _without_timestamps(generate_latest(r).decode())
     mine = _without_timestamps(ours.exposition().decode())
-    assert mine[:len(theirs)] == theirs   # the hot families come first, then the event-driven ones
+    assert mine[: len(theirs)] == theirs  # the hot families come first, then the event-driven ones
 
 
 def test_counts_are_exact():

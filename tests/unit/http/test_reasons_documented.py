@@ -1,4 +1,5 @@
 """Every Reason is in docs/contracts.md's reasons table, with the status it always gets."""
+
 from pathlib import Path
 
 from gatemesh.reasons import STATUS, Reason
@@ -7,8 +8,11 @@ CONTRACTS = Path(__file__).resolve().parents[3] / "docs" / "contracts.md"
 
 
 def test_every_reason_is_documented_with_its_status():
-    rows = [line for line in CONTRACTS.read_text().split("## Reasons", 1)[1].split("\n## ", 1)[0].splitlines()
-            if line.startswith("| `")]
+    rows = [
+        line
+        for line in CONTRACTS.read_text().split("## Reasons", 1)[1].split("\n## ", 1)[0].splitlines()
+        if line.startswith("| `")
+    ]
     documented = {}
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]

@@ -1,4 +1,5 @@
 """gatemesh.patterns.balancer: round robin evenness and power-of-two-choices."""
+
 import random
 from collections import Counter
 

@@ -1,4 +1,5 @@
 """gatemesh.patterns.breaker: the state machine and the Transition events it emits."""
+
 import pytest
 
 from gatemesh.clock import FakeClock
@@ -58,8 +59,8 @@ def test_failure_rate_is_over_a_sliding_window_of_recent_calls():
         call(breaker, ok)
     # The rate is checked on failures: failures at positions 1 and 2 saw fewer than 4 calls.
     assert breaker.state is CLOSED
-    call(breaker, True)   # window: F T T T
-    call(breaker, True)   # window: T T T T
+    call(breaker, True)  # window: F T T T
+    call(breaker, True)  # window: T T T T
     call(breaker, False)  # window: T T T F → 25%
     assert breaker.state is CLOSED
     call(breaker, False)  # T T F F → 50%
@@ -146,8 +147,7 @@ def test_a_failed_probe_reopens_for_open_s_again():
 
 
 def test_closing_starts_a_fresh_window():
-    breaker, clock, _ = make(consecutive_failures=0, window_size=4, minimum_calls=4, open_s=1,
-                             half_open_max_probes=1)
+    breaker, clock, _ = make(consecutive_failures=0, window_size=4, minimum_calls=4, open_s=1, half_open_max_probes=1)
     for _ in range(4):
         call(breaker, False)
     clock.advance(1)
@@ -190,17 +190,20 @@ def test_without_a_listener_transitions_still_happen():
     assert breaker.state is OPEN
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"consecutive_failures": -1}, "breaker.consecutive_failures"),
-    ({"failure_rate_threshold": 0}, "breaker.failure_rate_threshold"),
-    ({"failure_rate_threshold": 1.5}, "breaker.failure_rate_threshold"),
-    ({"window_size": 0}, "breaker.window_size"),
-    ({"minimum_calls": 0}, "breaker.minimum_calls"),
-    ({"slow_call_s": 0}, "breaker.slow_call_s"),
-    ({"open_s": 0}, "breaker.open_s"),
-    ({"half_open_max_probes": 0}, "breaker.half_open_max_probes"),
-    ({"enabled": 1}, "breaker.enabled"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"consecutive_failures": -1}, "breaker.consecutive_failures"),
+        ({"failure_rate_threshold": 0}, "breaker.failure_rate_threshold"),
+        ({"failure_rate_threshold": 1.5}, "breaker.failure_rate_threshold"),
+        ({"window_size": 0}, "breaker.window_size"),
+        ({"minimum_calls": 0}, "breaker.minimum_calls"),
+        ({"slow_call_s": 0}, "breaker.slow_call_s"),
+        ({"open_s": 0}, "breaker.open_s"),
+        ({"half_open_max_probes": 0}, "breaker.half_open_max_probes"),
+        ({"enabled": 1}, "breaker.enabled"),
+    ],
+)
 def test_breaker_config_rejects_bad_values_naming_the_field(kwargs, field):
     with pytest.raises(ValueError, match=field.replace(".", r"\.")):
         BreakerConfig(**kwargs)

@@ -1,4 +1,5 @@
 """gatemesh.patterns.budget: retries capped at ratio x recent requests plus a floor."""
+
 import pytest
 
 from gatemesh.clock import FakeClock
@@ -57,7 +58,7 @@ def test_old_requests_and_retries_leave_the_window():
     assert budget.snapshot()["requests"] == 10
     assert drain(budget) == 0  # 10 requests -> 5, and the second batch's 5 retries still count
     clock.advance(5)
-    assert budget.snapshot() ["requests"] == 0
+    assert budget.snapshot()["requests"] == 0
     assert drain(budget) == 0
 
 
@@ -95,12 +96,15 @@ def test_reconfigure_keeps_counts_when_the_window_is_unchanged():
     assert drain(budget) == 10
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"ratio": -0.1}, "budget.ratio"),
-    ({"min_retries_per_s": -1}, "budget.min_retries_per_s"),
-    ({"window_s": 0.5}, "budget.window_s"),
-    ({"window_s": 61}, "budget.window_s"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"ratio": -0.1}, "budget.ratio"),
+        ({"min_retries_per_s": -1}, "budget.min_retries_per_s"),
+        ({"window_s": 0.5}, "budget.window_s"),
+        ({"window_s": 61}, "budget.window_s"),
+    ],
+)
 def test_budget_config_rejects_bad_values_naming_the_field(kwargs, field):
     with pytest.raises(ValueError, match=field.replace(".", r"\.")):
         RetryBudgetConfig(**kwargs)

@@ -1,4 +1,5 @@
 """gatemesh.patterns.concurrency: a max-in-flight limit (Envoy max_requests)."""
+
 import pytest
 
 from gatemesh.patterns.concurrency import ConcurrencyConfig, ConcurrencyLimiter

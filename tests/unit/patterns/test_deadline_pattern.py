@@ -1,4 +1,5 @@
 """gatemesh.patterns.deadline: timeouts, the deadline header, and how they combine."""
+
 import pytest
 
 from gatemesh.clock import FakeClock
@@ -91,12 +92,15 @@ def test_disabled_timeouts_still_honour_a_callers_deadline():
     assert attempt_timeout_s(off, Deadline.after(clock, 2.0)) == pytest.approx(2.0)
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"attempt_timeout_s": 0}, "timeout.attempt_timeout_s"),
-    ({"request_timeout_s": -1}, "timeout.request_timeout_s"),
-    ({"request_timeout_s": float("nan")}, "timeout.request_timeout_s"),
-    ({"enabled": "yes"}, "timeout.enabled"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"attempt_timeout_s": 0}, "timeout.attempt_timeout_s"),
+        ({"request_timeout_s": -1}, "timeout.request_timeout_s"),
+        ({"request_timeout_s": float("nan")}, "timeout.request_timeout_s"),
+        ({"enabled": "yes"}, "timeout.enabled"),
+    ],
+)
 def test_timeout_config_rejects_bad_values_naming_the_field(kwargs, field):
     with pytest.raises(ValueError, match=field.replace(".", r"\.")):
         TimeoutConfig(**kwargs)

@@ -1,4 +1,5 @@
 """gatemesh.clock: the fake clock tests run on, and the real one."""
+
 import asyncio
 
 import pytest

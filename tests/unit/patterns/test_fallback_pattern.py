@@ -1,4 +1,5 @@
 """gatemesh.patterns.fallback: the last-good cache (age, size, LRU) and default answers."""
+
 import pytest
 
 from gatemesh.clock import FakeClock
@@ -91,13 +92,16 @@ def test_turning_fallback_off_empties_the_cache():
     assert len(cache) == 0 and cache.choose(KEY) is None
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"max_age_s": 0}, "fallback.max_age_s"),
-    ({"default_status": 99}, "fallback.default_status"),
-    ({"default_status": 700}, "fallback.default_status"),
-    ({"default_body": "{not json"}, "fallback.default_body"),
-    ({"default_body": {"a": 1}}, "fallback.default_body"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"max_age_s": 0}, "fallback.max_age_s"),
+        ({"default_status": 99}, "fallback.default_status"),
+        ({"default_status": 700}, "fallback.default_status"),
+        ({"default_body": "{not json"}, "fallback.default_body"),
+        ({"default_body": {"a": 1}}, "fallback.default_body"),
+    ],
+)
 def test_fallback_config_rejects_bad_values_naming_the_field(kwargs, field):
     with pytest.raises(ValueError, match=field.replace(".", r"\.")):
         FallbackConfig(**kwargs)

@@ -1,4 +1,5 @@
 """Active health-check verdicts: thresholds in a row, events on each change, reset when off."""
+
 import pytest
 
 from gatemesh.patterns import ConfigError
@@ -43,12 +44,15 @@ def test_removed_endpoints_are_forgotten():
     assert t.is_healthy("a") and not t.any_unhealthy
 
 
-@pytest.mark.parametrize("kw,field", [
-    ({"interval_s": 0}, "health_check.interval_s"),
-    ({"timeout_s": 2.0, "interval_s": 1.0}, "health_check.timeout_s"),
-    ({"unhealthy_threshold": 0}, "health_check.unhealthy_threshold"),
-    ({"path": "health"}, "health_check.path"),
-])
+@pytest.mark.parametrize(
+    "kw,field",
+    [
+        ({"interval_s": 0}, "health_check.interval_s"),
+        ({"timeout_s": 2.0, "interval_s": 1.0}, "health_check.timeout_s"),
+        ({"unhealthy_threshold": 0}, "health_check.unhealthy_threshold"),
+        ({"path": "health"}, "health_check.path"),
+    ],
+)
 def test_bad_config_names_the_field(kw, field):
     with pytest.raises(ConfigError) as err:
         HealthCheckConfig(**kw)

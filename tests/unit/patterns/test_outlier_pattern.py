@@ -1,4 +1,5 @@
 """gatemesh.patterns.outlier: ejection after consecutive errors, its growth, cap and panic mode."""
+
 import pytest
 
 from gatemesh.clock import FakeClock
@@ -62,13 +63,13 @@ def test_ejection_time_grows_with_each_ejection_up_to_the_max():
 
 def test_time_in_service_forgives_past_ejections():
     od, clock, events = make(consecutive_errors=1, base_ejection_s=10, max_ejection_s=300)
-    fail(od, "a", 1)           # 10 s
+    fail(od, "a", 1)  # 10 s
     clock.advance(10)
     od.is_ejected("a")
-    fail(od, "a", 1)           # 20 s
+    fail(od, "a", 1)  # 20 s
     clock.advance(20)
     od.is_ejected("a")
-    clock.advance(25)          # 25 s healthy forgives two ejections
+    clock.advance(25)  # 25 s healthy forgives two ejections
     fail(od, "a", 1)
     assert events[-1].ejection_s == 10
 
@@ -150,12 +151,15 @@ def test_ejected_reports_time_left():
     assert od.ejected() == {"a": pytest.approx(20)}
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"consecutive_errors": 0}, "outlier.consecutive_errors"),
-    ({"base_ejection_s": 0}, "outlier.base_ejection_s"),
-    ({"base_ejection_s": 60, "max_ejection_s": 30}, "outlier.max_ejection_s"),
-    ({"max_ejection_percent": 101}, "outlier.max_ejection_percent"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"consecutive_errors": 0}, "outlier.consecutive_errors"),
+        ({"base_ejection_s": 0}, "outlier.base_ejection_s"),
+        ({"base_ejection_s": 60, "max_ejection_s": 30}, "outlier.max_ejection_s"),
+        ({"max_ejection_percent": 101}, "outlier.max_ejection_percent"),
+    ],
+)
 def test_outlier_config_rejects_bad_values_naming_the_field(kwargs, field):
     with pytest.raises(ValueError, match=field.replace(".", r"\.")):
         OutlierConfig(**kwargs)

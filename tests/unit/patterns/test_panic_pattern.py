@@ -1,6 +1,7 @@
 """Panic routing on the fake clock: below the panic threshold of healthy endpoints the
 upstream balances over all of them (ejected ones included); a retry whose healthy
 endpoints all failed it may go to an ejected one; 0 turns both off (issue 12, item 2)."""
+
 from __future__ import annotations
 
 import random
@@ -18,11 +19,14 @@ from gatemesh.policy import Policy
 from gatemesh.upstream import Upstream
 
 
-def upstream(n: int, threshold: float = 50.0, max_ejection_percent: float = 10.0) -> tuple[Upstream, FakeClock, EventLog]:
+def upstream(
+    n: int, threshold: float = 50.0, max_ejection_percent: float = 10.0
+) -> tuple[Upstream, FakeClock, EventLog]:
     clock = FakeClock()
     events = EventLog("test")
-    policy = Policy().merged({"outlier": {"panic_threshold_percent": threshold,
-                                          "max_ejection_percent": max_ejection_percent}})
+    policy = Policy().merged(
+        {"outlier": {"panic_threshold_percent": threshold, "max_ejection_percent": max_ejection_percent}}
+    )
     up = Upstream("orders", policy, clock, random.Random(1), ProxyMetrics("test"), events)
     up.set_endpoints([Endpoint(f"orders-{i}", "127.0.0.1", 18000 + i) for i in range(1, n + 1)])
     return up, clock, events
@@ -44,7 +48,7 @@ def test_the_default_is_envoys_50_percent():
 
 def test_at_the_threshold_ejected_endpoints_stay_out():
     up, _, events = upstream(2)
-    eject(up, "orders-2")                      # 1 of 2 healthy = 50 %: not below 50 %
+    eject(up, "orders-2")  # 1 of 2 healthy = 50 %: not below 50 %
     assert picks(up) == {"orders-1"}
     assert not up.panic.in_panic and not [e for e in events.since() if e["kind"].startswith("panic")]
 
@@ -53,13 +57,13 @@ def test_below_the_threshold_every_endpoint_is_balanced_over_and_the_change_is_a
     up, clock, events = upstream(4, max_ejection_percent=100)
     eject(up, "orders-2")
     eject(up, "orders-3")
-    assert picks(up) == {"orders-1", "orders-4"}   # 2 of 4 = 50 %: no panic yet
-    eject(up, "orders-4")                          # 1 of 4 = 25 % < 50 %
+    assert picks(up) == {"orders-1", "orders-4"}  # 2 of 4 = 50 %: no panic yet
+    eject(up, "orders-4")  # 1 of 4 = 25 % < 50 %
     assert picks(up) == {"orders-1", "orders-2", "orders-3", "orders-4"}
     entered = [e for e in events.since() if e["kind"] == "panic-entered"]
     assert len(entered) == 1 and "1 of 4 orders endpoints healthy (25%)" in entered[0]["cause"]
     assert up.panic.state(50.0)["in_panic"] is True
-    clock.advance(30.0)                            # the ejections end: out of panic
+    clock.advance(30.0)  # the ejections end: out of panic
     assert picks(up) == {"orders-1", "orders-2", "orders-3", "orders-4"}
     assert [e["kind"] for e in events.since() if e["kind"].startswith("panic")] == ["panic-entered", "panic-exited"]
     assert not up.panic.in_panic
@@ -69,8 +73,8 @@ def test_a_retry_whose_healthy_endpoints_all_failed_goes_to_an_ejected_one():
     """The issue's scenario: orders-2 ejected (and recovered), orders-1 then fails."""
     up, _, _ = upstream(2)
     eject(up, "orders-2")
-    assert up.pick(set()).id == "orders-1"                      # first attempt: the healthy one
-    assert up.pick({"orders-1"}).id == "orders-2"               # its retry: the ejected one
+    assert up.pick(set()).id == "orders-1"  # first attempt: the healthy one
+    assert up.pick({"orders-1"}).id == "orders-2"  # its retry: the ejected one
     assert up.panic.request_picks == 1 and not up.panic.in_panic
 
 
@@ -80,18 +84,18 @@ def test_an_open_instance_breaker_counts_as_unhealthy():
     breaker = up.instance_breaker("orders-1")
     for _ in range(up.policy.breaker.consecutive_failures):
         breaker.on_failure(0.01)
-    assert picks(up) == {"orders-1", "orders-2"}                # 0 of 2 healthy: panic
+    assert picks(up) == {"orders-1", "orders-2"}  # 0 of 2 healthy: panic
     assert up.panic.in_panic
 
 
 def test_threshold_0_turns_panic_off_the_control_arm():
     up, _, events = upstream(2, threshold=0)
     eject(up, "orders-2")
-    assert up.pick({"orders-1"}).id == "orders-1"               # the retry goes back to the failing one
+    assert up.pick({"orders-1"}).id == "orders-1"  # the retry goes back to the failing one
     breaker = up.instance_breaker("orders-1")
     for _ in range(up.policy.breaker.consecutive_failures):
         breaker.on_failure(0.01)
-    assert up.pick(set()) is None                               # nothing left: the outage
+    assert up.pick(set()) is None  # nothing left: the outage
     assert not [e for e in events.since() if e["kind"].startswith("panic")]
 
 

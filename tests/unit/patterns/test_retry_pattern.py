@@ -1,4 +1,5 @@
 """gatemesh.patterns.retry: what may be retried, what is retried, and the backoff."""
+
 import random
 
 import pytest
@@ -34,7 +35,7 @@ def test_retryable_outcomes_follow_the_config():
 
 def test_only_a_failed_connect_is_retried_for_a_request_that_is_not_retry_safe():
     cfg = RetryConfig()
-    assert is_retryable(cfg, failure=Reason.CONNECT_FAILED, retry_safe=False)   # nothing reached the app
+    assert is_retryable(cfg, failure=Reason.CONNECT_FAILED, retry_safe=False)  # nothing reached the app
     assert not is_retryable(cfg, failure=Reason.TIMEOUT, retry_safe=False)
     assert not is_retryable(cfg, failure=Reason.UPSTREAM_RESET, retry_safe=False)
     assert not is_retryable(cfg, status=503, retry_safe=False)
@@ -67,14 +68,17 @@ def test_status_lists_are_normalised_to_a_frozenset():
     assert RetryConfig(retry_on_statuses=[503, 503, 429]).retry_on_statuses == frozenset({429, 503})
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"max_attempts": 0}, "retry.max_attempts"),
-    ({"max_attempts": 2.5}, "retry.max_attempts"),
-    ({"retry_on_statuses": [700]}, "retry.retry_on_statuses"),
-    ({"retry_on_statuses": "503"}, "retry.retry_on_statuses"),
-    ({"backoff_base_s": 0}, "retry.backoff_base_s"),
-    ({"backoff_base_s": 0.5, "backoff_max_s": 0.1}, "retry.backoff_max_s"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"max_attempts": 0}, "retry.max_attempts"),
+        ({"max_attempts": 2.5}, "retry.max_attempts"),
+        ({"retry_on_statuses": [700]}, "retry.retry_on_statuses"),
+        ({"retry_on_statuses": "503"}, "retry.retry_on_statuses"),
+        ({"backoff_base_s": 0}, "retry.backoff_base_s"),
+        ({"backoff_base_s": 0.5, "backoff_max_s": 0.1}, "retry.backoff_max_s"),
+    ],
+)
 def test_retry_config_rejects_bad_values_naming_the_field(kwargs, field):
     with pytest.raises(ValueError, match=field.replace(".", r"\.")) as err:
         RetryConfig(**kwargs)

@@ -1,5 +1,6 @@
 """The supervisor's job dispatcher with real worker threads: jobs on different components
 run at once, jobs sharing a component run in order (issue 12, item 3)."""
+
 from __future__ import annotations
 
 import queue
@@ -29,7 +30,7 @@ def test_a_restart_does_not_wait_behind_a_job_waiting_on_what_it_restarts():
     controlplane_up = threading.Event()
     order: list[str] = []
 
-    def scale():                       # waits for the control plane, as runner.scale does
+    def scale():  # waits for the control plane, as runner.scale does
         assert controlplane_up.wait(5), "the restart never ran: it queued behind the scale"
         order.append("scale")
 
@@ -54,6 +55,7 @@ def test_jobs_sharing_a_component_run_one_after_the_other_in_order():
             with lock:
                 running[0] -= 1
                 order.append(n)
+
         return fn
 
     run_jobs([Job(job(n), frozenset({"catalog-1"})) for n in range(4)], 4)
@@ -63,10 +65,12 @@ def test_jobs_sharing_a_component_run_one_after_the_other_in_order():
 def test_a_later_job_does_not_overtake_an_earlier_pending_one_on_the_same_component():
     order: list[str] = []
     gate = threading.Event()
-    jobs = [Job(lambda: (gate.wait(5), order.append("a")), frozenset({"x"})),
-            Job(lambda: order.append("b"), frozenset({"x", "y"})),
-            Job(lambda: order.append("c"), frozenset({"y"})),   # shares y with the pending b
-            Job(lambda: (order.append("d"), gate.set()), frozenset({"z"}))]
+    jobs = [
+        Job(lambda: (gate.wait(5), order.append("a")), frozenset({"x"})),
+        Job(lambda: order.append("b"), frozenset({"x", "y"})),
+        Job(lambda: order.append("c"), frozenset({"y"})),  # shares y with the pending b
+        Job(lambda: (order.append("d"), gate.set()), frozenset({"z"})),
+    ]
     run_jobs(jobs, 4)
     assert order.index("b") < order.index("c") and order[0] == "d"
 

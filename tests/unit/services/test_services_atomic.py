@@ -24,7 +24,12 @@ def test_catalog_product_unknown_and_non_integer(run, serve):
         async with serve(catalog_app("catalog-1")) as client:
             body = await (await client.get("/products/7")).json()
             assert body["id"] == 7 and body["name"] and body["instance"] == "catalog-1"
-            for path, status in (("/products/21", 404), ("/products/0", 404), ("/products/abc", 400), ("/products/1_0", 400)):
+            for path, status in (
+                ("/products/21", 404),
+                ("/products/0", 404),
+                ("/products/abc", 400),
+                ("/products/1_0", 400),
+            ):
                 resp = await client.get(path)
                 assert resp.status == status, path
                 assert "error" in await resp.json()

@@ -55,6 +55,10 @@ def test_orders_needs_db_in_an_existing_folder(tmp_path):
     with pytest.raises(UsageError, match="--db"):
         parse_options("orders", ["--instance", "o", "--port", "1"], db_required=True)
     with pytest.raises(UsageError, match="does not exist"):
-        parse_options("orders", ["--instance", "o", "--port", "1", "--db", str(tmp_path / "no" / "o.db")], db_required=True)
-    options = parse_options("orders", ["--instance", "o", "--port", "1", "--db", str(tmp_path / "o.db")], db_required=True)
+        parse_options(
+            "orders", ["--instance", "o", "--port", "1", "--db", str(tmp_path / "no" / "o.db")], db_required=True
+        )
+    options = parse_options(
+        "orders", ["--instance", "o", "--port", "1", "--db", str(tmp_path / "o.db")], db_required=True
+    )
     assert options.db == str(tmp_path / "o.db")

@@ -15,7 +15,13 @@ class FakeClock:
 
 def test_no_or_malformed_header_means_no_deadline():
     clock = FakeClock()
-    for headers in ({}, {DEADLINE_HEADER: "soon"}, {DEADLINE_HEADER: "-5"}, {DEADLINE_HEADER: "nan"}, {DEADLINE_HEADER: "inf"}):
+    for headers in (
+        {},
+        {DEADLINE_HEADER: "soon"},
+        {DEADLINE_HEADER: "-5"},
+        {DEADLINE_HEADER: "nan"},
+        {DEADLINE_HEADER: "inf"},
+    ):
         assert Deadline.from_headers(headers, clock) is None, headers
 
 

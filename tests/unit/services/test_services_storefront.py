@@ -75,7 +75,7 @@ def test_full_page_names_each_service_in_host_and_uses_its_own_path(run, serve):
             assert page["price"]["product_id"] == 3 and page["stock"]["product_id"] == 3
             assert len(page["reviews"]["reviews"]) == 3
             assert page["degraded"] == [] and page["reasons"] == {} and page["instance"] == "storefront-1"
-            assert page["composed_by"] == "storefront-1"   # the same shape as the gateway's composed page
+            assert page["composed_by"] == "storefront-1"  # the same shape as the gateway's composed page
             assert sorted((host, path) for host, path, _ in router.seen) == [
                 ("catalog", "/products/3"),
                 ("inventory", "/stock/3"),
