@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-_OBJECT: dict[str, Any] = {"type": "object"}
+from gatemesh.openapi import OBJECT, document_path, json_answer, metrics_path, refusals
+
+_OBJECT = OBJECT
 _REFUSAL: dict[str, Any] = {
     "type": "object",
     "required": ["error"],
@@ -18,17 +20,16 @@ _REFUSAL: dict[str, Any] = {
 }
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+_json = json_answer
+_WORDS = {
+    400: "Bad input: the sentence says what to fix.",
+    404: "No such admin endpoint.",
+    405: "Not this method here (the sentence says which).",
+}
 
 
 def _refused(*statuses: int) -> dict[str, Any]:
-    words = {
-        400: "Bad input: the sentence says what to fix.",
-        404: "No such admin endpoint.",
-        405: "Not this method here (the sentence says which).",
-    }
-    return {str(s): _json(_REFUSAL, words[s]) for s in statuses}
+    return refusals(_REFUSAL, _WORDS, *statuses)
 
 
 _SERVICE = {
@@ -62,20 +63,8 @@ def document() -> dict[str, Any]:
             "policies, reset. See docs/contracts.md.",
         },
         "paths": {
-            "/metrics": {
-                "get": {
-                    "operationId": "metrics",
-                    "responses": {
-                        "200": {
-                            "description": "Prometheus text exposition.",
-                            "content": {"text/plain": {"schema": {"type": "string"}}},
-                        }
-                    },
-                }
-            },
-            "/-/openapi.json": {
-                "get": {"operationId": "openapi", "responses": {"200": _json(_OBJECT, "This document.")}}
-            },
+            "/metrics": metrics_path(),
+            "/-/openapi.json": document_path(),
             "/-/events": {
                 "get": {
                     "operationId": "events",

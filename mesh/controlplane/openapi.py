@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gatemesh.openapi import OBJECT, document_path, json_answer, metrics_path, refusals
 from mesh.controlplane.registry import (
     HOST_PATTERN,
     ID_PATTERN,
@@ -27,17 +28,16 @@ _ID = {"type": "string", "pattern": f"^{ID_PATTERN.pattern}$"}
 _POLICY_ID = {"type": "string", "pattern": f"^(\\*|{ID_PATTERN.pattern})$"}
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+_json = json_answer
+_WORDS = {
+    400: "Bad input: the sentence says what to fix.",
+    404: "Not found.",
+    503: "Warming up after a restart: keep your last snapshot and retry.",
+}
 
 
 def _refusals(*statuses: int) -> dict[str, Any]:
-    words = {
-        400: "Bad input: the sentence says what to fix.",
-        404: "Not found.",
-        503: "Warming up after a restart: keep your last snapshot and retry.",
-    }
-    return {str(s): _json(_ERROR, words[s]) for s in statuses}
+    return refusals(_ERROR, _WORDS, *statuses)
 
 
 def _path_param(name: str, what: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -72,7 +72,7 @@ _INSTANCE_VIEW = {
     },
 }
 _SERVICES = {"type": "object", "additionalProperties": {"type": "array", "items": _INSTANCE_VIEW}}
-_OBJECT = {"type": "object"}
+_OBJECT = OBJECT
 
 
 def document() -> dict[str, Any]:
@@ -106,20 +106,8 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
-            "/metrics": {
-                "get": {
-                    "operationId": "metrics",
-                    "responses": {
-                        "200": {
-                            "description": "Prometheus text exposition.",
-                            "content": {"text/plain": {"schema": {"type": "string"}}},
-                        }
-                    },
-                }
-            },
-            "/v1/openapi.json": {
-                "get": {"operationId": "openapi", "responses": {"200": _json(_OBJECT, "This document.")}}
-            },
+            "/metrics": metrics_path(),
+            "/v1/openapi.json": document_path(),
             "/v1/services": {
                 "get": {
                     "operationId": "listServices",
