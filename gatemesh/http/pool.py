@@ -30,9 +30,12 @@ class PoolConfig:
     # after 5 s (pool-purge-delay); 15 s keeps a demo's bursts warm and stays well below
     # the 60 s keep-alive our own servers give (so a hop never reuses one they closed).
     idle_timeout_s: float = 15.0
-    # HAProxy's pool-max-conn is unlimited and Envoy has no idle cap; 16 per upstream
-    # covers a demo's concurrency and bounds what a latency spike leaves behind.
-    max_idle_per_upstream: int = 16
+    # HAProxy's pool-max-conn is unlimited and Envoy has no idle cap. The cap must stay
+    # above the concurrency one upstream sees, or every burst closes and reopens
+    # connections: at 16, 32 clients through a sidecar pair churned the pool and doubled
+    # the pair's CPU per request (benchmark: 271 vs 130 µs). 64 covers the benchmark's
+    # 32 and a workshop's load; the idle timeout, not the cap, is what stops growth.
+    max_idle_per_upstream: int = 64
     # Envoy's max_response_headers_kb is 60 KiB; HAProxy (tune.bufsize 16 KiB) and nginx
     # (proxy_buffer_size 4–8 KiB) are stricter. Beyond it: 502 upstream-head-too-large.
     max_head_bytes: int = 60 << 10

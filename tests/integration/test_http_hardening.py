@@ -27,6 +27,7 @@ SHORT = {
     "GATEMESH_HTTP_MAX_CONNECTIONS": "200",
     "GATEMESH_POOL_IDLE_TIMEOUT_S": "1",
     "GATEMESH_POOL_BODY_IDLE_TIMEOUT_S": "1",
+    "GATEMESH_POOL_MAX_IDLE_PER_UPSTREAM": "16",  # below the 30 concurrent requests of the idle-cap test
     "GATEMESH_INBOUND_TIMEOUT_S": "1.5",
 }
 
