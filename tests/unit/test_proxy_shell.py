@@ -24,7 +24,7 @@ from fakepool import Slow, caller_with
 
 
 def request(target: bytes, method: bytes = b"GET", headers=(), body: bytes = b"") -> Request:
-    return Request(method, target, [(b"host", b"svc"), *headers], body, peer="10.0.0.9")
+    return Request(method, target, [(b"host", b"svc"), *headers], body, peer="192.0.2.9")
 
 
 def shell_for(caller, *, snapshot=True, readiness=None, writable=True):
@@ -149,7 +149,7 @@ def test_forwarding_adds_this_hop_and_a_refusal_names_its_reason():
         )
     )
     sent = pool.sent[0]
-    assert sent.target == b"/y" and sent.header(b"x-forwarded-for") == b"1.2.3.4, 10.0.0.9"
+    assert sent.target == b"/y" and sent.header(b"x-forwarded-for") == b"1.2.3.4, 192.0.2.9"
     assert sent.header(b"via") == b"1.1 gw" and sent.header(b"x-drop") is None
     assert (b"x-gatemesh-attempts", b"gw=1") in resp.headers and (b"x-gatemesh-proxy", b"gw") in resp.headers
     refused = run(proxy.forward(request(b"/x"), "nope", b"/x"))

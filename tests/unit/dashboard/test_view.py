@@ -132,7 +132,7 @@ def test_load_spec_refuses_bad_settings_with_a_sentence():
 
 def test_the_load_only_targets_loopback():
     assert loopback("http://127.0.0.1:8080") and loopback("http://localhost:1")
-    assert not loopback("http://10.0.0.1:8080") and not loopback("http://example.org")
+    assert not loopback("http://192.0.2.1:8080") and not loopback("http://example.org")
 
 
 def test_config_validates_with_a_sentence():
