@@ -14,10 +14,10 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from typing import Any
 
+from gatemesh.dashboard.browser import launch
 from gatemesh.runner.control import Control
 from gatemesh.runner.state import read_state, run_dir
 from gatemesh.runner.webclient import json_request
@@ -72,21 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.rounds):
             time.sleep(args.linger_s)  # the hub has stopped polling
             results["closed"].append(window(dash, pids, args.window_s))
-            ctx = pw.chromium.launch_persistent_context(
-                tempfile.mkdtemp(),
-                executable_path="/usr/bin/chromium",
-                headless=True,
-                args=[
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                ],
-            )
+            ctx = launch(pw, "gatemesh-overhead-")
             page = ctx.new_page()
             page.goto(dash)
             time.sleep(3)

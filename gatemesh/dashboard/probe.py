@@ -11,19 +11,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from .browser import launch
 
 
 def probe(url: str, instances: int | None, screenshot: str | None, timeout_s: float) -> str:
@@ -31,13 +20,7 @@ def probe(url: str, instances: int | None, screenshot: str | None, timeout_s: fl
 
     problems: list[str] = []
     with sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            tempfile.mkdtemp(prefix="gatemesh-probe-"),
-            headless=True,
-            executable_path=CHROMIUM,
-            args=ARGS,
-            viewport={"width": 1500, "height": 1100},
-        )
+        ctx = launch(pw, "gatemesh-probe-", {"width": 1500, "height": 1100})
         try:
             page = ctx.new_page()
             page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from gatemesh.runner.webclient import json_request
 
-from .probe import ARGS, CHROMIUM
+from .browser import launch
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,13 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         json_request("POST", url + path, body, timeout_s=90)
 
     with sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            tempfile.mkdtemp(prefix="gatemesh-shots-"),
-            headless=True,
-            executable_path=CHROMIUM,
-            args=ARGS,
-            viewport={"width": 1500, "height": 1000},
-        )
+        ctx = launch(pw, "gatemesh-shots-", {"width": 1500, "height": 1000})
         page = ctx.new_page()
         page.goto(url)
         page.wait_for_function("document.getElementById('link').textContent === 'live'")

@@ -13,26 +13,16 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from gatemesh.dashboard.browser import CHROMIUM, launch
+
 from pagelib import gatemesh
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 REFUSED = "Failed to load resource: the server responded with a status of 400"
 
 
@@ -69,13 +59,7 @@ def browser_context(dashboard_run: dict[str, Any]) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(
-            tempfile.mkdtemp(prefix="gatemesh-chromium-"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=ARGS,
-            viewport={"width": 1500, "height": 1100},
-        )
+        ctx = launch(p, "gatemesh-chromium-", {"width": 1500, "height": 1100})
         try:
             yield ctx
         finally:
