@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Union
 
 from .admin import ADMIN_PREFIX, HEALTH_PATH, METRICS_PATH, Admin
 from .apimgmt import ApiManager
 from .discovery import Registration, SnapshotWatcher
-from .http.limits import ServerLimits
+from .http.limits import POOL_ENV_PREFIX, ServerLimits, from_env, listener_limits
 from .http.messages import Request, Response, json_response
+from .http.pool import ConnectionPool, PoolConfig
 from .http.server import Handler, serve
 from .pipeline import ResilientCaller
 from .proxy import Proxy, service_from_host
@@ -52,6 +54,18 @@ async def drain(in_flight: Callable[[], int], limit_s: float = DRAIN_LIMIT_S) ->
     end = loop.time() + limit_s
     while in_flight() > 0 and loop.time() < end:
         await asyncio.sleep(DRAIN_TICK_S)
+
+
+# The proxies' process edge: GATEMESH_HTTP_* / GATEMESH_POOL_* are read here, once per
+# listener or pool, and the HTTP library takes only the dataclasses.
+def process_listener_limits(**overrides: Any) -> ServerLimits:
+    """This process's listener limits: defaults, GATEMESH_HTTP_* overrides, then the app's own."""
+    return listener_limits(os.environ, **overrides)
+
+
+def upstream_pool() -> ConnectionPool:
+    """A connection pool with this process's GATEMESH_POOL_* overrides."""
+    return ConnectionPool(from_env(PoolConfig, os.environ, POOL_ENV_PREFIX))
 
 
 class Shell:
@@ -152,7 +166,13 @@ class Shell:
         await self.watcher.start()
         # A listener may bring its own limits (a sidecar's inbound side: a shorter answer timeout).
         servers = [
-            await serve(spec[2], spec[0], spec[1], proxy_name=self.name, limits=spec[3] if len(spec) > 3 else None)  # type: ignore[misc]
+            await serve(
+                spec[2],
+                spec[0],
+                spec[1],
+                proxy_name=self.name,
+                limits=spec[3] if len(spec) > 3 else process_listener_limits(),
+            )  # type: ignore[misc]
             for spec in listeners
         ]
         if self.registration is not None:

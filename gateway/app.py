@@ -18,7 +18,7 @@ from gatemesh.pipeline import ResilientCaller
 from gatemesh.proxy import Proxy
 from gatemesh.reasons import Reason
 from gatemesh.refusal import refusal_response
-from gatemesh.shell import Route, Shell
+from gatemesh.shell import Route, Shell, upstream_pool
 
 from .composition import compose_product, product_id
 from .config import GatewayConfig
@@ -30,7 +30,7 @@ COMPOSITION_ROUTE = "products"  # the route name API keys grant for GET /api/pro
 class Gateway:
     def __init__(self, config: GatewayConfig):
         self.config = config
-        self.caller = ResilientCaller(config.proxy_name, config.policies)
+        self.caller = ResilientCaller(config.proxy_name, config.policies, pool=upstream_pool())
         self.proxy = Proxy(config.proxy_name, self.caller)
         self.routes = RouteTable(config.routes)
         self.api = ApiManager(config.apimgmt, self.caller.clock)

@@ -101,11 +101,10 @@ def from_env(cls: type[_C], env: Mapping[str, str], prefix: str) -> _C:
 ENV_PREFIX = "GATEMESH_HTTP_"  # GATEMESH_HTTP_HEADER_TIMEOUT_S=2 ...
 
 
-def listener_limits(**overrides: Any) -> ServerLimits:
-    """The defaults, GATEMESH_HTTP_* from the environment, then `overrides` (an app shell's)."""
-    import os
-
-    return replace(from_env(ServerLimits, os.environ, ENV_PREFIX), **overrides)
+def listener_limits(env: Mapping[str, str], **overrides: Any) -> ServerLimits:
+    """The defaults, GATEMESH_HTTP_* from ``env`` (a process's environment, read by its
+    shell), then `overrides` (the app's own, e.g. a sidecar inbound's answer timeout)."""
+    return replace(from_env(ServerLimits, env, ENV_PREFIX), **overrides)
 
 
 POOL_ENV_PREFIX = "GATEMESH_POOL_"  # GATEMESH_POOL_IDLE_TIMEOUT_S=1 ...

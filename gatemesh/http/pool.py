@@ -14,11 +14,9 @@ and a request pays no timer. The sweep runs only while something is idle.
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import dataclass
 
 from .connection import UpstreamConnection
-from .limits import POOL_ENV_PREFIX, from_env
 from .messages import Headers, request_head
 from .response import ClientResponse, ConnectFailed
 from .stats import count
@@ -61,7 +59,7 @@ class ConnectionPool:
     """Keep-alive connections per (host, port)."""
 
     def __init__(self, config: PoolConfig | None = None, max_idle_per_host: int | None = None):
-        cfg = config or from_env(PoolConfig, os.environ, POOL_ENV_PREFIX)  # GATEMESH_POOL_* overrides
+        cfg = config or PoolConfig()  # a proxy's shell passes its GATEMESH_POOL_* overrides (shell.upstream_pool)
         if max_idle_per_host is not None:  # the older keyword
             cfg = PoolConfig(cfg.idle_timeout_s, max_idle_per_host, cfg.max_head_bytes, cfg.body_idle_timeout_s)
         self.config = cfg

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections import deque
 
 import httptools
@@ -31,7 +30,7 @@ import httptools
 from ..reasons import Reason
 from .answer import answer_loop, gather
 from .head import VALID_HOSTS, HeadRefused, vet
-from .limits import ENV_PREFIX, ServerLimits, from_env
+from .limits import ServerLimits
 from .listener import BODY, HEAD, IDLE, Handler, Listener
 from .messages import Headers, Request, Response
 from .stats import count
@@ -390,9 +389,8 @@ async def serve(
 ) -> asyncio.Server:
     """Start listening; returns the asyncio Server (close() + wait_closed() to stop)."""
     loop = asyncio.get_running_loop()
-    # No limits given: the defaults, with any GATEMESH_HTTP_* override from the environment
-    # (read here rather than in each app shell, so every listener honours them alike).
-    lim = limits or from_env(ServerLimits, os.environ, ENV_PREFIX)
+    # No limits given: the defaults. A proxy's shell passes its GATEMESH_HTTP_* overrides.
+    lim = limits or ServerLimits()
     listener = Listener(handler, lim, proxy_name.encode(), loop)
     return await loop.create_server(
         lambda: HttpServerProtocol(listener), host, port, reuse_port=reuse_port, backlog=1024

@@ -18,14 +18,13 @@ from gatemesh.apimgmt import ApiManager, ApiMgmtConfig
 from gatemesh.discovery import Endpoint, Registration, Snapshot, SnapshotWatcher
 from gatemesh.events import EventLog
 from gatemesh.http.client import UpstreamError
-from gatemesh.http.limits import listener_limits
 from gatemesh.http.messages import Request
 from gatemesh.http.server import Handler
 from gatemesh.metrics import ProxyMetrics
 from gatemesh.pipeline import ResilientCaller
 from gatemesh.policy import PolicyError, PolicyTable, all_off
 from gatemesh.proxy import Proxy
-from gatemesh.shell import Route, Shell
+from gatemesh.shell import Route, Shell, process_listener_limits, upstream_pool
 
 APP_HEALTH_TIMEOUT_S = 0.4  # below a health checker's default 0.5 s probe timeout
 LOCAL = "local"  # the inbound side's only upstream: this instance's app
@@ -62,7 +61,9 @@ class Sidecar:
         self.cfg = cfg
         name = f"sidecar:{cfg.instance}"
         metrics, events = ProxyMetrics(name), EventLog(name)
-        self.outbound = ResilientCaller(name, PolicyTable.from_dict({}), metrics=metrics, events=events)
+        self.outbound = ResilientCaller(
+            name, PolicyTable.from_dict({}), metrics=metrics, events=events, pool=upstream_pool()
+        )
         self.inbound = ResilientCaller(
             name, inbound_policies(), metrics=metrics, events=events, clock=self.outbound.clock, pool=self.outbound.pool
         )
@@ -126,7 +127,12 @@ class Sidecar:
         await self.shell.run(
             stop,
             [
-                (cfg.host, cfg.inbound_port, self.handle_inbound, listener_limits(answer_timeout_s=INBOUND_TIMEOUT_S)),
+                (
+                    cfg.host,
+                    cfg.inbound_port,
+                    self.handle_inbound,
+                    process_listener_limits(answer_timeout_s=INBOUND_TIMEOUT_S),
+                ),
                 (cfg.host, cfg.outbound_port, self.handle_outbound),
             ],
             [self.outbound],
