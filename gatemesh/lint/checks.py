@@ -251,7 +251,7 @@ def panic_threshold(setup: Setup) -> Iterator[Finding]:
     for service in sorted({f.service for f in setup.faults}):
         n = setup.counts.get(service, 1)
         for placement, policy in callers(setup, service):
-            panic = getattr(policy.outlier, "panic_threshold_percent", None)
+            panic = policy.outlier.panic_threshold_percent
             failing = {f.instance for f in failing_faults(setup, service, policy)}
             if not panic or not policy.outlier.enabled or not failing:
                 continue

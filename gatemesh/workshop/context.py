@@ -105,9 +105,12 @@ class LabContext:
     def _bounded_call(self, path: str, stop_at: float) -> Call | None:
         return self.call(path) if time.monotonic() < stop_at else None
 
+    def calls(self, instance: str) -> int:
+        """Requests ``instance``'s app has received so far (counted at the instance)."""
+        return self.faults.calls(instance)
+
     def instance_calls(self, *instances: str) -> dict[str, int]:
-        """Requests each instance's app received so far (counted at the instance)."""
-        return {i: self.faults.calls(i) for i in instances}
+        return {i: self.calls(i) for i in instances}
 
     def close(self) -> None:
         self._http.close()
