@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from gatemesh import tracing
 from gatemesh.runtime import fatal, run, setup_logging
 
 from .app import Gateway
@@ -18,8 +19,12 @@ def main() -> None:
         config = load_config(args.config)
     except ConfigError as exc:
         fatal("gateway", str(exc))
+    try:
+        tracer = tracing.from_env(config.proxy_name, "gateway", config.proxy_name)
+    except ValueError as exc:
+        fatal("gateway", str(exc))
     setup_logging("gateway")
-    run(Gateway(config).run, "gateway")
+    run(Gateway(config, tracer=tracer).run, "gateway")
 
 
 if __name__ == "__main__":

@@ -24,10 +24,11 @@ from typing import Any
 
 from gatemesh.topology import Component, Topology, rescale
 from gatemesh.topology.counts import check_count
-from gatemesh.topology.model import CONTROLPLANE, SERVICE, SIDECAR, TOXIPROXY
+from gatemesh.topology.model import CONTROLPLANE, JAEGER, SERVICE, SIDECAR, TOXIPROXY
 
 from . import preflight
 from .errors import RunnerError
+from .jaeger import find_jaeger
 from .process import log_tail, signal_group, spawn
 from .toxiproxy import ToxiproxyClient
 from .webclient import HttpError, is_healthy, json_request
@@ -39,6 +40,7 @@ POLL_INTERVAL_S = 0.05  # between two rounds of health checks
 HEALTH_TIMEOUT_S = 0.5  # one health request
 LABELS = {
     "toxiproxy": "Toxiproxy",
+    "jaeger": "Jaeger",
     "controlplane": "control plane",
     "service": "service instances",
     "sidecar": "sidecars",
@@ -243,6 +245,7 @@ class ProcessRunner:
             "controlplane": t.endpoints.controlplane,
             "toxiproxy_api": t.endpoints.toxiproxy_api,
             "dashboard": t.endpoints.dashboard,
+            "jaeger": t.endpoints.jaeger,
             "api_key": t.api_key,
             "counts": dict(t.counts),
             "run_dir": str(self.run_dir),
@@ -289,6 +292,8 @@ class ProcessRunner:
         if self.toxiproxy_bin is None:
             self.toxiproxy_bin = preflight.find_toxiproxy()
         argv = component.command(python=self.python, toxiproxy=self.toxiproxy_bin, run_dir=str(self.run_dir))
+        if component.kind == JAEGER:
+            argv[0] = find_jaeger()
         log_path = self.log_dir / f"{component.name}.log"
         with open(log_path, "ab") as log:
             log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} start: {' '.join(argv)}\n".encode())

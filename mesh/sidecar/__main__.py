@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import re
 
+from gatemesh import tracing
 from gatemesh.address import split_address
 from gatemesh.runtime import fatal, run, setup_logging
 
@@ -57,8 +58,12 @@ def main() -> None:
         expose=a.expose,
     )
     _addr(a.advertise, "--advertise")
+    try:
+        tracer = tracing.from_env(f"sidecar:{a.instance}", f"{a.service}-sidecar", a.instance)
+    except ValueError as exc:
+        fatal("sidecar", str(exc))
     setup_logging(f"sidecar:{a.instance}")
-    run(Sidecar(cfg).run, "sidecar")
+    run(Sidecar(cfg, tracer=tracer).run, "sidecar")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from gatemesh import tracing
 from gatemesh.admin import Admin
 from gatemesh.apimgmt import ApiManager, ApiMgmtConfig
 from gatemesh.discovery import Endpoint, Registration, Snapshot, SnapshotWatcher
@@ -25,6 +27,9 @@ from gatemesh.pipeline import ResilientCaller
 from gatemesh.policy import PolicyError, PolicyTable, all_off
 from gatemesh.proxy import Proxy
 from gatemesh.shell import Route, Shell, process_listener_limits, upstream_pool
+
+if TYPE_CHECKING:
+    from gatemesh.tracing.tracer import Tracer
 
 APP_HEALTH_TIMEOUT_S = 0.4  # below a health checker's default 0.5 s probe timeout
 LOCAL = "local"  # the inbound side's only upstream: this instance's app
@@ -57,15 +62,21 @@ def inbound_policies() -> PolicyTable:
 
 
 class Sidecar:
-    def __init__(self, cfg: SidecarConfig):
+    def __init__(self, cfg: SidecarConfig, tracer: Tracer | None = None):
         self.cfg = cfg
         name = f"sidecar:{cfg.instance}"
         metrics, events = ProxyMetrics(name), EventLog(name)
         self.outbound = ResilientCaller(
-            name, PolicyTable.from_dict({}), metrics=metrics, events=events, pool=upstream_pool()
+            name, PolicyTable.from_dict({}), metrics=metrics, events=events, pool=upstream_pool(), tracer=tracer
         )
         self.inbound = ResilientCaller(
-            name, inbound_policies(), metrics=metrics, events=events, clock=self.outbound.clock, pool=self.outbound.pool
+            name,
+            inbound_policies(),
+            metrics=metrics,
+            events=events,
+            clock=self.outbound.clock,
+            pool=self.outbound.pool,
+            tracer=tracer,
         )
         self.inbound.update_endpoints({LOCAL: [Endpoint(cfg.instance, cfg.app[0], cfg.app[1], {})]})
         self.proxy_out = Proxy(name, self.outbound)
@@ -79,7 +90,10 @@ class Sidecar:
             registration=Registration(cfg.control_plane, cfg.service, cfg.instance, cfg.advertise, cfg.ttl_s),
             fields=lambda: {"service": cfg.service, "instance": cfg.instance},
             readiness=self._app_problem,
+            tracer=tracer,
         )
+        if tracer is not None:
+            tracing.register_metrics(tracer, metrics.registry)
         self.handle_inbound: Handler = self.shell.handler(self.proxy_in, self.route_inbound)
         self.handle_outbound: Handler = self.shell.handler(self.proxy_out, self.shell.by_host)
         self._policies_seen: object = None

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from services.kit.cli import Options, UsageError, fail, parse_options
 from services.kit.registration import Registrar
+from services.kit.telemetry import flush, setup_tracing
 
 DRAIN_TIMEOUT_S = 2.0  # in-flight requests get this long after the listener closes
 
@@ -54,6 +55,7 @@ def run_service(
         format=f"%(asctime)s {options.instance} %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    provider = setup_tracing(service, options.instance)  # before the app exists: it instruments aiohttp
     try:
         app = build_app(options)
     except StartupError as exc:
@@ -61,6 +63,7 @@ def run_service(
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         try:
             runner.run(_serve(app, options))
+            runner.run(flush(provider))
         except StartupError as exc:
             fail(service, str(exc))
     sys.exit(0)
