@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gatemesh.runner import check_ports, find_toxiproxy
+from gatemesh.runner.jaeger import find_jaeger
 from gatemesh.runner.preflight import REPO_ROOT
 from gatemesh.runner.process import log_tail, spawn
 from gatemesh.runner.state import SPEC_FILE, STATE_FILE, SUPERVISOR_LOG, read_state, write_json
@@ -58,13 +59,26 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--timeout", type=float, default=90.0, metavar="SECONDS", help="how long to wait for health (default 90)"
     )
+    p.add_argument(
+        "--no-jaeger",
+        dest="jaeger",
+        action="store_false",
+        help="run without Jaeger (no trace backend, the proxies and apps trace nothing)",
+    )
+    p.add_argument(
+        "--trace-ratio",
+        type=float,
+        default=1.0,
+        metavar="R",
+        help="share of new traces sampled, 0..1 (default 1: every call; change it live with gatemesh trace --ratio)",
+    )
     add_name_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
     counts = parse_scale(args.scale)
     ports = PortPlan.from_base(args.port_base) if args.port_base is not None else PortPlan()
-    topology = build_topology(args.topology, ports, counts)
+    topology = build_topology(args.topology, ports, counts, jaeger=args.jaeger, trace_ratio=args.trace_ratio)
     directory, state = load(args.name)
     if state is not None and supervisor_alive(state):
         raise CliError(
@@ -74,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
     if state is not None:  # a stale run: its supervisor died; make sure nothing of it is left
         tear_down(directory, state, lambda _m: None)
     find_toxiproxy()
+    if args.jaeger:
+        find_jaeger()
     check_ports(topology)
 
     if directory.exists():
@@ -87,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
             "port_base": args.port_base,
             "counts": dict(topology.counts),
             "timeout_s": args.timeout,
+            "jaeger": args.jaeger,
+            "trace_ratio": args.trace_ratio,
         },
     )
     env = dict(os.environ)

@@ -113,7 +113,13 @@ class Supervisor:
             signal.signal(sig, self._on_signal)
         try:
             ports = PortPlan.from_base(self.spec["port_base"]) if self.spec.get("port_base") is not None else PortPlan()
-            topology = build_topology(self.spec["topology"], ports, self.spec.get("counts") or {})
+            topology = build_topology(
+                self.spec["topology"],
+                ports,
+                self.spec.get("counts") or {},
+                jaeger=bool(self.spec.get("jaeger")),
+                trace_ratio=self.spec.get("trace_ratio", 1.0),
+            )
         except TopologyError as e:
             self.save(status="failed", error=str(e))
             return 2

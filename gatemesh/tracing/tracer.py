@@ -35,6 +35,7 @@ from opentelemetry.trace import (
 )
 
 from gatemesh.http.messages import Headers, Request, Response, json_response
+from gatemesh.outcome import NO_ANSWER
 from gatemesh.patterns.deadline import DEADLINE_HEADER_BYTES
 from gatemesh.patterns.validate import ConfigError, check_number
 
@@ -229,9 +230,11 @@ class Tracer:
 
     # --- refusals and events ---------------------------------------------------------
     def refused(self, service: str, refusal: Refusal, fallback: bool) -> None:
-        """A call the logical layer refused: a span of its own, no attempt under it."""
+        """A call the logical layer refused: a span of its own, no attempt under it. A
+        failure the last attempt itself ended with (a timeout, a reset) is that attempt's
+        span's, not a refusal."""
         parent = CURRENT.get()
-        if parent is None or not parent.is_recording():
+        if parent is None or not parent.is_recording() or refusal.reason in NO_ANSWER:
             return
         reason = str(refusal.reason)
         span = self._otel.start_span(f"refused {service}: {reason}", set_span_in_context(parent), SpanKind.INTERNAL)
