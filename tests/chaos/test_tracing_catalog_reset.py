@@ -115,7 +115,9 @@ def test_a_retried_call_shows_both_attempts_under_the_trace_id_the_client_got(ch
         tries = attempts(spans, ENTRY[where])
         called = [s for s in servers(spans, "catalog-sidecar") if tries and parent_id(s) == tries[-1]["spanID"]]
         local = [a for c in called for a in attempts(children(spans, c), "catalog-sidecar")]
-        return len(tries) == 2 and any(parent_id(app) == a["spanID"] for app in servers(spans, "catalog") for a in local)
+        return len(tries) == 2 and any(
+            parent_id(app) == a["spanID"] for app in servers(spans, "catalog") for a in local
+        )
 
     spans = wait_trace(jaeger(chaos), trace_id, complete)
     assert all(s["traceID"] == trace_id for s in spans)
