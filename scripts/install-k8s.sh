@@ -63,6 +63,15 @@ if ((${#missing[@]})); then
   fi
   say "kubernetes binaries built in $((SECONDS - started)) s"
 fi
+if ((!control_plane_only)) && [[ ! -x "$BIN/pause" ]]; then
+  # The pod sandbox's process: Kubernetes' own pause.c (build/pause/linux in the module
+  # just built), compiled as its Makefile does; scripts/k8s/cluster.sh makes it an image.
+  src="$("$GO" env GOMODCACHE)/k8s.io/kubernetes@$K8S_VERSION/build/pause/linux/pause.c"
+  [[ -f "$src" ]] || (cd "$REPO/scripts/k8s" && GOFLAGS=-mod=readonly "$GO" mod download k8s.io/kubernetes)
+  command -v gcc >/dev/null || fail "gcc is needed to build the pause binary (apt-get install gcc libc6-dev)"
+  gcc -Os -Wall -Werror -static -DVERSION="v3.10.1-gatemesh" -o "$BIN/pause" "$src" || fail "could not build pause from $src"
+  say "pause built from $src"
+fi
 for cmd in etcd "${wanted[@]}"; do ln -sf "$BIN/$cmd" "$REPO/.tools/bin/$cmd"; done
 
 if ((!control_plane_only)); then
