@@ -116,9 +116,12 @@ class K8sBackend:
         return self._describe(name)
 
     def restart(self, name: str) -> dict[str, Any]:
-        """The container killed (resumed first if paused), then Ready again."""
+        """The container killed (resumed first if paused), then Ready again; one that is
+        not running (the kubelet is restarting it) is only waited for."""
         self.resume(name)
-        self.kill(name)
+        status = self._container_status(self._call(self.kube.pods, self.namespace), name)
+        if status and "running" in status.get("state", {}):
+            self.kill(name)
         self.wait_ready(name)
         return self._describe(name)
 
