@@ -244,3 +244,19 @@ class K8sBackend:
 
     def _describe(self, name: str) -> dict[str, Any]:
         return {"name": name, "paused": name in self.paused, "namespace": self.namespace}
+
+
+K8S_PREFIX = "k8s:"  # `gatemesh fault ... --name k8s:<namespace>`: a topology on a cluster
+
+
+def is_k8s_name(name: str) -> bool:
+    return name.startswith(K8S_PREFIX)
+
+
+def faults_for(name: str) -> Any:
+    """The CLI's ``Faults``: a ``gatemesh up`` run, or with ``k8s:<namespace>`` the pods there."""
+    from gatemesh.faults import Faults
+
+    if is_k8s_name(name):
+        return Faults(K8sBackend.for_namespace(name[len(K8S_PREFIX) :]))
+    return Faults.for_run(name)
