@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gatemesh.admin import Admin
 from gatemesh.apimgmt import ApiManager, ApiMgmtConfig
@@ -45,6 +45,7 @@ class SidecarConfig:
     control_plane: str
     ttl_s: float = 3.0  # heartbeat TTL: an instance that stops beating is gone after this
     expose: bool = False  # sidecar-gateway topology: this sidecar is the managed API's front door
+    bootstrap_token: str | None = field(default=None, repr=False)  # the runner's credential for this instance
 
 
 def inbound_policies() -> PolicyTable:
@@ -76,7 +77,9 @@ class Sidecar:
         self.shell = Shell(
             self.admin,
             self.watcher,
-            registration=Registration(cfg.control_plane, cfg.service, cfg.instance, cfg.advertise, cfg.ttl_s),
+            registration=Registration(
+                cfg.control_plane, cfg.service, cfg.instance, cfg.advertise, cfg.ttl_s, token=cfg.bootstrap_token
+            ),
             fields=lambda: {"service": cfg.service, "instance": cfg.instance},
             readiness=self._app_problem,
         )
