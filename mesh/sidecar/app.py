@@ -24,6 +24,7 @@ from gatemesh.metrics import ProxyMetrics
 from gatemesh.pipeline import ResilientCaller
 from gatemesh.policy import PolicyError, PolicyTable, all_off
 from gatemesh.proxy import Proxy
+from gatemesh.security.principal import api_key_principal, hand_on
 from gatemesh.shell import Route, Shell, process_listener_limits, upstream_pool
 
 APP_HEALTH_TIMEOUT_S = 0.4  # below a health checker's default 0.5 s probe timeout
@@ -123,6 +124,7 @@ class Sidecar:
             refused = self.shell.api_refusal(self.api, req, self.cfg.service)
             if refused is not None:
                 return refused
+            hand_on(req, api_key_principal(req) if self.api.enabled else None)  # the app never sees the key
         return LOCAL, req.target
 
     async def run(self, stop: asyncio.Event) -> None:
