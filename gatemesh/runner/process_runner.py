@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from gatemesh import accesslog
 from gatemesh.security import credentials as run_credentials
 from gatemesh.topology import Component, Topology, rescale
 from gatemesh.topology.counts import check_count
@@ -72,11 +73,13 @@ class ProcessRunner:
         run_dir: Path,
         log_dir: Path | None = None,
         python: str = sys.executable,
+        access_log: bool = True,
     ) -> None:
         self.topology = topology
         self.run_dir = Path(run_dir).resolve()
         self.log_dir = Path(log_dir).resolve() if log_dir else self.run_dir / "logs"
         self.python = python
+        self.access_log = access_log  # the proxies' JSON access logs (gatemesh logs reads them)
         self.toxiproxy_bin: str | None = None
         self.children: dict[str, Child] = {}  # by component name, in start order
         self.started: list[dict[str, Any]] = []  # every process ever started: pid, name, argv
@@ -293,6 +296,9 @@ class ProcessRunner:
         env["PYTHONUNBUFFERED"] = "1"
         root = str(preflight.REPO_ROOT)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+        env[accesslog.DIR_ENV] = str(self.log_dir)  # the proxies' <name>.access.jsonl beside their logs
+        if not self.access_log:
+            env[accesslog.SWITCH_ENV] = "off"
         env.update(component.env)
         trust.apply_env(env, component, self.credentials)
         return env
