@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from gatemesh import accesslog
+from gatemesh.security import credentials as run_credentials
 from gatemesh.topology import Component, Topology, rescale
 from gatemesh.topology.counts import check_count
 from gatemesh.topology.model import CONTROLPLANE, PROMETHEUS, SERVICE, SIDECAR, TOXIPROXY
 
-from . import preflight
+from . import preflight, trust
 from .errors import RunnerError
 from .process import log_tail, signal_group, spawn
 from .prometheus import find_prometheus
@@ -86,6 +87,7 @@ class ProcessRunner:
         self.started: list[dict[str, Any]] = []  # every process ever started: pid, name, argv
         self.on_spawn: Callable[[dict[str, Any]], None] | None = None  # called with each started entry
         self._toxiproxy = ToxiproxyClient(topology.endpoints.toxiproxy_api)
+        self._credentials: run_credentials.Credentials | None = None
 
     # ------------------------------------------------------------------ start / stop
 
@@ -297,6 +299,15 @@ class ProcessRunner:
             "log": str(child.log_path),
         }
 
+    @property
+    def credentials(self) -> run_credentials.Credentials:
+        if self._credentials is None:
+            self._credentials = trust.credentials_of(self.run_dir)
+        return self._credentials
+
+    def admin_headers(self) -> dict[str, str]:
+        return run_credentials.bearer(self.credentials.admin_token)
+
     def _env(self, component: Component) -> dict[str, str]:
         env = dict(os.environ)
         env["PYTHONUNBUFFERED"] = "1"
@@ -306,12 +317,14 @@ class ProcessRunner:
         if not self.access_log:
             env[accesslog.SWITCH_ENV] = "off"
         env.update(component.env)
+        trust.apply_env(env, component, self.credentials)
         return env
 
     def _spawn(self, component: Component) -> Child:
         if self.toxiproxy_bin is None:
             self.toxiproxy_bin = preflight.find_toxiproxy()
         argv = component.command(python=self.python, toxiproxy=self.toxiproxy_bin, run_dir=str(self.run_dir))
+        argv += trust.extra_args(component, self.topology, self.run_dir)
         log_path = self.log_dir / f"{component.name}.log"
         with open(log_path, "ab") as log:
             log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} start: {' '.join(argv)}\n".encode())
@@ -368,7 +381,7 @@ class ProcessRunner:
         elif kind == CONTROLPLANE and self.topology.apimgmt is not None:
             url = self.topology.endpoints.controlplane + "/v1/apimgmt"
             try:
-                json_request("PUT", url, dict(self.topology.apimgmt), timeout_s=5.0)
+                json_request("PUT", url, dict(self.topology.apimgmt), timeout_s=5.0, headers=self.admin_headers())
             except (OSError, HttpError) as e:
                 raise RunnerError(f"could not configure API management at {url}: {e}", "controlplane") from e
             say("configured API management on the control plane")
