@@ -4,7 +4,8 @@
 #   2. pip install -e '.[dev,load,docker]' (skipped while pyproject.toml is unchanged)
 #   3. scripts/install-toxiproxy.sh        (the real toxiproxy-server)
 #   4. scripts/install-browser.sh --npm-only (the dashboard's npm libraries, from the lockfile)
-#   5. scripts/install-jaeger.sh          (the trace backend; GATEMESH_NO_JAEGER=1 skips it)
+#   5. scripts/install-prometheus.sh       (Debian's prometheus, for `gatemesh up --prometheus`; ~1 min once)
+#   6. scripts/install-jaeger.sh          (the trace backend; GATEMESH_NO_JAEGER=1 skips it)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -55,6 +56,7 @@ fi
 # 3. toxiproxy
 bash "$REPO/scripts/install-toxiproxy.sh"
 bash "$REPO/scripts/install-browser.sh" --npm-only
+bash "$REPO/scripts/install-prometheus.sh"
 if [[ "${GATEMESH_NO_JAEGER:-}" != "1" ]]; then
   bash "$REPO/scripts/install-jaeger.sh"
 fi

@@ -119,11 +119,14 @@ class Supervisor:
                 self.spec.get("counts") or {},
                 jaeger=bool(self.spec.get("jaeger")),
                 trace_ratio=self.spec.get("trace_ratio", 1.0),
+                prometheus=bool(self.spec.get("prometheus", False)),
             )
         except TopologyError as e:
             self.save(status="failed", error=str(e))
             return 2
-        self.runner = ProcessRunner(topology, self.run_dir, self.run_dir / "logs")
+        self.runner = ProcessRunner(
+            topology, self.run_dir, self.run_dir / "logs", access_log=bool(self.spec.get("access_log", True))
+        )
         self.runner.on_spawn = lambda _entry: self.save()
         server = self._serve()
         self.save(control_url=f"http://127.0.0.1:{server.server_address[1]}")

@@ -46,6 +46,8 @@ from .model import (
     Topology,
 )
 from .ports import PortPlan
+from .prometheus import ScrapeConfig, prometheus_component
+from .prometheus import files as prometheus_files
 
 DEFAULT_TTL_S = 3  # registration TTL; heartbeats renew it well within
 TRACED = (SERVICE, SIDECAR, GATEWAY)  # the components that send spans when the topology runs Jaeger
@@ -86,6 +88,7 @@ def build_topology(
     dashboard: bool = True,
     jaeger: bool = False,
     trace_ratio: float = 1.0,
+    prometheus: bool = False,
 ) -> Topology:
     """The topology ``name`` on ``ports`` (default: ``PortPlan()``) with ``counts`` instances
     per service (default: ``DEFAULT_COUNTS``, partial overrides allowed). With ``jaeger`` the
@@ -96,7 +99,14 @@ def build_topology(
         raise TopologyError(f"unknown topology {name!r}; choose one of: {', '.join(TOPOLOGIES)}")
     ports = ports or PortPlan()
     counts = resolve_counts(counts)
-    options = {"ttl_s": ttl_s, "api_key": api_key, "rate_per_s": rate_per_s, "burst": burst, "dashboard": dashboard}
+    options = {
+        "ttl_s": ttl_s,
+        "api_key": api_key,
+        "rate_per_s": rate_per_s,
+        "burst": burst,
+        "dashboard": dashboard,
+        "prometheus": prometheus,
+    }
     if jaeger:  # only then: the options of a topology without tracing stay as they were
         options |= {"jaeger": True, "trace_ratio": trace_ratio}
         if isinstance(trace_ratio, bool) or not isinstance(trace_ratio, (int, float)) or not 0 <= trace_ratio <= 1:
@@ -235,11 +245,15 @@ def build_topology(
     if jaeger:
         env = tracing_env(ports, trace_ratio)
         components = [replace(c, env={**c.env, **env}) if c.kind in TRACED else c for c in components]
-    endpoints = _endpoints(layout, ports, sidecars, dashboard)
+    endpoints = _endpoints(layout, ports, sidecars, dashboard, prometheus)
     key = api_key if (layout.gateway or layout.expose) else None
     if dashboard:
         files[PARTS_FILE] = parts_file(name, endpoints, key, components)
         components.append(dashboard_component(ports))
+    if prometheus:
+        scrape = ScrapeConfig()
+        files.update(prometheus_files(components, scrape))
+        components.append(prometheus_component(ports, scrape))
     if jaeger:  # after the dashboard's parts file: Jaeger has no admin API for it to watch
         components.insert(1, jaeger_component(ports))  # beside Toxiproxy, in the first start group
         files[JAEGER_CONFIG] = jaeger_config(ports)
@@ -259,7 +273,9 @@ def build_topology(
     )
 
 
-def _endpoints(layout: Layout, ports: PortPlan, sidecars: list[Component], dashboard: bool) -> Endpoints:
+def _endpoints(
+    layout: Layout, ports: PortPlan, sidecars: list[Component], dashboard: bool, prometheus: bool
+) -> Endpoints:
     gateway = ports.url(ports.gateway) if layout.gateway else None
     if layout.sidecars:
         first = next(c for c in sidecars if c.service == EXPOSED_SERVICE)
@@ -277,6 +293,7 @@ def _endpoints(layout: Layout, ports: PortPlan, sidecars: list[Component], dashb
         controlplane=ports.url(ports.controlplane),
         toxiproxy_api=ports.url(ports.toxiproxy),
         dashboard=ports.url(ports.dashboard) + "/" if dashboard else None,
+        prometheus=ports.url(ports.prometheus) if prometheus else None,
     )
 
 
