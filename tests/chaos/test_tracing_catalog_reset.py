@@ -115,8 +115,10 @@ def test_a_retried_call_shows_both_attempts_under_the_trace_id_the_client_got(ch
         tries = attempts(spans, ENTRY[where])
         called = [s for s in servers(spans, "catalog-sidecar") if tries and parent_id(s) == tries[-1]["spanID"]]
         local = [a for c in called for a in attempts(children(spans, c), "catalog-sidecar")]
-        return len(tries) == 2 and any(
-            parent_id(app) == a["spanID"] for app in servers(spans, "catalog") for a in local
+        return (
+            len(tries) == 2
+            and bool(servers(spans, ENTRY[where]))
+            and any(parent_id(app) == a["spanID"] for app in servers(spans, "catalog") for a in local)
         )
 
     spans = wait_trace(jaeger(chaos), trace_id, complete)
@@ -146,7 +148,11 @@ def test_control_without_retry_the_trace_has_one_failed_attempt_and_the_client_t
     chaos.faults.reset_peer("catalog-1")
     r, _ = first_try_at_faulty(chaos, where)
     assert not r.ok and r.reason == "upstream-reset", r
-    spans = wait_trace(jaeger(chaos), r.headers["X-Gatemesh-Trace-Id"], lambda s: bool(attempts(s, ENTRY[where])))
+    spans = wait_trace(
+        jaeger(chaos),
+        r.headers["X-Gatemesh-Trace-Id"],
+        lambda s: bool(attempts(s, ENTRY[where]) and servers(s, ENTRY[where])),
+    )
     (only_try,) = attempts(spans, ENTRY[where])
     assert tags(only_try)["gatemesh.instance"] == "catalog-1" and tags(only_try)["gatemesh.outcome"] == "error"
     (entry,) = servers(spans, ENTRY[where])
@@ -173,7 +179,9 @@ def test_a_call_refused_by_an_open_breaker_has_a_refusal_span_and_no_attempt(cha
     refused = results[-1]
     assert refused.reason == "circuit-open" and refused.status == 503, results
     q = jaeger(chaos)
-    spans = wait_trace(q, refused.headers["X-Gatemesh-Trace-Id"], lambda s: bool(refusals(s)))
+    spans = wait_trace(
+        q, refused.headers["X-Gatemesh-Trace-Id"], lambda s: bool(refusals(s) and servers(s, ENTRY[where]))
+    )
     (refusal,) = refusals(spans)
     assert tags(refusal)["gatemesh.reason"] == "circuit-open" and tags(refusal)["peer.service"] == "catalog"
     (entry,) = servers(spans, ENTRY[where])
@@ -193,8 +201,11 @@ def test_control_without_breaker_the_same_call_makes_an_attempt(chaos, where):
     chaos.set_policy(where, "catalog", only())
     results = trip(chaos, where)
     assert len(results) == 6 and all(r.reason == "upstream-reset" for r in results), results
-    spans = wait_trace(jaeger(chaos), results[-1].headers["X-Gatemesh-Trace-Id"], lambda s: bool(attempts(s)))
-    assert refusals(spans) == [] and tags(attempts(spans)[0])["gatemesh.outcome"] == "error"
+    spans = wait_trace(
+        jaeger(chaos), results[-1].headers["X-Gatemesh-Trace-Id"], lambda s: bool(attempts(s, ENTRY[where]))
+    )
+    (attempt,) = attempts(spans, ENTRY[where])
+    assert refusals(spans) == [] and tags(attempt)["gatemesh.outcome"] == "error"
 
 
 @pytest.mark.timeouts
@@ -204,7 +215,11 @@ def test_a_propagated_deadline_is_an_attribute_downstream(chaos, sent):
     headers = {"X-Gatemesh-Deadline-Ms": str(sent)} if sent else {}
     r = chaos.call(EDGE, "catalog", headers=headers)
     assert r.ok, r
-    spans = wait_trace(jaeger(chaos), r.headers["X-Gatemesh-Trace-Id"], lambda s: bool(servers(s, "catalog-sidecar")))
+    spans = wait_trace(
+        jaeger(chaos),
+        r.headers["X-Gatemesh-Trace-Id"],
+        lambda s: bool(servers(s, "catalog-sidecar") and attempts(s, "gateway")),
+    )
     (sidecar,) = servers(spans, "catalog-sidecar")
     (attempt,) = attempts(spans, "gateway")
     if sent is None:
