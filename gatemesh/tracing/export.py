@@ -14,6 +14,7 @@ that can be changed at runtime (`RatioSampler.set`, from PUT /-/tracing).
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from collections.abc import Sequence
 
@@ -21,7 +22,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, SamplingResult, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 
 from .config import TracingConfig
 
@@ -97,24 +98,20 @@ class CountingBatchProcessor(BatchSpanProcessor):
         super().on_end(span)
 
 
-class RatioSampler(Sampler):
-    """TraceIdRatioBased whose ratio can be changed while the process runs."""
+class RatioSampler:
+    """The share of new traces sampled, changeable while the process runs. The tracer asks
+    it before calling the SDK at all, so an unsampled request never pays for the SDK's
+    span machinery (tracer.py); the SDK's own sampler then records what reaches it."""
 
-    def __init__(self, ratio: float):
-        self._inner = TraceIdRatioBased(ratio)
-
-    @property
-    def ratio(self) -> float:
-        return self._inner.rate
+    def __init__(self, ratio: float, rng: random.Random | None = None):
+        self.ratio = ratio
+        self._random = (rng or random.Random()).random
 
     def set(self, ratio: float) -> None:
-        self._inner = TraceIdRatioBased(ratio)  # one reference swap: safe against a concurrent read
+        self.ratio = ratio  # one float store: safe against a concurrent read
 
-    def should_sample(self, *args, **kwargs) -> SamplingResult:  # type: ignore[no-untyped-def]
-        return self._inner.should_sample(*args, **kwargs)
-
-    def get_description(self) -> str:
-        return f"RatioSampler{{{self.ratio}}}"
+    def sample_root(self) -> bool:
+        return self._random() < self.ratio
 
 
 def build_provider(
@@ -124,7 +121,8 @@ def build_provider(
     ratio = RatioSampler(cfg.ratio)
     counts = ExportCounts()
     provider = TracerProvider(
-        sampler=ParentBased(root=ratio),
+        # A root reaches the SDK only when RatioSampler chose it; a caller's decision is kept.
+        sampler=ParentBased(root=ALWAYS_ON),
         resource=Resource.create({"service.name": service, "service.instance.id": instance}),
     )
     inner = exporter or OTLPSpanExporter(endpoint=f"{cfg.endpoint}/v1/traces", timeout=cfg.export_timeout_s)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from random import getrandbits
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.trace import (
@@ -56,6 +57,32 @@ TRACING_PATH = b"/-/tracing"  # GET: the tracing state; PUT {"ratio": 0.01}: the
 _ADMIN_PREFIX = b"/-/"
 _OWN_PATHS = frozenset({b"/health", b"/metrics"})
 Handle = Callable[[Request], Awaitable[Response]]
+
+
+class _NotSampled:
+    trace_flags = TraceFlags(0)
+
+
+class Unsampled:
+    """A request that is not sampled: its trace context is passed on (flags 00), nothing is
+    recorded, and the OpenTelemetry SDK is not called at all (a root span it would drop
+    costs more than the rest of the proxy's work on the request)."""
+
+    __slots__ = ("trace_id", "span_id")
+    trace_flags = _NotSampled.trace_flags
+
+    def __init__(self, trace_id: int, span_id: int):
+        self.trace_id = trace_id
+        self.span_id = span_id
+
+    def get_span_context(self) -> Unsampled:
+        return self
+
+    def is_recording(self) -> bool:
+        return False
+
+    def end(self) -> None:
+        pass
 
 
 def _traceparent_of(span: Span) -> bytes:
@@ -104,7 +131,16 @@ class Tracer:
         raw = req.header(TRACEPARENT)
         parent = parse_traceparent(raw)
         ctx = None
-        if parent is not None:
+        if parent is None:
+            if raw is not None:
+                self.malformed_traceparent += 1
+            if not self.sampler.sample_root():
+                req.trace = unsampled = Unsampled(getrandbits(128) or 1, getrandbits(64) or 1)
+                return unsampled  # type: ignore[return-value]
+        elif not parent.sampled:  # the caller's decision is kept
+            req.trace = unsampled = Unsampled(parent.trace_id, getrandbits(64) or 1)
+            return unsampled  # type: ignore[return-value]
+        else:
             state = usable_tracestate(req.header(TRACESTATE))
             remote = SpanContext(
                 parent.trace_id,
@@ -114,8 +150,6 @@ class Tracer:
                 trace_state=TraceState.from_header([state.decode("latin-1")]) if state else None,
             )
             ctx = set_span_in_context(NonRecordingSpan(remote))
-        elif raw is not None:
-            self.malformed_traceparent += 1
         method = req.method.decode("latin-1")
         span: Span = self._otel.start_span(f"{method} {req.path.decode('latin-1')}", ctx, SpanKind.SERVER)
         req.trace = span
