@@ -84,7 +84,10 @@ def strip_hop_by_hop(headers: Headers) -> Headers:
 class Request:
     """A parsed request whose body has been read (bodies are buffered so a retry can replay them)."""
 
-    __slots__ = ("method", "target", "headers", "body", "keep_alive", "peer", "_path")
+    # `trace` is set only on a request a tracing proxy serves (gatemesh.tracing): left
+    # unassigned otherwise, so an untraced request pays nothing for it.
+    __slots__ = ("method", "target", "headers", "body", "keep_alive", "peer", "_path", "trace")
+    trace: object
 
     def __init__(
         self, method: bytes, target: bytes, headers: Headers, body: bytes, keep_alive: bool = True, peer: str = ""
