@@ -108,10 +108,16 @@ state = "$STATE/containerd/state"
   sandbox_image = "$PAUSE_IMAGE"
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
+  # The kubelet asks for oom_score_adj -998 for pod sandboxes; this machine's root may not
+  # lower its own (runc: "failed to update /proc/self/oom_score_adj: Permission denied"),
+  # so the runtime clamps it to what it may set.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        Root = "$STATE/runc"   # runc's state of our own, not under /run/containerd
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$STATE/cni"
