@@ -199,9 +199,11 @@ down() {
   stop_pid kube-scheduler
   stop_pid kubelet
   if [[ -S "$SOCK" ]]; then
-    for id in $(task_ids); do ctr --address "$SOCK" -n k8s.io tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true; done
-    sleep 1
-    for id in $(task_ids); do ctr --address "$SOCK" -n k8s.io tasks delete -f "$id" >/dev/null 2>&1 || true; done
+    # in parallel: ~35 tasks, each ctr call a fraction of a second on a loaded machine
+    for id in $(task_ids); do ctr --address "$SOCK" -n k8s.io tasks kill -s SIGKILL "$id" >/dev/null 2>&1 & done
+    wait
+    for id in $(task_ids); do ctr --address "$SOCK" -n k8s.io tasks delete -f "$id" >/dev/null 2>&1 & done
+    wait
   fi
   stop_pid kube-controller-manager
   stop_pid kube-apiserver
