@@ -205,8 +205,10 @@ class Registration:
         address: str,
         ttl_s: float = 3.0,
         meta: Mapping[str, str] | None = None,
+        token: str | None = None,
     ) -> None:
         self.url = control_plane_url.rstrip("/")
+        self.token = token  # the instance's bootstrap credential: the control plane lets it write only this instance
         self.service = service
         self.instance = instance
         self.address = address
@@ -227,7 +229,8 @@ class Registration:
         if self._task is not None:
             return
         timeout = aiohttp.ClientTimeout(total=max(0.5, min(2.0, self.ttl_s / 2)))
-        self._session = aiohttp.ClientSession(timeout=timeout)
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        self._session = aiohttp.ClientSession(timeout=timeout, headers=headers)
         await self._beat()
         self._task = asyncio.create_task(self._run(), name=f"registration {self.service}/{self.instance}")
 
@@ -265,7 +268,9 @@ class Registration:
         assert self._session is not None, "start() opens the session before the first beat"
         try:
             if self.registered:
-                async with self._session.put(f"{self._instance_url}/heartbeat") as resp:
+                # the heartbeat carries the address: an overwritten registration is corrected
+                beat = {"address": self.address}
+                async with self._session.put(f"{self._instance_url}/heartbeat", json=beat) as resp:
                     if resp.status == 200:
                         return
                     if resp.status != 404:

@@ -9,6 +9,11 @@ per increment, and a Histogram a loop over its buckets, which together were ~5% 
 proxy hop's CPU. The exposition is the same as prometheus_client's own (names, labels,
 `_total`/`_created`, cumulative `le` buckets). The other metrics move on rare events
 (a breaker transition, an ejection) and stay prometheus_client objects.
+
+`gatemesh_breaker_state` has a series for every upstream (instance ``*``) and every
+instance discovery has named, from the start (0 = closed; set by `Upstream`), not only
+after a first transition: a dashboard or a Prometheus query shows a flat line before
+anything trips. An instance that leaves discovery takes its series with it.
 """
 
 from __future__ import annotations

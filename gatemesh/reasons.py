@@ -40,6 +40,10 @@ class Reason(StrEnum):
     INVALID_API_KEY = "invalid-api-key"
     FORBIDDEN = "forbidden"
     RATE_LIMITED = "rate-limited"
+    # trust (docs/security.md): who is calling, and may they
+    UNAUTHENTICATED = "unauthenticated"  # a control-plane write without a credential it knows
+    NOT_AUTHORIZED = "not-authorized"  # a known identity that may not do this (names the caller)
+    ADDRESS_REFUSED = "address-refused"  # a registration outside the topology's networks, or a control endpoint
     # the request itself
     BAD_REQUEST = "bad-request"
     PAYLOAD_TOO_LARGE = "payload-too-large"
@@ -77,6 +81,9 @@ STATUS: dict[Reason, int] = {
     Reason.INVALID_API_KEY: 401,
     Reason.FORBIDDEN: 403,
     Reason.RATE_LIMITED: 429,
+    Reason.UNAUTHENTICATED: 401,
+    Reason.NOT_AUTHORIZED: 403,
+    Reason.ADDRESS_REFUSED: 403,
     Reason.BAD_REQUEST: 400,
     Reason.PAYLOAD_TOO_LARGE: 413,
     Reason.BAD_HOST: 400,

@@ -18,9 +18,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Union
 
+from . import accesslog
 from .admin import ADMIN_PREFIX, HEALTH_PATH, METRICS_PATH, Admin
 from .apimgmt import ApiManager
 from .discovery import Registration, SnapshotWatcher
@@ -86,27 +88,39 @@ class Shell:
         self._fields = fields or dict
         self._readiness = readiness  # a problem in words, or None: the sidecar asks its app
         self.in_flight = 0
+        # GATEMESH_ACCESS_LOG_DIR / GATEMESH_ACCESS_LOG, read here at the process edge; None = off.
+        self.access_log = accesslog.from_env(self.name, os.environ, str(self._fields().get("service", "")))
 
     # --- requests --------------------------------------------------------------------
     def handler(self, proxy: Proxy, route: Callable[[Request], Route]) -> Handler:
         """The listener's handler: admin paths first, by a plain check, then the route."""
         admin = self.admin
+        access = self.access_log  # off: one `is None` test per request
+        monotonic = time.monotonic
 
         async def handle(req: Request) -> Response:
             path = req.path
             if path.startswith(ADMIN_PREFIX) or path in _OWN_PATHS:  # = is_admin_path, inlined: every request
                 return await self.health() if path == HEALTH_PATH else admin.answer(req)
+            started = monotonic() if access is not None else 0.0
             where = route(req)
             if where.__class__ is Response:
+                if access is not None:
+                    access.record(req, where, "", started)  # type: ignore[arg-type]
                 return where  # type: ignore[return-value]
             self.in_flight += 1
             try:
                 if where.__class__ is tuple:
                     service, target = where  # type: ignore[misc]
-                    return await proxy.forward(req, service, target)
-                return await where  # type: ignore[misc]
+                    resp = await proxy.forward(req, service, target)
+                else:
+                    service = accesslog.COMPOSED
+                    resp = await where  # type: ignore[misc]
             finally:
                 self.in_flight -= 1
+            if access is not None:
+                access.record(req, resp, service, started)
+            return resp
 
         return handle
 
@@ -179,6 +193,8 @@ class Shell:
             await self.registration.start()
         log.info("%s listening on %s", self.name, ", ".join(f"{spec[0]}:{spec[1]}" for spec in listeners))
         checks = [asyncio.create_task(c.health_check_loop(stop)) for c in callers]
+        if self.access_log is not None:
+            checks.append(asyncio.create_task(self.access_log.run(stop)))
         await stop.wait()
         if self.registration is not None:
             await self.registration.stop()
@@ -187,5 +203,7 @@ class Shell:
         await drain(lambda: self.in_flight)
         await asyncio.gather(*checks)
         await self.watcher.stop()
+        if self.access_log is not None:
+            self.access_log.close()  # the lines of the drained requests too
         for c in {id(c.pool): c for c in callers}.values():
             c.pool.close()

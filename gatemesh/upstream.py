@@ -60,6 +60,8 @@ class Upstream:
         self.endpoints: dict[str, Endpoint] = {}
         self.ids: list[str] = []
         self._fresh_state()
+        # Exported from the start (0 = closed), so a dashboard has a line before anything trips.
+        metrics.breaker_state.labels(metrics.proxy, service, SERVICE_LEVEL).set(0)
 
     def reset(self) -> None:
         """Fresh learned state: breakers closed, nothing ejected, a full budget, no stored
@@ -109,12 +111,19 @@ class Upstream:
         removed = [i for i in self.endpoints if i not in new]
         self.endpoints = new
         self.ids = sorted(new)
+        m = self._metrics
+        for i in added:  # closed until it trips: a series from the moment the instance is known
+            m.breaker_state.labels(m.proxy, self.service, i).set(0)
         for i in removed:
             self.instance_breakers.pop(i, None)
             self._unclosed.discard(i)
+            try:  # a departed instance's breaker is gone with it, and so is its series
+                m.breaker_state.remove(m.proxy, self.service, i)
+            except KeyError:
+                pass
         if removed:
             self.health.forget_except(new)
-        self._metrics.endpoints.labels(self._metrics.proxy, self.service).set(len(new))
+        m.endpoints.labels(m.proxy, self.service).set(len(new))
         return added, removed
 
     # --- choosing an endpoint --------------------------------------------------------

@@ -18,6 +18,7 @@ from gatemesh.pipeline import ResilientCaller
 from gatemesh.proxy import Proxy
 from gatemesh.reasons import Reason
 from gatemesh.refusal import refusal_response
+from gatemesh.security.principal import api_key_principal, hand_on
 from gatemesh.shell import Route, Shell, upstream_pool
 
 from .composition import compose_product, product_id
@@ -60,7 +61,10 @@ class Gateway:
         api = self.api
         if pid is not None:
             refused = self.shell.api_refusal(api, req, COMPOSITION_ROUTE) if api.enabled else None
-            return refused or compose_product(self.caller, self.proxy, req, pid)
+            if refused is not None:
+                return refused
+            hand_on(req, api_key_principal(req) if api.enabled else None)  # checked: not sent on
+            return compose_product(self.caller, self.proxy, req, pid)
         matched = self.routes.match(req.target)
         if matched is None:
             return refusal_response(
@@ -69,7 +73,11 @@ class Gateway:
                 self.proxy.name_bytes,
             )
         route, target = matched
-        return (api.enabled and self.shell.api_refusal(api, req, route.name)) or (route.service, target)
+        refused = api.enabled and self.shell.api_refusal(api, req, route.name)
+        if refused:
+            return refused
+        hand_on(req, api_key_principal(req) if api.enabled else None)  # checked: not sent on
+        return route.service, target
 
     async def run(self, stop: asyncio.Event) -> None:
         listeners = [(*self.config.listen, self.handle_edge)]

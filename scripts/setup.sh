@@ -4,6 +4,7 @@
 #   2. pip install -e '.[dev,load,docker]' (skipped while pyproject.toml is unchanged)
 #   3. scripts/install-toxiproxy.sh        (the real toxiproxy-server)
 #   4. scripts/install-browser.sh --npm-only (the dashboard's npm libraries, from the lockfile)
+#   5. scripts/install-prometheus.sh       (Debian's prometheus, for `gatemesh up --prometheus`; ~1 min once)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -54,4 +55,5 @@ fi
 # 3. toxiproxy
 bash "$REPO/scripts/install-toxiproxy.sh"
 bash "$REPO/scripts/install-browser.sh" --npm-only
+bash "$REPO/scripts/install-prometheus.sh"
 say "done; activate with: source .venv/bin/activate"

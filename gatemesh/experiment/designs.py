@@ -258,6 +258,7 @@ DESIGNS: dict[str, Design] = {
             placements=("both",),
             arm_labels=("discovery frozen", "discovery live"),
             onset_during_injection=True,
+            trip=("endpoints-changed",),
         ),
         Design(
             name="degradation",

@@ -93,6 +93,24 @@ def _no_retry(p: Policy, t: Traffic) -> tuple[float | None, float | None, str]:
     return 1.0, None, "no retries: one attempt per call"
 
 
+# A stopping instance deregisters before it drains (the shell's shutdown order), and the
+# registry's watch is a long poll answered when the change happens, so every proxy hears
+# of it within a round trip: the reaction is immediate, not a TTL's or a poll's wait.
+DISCOVERY_PUSH_S = 0.0
+
+
+def _discovery(p: Policy, t: Traffic) -> tuple[float | None, float | None, str]:
+    tries = p.retry.max_attempts if p.retry.enabled else 1
+    return (
+        1.0 if tries == 1 else None,
+        DISCOVERY_PUSH_S,
+        (
+            "a stopping instance deregisters before it drains and the watch pushes the change, so every "
+            "proxy drops it at once and no call goes to it"
+        ),
+    )
+
+
 _MODELS: dict[str, Model] = {
     "breaker": _breaker,
     "budget": _budget,
@@ -100,6 +118,7 @@ _MODELS: dict[str, Model] = {
     "retry": _one_dead_retried,
     "timeout": _one_dead_retried,
     "degradation": _no_retry,
+    "discovery": _discovery,
 }
 
 
@@ -116,9 +135,11 @@ def _agree(predicted: float | None, observed: float | None, absolute: float) -> 
 def predict(design: Design, result: Mapping[str, Any], users: int, counts: Mapping[str, int]) -> dict[str, Any] | None:
     """The prediction for one pattern-on arm (None for a design without a model or an arm without a placement)."""
     model, location = _MODELS.get(design.name), result.get("location")
-    if model is None or location not in ("edge", "mesh"):
+    everywhere = design.placements == ("both",)  # discovery: every proxy at once, no placement
+    if model is None or (location not in ("edge", "mesh") and not everywhere):
         return None
-    own = ((result.get("proxy") or {}).get("by_location") or {}).get(location) or {}
+    proxy = result.get("proxy") or {}
+    own = proxy if everywhere else (proxy.get("by_location") or {}).get(location) or {}
     timeline = result.get("timeline") or {}
     traffic = Traffic(
         requests=float(own.get("requests") or 0.0),
@@ -127,7 +148,7 @@ def predict(design: Design, result: Mapping[str, Any], users: int, counts: Mappi
         instances=max(1, int(counts.get(design.service, len(design.faulty)))),
         proxies=1 if location == "edge" else max(1, int(counts.get("storefront", 2))),
     )
-    policy = Policy.from_dict(result["policy"][location])
+    policy = Policy.from_dict(result["policy"]["mesh" if everywhere else location])
     calls, trip, why = model(policy, traffic)
     observed_calls, observed_trip = own.get("amplification"), result.get("time_to_trip_s")
     agree = [

@@ -22,13 +22,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from gatemesh import accesslog
+from gatemesh.security import credentials as run_credentials
 from gatemesh.topology import Component, Topology, rescale
 from gatemesh.topology.counts import check_count
-from gatemesh.topology.model import CONTROLPLANE, SERVICE, SIDECAR, TOXIPROXY
+from gatemesh.topology.model import CONTROLPLANE, PROMETHEUS, SERVICE, SIDECAR, TOXIPROXY
 
-from . import preflight
+from . import preflight, trust
 from .errors import RunnerError
 from .process import log_tail, signal_group, spawn
+from .prometheus import find_prometheus
 from .toxiproxy import ToxiproxyClient
 from .webclient import HttpError, is_healthy, json_request
 
@@ -44,6 +47,7 @@ LABELS = {
     "sidecar": "sidecars",
     "gateway": "gateway",
     "dashboard": "dashboard",
+    "prometheus": "Prometheus",
 }
 
 
@@ -71,22 +75,27 @@ class ProcessRunner:
         run_dir: Path,
         log_dir: Path | None = None,
         python: str = sys.executable,
+        access_log: bool = True,
     ) -> None:
         self.topology = topology
         self.run_dir = Path(run_dir).resolve()
         self.log_dir = Path(log_dir).resolve() if log_dir else self.run_dir / "logs"
         self.python = python
+        self.access_log = access_log  # the proxies' JSON access logs (gatemesh logs reads them)
         self.toxiproxy_bin: str | None = None
         self.children: dict[str, Child] = {}  # by component name, in start order
         self.started: list[dict[str, Any]] = []  # every process ever started: pid, name, argv
         self.on_spawn: Callable[[dict[str, Any]], None] | None = None  # called with each started entry
         self._toxiproxy = ToxiproxyClient(topology.endpoints.toxiproxy_api)
+        self._credentials: run_credentials.Credentials | None = None
 
     # ------------------------------------------------------------------ start / stop
 
     def preflight(self) -> None:
         """Raise ``RunnerError`` if Toxiproxy is missing or a planned port is taken."""
         self.toxiproxy_bin = preflight.find_toxiproxy()
+        if any(c.kind == PROMETHEUS for c in self.topology.components):
+            find_prometheus()
         preflight.check_ports(self.topology)
 
     def start(self, progress: Progress | None = None, timeout_s: float = 60.0) -> None:
@@ -99,8 +108,7 @@ class ProcessRunner:
         self.preflight()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        for name, content in self.topology.files.items():
-            (self.run_dir / name).write_text(content)
+        self._write_files()
         t0 = time.monotonic()
         deadline = t0 + timeout_s
         try:
@@ -205,6 +213,7 @@ class ProcessRunner:
             for name in sorted(old_proxies - new_proxies):
                 self._toxiproxy.delete(name)
             self.topology = new
+            self._write_files()  # Prometheus's targets (and the dashboard's parts) without them
         if added:
             say(f"adding {', '.join(c.name for c in added if c.kind == SERVICE)}")
             probe = replace(
@@ -217,6 +226,7 @@ class ProcessRunner:
                 deadline = time.monotonic() + timeout_s
                 for members in probe.groups():
                     self._start_group(members, deadline, say)
+                self._write_files()  # Prometheus's targets (and the dashboard's parts) with them
                 self._wait_registered([c for c in added if c.kind == SERVICE], deadline, say)
             except BaseException:
                 batch = [self.children[c.name] for c in reversed(added) if c.name in self.children]
@@ -227,6 +237,7 @@ class ProcessRunner:
                 for p in probe.proxies:
                     self._toxiproxy.delete(p.name)
                 self.topology = old
+                self._write_files()
                 raise
         return {"service": service, "count": n, "added": [c.name for c in added], "removed": [c.name for c in removed]}
 
@@ -243,6 +254,7 @@ class ProcessRunner:
             "controlplane": t.endpoints.controlplane,
             "toxiproxy_api": t.endpoints.toxiproxy_api,
             "dashboard": t.endpoints.dashboard,
+            "prometheus": t.endpoints.prometheus,
             "api_key": t.api_key,
             "counts": dict(t.counts),
             "run_dir": str(self.run_dir),
@@ -254,6 +266,16 @@ class ProcessRunner:
         return [c.pid for c in self.children.values() if c.alive()]
 
     # ------------------------------------------------------------------ internals
+
+    def _write_files(self) -> None:
+        """The definition's files (configs, Prometheus's targets) into the run directory."""
+        for name, content in self.topology.files.items():
+            path = self.run_dir / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists() or path.read_text() != content:
+                tmp = path.with_name(f".{path.name}.tmp")
+                tmp.write_text(content)
+                os.replace(tmp, path)  # a reader (Prometheus) sees the old file or the new one
 
     def _child(self, name: str) -> Child:
         child = self.children.get(name)
@@ -277,18 +299,32 @@ class ProcessRunner:
             "log": str(child.log_path),
         }
 
+    @property
+    def credentials(self) -> run_credentials.Credentials:
+        if self._credentials is None:
+            self._credentials = trust.credentials_of(self.run_dir)
+        return self._credentials
+
+    def admin_headers(self) -> dict[str, str]:
+        return run_credentials.bearer(self.credentials.admin_token)
+
     def _env(self, component: Component) -> dict[str, str]:
         env = dict(os.environ)
         env["PYTHONUNBUFFERED"] = "1"
         root = str(preflight.REPO_ROOT)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+        env[accesslog.DIR_ENV] = str(self.log_dir)  # the proxies' <name>.access.jsonl beside their logs
+        if not self.access_log:
+            env[accesslog.SWITCH_ENV] = "off"
         env.update(component.env)
+        trust.apply_env(env, component, self.credentials)
         return env
 
     def _spawn(self, component: Component) -> Child:
         if self.toxiproxy_bin is None:
             self.toxiproxy_bin = preflight.find_toxiproxy()
         argv = component.command(python=self.python, toxiproxy=self.toxiproxy_bin, run_dir=str(self.run_dir))
+        argv += trust.extra_args(component, self.topology, self.run_dir)
         log_path = self.log_dir / f"{component.name}.log"
         with open(log_path, "ab") as log:
             log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} start: {' '.join(argv)}\n".encode())
@@ -303,7 +339,10 @@ class ProcessRunner:
 
     def _start_group(self, group: list[Component], deadline: float, say: Progress) -> None:
         kind = group[0].kind
-        if len(group) > 1:
+        kinds = list(dict.fromkeys(c.kind for c in group))
+        if len(kinds) > 1:  # a group of several kinds (the dashboard and Prometheus)
+            what = " and ".join(LABELS.get(k, k) for k in kinds)
+        elif len(group) > 1:
             what = f"{len(group)} {LABELS.get(kind, kind)}"
         else:
             what = group[0].name if kind in (SERVICE, SIDECAR) else LABELS.get(kind, kind)
@@ -342,7 +381,7 @@ class ProcessRunner:
         elif kind == CONTROLPLANE and self.topology.apimgmt is not None:
             url = self.topology.endpoints.controlplane + "/v1/apimgmt"
             try:
-                json_request("PUT", url, dict(self.topology.apimgmt), timeout_s=5.0)
+                json_request("PUT", url, dict(self.topology.apimgmt), timeout_s=5.0, headers=self.admin_headers())
             except (OSError, HttpError) as e:
                 raise RunnerError(f"could not configure API management at {url}: {e}", "controlplane") from e
             say("configured API management on the control plane")

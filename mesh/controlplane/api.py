@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gatemesh.apimgmt import ApiMgmtConfig
 from mesh.controlplane import openapi as openapi_document
+from mesh.controlplane.admission import AddressRules
 from mesh.controlplane.metrics import Metrics
 from mesh.controlplane.registry import DEFAULT_TTL_S, check_id, check_meta, check_ttl_s, parse_address
 from mesh.controlplane.store import Store
@@ -25,8 +26,11 @@ DEFAULT_WAIT_S = 10.0  # long-poll wait when the client does not say
 MAX_WAIT_S = 60.0  # longer waits are capped
 REGISTER_FIELDS = {"address", "ttl_s", "meta"}
 
+HEARTBEAT_FIELDS = {"address"}
+
 STORE = web.AppKey("store", Store)
 METRICS = web.AppKey("metrics", Metrics)
+RULES = web.AppKey("address-rules", AddressRules)
 
 
 class BadRequest(ValueError):
@@ -82,6 +86,7 @@ async def register(request: web.Request) -> web.Response:
     parse_address(address)
     ttl_s = check_ttl_s(body.get("ttl_s", DEFAULT_TTL_S))
     meta = check_meta(body.get("meta", {}))  # null is not an object: refused, not read as {}
+    admit(request, address)  # well-formed first (400), then allowed (403)
     created = store.register(service, instance, address, ttl_s, meta)
     return web.json_response(
         {
@@ -96,10 +101,27 @@ async def register(request: web.Request) -> web.Response:
     )
 
 
+def admit(request: web.Request, address: Any) -> None:
+    """A well-formed address the topology's rules admit (AddressRefused names the rule: 403)."""
+    parse_address(address)
+    request.app[RULES].check(address)
+
+
 async def heartbeat(request: web.Request) -> web.Response:
+    """Renew the TTL; a body ``{"address": ...}`` also corrects a registration that drifted
+    (an overwrite, a stale state file): the instance's own word about where it listens."""
     store = request.app[STORE]
     service, instance = request.match_info["service"], request.match_info["instance"]
-    if not store.heartbeat(service, instance):
+    address = None
+    if (await request.read()).strip():
+        body = await read_json_object(request)
+        unknown = sorted(set(body) - HEARTBEAT_FIELDS)
+        if unknown:
+            raise BadRequest(f"unknown field(s) {', '.join(unknown)}; a heartbeat may carry only address.")
+        address = body.get("address")
+        if address is not None:
+            admit(request, address)
+    if not store.heartbeat(service, instance, address):
         return error(404, f"instance {instance!r} of service {service!r} is not registered: register it again.")
     return web.json_response(
         {"service": service, "instance": instance, "expires_in_s": store.registry.remaining_s(service, instance)}

@@ -8,8 +8,12 @@ import logging
 
 from aiohttp import web
 
+from gatemesh.reasons import Reason
+from gatemesh.security.credentials import Credentials
 from mesh.controlplane import api
-from mesh.controlplane.api import INDEX_HEADER, METRICS, STORE, error
+from mesh.controlplane.admission import AddressRefused, AddressRules
+from mesh.controlplane.api import INDEX_HEADER, METRICS, RULES, STORE, error
+from mesh.controlplane.auth import CREDENTIALS, authenticate, refuse
 from mesh.controlplane.metrics import Metrics
 from mesh.controlplane.store import Store
 
@@ -23,6 +27,8 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
     """Every refusal as JSON, every answer with the index, every request counted."""
     try:
         response = await handler(request)
+    except AddressRefused as exc:  # a policy refusal, not a typo: 403 naming the rule
+        response = refuse(403, Reason.ADDRESS_REFUSED, str(exc), rule=exc.rule)
     except ValueError as exc:  # BadRequest, and the registry's input checks
         response = error(400, str(exc))
     except web.HTTPException as exc:
@@ -44,9 +50,18 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
     return response
 
 
-def make_app(store: Store, sweep_interval_s: float = DEFAULT_SWEEP_INTERVAL_S) -> web.Application:
-    app = web.Application(middlewares=[json_errors])
+def make_app(
+    store: Store,
+    sweep_interval_s: float = DEFAULT_SWEEP_INTERVAL_S,
+    credentials: Credentials | None = None,
+    rules: AddressRules | None = None,
+) -> web.Application:
+    """The API; ``credentials=None`` leaves writes open (only ``--open`` asks for that)."""
+    app = web.Application(middlewares=[json_errors, authenticate])  # refusals counted and indexed too
     app[STORE] = store
+    app[RULES] = rules or AddressRules()
+    if credentials is not None:
+        app[CREDENTIALS] = credentials
     app[METRICS] = Metrics(store)
     instance = "/v1/services/{service}/instances/{instance}"
     app.router.add_routes(

@@ -3,7 +3,8 @@
 Written by hand next to the handlers (``api.py``) and checked against them by fuzzing
 (``tests/integration/test_controlplane_fuzz.py``, schemathesis): every operation, every
 status it can answer, every body. Refusals are always ``{"error": "<sentence>"}``: 400
-for input the client must fix, 404 for an unknown service, instance, policy or path,
+for input the client must fix, 401 for a write without a known bearer token, 403 for one
+its credential or the address rules do not allow, 404 for an unknown service, instance, policy or path,
 405 for a method a path does not have, 503 while warming up after a restart.
 """
 
@@ -31,6 +32,9 @@ _POLICY_ID = {"type": "string", "pattern": f"^(\\*|{ID_PATTERN.pattern})$"}
 _json = json_answer
 _WORDS = {
     400: "Bad input: the sentence says what to fix.",
+    401: "No credential, or one this control plane did not issue (reason unauthenticated).",
+    403: "Not allowed: an instance writing another (not-authorized), or an address the rules refuse "
+    "(address-refused, with the rule).",
     404: "Not found.",
     503: "Warming up after a restart: keep your last snapshot and retry.",
 }
@@ -76,6 +80,27 @@ _OBJECT = OBJECT
 
 
 def document() -> dict[str, Any]:
+    """The document, every write marked as needing a bearer token (401/403 documented)."""
+    doc = _document()
+    doc["components"]["securitySchemes"] = {
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The admin token (the run directory's admin-token, 0600), or an instance's "
+            "bootstrap token, which may write only that instance's registration (docs/security.md).",
+        }
+    }
+    doc["components"]["schemas"]["Error"]["properties"]["reason"] = {"type": "string"}
+    doc["components"]["schemas"]["Error"]["properties"]["rule"] = {"type": "string"}
+    for ops in doc["paths"].values():
+        for method, op in ops.items():
+            if method in ("put", "delete"):
+                op["security"] = [{"bearer": []}]
+                op["responses"].update(_refusals(401, 403))
+    return doc
+
+
+def _document() -> dict[str, Any]:
     instance = "/v1/services/{service}/instances/{instance}"
     return {
         "openapi": "3.1.0",
@@ -184,6 +209,10 @@ def document() -> dict[str, Any]:
                 "put": {
                     "operationId": "heartbeat",
                     "parameters": [_SERVICE, _INSTANCE],
+                    "requestBody": {
+                        "required": False,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Heartbeat"}}},
+                    },
                     "responses": {
                         "200": _json(
                             {
@@ -193,7 +222,7 @@ def document() -> dict[str, Any]:
                             },
                             "TTL renewed.",
                         ),
-                        **_refusals(404),
+                        **_refusals(400, 404),
                     },
                 }
             },
@@ -311,6 +340,17 @@ def document() -> dict[str, Any]:
                             "propertyNames": {"maxLength": MAX_META_CHARS},
                             "additionalProperties": {"type": "string", "maxLength": MAX_META_CHARS},
                         },
+                    },
+                },
+                "Heartbeat": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "address": {
+                            "type": "string",
+                            "pattern": f"^{HOST_PATTERN}:{PORT_PATTERN}$",
+                            "description": "where the instance listens: corrects a registration that says otherwise",
+                        }
                     },
                 },
                 "ApiMgmt": {

@@ -73,7 +73,14 @@ class Store:
         self._apply([change] if change else [])
         return change is not None and change.kind == "registered"
 
-    def heartbeat(self, service: str, instance: str) -> bool:
+    def heartbeat(self, service: str, instance: str, address: str | None = None) -> bool:
+        """Renew the TTL; with ``address``, also correct a registration that says otherwise."""
+        current = self.instance(service, instance)
+        if current is None:
+            return False
+        if address is not None and address != current.address:
+            self.register(service, instance, address, current.ttl_s, current.meta)
+            return True
         return self.registry.heartbeat(service, instance)
 
     def deregister(self, service: str, instance: str) -> bool:

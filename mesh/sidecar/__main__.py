@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 
 from gatemesh.address import split_address
 from gatemesh.runtime import fatal, run, setup_logging
+from gatemesh.security.credentials import BOOTSTRAP_ENV
 
 from .app import Sidecar, SidecarConfig
 
@@ -55,6 +57,7 @@ def main() -> None:
         control_plane=a.control_plane.rstrip("/"),
         ttl_s=a.ttl_s,
         expose=a.expose,
+        bootstrap_token=os.environ.get(BOOTSTRAP_ENV) or None,  # the runner's handoff, read at the process edge
     )
     _addr(a.advertise, "--advertise")
     setup_logging(f"sidecar:{a.instance}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gatemesh.admin import Admin
 from gatemesh.apimgmt import ApiManager, ApiMgmtConfig
@@ -24,6 +24,7 @@ from gatemesh.metrics import ProxyMetrics
 from gatemesh.pipeline import ResilientCaller
 from gatemesh.policy import PolicyError, PolicyTable, all_off
 from gatemesh.proxy import Proxy
+from gatemesh.security.principal import api_key_principal, hand_on
 from gatemesh.shell import Route, Shell, process_listener_limits, upstream_pool
 
 APP_HEALTH_TIMEOUT_S = 0.4  # below a health checker's default 0.5 s probe timeout
@@ -45,6 +46,7 @@ class SidecarConfig:
     control_plane: str
     ttl_s: float = 3.0  # heartbeat TTL: an instance that stops beating is gone after this
     expose: bool = False  # sidecar-gateway topology: this sidecar is the managed API's front door
+    bootstrap_token: str | None = field(default=None, repr=False)  # the runner's credential for this instance
 
 
 def inbound_policies() -> PolicyTable:
@@ -76,7 +78,9 @@ class Sidecar:
         self.shell = Shell(
             self.admin,
             self.watcher,
-            registration=Registration(cfg.control_plane, cfg.service, cfg.instance, cfg.advertise, cfg.ttl_s),
+            registration=Registration(
+                cfg.control_plane, cfg.service, cfg.instance, cfg.advertise, cfg.ttl_s, token=cfg.bootstrap_token
+            ),
             fields=lambda: {"service": cfg.service, "instance": cfg.instance},
             readiness=self._app_problem,
         )
@@ -120,6 +124,7 @@ class Sidecar:
             refused = self.shell.api_refusal(self.api, req, self.cfg.service)
             if refused is not None:
                 return refused
+            hand_on(req, api_key_principal(req) if self.api.enabled else None)  # the app never sees the key
         return LOCAL, req.target
 
     async def run(self, stop: asyncio.Event) -> None:

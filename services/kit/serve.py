@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from aiohttp import web
 from services.kit.cli import Options, UsageError, fail, parse_options
 from services.kit.registration import Registrar
 
+BOOTSTRAP_ENV = "GATEMESH_BOOTSTRAP_TOKEN"  # gatemesh.security.credentials.BOOTSTRAP_ENV, the runner's handoff
 DRAIN_TIMEOUT_S = 2.0  # in-flight requests get this long after the listener closes
 
 log = logging.getLogger("services.kit")
@@ -85,7 +87,12 @@ async def _serve(app: web.Application, options: Options) -> None:
     registrar = None
     if options.register:
         registrar = Registrar(
-            options.register, options.service, options.instance, options.advertise or "", options.ttl_s
+            options.register,
+            options.service,
+            options.instance,
+            options.advertise or "",
+            options.ttl_s,
+            token=os.environ.get(BOOTSTRAP_ENV) or None,  # the runner's handoff (services import no gatemesh)
         )
         await registrar.start()
 

@@ -37,8 +37,18 @@ def test_the_budget_allows_its_ratio_plus_its_floor():
     assert p["attempts_per_call"]["predicted"] == 1.3 and p["agree"] is True
 
 
+def test_discovery_predicts_an_immediate_reaction_and_one_attempt_per_call():
+    # the live arm has no placement: every proxy watches the registry, so the totals are compared
+    live = {**arm("discovery", "edge", 0, 0.0, 0.2), "location": None}
+    live["proxy"] = {"requests": 300, "amplification": 1.0}
+    p = predict(DESIGNS["discovery"], live, 6, {"catalog": 3})
+    assert p["time_to_trip_s"]["predicted"] == 0.0 and p["attempts_per_call"]["predicted"] == 1.0
+    assert p["agree"] is True and "deregisters before it drains" in p["sentence"]
+    late = {**live, "time_to_trip_s": 3.5}  # a proxy that heard only after a TTL expired: a lesson
+    assert predict(DESIGNS["discovery"], late, 6, {"catalog": 3})["agree"] is False
+
+
 def test_no_prediction_without_a_model_or_a_placement():
-    assert predict(DESIGNS["discovery"], arm("discovery", "edge", 10, 1.0, None), 6, {}) is None
     assert predict(DESIGNS["breaker"], {**arm("breaker", "edge", 10, 1.0, None), "location": None}, 6, {}) is None
 
 
