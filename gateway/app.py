@@ -18,9 +18,9 @@ from gatemesh.pipeline import ResilientCaller
 from gatemesh.proxy import Proxy
 from gatemesh.reasons import Reason
 from gatemesh.refusal import refusal_response
-from gatemesh.security.principal import api_key_principal, hand_on
 from gatemesh.shell import Route, Shell, upstream_pool
 
+from .auth import EdgeAuth
 from .composition import compose_product, product_id
 from .config import GatewayConfig
 from .routes import RouteTable
@@ -40,6 +40,9 @@ class Gateway:
             config.proxy_name, self.caller, policies_writable=True, extra={b"/-/routes": self._routes_doc}
         )
         self.shell = Shell(self.admin, self.watcher)
+        self.auth = EdgeAuth(self.shell, self.api, config.jwt)
+        # the composed page takes what the routes may take: a JWT too once an issuer is configured
+        self.composition_auth = "api-key-or-jwt" if config.jwt is not None else "api-key"
         self.handle_edge: Handler = self.shell.handler(self.proxy, self.route_edge)
         self.handle_internal: Handler = self.shell.handler(self.proxy, self.shell.by_host)
 
@@ -58,13 +61,9 @@ class Gateway:
     def route_edge(self, req: Request) -> Route:
         """A managed API: its route, then the API-key guard, then forward or compose."""
         pid = product_id(req.path) if self.config.composition else None
-        api = self.api
         if pid is not None:
-            refused = self.shell.api_refusal(api, req, COMPOSITION_ROUTE) if api.enabled else None
-            if refused is not None:
-                return refused
-            hand_on(req, api_key_principal(req) if api.enabled else None)  # checked: not sent on
-            return compose_product(self.caller, self.proxy, req, pid)
+            refused = self.auth.check(req, COMPOSITION_ROUTE, self.composition_auth)  # then its credentials stripped
+            return refused or compose_product(self.caller, self.proxy, req, pid)
         matched = self.routes.match(req.target)
         if matched is None:
             return refusal_response(
@@ -73,14 +72,16 @@ class Gateway:
                 self.proxy.name_bytes,
             )
         route, target = matched
-        refused = api.enabled and self.shell.api_refusal(api, req, route.name)
-        if refused:
-            return refused
-        hand_on(req, api_key_principal(req) if api.enabled else None)  # checked: not sent on
-        return route.service, target
+        return self.auth.check(req, route.name, route.auth) or (route.service, target)
 
     async def run(self, stop: asyncio.Event) -> None:
         listeners = [(*self.config.listen, self.handle_edge)]
         if self.config.internal_listen:
             listeners.append((*self.config.internal_listen, self.handle_internal))
+        jwks = None
+        if self.config.jwt is not None:
+            url = self.config.jwt.jwks_url or self.config.control_plane + "/v1/jwks"
+            jwks = asyncio.create_task(self.auth.jwks_loop(url, stop), name="jwks")
         await self.shell.run(stop, listeners, [self.caller])
+        if jwks is not None:
+            await jwks

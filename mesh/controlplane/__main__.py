@@ -24,6 +24,7 @@ from pathlib import Path
 from aiohttp import web
 
 from gatemesh.security import credentials as run_credentials
+from gatemesh.security.jwt import ISSUER_FILE, Issuer
 from mesh.controlplane.admission import LOOPBACK, AddressRules
 from mesh.controlplane.api import MAX_WAIT_S
 from mesh.controlplane.app import DEFAULT_SWEEP_INTERVAL_S, make_app
@@ -116,14 +117,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def trust(args: argparse.Namespace) -> tuple[run_credentials.Credentials | None, AddressRules]:
-    """The credentials and address rules the flags ask for; ValueError with a sentence."""
-    creds = None
+def trust(args: argparse.Namespace) -> tuple[run_credentials.Credentials | None, AddressRules, Issuer | None]:
+    """The credentials, address rules and JWT signing keys the flags ask for; ValueError with a sentence."""
+    creds = issuer = None
     if args.credentials:
         creds = run_credentials.ensure(Path(args.credentials))
+        issuer = Issuer.ensure(Path(args.credentials).parent / ISSUER_FILE)  # the keys outlive a restart
     forbidden = (*args.forbid_address, f"{args.host}:{args.port}")
     rules = AddressRules(tuple(args.allow_network or LOOPBACK), tuple(args.allow_host), forbidden)
-    return creds, rules
+    return creds, rules, issuer
 
 
 def system_clock():
@@ -136,7 +138,7 @@ def system_clock():
 
 async def serve(args: argparse.Namespace) -> int:
     try:
-        creds, rules = trust(args)
+        creds, rules, issuer = trust(args)
     except ValueError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
@@ -163,7 +165,7 @@ async def serve(args: argparse.Namespace) -> int:
         store.warm_until = asyncio.get_running_loop().time() + args.warmup_s
         log.info("warming up for %.1fs: snapshot watches get 503 while instances re-register", args.warmup_s)
     runner = web.AppRunner(
-        make_app(store, args.sweep_interval_s, creds, rules),
+        make_app(store, args.sweep_interval_s, creds, rules, issuer),
         access_log=None,
         handle_signals=False,
         shutdown_timeout=5.0,

@@ -15,6 +15,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gatemesh.apimgmt import ApiMgmtConfig
+from gatemesh.security.jwt import ALGORITHMS, DEFAULT_AUDIENCE, Issuer
 from mesh.controlplane import openapi as openapi_document
 from mesh.controlplane.admission import AddressRules
 from mesh.controlplane.metrics import Metrics
@@ -31,6 +32,9 @@ HEARTBEAT_FIELDS = {"address"}
 STORE = web.AppKey("store", Store)
 METRICS = web.AppKey("metrics", Metrics)
 RULES = web.AppKey("address-rules", AddressRules)
+ISSUER = web.AppKey("jwt-issuer", Issuer)
+TOKEN_FIELDS = {"sub", "audience", "ttl_s", "alg"}
+MAX_TOKEN_TTL_S = 86400.0  # a demo token lives a day at most
 
 
 class BadRequest(ValueError):
@@ -227,6 +231,32 @@ async def put_apimgmt(request: web.Request) -> web.Response:
         raise BadRequest(str(exc)) from None
     store.set_apimgmt(config)
     return web.json_response(config)
+
+
+# -- JWT: the keys the gateway checks bearer tokens with, and demo tokens for the admin ------
+async def jwks(request: web.Request) -> web.Response:
+    return web.json_response(request.app[ISSUER].jwks())
+
+
+async def mint_token(request: web.Request) -> web.Response:
+    body = await read_json_object(request)
+    unknown = sorted(set(body) - TOKEN_FIELDS)
+    if unknown:
+        raise BadRequest(f"unknown field(s) {', '.join(unknown)}; a token request has sub, audience, ttl_s and alg.")
+    sub, audience = body.get("sub"), body.get("audience", DEFAULT_AUDIENCE)
+    ttl_s, alg = body.get("ttl_s", 300), body.get("alg", "ES256")
+    if not isinstance(sub, str) or not sub:
+        raise BadRequest('sub is missing: send {"sub": "<who the token speaks for>"}.')
+    if not isinstance(audience, str) or not audience:
+        raise BadRequest("audience must be a non-empty string.")
+    if isinstance(ttl_s, float) and ttl_s.is_integer():  # JSON's 60.0 is 60
+        ttl_s = int(ttl_s)
+    if isinstance(ttl_s, bool) or not isinstance(ttl_s, int) or not 1 <= ttl_s <= MAX_TOKEN_TTL_S:
+        raise BadRequest(f"ttl_s must be whole seconds from 1 to {MAX_TOKEN_TTL_S:g}, got {ttl_s!r}.")
+    if alg not in ALGORITHMS:
+        raise BadRequest(f"alg must be one of {', '.join(ALGORITHMS)}, got {alg!r}.")
+    token = request.app[ISSUER].mint(sub, audience, float(ttl_s), alg)
+    return web.json_response({"token": token, "expires_in_s": int(ttl_s)})
 
 
 # -- events, health, metrics --------------------------------------------------------------
