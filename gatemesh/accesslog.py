@@ -4,6 +4,9 @@
      "method":"GET","path":"/api/catalog/1","service":"catalog","status":200,"reason":"",
      "attempts":1,"upstream":"catalog-2","duration_ms":1.234,"bytes_received":0,"bytes_sent":118}
 
+`trace_id`/`span_id` are this proxy's server span's (`gatemesh.tracing.ids`); a proxy that
+does not trace the request logs the trace id its caller sent (``traceparent``) and no span
+id, so `gatemesh logs --trace` finds a call with tracing off too.
 `time` is when the request reached the proxy (Envoy's START_TIME), `duration_ms` runs to
 the response head (a streamed body may still be flowing), `attempts` and `reason` are this
 hop's (its X-Gatemesh-Attempts entry and X-Gatemesh-Reason), `upstream` the instance that
@@ -34,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .http.messages import Request, Response
+from .tracing import ids
 
 DIR_ENV = "GATEMESH_ACCESS_LOG_DIR"
 SWITCH_ENV = "GATEMESH_ACCESS_LOG"  # "off" (or 0/false/no) turns the access log off
@@ -85,7 +89,12 @@ def _js(text: str) -> str:
 
 
 def _trace_ids(req: Request) -> tuple[str, str]:
-    """(trace id, parent span id) of a well-formed W3C traceparent, else ("", "")."""
+    """(trace id, span id) of this proxy's server span (`gatemesh.tracing.ids`); when the
+    proxy does not trace the request, the trace id its caller sent in a well-formed W3C
+    traceparent, with no span id (this proxy made no span); else ("", "")."""
+    traced = ids(req)
+    if traced[0]:
+        return traced
     raw = req.header(b"traceparent")
     if raw is None or len(raw) != 55:
         return "", ""
@@ -95,7 +104,7 @@ def _trace_ids(req: Request) -> tuple[str, str]:
         return "", ""
     if not _HEX.issuperset(version + trace_id + span_id + flags) or trace_id == "0" * 32 or span_id == "0" * 16:
         return "", ""
-    return trace_id, span_id
+    return trace_id, ""
 
 
 class AccessLog:

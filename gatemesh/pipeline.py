@@ -223,11 +223,19 @@ class ResilientCaller:
             # would add a frame every resumption passes through, on every request).
             out, timeout = attempt_starts(up, p, ep, headers, deadline, attempt)
             t0 = clock.monotonic()
+            # An idle pooled connection is sent on directly and its future awaited here (no
+            # coroutine of the pool's in between); without one, the pool connects first.
+            conn = self.pool.idle(ep.host, ep.port)
             try:
-                resp = await self.pool.request(ep.host, ep.port, method, target, out, body, timeout_s=timeout)
+                if conn is not None:
+                    resp = await conn.send(method, target, out, body, timeout)
+                else:
+                    resp = await self.pool.request(ep.host, ep.port, method, target, out, body, timeout_s=timeout)
             except (TimeoutError, UpstreamError) as exc:
                 last = attempt_ends(clock, self.metrics, up, p, ep, breaker, None, exc, t0, attempt)
             except BaseException:  # cancelled (or a bug): the try ends here and counts for nothing
+                if conn is not None:
+                    conn.abort()  # its answer will never be read: the connection cannot be reused
                 up.balancer.on_end(ep.id)
                 if breaker is not None:
                     breaker.on_ignored()

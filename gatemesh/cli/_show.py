@@ -18,6 +18,7 @@ def endpoints(status: dict[str, Any]) -> list[str]:
         ("storefront", status.get("storefront")),
         ("control plane", status.get("controlplane")),
         ("toxiproxy API", status.get("toxiproxy_api")),
+        ("prometheus", status.get("prometheus")),
         ("API key", status.get("api_key") or "(not checked in this topology)"),
         ("logs", status.get("log_dir")),
     ]

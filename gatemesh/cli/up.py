@@ -18,6 +18,7 @@ from typing import Any
 from gatemesh.runner import check_ports, find_toxiproxy
 from gatemesh.runner.preflight import REPO_ROOT
 from gatemesh.runner.process import log_tail, spawn
+from gatemesh.runner.prometheus import find_prometheus
 from gatemesh.runner.state import SPEC_FILE, STATE_FILE, SUPERVISOR_LOG, read_state, write_json
 from gatemesh.topology import DEFAULT_TOPOLOGY, TOPOLOGIES, PortPlan, build_topology, parse_scale
 
@@ -56,6 +57,18 @@ def configure(p: argparse.ArgumentParser) -> None:
         help="instances of a service, repeatable (default catalog=3, the others 2)",
     )
     p.add_argument(
+        "--prometheus",
+        action="store_true",
+        help="also run Prometheus (Debian's, installed by scripts/setup.sh), scraping every proxy; "
+        "its UI on 127.0.0.1 (port 9090, or N+95 with --port-base)",
+    )
+    p.add_argument(
+        "--no-access-log",
+        dest="access_log",
+        action="store_false",
+        help="the proxies write no access logs (gatemesh logs reads them; on by default)",
+    )
+    p.add_argument(
         "--timeout", type=float, default=90.0, metavar="SECONDS", help="how long to wait for health (default 90)"
     )
     add_name_argument(p)
@@ -64,7 +77,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     counts = parse_scale(args.scale)
     ports = PortPlan.from_base(args.port_base) if args.port_base is not None else PortPlan()
-    topology = build_topology(args.topology, ports, counts)
+    topology = build_topology(args.topology, ports, counts, prometheus=args.prometheus)
     directory, state = load(args.name)
     if state is not None and supervisor_alive(state):
         raise CliError(
@@ -74,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     if state is not None:  # a stale run: its supervisor died; make sure nothing of it is left
         tear_down(directory, state, lambda _m: None)
     find_toxiproxy()
+    if args.prometheus:
+        find_prometheus()
     check_ports(topology)
 
     if directory.exists():
@@ -87,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
             "port_base": args.port_base,
             "counts": dict(topology.counts),
             "timeout_s": args.timeout,
+            "prometheus": args.prometheus,
+            "access_log": args.access_log,
         },
     )
     env = dict(os.environ)

@@ -21,12 +21,15 @@ from typing import TYPE_CHECKING
 
 import httptools
 
-from .messages import Headers
+from .messages import Headers, request_bytes
 from .response import ClientResponse, UpstreamHeadTooLarge, UpstreamIdleTimeout, UpstreamProtocolError, UpstreamReset
 from .stats import count
 
 if TYPE_CHECKING:
     from .pool import ConnectionPool
+
+# Methods whose request carries a Content-Length even when the body is empty.
+_BODY_METHODS = frozenset({b"POST", b"PUT", b"PATCH"})
 
 
 def close_delimited(headers: Headers) -> bool:
@@ -50,6 +53,7 @@ class UpstreamConnection(asyncio.Protocol):
         "interim",
         "idle_gen",
         "max_head",
+        "timer",
     )
 
     def __init__(self, pool: ConnectionPool, key: tuple[str, int]):
@@ -69,6 +73,28 @@ class UpstreamConnection(asyncio.Protocol):
         self.interim = False  # the head being parsed is a 1xx
         self.idle_gen = 0  # the pool's sweep generation when this connection went idle
         self.max_head = pool.config.max_head_bytes
+        self.timer: asyncio.TimerHandle | None = None  # the wait for this exchange's final head
+
+    def send(
+        self, method: bytes, target: bytes, headers: Headers, body: bytes, timeout_s: float | None
+    ) -> asyncio.Future[ClientResponse]:
+        """Start one exchange on this (idle) connection: the future of its final head.
+
+        A plain call, not a coroutine: the pipeline awaits the future itself, which saves a
+        coroutine frame on the way in and on every resumption. The caller aborts the
+        connection if it stops waiting (cancelled); the timer fails the future and aborts."""
+        resp = ClientResponse(self)
+        self.response = resp
+        self._headers = resp.headers  # filled by on_header
+        self.head_request = method == b"HEAD"
+        self.head_bytes = 0
+        fut: asyncio.Future[ClientResponse] = self.loop.create_future()
+        self.headers_future = fut
+        assert self.transport is not None
+        self.transport.write(request_bytes(method, target, headers, body, bool(body) or method in _BODY_METHODS))
+        if timeout_s is not None:
+            self.timer = self.loop.call_later(timeout_s, self.time_out, fut, timeout_s)
+        return fut
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -133,6 +159,9 @@ class UpstreamConnection(asyncio.Protocol):
             return
         resp.status = status
         self.head_bytes = -1
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         fut = self.headers_future
         if fut is not None and not fut.done():
             fut.set_result(resp)
@@ -168,6 +197,9 @@ class UpstreamConnection(asyncio.Protocol):
             self.abort()
 
     def _fail(self, err: Exception) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         fut = self.headers_future
         if fut is not None and not fut.done():
             fut.set_exception(err)
@@ -199,5 +231,8 @@ class UpstreamConnection(asyncio.Protocol):
 
     def abort(self) -> None:
         self.closed = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         if self.transport is not None:
             self.transport.close()

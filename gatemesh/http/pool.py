@@ -17,7 +17,7 @@ import asyncio
 from dataclasses import dataclass
 
 from .connection import UpstreamConnection
-from .messages import Headers, request_head
+from .messages import Headers
 from .response import ClientResponse, ConnectFailed
 from .stats import count
 
@@ -131,15 +131,9 @@ class ConnectionPool:
         on the event loop does it, armed here and cancelled when the head arrives.
         Cancelling the caller closes the connection too.
         """
-        key = (host, port)
-        conn = None
-        idle = self._idle.get(key)
-        while idle:
-            conn = idle.pop()  # the most recently used: the least likely to be stale
-            if not conn.closed:
-                break
-            conn = None
+        conn = self.idle(host, port)
         if conn is None:
+            key = (host, port)
             if timeout_s is None:
                 conn = await self._connect(key)
             else:
@@ -147,30 +141,22 @@ class ConnectionPool:
                 async with asyncio.timeout(timeout_s):
                     conn = await self._connect(key)
                 timeout_s = max(0.0, timeout_s - (conn.loop.time() - started))
-        loop = conn.loop
-        resp = ClientResponse(conn)
-        conn.response = resp
-        conn._headers = resp.headers  # filled by the parser's on_header
-        conn.head_request = method == b"HEAD"
-        conn.head_bytes = 0
-        fut: asyncio.Future[ClientResponse] = loop.create_future()
-        conn.headers_future = fut
-        head = request_head(method, target, headers)
-        assert conn.transport is not None
-        if body or method in (b"POST", b"PUT", b"PATCH"):
-            head += b"content-length: %d\r\n\r\n" % len(body)
-            conn.transport.write(head + body if body else head)
-        else:
-            conn.transport.write(head + b"\r\n")
-        timer = loop.call_later(timeout_s, conn.time_out, fut, timeout_s) if timeout_s is not None else None
+        fut = conn.send(method, target, headers, body, timeout_s)
         try:
             return await fut
         except asyncio.CancelledError:
             conn.abort()
             raise
-        finally:
-            if timer is not None:
-                timer.cancel()
+
+    def idle(self, host: str, port: int) -> UpstreamConnection | None:
+        """A kept-alive connection to reuse (the most recently used), or None. The pipeline
+        calls it and `UpstreamConnection.send` itself: no coroutine when one is idle."""
+        idle = self._idle.get((host, port))
+        while idle:
+            conn = idle.pop()  # the most recently used: the least likely to be stale
+            if not conn.closed:
+                return conn
+        return None
 
     def close(self) -> None:
         if self._sweep is not None:

@@ -116,9 +116,12 @@ class K8sBackend:
         return self._describe(name)
 
     def restart(self, name: str) -> dict[str, Any]:
-        """The container killed (resumed first if paused), then Ready again."""
+        """The container killed (resumed first if paused), then Ready again; one that is
+        not running (the kubelet is restarting it) is only waited for."""
         self.resume(name)
-        self.kill(name)
+        status = self._container_status(self._call(self.kube.pods, self.namespace), name)
+        if status and "running" in status.get("state", {}):
+            self.kill(name)
         self.wait_ready(name)
         return self._describe(name)
 
@@ -241,3 +244,19 @@ class K8sBackend:
 
     def _describe(self, name: str) -> dict[str, Any]:
         return {"name": name, "paused": name in self.paused, "namespace": self.namespace}
+
+
+K8S_PREFIX = "k8s:"  # `gatemesh fault ... --name k8s:<namespace>`: a topology on a cluster
+
+
+def is_k8s_name(name: str) -> bool:
+    return name.startswith(K8S_PREFIX)
+
+
+def faults_for(name: str) -> Any:
+    """The CLI's ``Faults``: a ``gatemesh up`` run, or with ``k8s:<namespace>`` the pods there."""
+    from gatemesh.faults import Faults
+
+    if is_k8s_name(name):
+        return Faults(K8sBackend.for_namespace(name[len(K8S_PREFIX) :]))
+    return Faults.for_run(name)

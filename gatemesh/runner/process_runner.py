@@ -26,11 +26,12 @@ from gatemesh import accesslog
 from gatemesh.security import credentials as run_credentials
 from gatemesh.topology import Component, Topology, rescale
 from gatemesh.topology.counts import check_count
-from gatemesh.topology.model import CONTROLPLANE, SERVICE, SIDECAR, TOXIPROXY
+from gatemesh.topology.model import CONTROLPLANE, PROMETHEUS, SERVICE, SIDECAR, TOXIPROXY
 
 from . import preflight, trust
 from .errors import RunnerError
 from .process import log_tail, signal_group, spawn
+from .prometheus import find_prometheus
 from .toxiproxy import ToxiproxyClient
 from .webclient import HttpError, is_healthy, json_request
 
@@ -46,6 +47,7 @@ LABELS = {
     "sidecar": "sidecars",
     "gateway": "gateway",
     "dashboard": "dashboard",
+    "prometheus": "Prometheus",
 }
 
 
@@ -92,6 +94,8 @@ class ProcessRunner:
     def preflight(self) -> None:
         """Raise ``RunnerError`` if Toxiproxy is missing or a planned port is taken."""
         self.toxiproxy_bin = preflight.find_toxiproxy()
+        if any(c.kind == PROMETHEUS for c in self.topology.components):
+            find_prometheus()
         preflight.check_ports(self.topology)
 
     def start(self, progress: Progress | None = None, timeout_s: float = 60.0) -> None:
@@ -104,8 +108,7 @@ class ProcessRunner:
         self.preflight()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        for name, content in self.topology.files.items():
-            (self.run_dir / name).write_text(content)
+        self._write_files()
         t0 = time.monotonic()
         deadline = t0 + timeout_s
         try:
@@ -210,6 +213,7 @@ class ProcessRunner:
             for name in sorted(old_proxies - new_proxies):
                 self._toxiproxy.delete(name)
             self.topology = new
+            self._write_files()  # Prometheus's targets (and the dashboard's parts) without them
         if added:
             say(f"adding {', '.join(c.name for c in added if c.kind == SERVICE)}")
             probe = replace(
@@ -222,6 +226,7 @@ class ProcessRunner:
                 deadline = time.monotonic() + timeout_s
                 for members in probe.groups():
                     self._start_group(members, deadline, say)
+                self._write_files()  # Prometheus's targets (and the dashboard's parts) with them
                 self._wait_registered([c for c in added if c.kind == SERVICE], deadline, say)
             except BaseException:
                 batch = [self.children[c.name] for c in reversed(added) if c.name in self.children]
@@ -232,6 +237,7 @@ class ProcessRunner:
                 for p in probe.proxies:
                     self._toxiproxy.delete(p.name)
                 self.topology = old
+                self._write_files()
                 raise
         return {"service": service, "count": n, "added": [c.name for c in added], "removed": [c.name for c in removed]}
 
@@ -248,6 +254,7 @@ class ProcessRunner:
             "controlplane": t.endpoints.controlplane,
             "toxiproxy_api": t.endpoints.toxiproxy_api,
             "dashboard": t.endpoints.dashboard,
+            "prometheus": t.endpoints.prometheus,
             "api_key": t.api_key,
             "counts": dict(t.counts),
             "run_dir": str(self.run_dir),
@@ -259,6 +266,16 @@ class ProcessRunner:
         return [c.pid for c in self.children.values() if c.alive()]
 
     # ------------------------------------------------------------------ internals
+
+    def _write_files(self) -> None:
+        """The definition's files (configs, Prometheus's targets) into the run directory."""
+        for name, content in self.topology.files.items():
+            path = self.run_dir / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists() or path.read_text() != content:
+                tmp = path.with_name(f".{path.name}.tmp")
+                tmp.write_text(content)
+                os.replace(tmp, path)  # a reader (Prometheus) sees the old file or the new one
 
     def _child(self, name: str) -> Child:
         child = self.children.get(name)
@@ -322,7 +339,10 @@ class ProcessRunner:
 
     def _start_group(self, group: list[Component], deadline: float, say: Progress) -> None:
         kind = group[0].kind
-        if len(group) > 1:
+        kinds = list(dict.fromkeys(c.kind for c in group))
+        if len(kinds) > 1:  # a group of several kinds (the dashboard and Prometheus)
+            what = " and ".join(LABELS.get(k, k) for k in kinds)
+        elif len(group) > 1:
             what = f"{len(group)} {LABELS.get(kind, kind)}"
         else:
             what = group[0].name if kind in (SERVICE, SIDECAR) else LABELS.get(kind, kind)

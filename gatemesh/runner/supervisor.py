@@ -113,11 +113,18 @@ class Supervisor:
             signal.signal(sig, self._on_signal)
         try:
             ports = PortPlan.from_base(self.spec["port_base"]) if self.spec.get("port_base") is not None else PortPlan()
-            topology = build_topology(self.spec["topology"], ports, self.spec.get("counts") or {})
+            topology = build_topology(
+                self.spec["topology"],
+                ports,
+                self.spec.get("counts") or {},
+                prometheus=bool(self.spec.get("prometheus", False)),
+            )
         except TopologyError as e:
             self.save(status="failed", error=str(e))
             return 2
-        self.runner = ProcessRunner(topology, self.run_dir, self.run_dir / "logs")
+        self.runner = ProcessRunner(
+            topology, self.run_dir, self.run_dir / "logs", access_log=bool(self.spec.get("access_log", True))
+        )
         self.runner.on_spawn = lambda _entry: self.save()
         server = self._serve()
         self.save(control_url=f"http://127.0.0.1:{server.server_address[1]}")

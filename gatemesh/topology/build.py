@@ -45,6 +45,8 @@ from .model import (
     Topology,
 )
 from .ports import PortPlan
+from .prometheus import ScrapeConfig, prometheus_component
+from .prometheus import files as prometheus_files
 
 DEFAULT_TTL_S = 3  # registration TTL; heartbeats renew it well within
 
@@ -82,6 +84,7 @@ def build_topology(
     rate_per_s: float = apis.DEFAULT_RATE_PER_S,
     burst: int = apis.DEFAULT_BURST,
     dashboard: bool = True,
+    prometheus: bool = False,
 ) -> Topology:
     """The topology ``name`` on ``ports`` (default: ``PortPlan()``) with ``counts`` instances
     per service (default: ``DEFAULT_COUNTS``, partial overrides allowed)."""
@@ -90,7 +93,14 @@ def build_topology(
         raise TopologyError(f"unknown topology {name!r}; choose one of: {', '.join(TOPOLOGIES)}")
     ports = ports or PortPlan()
     counts = resolve_counts(counts)
-    options = {"ttl_s": ttl_s, "api_key": api_key, "rate_per_s": rate_per_s, "burst": burst, "dashboard": dashboard}
+    options = {
+        "ttl_s": ttl_s,
+        "api_key": api_key,
+        "rate_per_s": rate_per_s,
+        "burst": burst,
+        "dashboard": dashboard,
+        "prometheus": prometheus,
+    }
     if not (isinstance(ttl_s, (int, float)) and ttl_s > 0):
         raise TopologyError(f"ttl_s must be a positive number of seconds, got {ttl_s!r}")
     ttl = _num(ttl_s)
@@ -222,11 +232,15 @@ def build_topology(
             )
         )
 
-    endpoints = _endpoints(layout, ports, sidecars, dashboard)
+    endpoints = _endpoints(layout, ports, sidecars, dashboard, prometheus)
     key = api_key if (layout.gateway or layout.expose) else None
     if dashboard:
         files[PARTS_FILE] = parts_file(name, endpoints, key, components)
         components.append(dashboard_component(ports))
+    if prometheus:
+        scrape = ScrapeConfig()
+        files.update(prometheus_files(components, scrape))
+        components.append(prometheus_component(ports, scrape))
     return Topology(
         name=name,
         ports=ports,
@@ -242,7 +256,9 @@ def build_topology(
     )
 
 
-def _endpoints(layout: Layout, ports: PortPlan, sidecars: list[Component], dashboard: bool) -> Endpoints:
+def _endpoints(
+    layout: Layout, ports: PortPlan, sidecars: list[Component], dashboard: bool, prometheus: bool
+) -> Endpoints:
     gateway = ports.url(ports.gateway) if layout.gateway else None
     if layout.sidecars:
         first = next(c for c in sidecars if c.service == EXPOSED_SERVICE)
@@ -260,6 +276,7 @@ def _endpoints(layout: Layout, ports: PortPlan, sidecars: list[Component], dashb
         controlplane=ports.url(ports.controlplane),
         toxiproxy_api=ports.url(ports.toxiproxy),
         dashboard=ports.url(ports.dashboard) + "/" if dashboard else None,
+        prometheus=ports.url(ports.prometheus) if prometheus else None,
     )
 
 

@@ -34,6 +34,7 @@ class PortPlan:
     controlplane: int = 8500  # registry + policies
     toxiproxy: int = 8474  # Toxiproxy's HTTP API (its own default)
     dashboard: int = 8090  # the live dashboard (next to Locust's 8089)
+    prometheus: int = 9090  # Prometheus's own default port (bound to `host` here, not every interface)
     range_start: int = 18000  # first per-instance port
     range_end: int = 19000  # one past the last per-instance port
 
@@ -53,7 +54,7 @@ class PortPlan:
     def from_base(cls, base: int, host: str = "127.0.0.1") -> PortPlan:
         """Everything in ``base .. base+999``: the fixed ports keep their last three digits
         (gateway ``base+80``, control plane ``base+500``, Toxiproxy ``base+474``, dashboard
-        ``base+90``), the
+        ``base+90``, Prometheus ``base+95``), the
         instances take ``base+100 ..``, skipping the fixed ones."""
         if not isinstance(base, int) or base < 1024 or base + 999 > 65535:
             raise TopologyError(
@@ -67,6 +68,7 @@ class PortPlan:
             controlplane=base + 500,
             toxiproxy=base + 474,
             dashboard=base + 90,
+            prometheus=base + 95,
             range_start=base + 100,
             range_end=base + 1000,
         )
@@ -78,6 +80,7 @@ class PortPlan:
             "controlplane": self.controlplane,
             "toxiproxy": self.toxiproxy,
             "dashboard": self.dashboard,
+            "prometheus": self.prometheus,
         }
 
     def capacity(self) -> int:
