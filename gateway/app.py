@@ -18,6 +18,8 @@ from gatemesh.pipeline import ResilientCaller
 from gatemesh.proxy import Proxy
 from gatemesh.reasons import Reason
 from gatemesh.refusal import refusal_response
+from gatemesh.security.identity import WorkloadIdentity
+from gatemesh.security.mesh_tls import MeshTls
 from gatemesh.shell import Route, Shell, upstream_pool
 
 from .auth import EdgeAuth
@@ -29,7 +31,7 @@ COMPOSITION_ROUTE = "products"  # the route name API keys grant for GET /api/pro
 
 
 class Gateway:
-    def __init__(self, config: GatewayConfig):
+    def __init__(self, config: GatewayConfig, identity_token: str | None = None):
         self.config = config
         self.caller = ResilientCaller(config.proxy_name, config.policies, pool=upstream_pool())
         self.proxy = Proxy(config.proxy_name, self.caller)
@@ -43,11 +45,18 @@ class Gateway:
         self.auth = EdgeAuth(self.shell, self.api, config.jwt)
         # the composed page takes what the routes may take: a JWT too once an issuer is configured
         self.composition_auth = "api-key-or-jwt" if config.jwt is not None else "api-key"
+        # With a bootstrap token the gateway has a workload identity and dials mTLS sidecars in TLS.
+        self.identity = WorkloadIdentity(config.control_plane, identity_token, "gateway") if identity_token else None
+        self.mesh_tls = MeshTls(self.identity) if self.identity else None
+        if self.mesh_tls is not None:
+            self.caller.pool.tls_for = self.mesh_tls.tls_for
         self.handle_edge: Handler = self.shell.handler(self.proxy, self.route_edge)
         self.handle_internal: Handler = self.shell.handler(self.proxy, self.shell.by_host)
 
     def _on_snapshot(self, snap: Snapshot) -> None:
         self.caller.update_endpoints(snap.services)
+        if self.mesh_tls is not None:
+            self.mesh_tls.update(snap.services)
 
     def _routes_doc(self, req: Request) -> Response:
         return json_response(
@@ -78,6 +87,8 @@ class Gateway:
         listeners = [(*self.config.listen, self.handle_edge)]
         if self.config.internal_listen:
             listeners.append((*self.config.internal_listen, self.handle_internal))
+        if self.identity is not None:
+            await self.identity.start()
         jwks = None
         if self.config.jwt is not None:
             url = self.config.jwt.jwks_url or self.config.control_plane + "/v1/jwks"
@@ -85,3 +96,5 @@ class Gateway:
         await self.shell.run(stop, listeners, [self.caller])
         if jwks is not None:
             await jwks
+        if self.identity is not None:
+            await self.identity.stop()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import httptools
 
@@ -172,12 +173,16 @@ async def serve(
     limits: ServerLimits | None = None,
     proxy_name: str = "gatemesh",
     reuse_port: bool = False,
+    tls: Any = None,
 ) -> asyncio.Server:
-    """Start listening; returns the asyncio Server (close() + wait_closed() to stop)."""
+    """Start listening; returns the asyncio Server (close() + wait_closed() to stop). ``tls``
+    (gatemesh.security.tls.TlsListener) accepts instead, and decides TLS per connection."""
     loop = asyncio.get_running_loop()
     # No limits given: the defaults. A proxy's shell passes its GATEMESH_HTTP_* overrides.
     lim = limits or ServerLimits()
     listener = Listener(handler, lim, proxy_name.encode(), loop)
+    if tls is not None:
+        return await tls.serve(lambda: HttpServerProtocol(listener), host, port)  # type: ignore[no-any-return]
     return await loop.create_server(
         lambda: HttpServerProtocol(listener), host, port, reuse_port=reuse_port, backlog=1024
     )

@@ -15,6 +15,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gatemesh.apimgmt import ApiMgmtConfig
+from gatemesh.security.ca import CertificateAuthority
 from gatemesh.security.jwt import ALGORITHMS, DEFAULT_AUDIENCE, Issuer
 from mesh.controlplane import openapi as openapi_document
 from mesh.controlplane.admission import AddressRules
@@ -33,6 +34,7 @@ STORE = web.AppKey("store", Store)
 METRICS = web.AppKey("metrics", Metrics)
 RULES = web.AppKey("address-rules", AddressRules)
 ISSUER = web.AppKey("jwt-issuer", Issuer)
+CA = web.AppKey("ca", CertificateAuthority)
 TOKEN_FIELDS = {"sub", "audience", "ttl_s", "alg"}
 MAX_TOKEN_TTL_S = 86400.0  # a demo token lives a day at most
 
@@ -257,6 +259,42 @@ async def mint_token(request: web.Request) -> web.Response:
         raise BadRequest(f"alg must be one of {', '.join(ALGORITHMS)}, got {alg!r}.")
     token = request.app[ISSUER].mint(sub, audience, float(ttl_s), alg)
     return web.json_response({"token": token, "expires_in_s": int(ttl_s)})
+
+
+# -- workload identity: the CA signs a leaf for whoever the bearer token proves ------------
+async def issue_certificate(request: web.Request) -> web.Response:
+    body = await read_json_object(request)
+    unknown = sorted(set(body) - {"csr", "service"})
+    if unknown:
+        raise BadRequest(f"unknown field(s) {', '.join(unknown)}; a certificate request has csr (and service).")
+    if not isinstance(body.get("csr"), str):
+        raise BadRequest('csr is missing: send {"csr": "<PEM certificate signing request>"}.')
+    who = request.get("identity", "admin")
+    if who == "admin":  # the admin (or an --open control plane) names the service; an instance cannot
+        service = check_id(body.get("service"), "service")
+    else:
+        service = who.split("/", 1)[0]
+        if body.get("service") not in (None, service):
+            raise BadRequest(f"{who} may get a certificate only for its own service {service!r}.")
+    ca = request.app[CA]
+    certificate, lifetime_s = ca.sign(body["csr"], service)
+    return web.json_response({"certificate": certificate, "bundle": ca.bundle(), "lifetime_s": lifetime_s})
+
+
+async def trust_bundle(request: web.Request) -> web.Response:
+    ca = request.app[CA]
+    return web.json_response({"bundle": ca.bundle(), "roots": len(ca.roots)})
+
+
+async def rotate_root(request: web.Request) -> web.Response:
+    ca = request.app[CA]
+    signs_in_s = ca.rotate()
+    return web.json_response({"roots": len(ca.roots), "signs_in_s": signs_in_s})
+
+
+async def retire_roots(request: web.Request) -> web.Response:
+    ca = request.app[CA]
+    return web.json_response({"retired": ca.retire(), "roots": len(ca.roots)})
 
 
 # -- events, health, metrics --------------------------------------------------------------

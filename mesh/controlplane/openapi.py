@@ -326,6 +326,57 @@ def _document() -> dict[str, Any]:
                     },
                 }
             },
+            "/v1/certificates": {
+                "post": {
+                    "operationId": "issueCertificate",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["csr"],
+                                    "additionalProperties": False,
+                                    "properties": {"csr": {"type": "string"}, "service": _ID},
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["certificate", "bundle", "lifetime_s"],
+                                "properties": {
+                                    "certificate": {"type": "string"},
+                                    "bundle": {"type": "string"},
+                                    "lifetime_s": {"type": "number"},
+                                },
+                            },
+                            "A leaf for the service the bearer token proves (SPIFFE URI SAN), and the trust bundle.",
+                        ),
+                        **_refusals(400),
+                    },
+                }
+            },
+            "/v1/trust-bundle": {
+                "get": {
+                    "operationId": "trustBundle",
+                    "responses": {"200": _json(_OBJECT, "Every root still trusted, PEM, newest last.")},
+                }
+            },
+            "/v1/ca/rotate": {
+                "post": {
+                    "operationId": "rotateRoot",
+                    "responses": {"200": _json(_OBJECT, "A new root signs; the old stays in the bundle.")},
+                }
+            },
+            "/v1/ca/retire": {
+                "post": {
+                    "operationId": "retireRoots",
+                    "responses": {"200": _json(_OBJECT, "Only the signing root is left in the bundle.")},
+                }
+            },
             "/v1/events": {
                 "get": {
                     "operationId": "events",
