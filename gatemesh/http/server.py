@@ -69,6 +69,9 @@ class HttpServerProtocol(RequestReader):
             return
         peer, local = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
         self._peer = peer[0] if peer else ""
+        cert = transport.get_extra_info("peercert")  # None on a plain connection
+        if cert:
+            self._identity = next((v for k, v in cert.get("subjectAltName", ()) if k == "URI"), None)
         self._local = b"%s:%d" % (local[0].encode(), local[1]) if local and len(local) >= 2 else b"localhost"
 
     def connection_lost(self, exc: Exception | None) -> None:

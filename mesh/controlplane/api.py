@@ -15,6 +15,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gatemesh.apimgmt import ApiMgmtConfig
+from gatemesh.security.authz import AuthzPolicy
 from gatemesh.security.ca import CertificateAuthority
 from gatemesh.security.jwt import ALGORITHMS, DEFAULT_AUDIENCE, Issuer
 from mesh.controlplane import openapi as openapi_document
@@ -232,6 +233,20 @@ async def put_apimgmt(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
     store.set_apimgmt(config)
+    return web.json_response(config)
+
+
+async def get_authz(request: web.Request) -> web.Response:
+    return web.json_response(request.app[STORE].authz or AuthzPolicy().to_dict())
+
+
+async def put_authz(request: web.Request) -> web.Response:
+    body = await read_json_object(request)
+    try:
+        config = AuthzPolicy.from_dict(body).to_dict()
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    request.app[STORE].set_authz(config)
     return web.json_response(config)
 
 

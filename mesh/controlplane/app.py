@@ -87,6 +87,8 @@ def make_app(
             web.get("/v1/apimgmt", api.get_apimgmt),
             web.put("/v1/apimgmt", api.put_apimgmt),
             web.get("/v1/events", api.events),
+            web.get("/v1/authz", api.get_authz),
+            web.put("/v1/authz", api.put_authz),
             web.get("/v1/jwks", api.jwks),
             web.post("/v1/tokens", api.mint_token),
             web.post("/v1/certificates", api.issue_certificate),

@@ -243,9 +243,10 @@ def _document() -> dict[str, Any]:
                                     "services": _SERVICES,
                                     "policies": _OBJECT,
                                     "apimgmt": _OBJECT,
+                                    "authz": _OBJECT,
                                 },
                             },
-                            "The whole state: services, policies, API management.",
+                            "The whole state: services, policies, API management, authorization.",
                         ),
                         **_refusals(400, 503),
                     },
@@ -293,6 +294,20 @@ def _document() -> dict[str, Any]:
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiMgmt"}}},
                     },
                     "responses": {"200": _json(_OBJECT, "Set, normalized."), **_refusals(400)},
+                },
+            },
+            "/v1/authz": {
+                "get": {
+                    "operationId": "getAuthz",
+                    "responses": {"200": _json(_OBJECT, "Which identity may call which service.")},
+                },
+                "put": {
+                    "operationId": "putAuthz",
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": _OBJECT}}},
+                    "responses": {
+                        "200": _json(_OBJECT, "Set, normalized (gatemesh.security.authz)."),
+                        **_refusals(400),
+                    },
                 },
             },
             "/v1/jwks": {

@@ -27,13 +27,16 @@ from gatemesh.policy import PolicyError, PolicyTable, all_off
 from gatemesh.proxy import Proxy
 from gatemesh.reasons import Reason
 from gatemesh.refusal import refusal_response
+from gatemesh.security.authz import AuthzPolicy
+from gatemesh.security.ca import spiffe_id
 from gatemesh.security.identity import WorkloadIdentity
 from gatemesh.security.mesh_tls import MTLS_META, MeshTls
-from gatemesh.security.principal import api_key_principal, hand_on
+from gatemesh.security.principal import PRINCIPAL_HEADER, api_key_principal, drop_principal, hand_on
 from gatemesh.security.tls import TlsListener, check_mode
 from gatemesh.shell import Route, Shell, process_listener_limits, upstream_pool
 
 APP_HEALTH_TIMEOUT_S = 0.4  # below a health checker's default 0.5 s probe timeout
+GATEWAY_IDENTITY = spiffe_id("gateway")  # the one caller whose X-Gatemesh-Principal is believed
 MTLS_PATH = b"/-/mtls"  # GET the mode, identity and connections; PUT {"mode"} to switch live
 LOCAL = "local"  # the inbound side's only upstream: this instance's app
 # The inbound side has no policy timeout; without a propagated deadline its listener still
@@ -110,6 +113,8 @@ class Sidecar:
         self.handle_outbound: Handler = self.shell.handler(self.proxy_out, self.shell.by_host)
         self._policies_seen: object = None
         self._apimgmt_seen: object = None
+        self._authz_seen: object = None
+        self.authz = AuthzPolicy()  # default allow until the control plane says otherwise
         self.identity = self.tls = self.mesh_tls = None
         if cfg.mtls != "off":  # a workload identity: TLS in on the inbound port, TLS out to peers that take it
             self.identity = WorkloadIdentity(cfg.control_plane, cfg.bootstrap_token or "", cfg.service)
@@ -146,6 +151,12 @@ class Sidecar:
         self.outbound.update_endpoints(snap.services)
         if self.mesh_tls is not None:
             self.mesh_tls.update(snap.services)
+        if snap.authz != self._authz_seen:
+            self._authz_seen = snap.authz
+            try:
+                self.authz = AuthzPolicy.from_dict(dict(snap.authz)) if snap.authz else AuthzPolicy()
+            except ValueError as exc:  # keep the last good one
+                self.inbound.events.emit("authz-rejected", "", "", str(exc))
         if snap.policies != self._policies_seen:
             self._policies_seen = snap.policies
             try:
@@ -174,7 +185,15 @@ class Sidecar:
         return None if resp.status == 200 else f"its app's {host}:{port}/health answered {resp.status}"
 
     def route_inbound(self, req: Request) -> Route:
-        """Everything goes to the local app; an exposed sidecar guards it with API keys."""
+        """Everything goes to the local app, if the caller's identity may call this service; an
+        exposed sidecar guards it with API keys."""
+        identity = getattr(req, "identity", None)  # set only on an mTLS connection
+        denied = self.authz.decide(identity, self.cfg.service, req.method.decode("latin-1"), req.path.decode("latin-1"))
+        if denied is not None:
+            self.inbound.events.emit("authz-denied", self.cfg.service, self.cfg.instance, denied)  # the audit record
+            return refusal_response(Reason.NOT_AUTHORIZED, denied, self.shell.name_bytes)
+        if identity != GATEWAY_IDENTITY and req.header(PRINCIPAL_HEADER) is not None:
+            drop_principal(req)  # only the gateway may say who the end user is
         if self.api is not None:
             refused = self.shell.api_refusal(self.api, req, self.cfg.service)
             if refused is not None:

@@ -239,3 +239,35 @@ def test_strict_is_refused_loudly_without_a_token_at_the_process_edge(tmp_path):
     argv += ["--control-plane", "http://127.0.0.1:9", "--mtls", "strict"]
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=20)
     assert done.returncode != 0 and "bootstrap token" in done.stderr and "Traceback" not in done.stderr
+
+
+# -- authorization between services -----------------------------------------------------------
+def test_only_storefront_and_the_gateway_may_call_pricing(topo):
+    cp, admin = topo[1]["controlplane"], topo[0].admin_headers()
+    policy = {"rules": [{"to": "pricing", "from": ["storefront", "gateway"]}]}
+    assert (
+        requests.put(cp + "/v1/authz", json=policy, timeout=5).status_code == 401
+    )  # control plane write: a credential
+    assert requests.put(cp + "/v1/authz", json=policy, headers=admin, timeout=5).status_code == 200
+    since = requests.get(outbound(topo, "pricing-1") + "/-/events", timeout=5).json()
+    try:
+        time.sleep(1.0)  # pushed to the sidecars by their long-poll
+        assert call(topo, "/api/pricing/1").status_code == 200  # the gateway may
+        assert call(topo, "/api/storefront/1").status_code == 200  # storefront (calls pricing) may
+        # catalog's app calls pricing through its own sidecar: its identity is catalog
+        resp = requests.get(outbound(topo, "catalog-1") + "/prices/1", headers={"Host": "pricing"}, timeout=5)
+        assert resp.status_code == 403, resp.text
+        assert resp.headers["x-gatemesh-reason"] == "not-authorized"
+        assert "spiffe://gatemesh.local/service/catalog" in resp.json()["error"]
+        # a plain caller (permissive mode) has no identity at all
+        plain = requests.get(f"http://127.0.0.1:{toxiproxy_port(topo, 'pricing-1')}/prices/1", timeout=5)
+        assert plain.status_code == 403 and "unauthenticated" in plain.json()["error"]
+        events = requests.get(outbound(topo, "pricing-1") + "/-/events", timeout=5).json()
+        denials = [e for e in events.get("events", []) if e.get("kind") == "authz-denied"]
+        assert any("service/catalog" in e.get("cause", "") for e in denials), (since, events)
+    finally:
+        requests.put(cp + "/v1/authz", json={}, headers=admin, timeout=5)
+        time.sleep(1.0)
+    # control arm: with the default (allow) back, catalog may call pricing again
+    again = requests.get(outbound(topo, "catalog-1") + "/prices/1", headers={"Host": "pricing"}, timeout=5)
+    assert again.status_code == 200, again.text
