@@ -44,6 +44,7 @@ class Reason(StrEnum):
     UNAUTHENTICATED = "unauthenticated"  # a control-plane write without a credential it knows
     NOT_AUTHORIZED = "not-authorized"  # a known identity that may not do this (names the caller)
     ADDRESS_REFUSED = "address-refused"  # a registration outside the topology's networks, or a control endpoint
+    MTLS_REQUIRED = "mtls-required"  # plain HTTP on a strict mTLS port (gatemesh.security.tls writes it)
     MISSING_TOKEN = "missing-token"  # a JWT-only route got no bearer token
     TOKEN_MALFORMED = "token-malformed"  # JWT (gatemesh.security.jwt): not a JWT, no kid, a claim missing
     TOKEN_UNKNOWN_KEY = "token-unknown-key"
@@ -91,6 +92,7 @@ STATUS: dict[Reason, int] = {
     Reason.UNAUTHENTICATED: 401,
     Reason.NOT_AUTHORIZED: 403,
     Reason.ADDRESS_REFUSED: 403,
+    Reason.MTLS_REQUIRED: 400,
     Reason.MISSING_TOKEN: 401,
     Reason.TOKEN_MALFORMED: 401,
     Reason.TOKEN_UNKNOWN_KEY: 401,
