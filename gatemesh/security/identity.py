@@ -62,10 +62,10 @@ def _contexts(key: ec.EllipticCurvePrivateKey, issued: Issued) -> tuple[ssl.SSLC
 
 
 class WorkloadIdentity:
-    def __init__(self, control_plane: str, token: str, name: str = "") -> None:
+    def __init__(self, control_plane: str, token: str, name: str) -> None:
         self.url = control_plane.rstrip("/") + "/v1/certificates"
         self.token = token
-        self.name = name or "proxy"
+        self.name = name  # the service this proxy speaks for
         self.server_context: ssl.SSLContext | None = None
         self.client_context: ssl.SSLContext | None = None
         self.spiffe_id: str | None = None
@@ -81,7 +81,8 @@ class WorkloadIdentity:
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, self.name)]))
             .sign(key, hashes.SHA256())
         )
-        body = {"csr": csr.public_bytes(serialization.Encoding.PEM).decode()}
+        # the service is named too: the CA checks it against the token (and an --open one takes it)
+        body = {"csr": csr.public_bytes(serialization.Encoding.PEM).decode(), "service": self.name}
         headers = {"Authorization": f"Bearer {self.token}"}
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=CALL_TIMEOUT_S)) as http:
             async with http.post(self.url, json=body, headers=headers) as resp:
