@@ -93,11 +93,8 @@ class Shell:
         self._fields = fields or dict
         self._readiness = readiness  # a problem in words, or None: the sidecar asks its app
         self.in_flight = 0
-<<<<<<< HEAD
         self.tracer = tracer  # None: tracing off, and the handler is not wrapped at all
-=======
         self.listener_tls: dict[int, Any] = {}  # port -> gatemesh.security.tls.TlsListener (mTLS inbound)
->>>>>>> sec
         # GATEMESH_ACCESS_LOG_DIR / GATEMESH_ACCESS_LOG, read here at the process edge; None = off.
         self.access_log = accesslog.from_env(self.name, os.environ, str(self._fields().get("service", "")))
 

@@ -22,22 +22,17 @@ def main() -> None:
         config = load_config(args.config)
     except ConfigError as exc:
         fatal("gateway", str(exc))
-<<<<<<< HEAD
     try:
         tracer = tracing.from_env(config.proxy_name, "gateway", config.proxy_name)
     except ValueError as exc:
         fatal("gateway", str(exc))
-    setup_logging("gateway")
-    run(Gateway(config, tracer=tracer).run, "gateway")
-=======
     # mTLS to the sidecars: the topology's mode and the runner's bootstrap token, read at the process edge
     mtls = os.environ.get(MTLS_ENV, "off")
     if mtls not in MODES:
         fatal("gateway", f"${MTLS_ENV} must be one of {', '.join(MODES)}, got {mtls!r}")
     token = os.environ.get(BOOTSTRAP_ENV) if mtls != "off" else None
     setup_logging("gateway")
-    run(Gateway(config, identity_token=token).run, "gateway")
->>>>>>> sec
+    run(Gateway(config, tracer=tracer, identity_token=token).run, "gateway")
 
 
 if __name__ == "__main__":

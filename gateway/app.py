@@ -36,11 +36,7 @@ COMPOSITION_ROUTE = "products"  # the route name API keys grant for GET /api/pro
 
 
 class Gateway:
-<<<<<<< HEAD
-    def __init__(self, config: GatewayConfig, tracer: Tracer | None = None):
-=======
-    def __init__(self, config: GatewayConfig, identity_token: str | None = None):
->>>>>>> sec
+    def __init__(self, config: GatewayConfig, tracer: Tracer | None = None, identity_token: str | None = None):
         self.config = config
         self.caller = ResilientCaller(config.proxy_name, config.policies, pool=upstream_pool(), tracer=tracer)
         self.proxy = Proxy(config.proxy_name, self.caller)
@@ -50,12 +46,9 @@ class Gateway:
         self.admin = Admin(
             config.proxy_name, self.caller, policies_writable=True, extra={b"/-/routes": self._routes_doc}
         )
-<<<<<<< HEAD
         self.shell = Shell(self.admin, self.watcher, tracer=tracer)
         if tracer is not None:
             tracing.register_metrics(tracer, self.caller.metrics.registry)
-=======
-        self.shell = Shell(self.admin, self.watcher)
         self.auth = EdgeAuth(self.shell, self.api, config.jwt)
         # the composed page takes what the routes may take: a JWT too once an issuer is configured
         self.composition_auth = "api-key-or-jwt" if config.jwt is not None else "api-key"
@@ -64,7 +57,6 @@ class Gateway:
         self.mesh_tls = MeshTls(self.identity) if self.identity else None
         if self.mesh_tls is not None:
             self.caller.pool.tls_for = self.mesh_tls.tls_for
->>>>>>> sec
         self.handle_edge: Handler = self.shell.handler(self.proxy, self.route_edge)
         self.handle_internal: Handler = self.shell.handler(self.proxy, self.shell.by_host)
 

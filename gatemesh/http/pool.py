@@ -70,13 +70,10 @@ class ConnectionPool:
         self._idle: dict[tuple[str, int], list[UpstreamConnection]] = {}
         self._gen = 0
         self._sweep: asyncio.TimerHandle | None = None
-<<<<<<< HEAD
         self.deadlines = HeadDeadlines()  # every exchange's wait on its head, one timer
-=======
         # (host, port) -> (client SSLContext, the name its certificate must carry), or None for
         # plain: set by a proxy in mTLS mode (gatemesh.security.mesh_tls); read once per new connection.
         self.tls_for: Callable[[tuple[str, int]], tuple[ssl.SSLContext, str] | None] | None = None
->>>>>>> sec
 
     def idle_count(self) -> int:
         return sum(len(v) for v in self._idle.values())

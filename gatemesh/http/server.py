@@ -67,15 +67,10 @@ class HttpServerProtocol(RequestReader):
             write_whole(transport, b"GET", error_response(refused, message, self._l.proxy), keep_alive=False)  # type: ignore[arg-type]
             transport.close()
             return
-<<<<<<< HEAD
         local = transport.get_extra_info("sockname")
-=======
-        peer, local = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
-        self._peer = peer[0] if peer else ""
         cert = transport.get_extra_info("peercert")  # None on a plain connection
         if cert:
             self._identity = next((v for k, v in cert.get("subjectAltName", ()) if k == "URI"), None)
->>>>>>> sec
         self._local = b"%s:%d" % (local[0].encode(), local[1]) if local and len(local) >= 2 else b"localhost"
 
     def connection_lost(self, exc: Exception | None) -> None:
