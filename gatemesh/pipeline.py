@@ -134,7 +134,7 @@ class ResilientCaller:
         p: Policy = up.policy
         try:
             if p.timeout.enabled:
-                own = Deadline.after(self.clock, p.timeout.request_timeout_s)
+                own = Deadline(self.clock, self.clock.monotonic() + p.timeout.request_timeout_s)  # = Deadline.after
                 if deadline is None or own.at < deadline.at:  # both on self.clock: the earlier one wins
                     deadline = own  # just set: it cannot have passed
                 elif deadline.expired:
@@ -223,7 +223,7 @@ class ResilientCaller:
         attempt = 0
         pause = 0.0  # the backoff slept before this attempt (the attempt's span records it)
         while True:
-            chosen = up.choose(tried, first=last is None)
+            chosen = up.choose(tried, last is None)  # (tried, first)
             if chosen is None:
                 break
             ep, breaker = chosen

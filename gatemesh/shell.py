@@ -94,6 +94,7 @@ class Shell:
         self._readiness = readiness  # a problem in words, or None: the sidecar asks its app
         self.in_flight = 0
         self.tracer = tracer  # None: tracing off, and the handler is not wrapped at all
+        self.listener_tls: dict[int, Any] = {}  # port -> gatemesh.security.tls.TlsListener (mTLS inbound)
         # GATEMESH_ACCESS_LOG_DIR / GATEMESH_ACCESS_LOG, read here at the process edge; None = off.
         self.access_log = accesslog.from_env(self.name, os.environ, str(self._fields().get("service", "")))
 
@@ -192,6 +193,7 @@ class Shell:
                 spec[1],
                 proxy_name=self.name,
                 limits=spec[3] if len(spec) > 3 else process_listener_limits(),
+                tls=self.listener_tls.get(spec[1]),
             )  # type: ignore[misc]
             for spec in listeners
         ]

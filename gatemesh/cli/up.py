@@ -21,6 +21,7 @@ from gatemesh.runner.preflight import REPO_ROOT
 from gatemesh.runner.process import log_tail, spawn
 from gatemesh.runner.prometheus import find_prometheus
 from gatemesh.runner.state import SPEC_FILE, STATE_FILE, SUPERVISOR_LOG, read_state, write_json
+from gatemesh.security.tls import MODES, MTLS_ENV
 from gatemesh.topology import DEFAULT_TOPOLOGY, TOPOLOGIES, PortPlan, build_topology, parse_scale
 
 from . import _show
@@ -68,6 +69,13 @@ def configure(p: argparse.ArgumentParser) -> None:
         dest="access_log",
         action="store_false",
         help="the proxies write no access logs (gatemesh logs reads them; on by default)",
+    )
+    p.add_argument(
+        "--mtls",
+        choices=MODES,
+        default=os.environ.get(MTLS_ENV, "off"),
+        help="mutual TLS between the proxies: permissive (TLS and plain on a sidecar's port), strict (TLS only), "
+        "or off (the default); switch live with 'gatemesh mtls' (docs/security.md)",
     )
     p.add_argument(
         "--timeout", type=float, default=90.0, metavar="SECONDS", help="how long to wait for health (default 90)"
@@ -129,9 +137,11 @@ def run(args: argparse.Namespace) -> int:
             "trace_ratio": args.trace_ratio,
             "prometheus": args.prometheus,
             "access_log": args.access_log,
+            "mtls": args.mtls,
         },
     )
     env = dict(os.environ)
+    env[MTLS_ENV] = args.mtls  # every proxy the supervisor starts (and restarts) reads it
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     supervisor = spawn(
         [sys.executable, "-m", "gatemesh.runner.supervisor", "--run-dir", str(directory)],

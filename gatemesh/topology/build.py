@@ -209,7 +209,9 @@ def build_topology(
                         kind=SIDECAR,
                         module="mesh.sidecar",
                         args=tuple(sidecar_args),
-                        health_url=ports.url(slot["sidecar_inbound"]) + "/health",
+                        # the outbound port (app-local, never mTLS) answers /health and /-/* as the inbound
+                        # one does, and still does in strict mode, where the inbound takes TLS only (issue 15)
+                        health_url=ports.url(slot["sidecar_outbound"]) + "/health",
                         listen={"inbound": slot["sidecar_inbound"], "outbound": slot["sidecar_outbound"]},
                         group=START_GROUPS[SIDECAR],
                         service=service,
