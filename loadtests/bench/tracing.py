@@ -28,7 +28,7 @@ from pathlib import Path
 from gatemesh.runner.jaeger import JaegerQuery, find_jaeger
 from gatemesh.topology.jaeger import jaeger_config
 from gatemesh.topology.ports import PortPlan
-from gatemesh.tracing.config import ENDPOINT_ENV, RATIO_ENV
+from gatemesh.tracing.config import DELAY_ENV, ENDPOINT_ENV, RATIO_ENV
 
 from .instructions import CONNECTIONS, MEASURABLE, WARMUP, drive, measure, read_total
 from .stack import BASELINE, HOPS, PROXY_CPU, REPO, Hop, Stack, haproxy_conf
@@ -36,6 +36,10 @@ from .stack import BASELINE, HOPS, PROXY_CPU, REPO, Hop, Stack, haproxy_conf
 SETTINGS = (("off", None), ("1%", 0.01), ("100%", 1.0))  # the rows: label, sampling ratio (None: no tracing)
 DEFAULT_HOPS = ("gateway", "sidecar-out")
 JAEGER_PORT_BASE = 16700  # Jaeger on 16786..16788, beside the benchmark's 16000.. and 16500..
+# Exports when a batch of 512 spans is full, not every 0.5 s: under valgrind a run takes ~50×
+# longer, so the timer would fire ~50× as often per request as in real time, and the fixed cost
+# of each OTLP request (not the per-span cost) would dominate the figure.
+EXPORT_DELAY_MS = "600000"
 
 
 @contextmanager
@@ -70,11 +74,12 @@ def jaeger(run: Path) -> Iterator[str]:
 @contextmanager
 def tracing_env(endpoint: str, ratio: float | None) -> Iterator[None]:
     """The proxies the stack starts inherit this process's environment."""
-    saved = {k: os.environ.get(k) for k in (ENDPOINT_ENV, RATIO_ENV)}
+    saved = {k: os.environ.get(k) for k in (ENDPOINT_ENV, RATIO_ENV, DELAY_ENV)}
     for k in saved:
         os.environ.pop(k, None)
     if ratio is not None:
         os.environ[ENDPOINT_ENV], os.environ[RATIO_ENV] = endpoint, str(ratio)
+        os.environ[DELAY_ENV] = EXPORT_DELAY_MS
     try:
         yield
     finally:
