@@ -20,6 +20,7 @@ from typing import Any
 
 from .policy import DEFAULT_SERVICE, Policy, PolicyTable
 from .runner.webclient import HttpError, json_request
+from .security.credentials import admin_token, bearer
 
 LOCATIONS = ("edge", "mesh")
 PUSH_TIMEOUT_S = 10.0  # the sidecars learn a mesh policy within ~1 s (a long-poll push); this is the bound
@@ -33,8 +34,14 @@ class PolicyClientError(Exception):
 
 class PolicyClient:
     def __init__(
-        self, gateway: str | None, controlplane: str, sidecars: Iterable[str] = (), wait_s: float = PUSH_TIMEOUT_S
+        self,
+        gateway: str | None,
+        controlplane: str,
+        sidecars: Iterable[str] = (),
+        wait_s: float = PUSH_TIMEOUT_S,
+        token: str | None = None,
     ):
+        self.token = token  # the run's admin token: the control plane refuses a write without it (401)
         self.gateway = gateway.rstrip("/") if gateway else None
         self.controlplane = controlplane.rstrip("/")
         self.sidecars = [s.rstrip("/") for s in sidecars]  # the admin URLs whose policies `wait_mesh` checks
@@ -47,7 +54,7 @@ class PolicyClient:
         for inst in status.get("instances", []):
             if inst.get("kind") == "sidecar" and inst.get("alive", True) and inst.get("health"):
                 sidecars.append(inst["health"].rsplit("/health", 1)[0])
-        return cls(status.get("gateway"), status["controlplane"], sidecars)
+        return cls(status.get("gateway"), status["controlplane"], sidecars, token=admin_token(status.get("run_dir")))
 
     def locations(self, at: str) -> list[str]:
         if at == "both":
@@ -108,7 +115,9 @@ class PolicyClient:
     def reset(self, service: str, at: str, wait_s: float | None = None) -> None:
         """Forget a service's own policy (it falls back to '*'); '*' goes back to the defaults."""
         for loc in self.locations(at):
-            json_request("DELETE", f"{self._base(loc)}/{service}", ok=(200, 204, 404))
+            url = f"{self._base(loc)}/{service}"
+            headers = bearer(self.token) if loc == "mesh" else {}
+            json_request("DELETE", url, ok=(200, 204, 404), headers=headers)
             if loc == "mesh":
                 self.wait_mesh({service: self.table("mesh").get(service)}, wait_s=wait_s)
 
@@ -201,10 +210,10 @@ class PolicyClient:
     def _get(self, url: str) -> Any:
         return self._call("GET", url)
 
-    @staticmethod
-    def _call(method: str, url: str, body: Any = None) -> Any:
+    def _call(self, method: str, url: str, body: Any = None) -> Any:
+        headers = bearer(self.token) if url.startswith(self.controlplane + "/") else {}
         try:
-            return json_request(method, url, body, timeout_s=ADMIN_TIMEOUT_S)
+            return json_request(method, url, body, timeout_s=ADMIN_TIMEOUT_S, headers=headers)
         except HttpError as exc:
             try:
                 message = json.loads(exc.body).get("error", exc.body)

@@ -11,6 +11,10 @@
 #   4. scripts/compose-tier.sh     the same topology in containers on a real Docker engine
 #                                  (installed and started here; images built offline), chaos
 #                                  scenarios against containers, everything torn down
+#   4b. scripts/k8s-tier.sh        the same topology on a real single-node Kubernetes built
+#                                  here (etcd + the components from the Go module proxy, ~15 min
+#                                  cold, cached), manifests accepted by a real API server, chaos
+#                                  scenarios against pods, everything torn down
 #   5. scripts/bench.sh --quick    the proxy benchmark's short round (figures, ratios to
 #                                  HAProxy; measured, never asserted), so it cannot rot
 # Extra arguments go to pytest only, and skip the compose tier (a slice, not the whole run).
@@ -52,6 +56,9 @@ if [[ $whole -eq 1 ]]; then
 fi
 if [[ $whole -eq 1 && "${GATEMESH_SKIP_COMPOSE:-0}" != 1 ]]; then
   bash scripts/compose-tier.sh
+fi
+if [[ $whole -eq 1 && "${GATEMESH_SKIP_K8S:-0}" != 1 ]]; then
+  bash scripts/k8s-tier.sh
 fi
 if [[ $whole -eq 1 ]]; then
   bash scripts/bench.sh --quick

@@ -18,6 +18,7 @@ misbehave knob.
   gatemesh fault remove catalog-1 [latency]            # one instance's faults (of one kind)
   gatemesh fault list [--json]
   gatemesh fault reset [--no-restart]                  # every fault off; killed processes restarted
+  gatemesh fault kill catalog-2 --name k8s:gatemesh-edge-mesh   # on a cluster (docs/kubernetes.md)
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ import sys
 import time
 from typing import Any
 
-from gatemesh.faults import TOXICS, FaultError, Faults, FirstCalls, Flapping, Misbehave, Window
+from gatemesh.faults import TOXICS, FaultError, FirstCalls, Flapping, Misbehave, Window
 from gatemesh.faults.schedule import Schedule
 from gatemesh.faults.toxics import settings as toxic_settings
+from gatemesh.k8s.backend import faults_for
 
 from ._common import CliError, add_name_argument
 
@@ -208,7 +210,7 @@ def _schedule(v: dict[str, Any]) -> Schedule | None:
 def _add(args: argparse.Namespace) -> int:
     v = _params(args)
     kind, target = args.kind, args.target
-    faults = Faults.for_run(args.name)
+    faults = faults_for(args.name)
     if kind in PROCESS:
         if kind == "kill":
             faults.kill(target, v.get("signal", "SIGKILL"))
@@ -253,7 +255,7 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
-    faults = Faults.for_run(args.name)
+    faults = faults_for(args.name)
     name = faults.instance(args.target).name
     removed = faults.clear(args.target, args.kind)
     if removed:
@@ -264,7 +266,7 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    items = Faults.for_run(args.name).list()
+    items = faults_for(args.name).list()
     if args.json:
         print(json.dumps(items, indent=2))
         return 0
@@ -279,7 +281,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _reset(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
-    done = Faults.for_run(args.name).reset(restart_dead=not args.no_restart)
+    done = faults_for(args.name).reset(restart_dead=not args.no_restart)
     extra = []
     if done["resumed"]:
         extra.append("resumed " + ", ".join(done["resumed"]))

@@ -1,10 +1,13 @@
 """Change how many instances of a service run, without restarting anything else: new
 instances get new ports and their own Toxiproxy proxy, and register; removed ones (the
-highest-numbered) get SIGTERM and deregister."""
+highest-numbered) get SIGTERM and deregister. ``--name k8s:<namespace>`` scales the
+service's StatefulSet on a cluster instead (docs/kubernetes.md)."""
 
 from __future__ import annotations
 
 import argparse
+
+from gatemesh.k8s.backend import K8S_PREFIX, K8sBackend, is_k8s_name
 
 from ._common import add_name_argument, control_of
 
@@ -19,7 +22,10 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = control_of(args.name).scale(args.service, args.count)
+    if is_k8s_name(args.name):  # --name k8s:<namespace>: the StatefulSet, on a cluster
+        result = K8sBackend.for_namespace(args.name[len(K8S_PREFIX) :]).scale(args.service, args.count)
+    else:
+        result = control_of(args.name).scale(args.service, args.count)
     changes = []
     if result.get("added"):
         changes.append("added " + ", ".join(result["added"]))

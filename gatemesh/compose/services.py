@@ -151,6 +151,11 @@ class ServiceRenderer:
         argv = [self.netns.rewrite(a, ns) for a in ["python", "-m", str(c.module), *args]]
         if c.kind in (CONTROLPLANE, SERVICE, SIDECAR, DASHBOARD):
             argv += ["--host", ANY_HOST]
+        if c.kind == CONTROLPLANE:
+            # Compose has no credential handoff yet (issue 15, item 6): writes stay open, but
+            # registrations may name only the proxies' host, never the Toxiproxy API.
+            api = self.netns.rewrite(urlsplit(self.topology.endpoints.toxiproxy_api).netloc, ns)
+            argv += ["--open", "--allow-host", api.rsplit(":", 1)[0], "--forbid-address", api]
         svc: dict[str, Any] = {"image": APP_IMAGE}
         if c.name == BUILDER:
             svc["build"] = BUILD

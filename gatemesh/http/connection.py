@@ -21,12 +21,15 @@ from typing import TYPE_CHECKING
 
 import httptools
 
-from .messages import Headers
+from .messages import Headers, request_bytes
 from .response import ClientResponse, UpstreamHeadTooLarge, UpstreamIdleTimeout, UpstreamProtocolError, UpstreamReset
 from .stats import count
 
 if TYPE_CHECKING:
     from .pool import ConnectionPool
+
+# Methods whose request carries a Content-Length even when the body is empty.
+_BODY_METHODS = frozenset({b"POST", b"PUT", b"PATCH"})
 
 
 def close_delimited(headers: Headers) -> bool:
@@ -50,6 +53,9 @@ class UpstreamConnection(asyncio.Protocol):
         "interim",
         "idle_gen",
         "max_head",
+        "deadlines",
+        "head_deadline",
+        "head_timeout_s",
     )
 
     def __init__(self, pool: ConnectionPool, key: tuple[str, int]):
@@ -69,6 +75,33 @@ class UpstreamConnection(asyncio.Protocol):
         self.interim = False  # the head being parsed is a 1xx
         self.idle_gen = 0  # the pool's sweep generation when this connection went idle
         self.max_head = pool.config.max_head_bytes
+        self.deadlines = pool.deadlines  # the pool's one timer for every wait on a head
+        self.head_deadline = 0.0  # loop time by which this exchange's final head is due (0: no limit)
+        self.head_timeout_s = 0.0
+
+    def send(
+        self, method: bytes, target: bytes, headers: Headers, body: bytes, timeout_s: float | None
+    ) -> asyncio.Future[ClientResponse]:
+        """Start one exchange on this (idle) connection: the future of its final head.
+
+        A plain call, not a coroutine: the pipeline awaits the future itself, which saves a
+        coroutine frame on the way in and on every resumption. The caller aborts the
+        connection if it stops waiting (cancelled); past `timeout_s` the pool's deadline
+        timer (deadlines.py) fails the future and aborts."""
+        resp = ClientResponse(self)
+        self.response = resp
+        self._headers = resp.headers  # filled by on_header
+        self.head_request = method == b"HEAD"
+        self.head_bytes = 0
+        fut: asyncio.Future[ClientResponse] = self.loop.create_future()
+        self.headers_future = fut
+        assert self.transport is not None
+        self.transport.write(request_bytes(method, target, headers, body, bool(body) or method in _BODY_METHODS))
+        if timeout_s is not None:
+            self.head_deadline = at = self.loop.time() + timeout_s
+            self.head_timeout_s = timeout_s
+            self.deadlines.watch(self, at, self.loop)
+        return fut
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -133,6 +166,9 @@ class UpstreamConnection(asyncio.Protocol):
             return
         resp.status = status
         self.head_bytes = -1
+        if self.head_deadline:
+            self.head_deadline = 0.0
+            self.deadlines.unwatch(self)
         fut = self.headers_future
         if fut is not None and not fut.done():
             fut.set_result(resp)
@@ -199,5 +235,8 @@ class UpstreamConnection(asyncio.Protocol):
 
     def abort(self) -> None:
         self.closed = True
+        if self.head_deadline:
+            self.head_deadline = 0.0
+            self.deadlines.unwatch(self)
         if self.transport is not None:
             self.transport.close()

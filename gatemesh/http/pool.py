@@ -14,10 +14,13 @@ and a request pays no timer. The sweep runs only while something is idle.
 from __future__ import annotations
 
 import asyncio
+import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .connection import UpstreamConnection
-from .messages import Headers, request_head
+from .deadlines import HeadDeadlines
+from .messages import Headers
 from .response import ClientResponse, ConnectFailed
 from .stats import count
 
@@ -67,6 +70,10 @@ class ConnectionPool:
         self._idle: dict[tuple[str, int], list[UpstreamConnection]] = {}
         self._gen = 0
         self._sweep: asyncio.TimerHandle | None = None
+        self.deadlines = HeadDeadlines()  # every exchange's wait on its head, one timer
+        # (host, port) -> (client SSLContext, the name its certificate must carry), or None for
+        # plain: set by a proxy in mTLS mode (gatemesh.security.mesh_tls); read once per new connection.
+        self.tls_for: Callable[[tuple[str, int]], tuple[ssl.SSLContext, str] | None] | None = None
 
     def idle_count(self) -> int:
         return sum(len(v) for v in self._idle.values())
@@ -108,8 +115,14 @@ class ConnectionPool:
     async def _connect(self, key: tuple[str, int]) -> UpstreamConnection:
         loop = asyncio.get_running_loop()
         try:
-            _, conn = await loop.create_connection(lambda: UpstreamConnection(self, key), key[0], key[1])
-        except OSError as exc:
+            tls = self.tls_for(key) if self.tls_for is not None else None
+            if tls is None:
+                _, conn = await loop.create_connection(lambda: UpstreamConnection(self, key), key[0], key[1])
+            else:
+                _, conn = await loop.create_connection(
+                    lambda: UpstreamConnection(self, key), key[0], key[1], ssl=tls[0], server_hostname=tls[1]
+                )
+        except OSError as exc:  # ssl.SSLError is one: a refused handshake is a failed connect
             raise ConnectFailed(f"cannot connect to {key[0]}:{key[1]}: {exc.strerror or exc}") from None
         return conn
 
@@ -127,19 +140,13 @@ class ConnectionPool:
 
         `headers` must not contain framing headers: Content-Length is set here.
         `timeout_s` bounds the whole wait for the response head, connecting included:
-        TimeoutError when it passes (the connection is closed, never reused). One timer
-        on the event loop does it, armed here and cancelled when the head arrives.
+        TimeoutError when it passes (the connection is closed, never reused). The pool's
+        one deadline timer does it (deadlines.py), not a timer per request.
         Cancelling the caller closes the connection too.
         """
-        key = (host, port)
-        conn = None
-        idle = self._idle.get(key)
-        while idle:
-            conn = idle.pop()  # the most recently used: the least likely to be stale
-            if not conn.closed:
-                break
-            conn = None
+        conn = self.idle(host, port)
         if conn is None:
+            key = (host, port)
             if timeout_s is None:
                 conn = await self._connect(key)
             else:
@@ -147,32 +154,25 @@ class ConnectionPool:
                 async with asyncio.timeout(timeout_s):
                     conn = await self._connect(key)
                 timeout_s = max(0.0, timeout_s - (conn.loop.time() - started))
-        loop = conn.loop
-        resp = ClientResponse(conn)
-        conn.response = resp
-        conn._headers = resp.headers  # filled by the parser's on_header
-        conn.head_request = method == b"HEAD"
-        conn.head_bytes = 0
-        fut: asyncio.Future[ClientResponse] = loop.create_future()
-        conn.headers_future = fut
-        head = request_head(method, target, headers)
-        assert conn.transport is not None
-        if body or method in (b"POST", b"PUT", b"PATCH"):
-            head += b"content-length: %d\r\n\r\n" % len(body)
-            conn.transport.write(head + body if body else head)
-        else:
-            conn.transport.write(head + b"\r\n")
-        timer = loop.call_later(timeout_s, conn.time_out, fut, timeout_s) if timeout_s is not None else None
+        fut = conn.send(method, target, headers, body, timeout_s)
         try:
             return await fut
         except asyncio.CancelledError:
             conn.abort()
             raise
-        finally:
-            if timer is not None:
-                timer.cancel()
+
+    def idle(self, host: str, port: int) -> UpstreamConnection | None:
+        """A kept-alive connection to reuse (the most recently used), or None. The pipeline
+        calls it and `UpstreamConnection.send` itself: no coroutine when one is idle."""
+        idle = self._idle.get((host, port))
+        while idle:
+            conn = idle.pop()  # the most recently used: the least likely to be stale
+            if not conn.closed:
+                return conn
+        return None
 
     def close(self) -> None:
+        self.deadlines.close()
         if self._sweep is not None:
             self._sweep.cancel()
             self._sweep = None

@@ -16,7 +16,6 @@ Each `reason` is a member of `gatemesh.reasons.Reason`, which is what the client
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -61,7 +60,7 @@ class ClientResponse:
         self.headers: Headers = []
         self.complete = False
         self.body = b""  # the whole body, set once `complete` (a streamed one is in iter_body's chunks)
-        self._chunks: deque[bytes] = deque()
+        self._chunks: list[bytes] = []  # a list, not a deque: ~4x cheaper to make, and most bodies are one chunk
         self._conn = conn
         self._waiter: asyncio.Future[None] | None = None
         self._error: Exception | None = None
@@ -79,7 +78,9 @@ class ClientResponse:
         try:
             while True:
                 while self._chunks:
-                    yield self._chunks.popleft()
+                    chunks, self._chunks = self._chunks, []
+                    for chunk in chunks:
+                        yield chunk
                 if self.complete:
                     return
                 await self._wait()

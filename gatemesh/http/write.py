@@ -15,7 +15,7 @@ import logging
 from typing import TYPE_CHECKING, Protocol
 
 from ..reasons import Reason, status_of
-from .messages import _STATUS_LINES, Response, json_response, status_line
+from .messages import PAIR, STATUS_TEXT, Response, json_response, status_text
 
 if TYPE_CHECKING:
     from .server import HttpServerProtocol
@@ -56,19 +56,31 @@ def framing(method: bytes, resp: Response) -> tuple[bytes, bool]:
 
 
 def write_whole(transport: _Writer, method: bytes, resp: Response, keep_alive: bool) -> None:
+    """The head and a whole body in one write: one CRLF-join of its lines (see `PAIR`)."""
     status = resp.status
+    text = STATUS_TEXT.get(status) or status_text(status)
     if status >= 200 and status != 204 and status != 304 and method != b"HEAD":  # `framing`'s everyday case, inline
-        length, with_body = b"content-length: %d\r\n" % len(resp.body), True
-    else:
-        length, with_body = framing(method, resp)
-    parts = [_STATUS_LINES.get(resp.status) or status_line(resp.status)]
-    for n, v in resp.headers:
-        parts.append(n + b": " + v + b"\r\n")
-    parts.append(length if keep_alive else length + b"connection: close\r\n")
-    parts.append(b"\r\n")
-    if with_body:
-        parts.append(resp.body)
-    transport.write(b"".join(parts))
+        body = resp.body
+        if keep_alive:
+            transport.write(
+                b"\r\n".join([text, *map(PAIR, resp.headers), b"content-length: %d" % len(body), b"", body])
+            )
+        else:
+            transport.write(
+                b"\r\n".join(
+                    [text, *map(PAIR, resp.headers), b"content-length: %d" % len(body), b"connection: close", b"", body]
+                )
+            )
+        return
+    length, with_body = framing(method, resp)
+    lines = [text, *map(PAIR, resp.headers)]
+    if length:
+        lines.append(length[:-2])
+    if not keep_alive:
+        lines.append(b"connection: close")
+    lines.append(b"")
+    lines.append(resp.body if with_body else b"")
+    transport.write(b"\r\n".join(lines))
 
 
 async def write_stream(
@@ -78,17 +90,13 @@ async def write_stream(
     status = resp.status
     has_body = method != b"HEAD" and status >= 200 and status not in (204, 304)
     chunked = resp.content_length is None
-    parts = [status_line(status)]
-    for n, v in resp.headers:
-        parts.append(n + b": " + v + b"\r\n")
-    if chunked:
-        parts.append(b"transfer-encoding: chunked\r\n")
-    else:
-        parts.append(b"content-length: %d\r\n" % resp.content_length)  # type: ignore[str-format]
+    lines = [status_text(status), *map(PAIR, resp.headers)]
+    lines.append(b"transfer-encoding: chunked" if chunked else b"content-length: %d" % resp.content_length)  # type: ignore[str-format]
     if not keep_alive:
-        parts.append(b"connection: close\r\n")
-    parts.append(b"\r\n")
-    transport.write(b"".join(parts))
+        lines.append(b"connection: close")
+    lines.append(b"")
+    lines.append(b"")
+    transport.write(b"\r\n".join(lines))
     stream = resp.stream
     assert stream is not None
     sent = 0

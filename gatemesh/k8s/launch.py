@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from gatemesh.topology import PortPlan, Topology, TopologyError, build_topology, rescale
+from gatemesh.topology import Component, PortPlan, Topology, TopologyError, build_topology, rescale
+from gatemesh.topology.model import CONTROLPLANE
 
 PROG = "gatemesh.k8s.launch"
 RUN_DIR = "/data"  # each pod's own volume (the orders pods': the shared hostPath)
@@ -71,7 +72,16 @@ def prepare(topology: Topology, name: str, run_dir: Path) -> list[str]:
             (run_dir / rel).write_text(text)
     url = urlsplit(component.health_url)
     Path(HEALTH_FILE).write_text(f"{url.hostname} {url.port} {url.path or '/'}\n")
-    return component.command(python=sys.executable, run_dir=str(run_dir))
+    return component.command(python=sys.executable, run_dir=str(run_dir)) + trust_args(topology, component)
+
+
+def trust_args(topology: Topology, component: Component) -> list[str]:
+    """The control plane's trust flags here. No credential handoff to pods yet (issue 15:
+    the process runner has one), so writes stay open, said explicitly; the Toxiproxy API
+    is still never a registrable address."""
+    if component.kind != CONTROLPLANE:
+        return []
+    return ["--open", "--forbid-address", urlsplit(topology.endpoints.toxiproxy_api).netloc]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -285,7 +285,7 @@ class Stack:
                     self._proc(name, ["haproxy", "-db", "-f", str(self.run / f"{name}.cfg")], PROXY_CPU)
         self._proc(
             "controlplane",
-            [sys.executable, "-m", "mesh.controlplane", "--port", str(self.port("controlplane"))],
+            [sys.executable, "-m", "mesh.controlplane", "--port", str(self.port("controlplane")), "--open"],
             WRK_CPU,
         )
         wait_http(cp + "/health", 20, proc=self.procs["controlplane"])

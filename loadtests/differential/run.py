@@ -172,7 +172,9 @@ class Proxies:
         py = sys.executable
         if "gateway" in self.which or "sidecar" in self.which:
             cp = f"http://127.0.0.1:{self.port('controlplane')}"
-            self._proc("controlplane", [py, "-m", "mesh.controlplane", "--port", str(self.port("controlplane"))])
+            self._proc(
+                "controlplane", [py, "-m", "mesh.controlplane", "--port", str(self.port("controlplane")), "--open"]
+            )
             wait_http(cp + "/health", 30, proc=self.procs[-1])
         if "gateway" in self.which:
             body = json.dumps({"address": f"127.0.0.1:{self.port('origin-gateway')}", "ttl_s": 300}).encode()

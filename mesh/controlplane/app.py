@@ -8,8 +8,14 @@ import logging
 
 from aiohttp import web
 
+from gatemesh.reasons import Reason
+from gatemesh.security.ca import CertificateAuthority, Root
+from gatemesh.security.credentials import Credentials
+from gatemesh.security.jwt import Issuer
 from mesh.controlplane import api
-from mesh.controlplane.api import INDEX_HEADER, METRICS, STORE, error
+from mesh.controlplane.admission import AddressRefused, AddressRules
+from mesh.controlplane.api import CA, INDEX_HEADER, ISSUER, METRICS, RULES, STORE, error
+from mesh.controlplane.auth import CREDENTIALS, authenticate, refuse
 from mesh.controlplane.metrics import Metrics
 from mesh.controlplane.store import Store
 
@@ -23,6 +29,8 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
     """Every refusal as JSON, every answer with the index, every request counted."""
     try:
         response = await handler(request)
+    except AddressRefused as exc:  # a policy refusal, not a typo: 403 naming the rule
+        response = refuse(403, Reason.ADDRESS_REFUSED, str(exc), rule=exc.rule)
     except ValueError as exc:  # BadRequest, and the registry's input checks
         response = error(400, str(exc))
     except web.HTTPException as exc:
@@ -44,9 +52,22 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
     return response
 
 
-def make_app(store: Store, sweep_interval_s: float = DEFAULT_SWEEP_INTERVAL_S) -> web.Application:
-    app = web.Application(middlewares=[json_errors])
+def make_app(
+    store: Store,
+    sweep_interval_s: float = DEFAULT_SWEEP_INTERVAL_S,
+    credentials: Credentials | None = None,
+    rules: AddressRules | None = None,
+    issuer: Issuer | None = None,
+    ca: CertificateAuthority | None = None,
+) -> web.Application:
+    """The API; ``credentials=None`` leaves writes open (only ``--open`` asks for that)."""
+    app = web.Application(middlewares=[json_errors, authenticate])  # refusals counted and indexed too
     app[STORE] = store
+    app[RULES] = rules or AddressRules()
+    app[ISSUER] = issuer or Issuer.generate()  # without a file: keys for this process's life
+    app[CA] = ca or CertificateAuthority([Root.generate(1)])
+    if credentials is not None:
+        app[CREDENTIALS] = credentials
     app[METRICS] = Metrics(store)
     instance = "/v1/services/{service}/instances/{instance}"
     app.router.add_routes(
@@ -66,6 +87,14 @@ def make_app(store: Store, sweep_interval_s: float = DEFAULT_SWEEP_INTERVAL_S) -
             web.get("/v1/apimgmt", api.get_apimgmt),
             web.put("/v1/apimgmt", api.put_apimgmt),
             web.get("/v1/events", api.events),
+            web.get("/v1/authz", api.get_authz),
+            web.put("/v1/authz", api.put_authz),
+            web.get("/v1/jwks", api.jwks),
+            web.post("/v1/tokens", api.mint_token),
+            web.post("/v1/certificates", api.issue_certificate),
+            web.get("/v1/trust-bundle", api.trust_bundle),
+            web.post("/v1/ca/rotate", api.rotate_root),
+            web.post("/v1/ca/retire", api.retire_roots),
             web.get("/v1/openapi.json", api.openapi),
         ]
     )

@@ -3,7 +3,8 @@
 Written by hand next to the handlers (``api.py``) and checked against them by fuzzing
 (``tests/integration/test_controlplane_fuzz.py``, schemathesis): every operation, every
 status it can answer, every body. Refusals are always ``{"error": "<sentence>"}``: 400
-for input the client must fix, 404 for an unknown service, instance, policy or path,
+for input the client must fix, 401 for a write without a known bearer token, 403 for one
+its credential or the address rules do not allow, 404 for an unknown service, instance, policy or path,
 405 for a method a path does not have, 503 while warming up after a restart.
 """
 
@@ -31,6 +32,9 @@ _POLICY_ID = {"type": "string", "pattern": f"^(\\*|{ID_PATTERN.pattern})$"}
 _json = json_answer
 _WORDS = {
     400: "Bad input: the sentence says what to fix.",
+    401: "No credential, or one this control plane did not issue (reason unauthenticated).",
+    403: "Not allowed: an instance writing another (not-authorized), or an address the rules refuse "
+    "(address-refused, with the rule).",
     404: "Not found.",
     503: "Warming up after a restart: keep your last snapshot and retry.",
 }
@@ -76,6 +80,27 @@ _OBJECT = OBJECT
 
 
 def document() -> dict[str, Any]:
+    """The document, every write marked as needing a bearer token (401/403 documented)."""
+    doc = _document()
+    doc["components"]["securitySchemes"] = {
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The admin token (the run directory's admin-token, 0600), or an instance's "
+            "bootstrap token, which may write only that instance's registration (docs/security.md).",
+        }
+    }
+    doc["components"]["schemas"]["Error"]["properties"]["reason"] = {"type": "string"}
+    doc["components"]["schemas"]["Error"]["properties"]["rule"] = {"type": "string"}
+    for ops in doc["paths"].values():
+        for method, op in ops.items():
+            if method in ("put", "delete", "post"):
+                op["security"] = [{"bearer": []}]
+                op["responses"].update(_refusals(401, 403))
+    return doc
+
+
+def _document() -> dict[str, Any]:
     instance = "/v1/services/{service}/instances/{instance}"
     return {
         "openapi": "3.1.0",
@@ -184,6 +209,10 @@ def document() -> dict[str, Any]:
                 "put": {
                     "operationId": "heartbeat",
                     "parameters": [_SERVICE, _INSTANCE],
+                    "requestBody": {
+                        "required": False,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Heartbeat"}}},
+                    },
                     "responses": {
                         "200": _json(
                             {
@@ -193,7 +222,7 @@ def document() -> dict[str, Any]:
                             },
                             "TTL renewed.",
                         ),
-                        **_refusals(404),
+                        **_refusals(400, 404),
                     },
                 }
             },
@@ -214,9 +243,10 @@ def document() -> dict[str, Any]:
                                     "services": _SERVICES,
                                     "policies": _OBJECT,
                                     "apimgmt": _OBJECT,
+                                    "authz": _OBJECT,
                                 },
                             },
-                            "The whole state: services, policies, API management.",
+                            "The whole state: services, policies, API management, authorization.",
                         ),
                         **_refusals(400, 503),
                     },
@@ -266,6 +296,102 @@ def document() -> dict[str, Any]:
                     "responses": {"200": _json(_OBJECT, "Set, normalized."), **_refusals(400)},
                 },
             },
+            "/v1/authz": {
+                "get": {
+                    "operationId": "getAuthz",
+                    "responses": {"200": _json(_OBJECT, "Which identity may call which service.")},
+                },
+                "put": {
+                    "operationId": "putAuthz",
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": _OBJECT}}},
+                    "responses": {
+                        "200": _json(_OBJECT, "Set, normalized (gatemesh.security.authz)."),
+                        **_refusals(400),
+                    },
+                },
+            },
+            "/v1/jwks": {
+                "get": {
+                    "operationId": "jwks",
+                    "responses": {
+                        "200": _json(
+                            {"type": "object", "required": ["keys"], "properties": {"keys": {"type": "array"}}},
+                            "The public keys bearer JWTs are signed with (RFC 7517), by kid.",
+                        )
+                    },
+                }
+            },
+            "/v1/tokens": {
+                "post": {
+                    "operationId": "mintToken",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TokenRequest"}}},
+                    },
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["token", "expires_in_s"],
+                                "properties": {"token": {"type": "string"}, "expires_in_s": {"type": "integer"}},
+                            },
+                            "A signed JWT for sub (the admin's demo identity provider).",
+                        ),
+                        **_refusals(400),
+                    },
+                }
+            },
+            "/v1/certificates": {
+                "post": {
+                    "operationId": "issueCertificate",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["csr"],
+                                    "additionalProperties": False,
+                                    "properties": {"csr": {"type": "string"}, "service": _ID},
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["certificate", "bundle", "lifetime_s"],
+                                "properties": {
+                                    "certificate": {"type": "string"},
+                                    "bundle": {"type": "string"},
+                                    "lifetime_s": {"type": "number"},
+                                },
+                            },
+                            "A leaf for the service the bearer token proves (SPIFFE URI SAN), and the trust bundle.",
+                        ),
+                        **_refusals(400),
+                    },
+                }
+            },
+            "/v1/trust-bundle": {
+                "get": {
+                    "operationId": "trustBundle",
+                    "responses": {"200": _json(_OBJECT, "Every root still trusted, PEM, newest last.")},
+                }
+            },
+            "/v1/ca/rotate": {
+                "post": {
+                    "operationId": "rotateRoot",
+                    "responses": {"200": _json(_OBJECT, "A new root signs; the old stays in the bundle.")},
+                }
+            },
+            "/v1/ca/retire": {
+                "post": {
+                    "operationId": "retireRoots",
+                    "responses": {"200": _json(_OBJECT, "Only the signing root is left in the bundle.")},
+                }
+            },
             "/v1/events": {
                 "get": {
                     "operationId": "events",
@@ -311,6 +437,28 @@ def document() -> dict[str, Any]:
                             "propertyNames": {"maxLength": MAX_META_CHARS},
                             "additionalProperties": {"type": "string", "maxLength": MAX_META_CHARS},
                         },
+                    },
+                },
+                "TokenRequest": {
+                    "type": "object",
+                    "required": ["sub"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "sub": {"type": "string", "minLength": 1},
+                        "audience": {"type": "string", "minLength": 1},
+                        "ttl_s": {"type": "integer", "minimum": 1, "maximum": 86400},
+                        "alg": {"type": "string", "enum": ["ES256", "RS256"]},
+                    },
+                },
+                "Heartbeat": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "address": {
+                            "type": "string",
+                            "pattern": f"^{HOST_PATTERN}:{PORT_PATTERN}$",
+                            "description": "where the instance listens: corrects a registration that says otherwise",
+                        }
                     },
                 },
                 "ApiMgmt": {

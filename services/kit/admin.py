@@ -106,9 +106,13 @@ class Stats:
         self.requests = 0
         self.by_path: dict[str, int] = {}
         self.by_status: dict[str, int] = {}
+        # Requests that arrived carrying a client credential (X-Api-Key, Authorization): an
+        # edge that checked it must not pass it on, and a test reads this to see that it did not.
+        self.with_credentials = 0
 
-    def count(self, path: str) -> None:
+    def count(self, path: str, credentials: bool = False) -> None:
         self.requests += 1
+        self.with_credentials += credentials
         if path not in self.by_path and len(self.by_path) >= MAX_COUNTED_PATHS:
             path = OTHER_PATHS
         self.by_path[path] = self.by_path.get(path, 0) + 1
@@ -118,7 +122,12 @@ class Stats:
         self.by_status[key] = self.by_status.get(key, 0) + 1
 
     def snapshot(self) -> dict[str, Any]:
-        return {"requests": self.requests, "by_path": dict(self.by_path), "by_status": dict(self.by_status)}
+        return {
+            "requests": self.requests,
+            "by_path": dict(self.by_path),
+            "by_status": dict(self.by_status),
+            "with_credentials": self.with_credentials,
+        }
 
     def reset(self) -> dict[str, Any]:
         """Clear the counts and return what they were (read-and-reset loses nothing)."""

@@ -30,7 +30,7 @@ async def count_requests(request: web.Request, handler):
     if is_exempt(request.path):
         return await handler(request)
     stats = request.app[STATS]
-    stats.count(request.path)
+    stats.count(request.path, "X-Api-Key" in request.headers or "Authorization" in request.headers)
     try:
         response = await handler(request)
     except web.HTTPException as exc:  # only non-errors get here (json_errors answers the rest)

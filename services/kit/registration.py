@@ -1,8 +1,13 @@
 """Self-registration with the control plane (edge topology, where no sidecar does it).
 
     PUT    {cp}/v1/services/{service}/instances/{id}            {"address","ttl_s","meta"}
-    PUT    {cp}/v1/services/{service}/instances/{id}/heartbeat  every ttl/3 s; 404 → register again
+    PUT    {cp}/v1/services/{service}/instances/{id}/heartbeat  {"address"} every ttl/3 s; 404 → register again
     DELETE {cp}/v1/services/{service}/instances/{id}            on shutdown
+
+Every call carries ``Authorization: Bearer <token>``, the instance's bootstrap token the
+runner hands over in ``$GATEMESH_BOOTSTRAP_TOKEN`` (the control plane lets it write only
+this instance); the heartbeat carries the address, so a registration that was overwritten
+is corrected within one interval.
 
 While the control plane is down the registrar keeps trying every ttl/3 s and logs
 only when its state changes (registered, lost, unreachable), never per attempt.
@@ -24,12 +29,15 @@ log = logging.getLogger("services.kit.registration")
 
 
 class Registrar:
-    def __init__(self, control_plane: str, service: str, instance: str, advertise: str, ttl_s: float) -> None:
+    def __init__(
+        self, control_plane: str, service: str, instance: str, advertise: str, ttl_s: float, token: str | None = None
+    ) -> None:
         self.url = (
             f"{control_plane.rstrip('/')}/v1/services/{quote(service, safe='')}/instances/{quote(instance, safe='')}"
         )
         self.body = {"address": advertise, "ttl_s": ttl_s, "meta": {}}
         self.interval_s = ttl_s / 3.0
+        self.token = token
         self.registered = False
         self._call_timeout = aiohttp.ClientTimeout(total=min(MAX_CALL_TIMEOUT_S, max(0.2, self.interval_s)))
         self._session: aiohttp.ClientSession | None = None
@@ -37,7 +45,8 @@ class Registrar:
         self._state = "starting"  # for logging changes only
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession(timeout=self._call_timeout)
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        self._session = aiohttp.ClientSession(timeout=self._call_timeout, headers=headers)
         self._task = asyncio.create_task(self._run(), name="registrar")
 
     async def stop(self) -> None:
@@ -93,7 +102,7 @@ class Registrar:
     async def _heartbeat(self) -> bool:
         """Renew the TTL; True when the control plane no longer knows this instance."""
         assert self._session is not None
-        async with self._session.put(f"{self.url}/heartbeat") as resp:
+        async with self._session.put(f"{self.url}/heartbeat", json={"address": self.body["address"]}) as resp:
             if resp.status == 404:
                 self.registered = False
                 self._note("forgotten", "the control plane forgot this instance; registering again")

@@ -79,10 +79,17 @@ class Chaos:
         self.key = topo.api_key
         sidecar = topo.component(f"sidecar-{CALLER}")
         self.outbound = f"http://127.0.0.1:{sidecar.listen['outbound']}"
-        self.caller_admin = f"http://127.0.0.1:{sidecar.listen['inbound']}"
+        # its admin on the app-local outbound port: plain in every mTLS mode (the inbound is TLS-only in strict)
+        self.caller_admin = f"http://127.0.0.1:{sidecar.listen['outbound']}"
         self.counts = dict(topo.counts)
         # The one policy client; "the mesh has it" means the caller's sidecar has it.
-        self.policies = PolicyClient(self.gateway, self.controlplane, [self.caller_admin], wait_s=POLICY_ARRIVAL_S)
+        self.policies = PolicyClient(
+            self.gateway,
+            self.controlplane,
+            [self.caller_admin],
+            wait_s=POLICY_ARRIVAL_S,
+            token=runner.credentials.admin_token,
+        )
         self._local = threading.local()
         self._touched: dict[str, set[str]] = {EDGE: set(), MESH: set()}
 

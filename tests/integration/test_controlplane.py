@@ -10,12 +10,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import aiohttp
 import pytest
 import requests
 
 from gatemesh.discovery import SnapshotWatcher
+from gatemesh.security.credentials import CREDENTIALS_FILE, bearer, ensure
 
 pytestmark = [pytest.mark.integration, pytest.mark.discovery]
 
@@ -29,12 +31,28 @@ def free_port() -> int:
 
 
 class ControlPlaneProcess:
-    def __init__(self, *extra: str) -> None:
+    """The real process with the run's credentials (a fresh file unless ``credentials`` names
+    one); ``admin`` is the header its admin token goes in."""
+
+    def __init__(self, *extra: str, credentials: str | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.TemporaryFile()
+        self._dir = tempfile.TemporaryDirectory(prefix="cp-creds-")
+        self.credentials_path = Path(credentials or Path(self._dir.name) / CREDENTIALS_FILE)
+        self.credentials = ensure(self.credentials_path)
+        self.admin = bearer(self.credentials.admin_token)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mesh.controlplane", "--port", str(self.port), *extra],
+            [
+                sys.executable,
+                "-m",
+                "mesh.controlplane",
+                "--port",
+                str(self.port),
+                "--credentials",
+                str(self.credentials_path),
+                *extra,
+            ],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=self.log,
@@ -55,11 +73,16 @@ class ControlPlaneProcess:
         self.log.seek(0)
         return self.log.read().decode(errors="replace")
 
+    def instance(self, service: str, instance: str) -> dict[str, str]:
+        """The header an instance's own bootstrap token goes in."""
+        return bearer(self.credentials.instance_token(service, instance))
+
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(5)
         self.log.close()
+        self._dir.cleanup()
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +93,11 @@ def cp():
 
 
 def put(cp, path, body=None, data=None):
-    return requests.put(cp.url + path, json=body, data=data, timeout=5)
+    return requests.put(cp.url + path, json=body, data=data, headers=cp.admin, timeout=5)
+
+
+def delete(cp, path):
+    return requests.delete(cp.url + path, headers=cp.admin, timeout=5)
 
 
 def get(cp, path):
@@ -101,7 +128,7 @@ def test_port_in_use_prints_one_line_and_exits_2():
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run(
-            [sys.executable, "-m", "mesh.controlplane", "--port", str(port)],
+            [sys.executable, "-m", "mesh.controlplane", "--port", str(port), "--open"],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -154,9 +181,9 @@ def test_register_list_heartbeat_deregister(cp):
     assert {"id": "catalog-1", "address": "127.0.0.1:18001", "meta": {"zone": "a"}} in listed
     assert "catalog" in get(cp, "/v1/services").json()["services"]
     assert put(cp, "/v1/services/catalog/instances/catalog-1/heartbeat").status_code == 200
-    assert requests.delete(cp.url + "/v1/services/catalog/instances/catalog-1", timeout=5).status_code == 200
+    assert delete(cp, "/v1/services/catalog/instances/catalog-1").status_code == 200
     assert put(cp, "/v1/services/catalog/instances/catalog-1/heartbeat").status_code == 404
-    assert requests.delete(cp.url + "/v1/services/catalog/instances/catalog-1", timeout=5).status_code == 404
+    assert delete(cp, "/v1/services/catalog/instances/catalog-1").status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -168,7 +195,7 @@ def test_register_list_heartbeat_deregister(cp):
         ("catalog/instances/c1", {"body": {}}, "address is missing"),
         ("catalog/instances/c1", {"body": {"address": "127.0.0.1"}}, "expected 'host:port'"),
         ("catalog/instances/c1", {"body": {"address": "127.0.0.1:70000"}}, "between 1 and 65535"),
-        ("catalog/instances/c1", {"body": {"address": "h:1", "ttl_s": 0}}, "ttl_s must be"),
+        ("catalog/instances/c1", {"body": {"address": "h:1", "ttl_s": 0}}, "ttl_s must be"),  # 400 before the rules
         ("catalog/instances/c1", {"body": {"address": "h:1", "ttl_s": 301}}, "ttl_s must be"),
         ("catalog/instances/c1", {"body": {"address": "h:1", "meta": {"w": 1}}}, "must be strings"),
         ("catalog/instances/c1", {"body": {"address": "h:1", "ttl": 3}}, "unknown field(s) ttl"),
@@ -228,7 +255,9 @@ def test_watches_wake_within_1s_of_a_registration(cp):
             assert not any(w.done() for w in watchers)
             t0 = time.monotonic()
             async with http.put(
-                f"{cp.url}/v1/services/pricing/instances/pricing-1", json={"address": "127.0.0.1:18020", "ttl_s": 30}
+                f"{cp.url}/v1/services/pricing/instances/pricing-1",
+                json={"address": "127.0.0.1:18020", "ttl_s": 30},
+                headers=cp.admin,
             ) as resp:
                 assert resp.status == 200
             results = await asyncio.wait_for(asyncio.gather(*watchers), 5)
@@ -251,7 +280,7 @@ def test_policies_put_get_list_delete(cp):
     assert index_of(cp) == before + 1
     assert put(cp, "/v1/policies/inventory", [1]).status_code == 400
     assert put(cp, "/v1/policies/Inventory", {}).status_code == 400
-    assert requests.delete(cp.url + "/v1/policies/inventory", timeout=5).status_code == 200
+    assert delete(cp, "/v1/policies/inventory").status_code == 200
     assert get(cp, "/v1/policies/inventory").status_code == 404
     kinds = [e["kind"] for e in get(cp, "/v1/events").json()["events"] if e["service"] == "inventory"]
     assert kinds == ["policy-changed", "policy-changed"]
@@ -343,6 +372,7 @@ def test_policies_survive_a_restart_and_watches_wait_out_the_warmup(tmp_path):
                 str(state),
                 "--warmup-s",
                 "1.5",
+                "--open",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -382,17 +412,22 @@ def test_policies_survive_a_restart_and_watches_wait_out_the_warmup(tmp_path):
 def test_registrations_survive_a_sigkill_and_are_served_before_anyone_re_registers(tmp_path):
     """Issue 12, item 1: a restarted control plane never hands out an empty registry."""
     state = str(tmp_path / "cp-state.json")
-    proc = ControlPlaneProcess("--state-file", state)
+    creds = str(tmp_path / CREDENTIALS_FILE)
+    proc = ControlPlaneProcess("--state-file", state, credentials=creds)
     try:
         put(proc, "/v1/services/orders/instances/orders-1", {"address": "127.0.0.1:18001", "ttl_s": 5})
     finally:
         os.kill(proc.proc.pid, signal.SIGKILL)
         proc.close()
-    again = ControlPlaneProcess("--state-file", state)  # no warm-up: the file is the registry
+    again = ControlPlaneProcess("--state-file", state, credentials=creds)  # no warm-up: the file is the registry
     try:
         snap = requests.get(f"{again.url}/v1/snapshot?wait_s=0", timeout=2).json()
         assert [i["id"] for i in snap["services"]["orders"]] == ["orders-1"]
-        hb = requests.put(f"{again.url}/v1/services/orders/instances/orders-1/heartbeat", timeout=2)
+        hb = requests.put(
+            f"{again.url}/v1/services/orders/instances/orders-1/heartbeat",
+            headers=again.instance("orders", "orders-1"),
+            timeout=2,
+        )
         assert hb.status_code == 200  # the instance's heartbeats just go on
     finally:
         again.close()

@@ -95,7 +95,10 @@ def test_unknown_service_in_the_mesh_is_named(topo):
 
 def test_bad_registration_is_a_400_with_a_sentence(topo):
     cp = topo[1]["controlplane"]
-    r = requests.put(f"{cp}/v1/services/catalog/instances/catalog-9", json={"address": "nowhere"}, timeout=5)
+    admin = topo[0].admin_headers()  # with the run's admin token: the body is what is wrong
+    r = requests.put(
+        f"{cp}/v1/services/catalog/instances/catalog-9", json={"address": "nowhere"}, headers=admin, timeout=5
+    )
     assert r.status_code == 400 and "address" in r.json()["error"]
 
 

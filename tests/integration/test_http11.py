@@ -390,7 +390,7 @@ def run_stack(port_bases, run: Path, env: dict[str, str] | None = None) -> Itera
         procs.append(spawn(argv, run / f"{name}.log", env=proc_env, cwd=ROOT))
 
     try:
-        start("controlplane", [py, "-m", "mesh.controlplane", "--port", str(cp_port)])
+        start("controlplane", [py, "-m", "mesh.controlplane", "--port", str(cp_port), "--open"])
         cp = f"http://127.0.0.1:{cp_port}"
         _wait_ready(cp + "/health", procs)
         body = json.dumps({"address": f"127.0.0.1:{origin_port}", "ttl_s": 300}).encode()

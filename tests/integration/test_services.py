@@ -280,7 +280,7 @@ def test_port_in_use_prints_one_line_and_exits_2():
 @pytest.mark.skipif(importlib.util.find_spec("mesh.controlplane") is None, reason="mesh.controlplane not built yet")
 def test_registers_with_the_real_control_plane_and_deregisters_on_sigterm(tmp_path):
     cp_port = free_port()
-    cp = Proc("mesh.controlplane", ["--port", str(cp_port)], tmp_path, "controlplane")
+    cp = Proc("mesh.controlplane", ["--port", str(cp_port), "--open"], tmp_path, "controlplane")
     cp_url = f"http://127.0.0.1:{cp_port}"
     proc = None
     try:

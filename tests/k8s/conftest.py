@@ -34,7 +34,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if k8s_enabled():
         return
     skip = pytest.mark.skip(reason="needs a Kubernetes built here: run scripts/k8s-tier.sh (GATEMESH_RUNNER=k8s)")
+    here = Path(__file__).parent
     for item in items:
+        if here not in item.path.parents:  # this hook sees the whole session's items
+            continue
         if {"apiserver", "cluster", "k8s_chaos"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(skip)
 
@@ -69,3 +72,62 @@ def cluster() -> object:
         return Kubectl.from_env()
     except ClusterError as e:
         pytest.fail(str(e), pytrace=False)
+
+
+CHAOS_DIR = REPO / "tests" / "chaos"
+NAMESPACE = os.environ.get("GATEMESH_K8S_NAMESPACE", "gatemesh-edge-mesh")
+
+
+def make_k8s_chaos(backend: object) -> object:
+    """The chaos suite's ``chaoslib.Chaos`` whose faults, restarts and scaling go to pods."""
+    import sys
+
+    if str(CHAOS_DIR) not in sys.path:
+        sys.path.insert(0, str(CHAOS_DIR))
+    from gatemesh.faults import Faults
+
+    import chaoslib
+
+    class K8sRunner:
+        """What ``Chaos`` asks of a runner, answered by the k8s backend."""
+
+        @property
+        def topology(self):
+            return backend.topology
+
+        def restart(self, name: str):
+            return backend.restart(name)
+
+        def scale(self, service: str, n: int):
+            return backend.scale(service, n)
+
+    class K8sChaos(chaoslib.Chaos):
+        def __init__(self) -> None:
+            super().__init__(K8sRunner())
+            self.faults = Faults(backend)
+            self.backend = backend
+
+    return K8sChaos()
+
+
+@pytest.fixture(scope="session")
+def k8s_chaos(cluster: object) -> Iterator[object]:
+    from gatemesh.faults import FaultError
+    from gatemesh.k8s.backend import K8sBackend
+
+    try:
+        backend = K8sBackend.for_namespace(NAMESPACE)
+    except FaultError as e:
+        pytest.fail(f"no edge-mesh in {NAMESPACE} to run against: {e}", pytrace=False)
+    chaos = make_k8s_chaos(backend)
+    chaos.reset()
+    yield chaos
+    chaos.reset()
+
+
+@pytest.fixture
+def chaos(k8s_chaos: object) -> Iterator[object]:
+    """The chaos suite's ``chaos`` fixture, on pods: reset before and after."""
+    k8s_chaos.reset()
+    yield k8s_chaos
+    k8s_chaos.reset()

@@ -48,7 +48,8 @@ def test_every_object_is_accepted_by_server_side_apply(apiserver, applied, name)
     again = apiserver.apply((K8S_DIR / manifest_file(name)).read_text())
     assert again.splitlines() == applied[name].splitlines()
     ns = default_options(name).namespace
-    managed = apiserver.json("get", "statefulset", "catalog", namespace=ns)["metadata"]["managedFields"]
+    sts = apiserver.json("get", "statefulset", "catalog", "--show-managed-fields", namespace=ns)
+    managed = sts["metadata"]["managedFields"]
     assert any(m["manager"] == "gatemesh" and m["operation"] == "Apply" for m in managed)
 
 

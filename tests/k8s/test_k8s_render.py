@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from gatemesh.k8s import K8sOptions
-from gatemesh.k8s.launch import definition, prepare, rebuild
+from gatemesh.k8s.launch import definition, prepare, rebuild, trust_args
 from gatemesh.k8s.render import objects, render_text
 from gatemesh.topology import TOPOLOGIES, PortPlan, TopologyError, build_topology
 
@@ -65,7 +65,7 @@ def test_the_launcher_runs_the_definitions_own_command_for_every_python_componen
         if c.module is None:
             continue
         argv = prepare(rebuild(data, c.name), c.name, tmp_path)
-        assert argv[1:] == c.command(python="python", run_dir=str(tmp_path))[1:]
+        assert argv[1:] == c.command(python="python", run_dir=str(tmp_path))[1:] + trust_args(topology, c)
         host, port, path = (tmp_path / "health").read_text().split()
         assert f"http://{host}:{port}{path}" == c.health_url
     if topology.gateway_config is not None:
@@ -113,3 +113,9 @@ def test_placement_namespace_ports_and_images():
 def test_options_are_validated_with_a_sentence(field, value, words):
     with pytest.raises(TopologyError, match=words):
         K8sOptions(**{field: value})
+
+
+def test_a_component_kind_without_a_rendering_is_refused_with_a_sentence():
+    # Prometheus (an option of the definition, off by default) has no Kubernetes rendering yet
+    with pytest.raises(TopologyError, match="component kind\\(s\\) prometheus with no Kubernetes rendering"):
+        objects(build_topology("edge-mesh", prometheus=True), K8sOptions())

@@ -76,6 +76,10 @@ class FakePool:
     def next(self, *outcomes: Any) -> None:
         self.queue.extend(outcomes)
 
+    def idle(self, host: str, port: int) -> None:
+        """No idle connection: the pipeline then calls `request` (the scripted answer)."""
+        return None
+
     async def request(
         self,
         host: str,

@@ -1,0 +1,46 @@
+"""The runner's part in trust: it makes the run's credentials and hands each part its own.
+
+- the control plane gets the credentials file's path (``--credentials``) and is told never
+  to admit the Toxiproxy API as a service address (``--forbid-address``);
+- whoever registers an instance (its sidecar, or the app itself where there is none) gets
+  that instance's bootstrap token in ``$GATEMESH_BOOTSTRAP_TOKEN``, and nothing else gets
+  a token: an app behind a sidecar cannot register at all; the gateway gets one for its
+  workload identity (``gateway/gateway``: a certificate, never a registration);
+- the admin token stays in the run directory (0600) for the CLI; no child inherits it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from gatemesh.security import credentials as run_credentials
+from gatemesh.topology import Component, Topology
+from gatemesh.topology.model import CONTROLPLANE, GATEWAY, SERVICE, SIDECAR
+
+
+def credentials_of(run_dir: Path) -> run_credentials.Credentials:
+    """The run's credentials (``<run_dir>/credentials.json``, 0600), made on first use."""
+    return run_credentials.ensure(run_dir / run_credentials.CREDENTIALS_FILE)
+
+
+def extra_args(component: Component, topology: Topology, run_dir: Path) -> list[str]:
+    if component.kind != CONTROLPLANE:
+        return []
+    toxiproxy = urlsplit(topology.endpoints.toxiproxy_api).netloc
+    path = run_dir / run_credentials.CREDENTIALS_FILE
+    return ["--credentials", str(path), "--forbid-address", toxiproxy]
+
+
+def registers(component: Component) -> bool:
+    return component.kind == SIDECAR or (component.kind == SERVICE and "--register" in component.args)
+
+
+def apply_env(env: dict[str, str], component: Component, credentials: run_credentials.Credentials) -> None:
+    """Give ``component`` its bootstrap token if it registers an instance; strip any other."""
+    env.pop(run_credentials.ADMIN_TOKEN_ENV, None)
+    env.pop(run_credentials.BOOTSTRAP_ENV, None)
+    if registers(component) and component.service and component.instance:
+        env[run_credentials.BOOTSTRAP_ENV] = credentials.instance_token(component.service, component.instance)
+    elif component.kind == GATEWAY:  # its workload identity (mTLS to the sidecars): service "gateway"
+        env[run_credentials.BOOTSTRAP_ENV] = credentials.instance_token("gateway", "gateway")
