@@ -58,6 +58,7 @@ class Snapshot:
     services: Mapping[str, tuple[Endpoint, ...]]
     policies: Mapping[str, Mapping]
     apimgmt: Mapping  # {} = no API management configured at the control plane
+    authz: Mapping = field(default_factory=lambda: _EMPTY)  # {} = default allow (gatemesh.security.authz)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Snapshot:
@@ -71,6 +72,7 @@ class Snapshot:
                 MappingProxyType(services),
                 MappingProxyType(dict(d.get("policies") or {})),
                 MappingProxyType(dict(d.get("apimgmt") or {})),
+                MappingProxyType(dict(d.get("authz") or {})),
             )
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise ValueError(f"not a control-plane snapshot: {exc!r}") from None

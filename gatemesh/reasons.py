@@ -44,6 +44,14 @@ class Reason(StrEnum):
     UNAUTHENTICATED = "unauthenticated"  # a control-plane write without a credential it knows
     NOT_AUTHORIZED = "not-authorized"  # a known identity that may not do this (names the caller)
     ADDRESS_REFUSED = "address-refused"  # a registration outside the topology's networks, or a control endpoint
+    MTLS_REQUIRED = "mtls-required"  # plain HTTP on a strict mTLS port (gatemesh.security.tls writes it)
+    MISSING_TOKEN = "missing-token"  # a JWT-only route got no bearer token
+    TOKEN_MALFORMED = "token-malformed"  # JWT (gatemesh.security.jwt): not a JWT, no kid, a claim missing
+    TOKEN_UNKNOWN_KEY = "token-unknown-key"
+    TOKEN_SIGNATURE = "token-signature"
+    TOKEN_EXPIRED = "token-expired"
+    TOKEN_AUDIENCE = "token-audience"
+    TOKEN_ISSUER = "token-issuer"
     # the request itself
     BAD_REQUEST = "bad-request"
     PAYLOAD_TOO_LARGE = "payload-too-large"
@@ -85,6 +93,14 @@ STATUS: dict[Reason, int] = {
     Reason.UNAUTHENTICATED: 401,
     Reason.NOT_AUTHORIZED: 403,
     Reason.ADDRESS_REFUSED: 403,
+    Reason.MTLS_REQUIRED: 400,
+    Reason.MISSING_TOKEN: 401,
+    Reason.TOKEN_MALFORMED: 401,
+    Reason.TOKEN_UNKNOWN_KEY: 401,
+    Reason.TOKEN_SIGNATURE: 401,
+    Reason.TOKEN_EXPIRED: 401,
+    Reason.TOKEN_AUDIENCE: 401,
+    Reason.TOKEN_ISSUER: 401,
     Reason.BAD_REQUEST: 400,
     Reason.PAYLOAD_TOO_LARGE: 413,
     Reason.BAD_HOST: 400,

@@ -14,6 +14,8 @@ and a request pays no timer. The sweep runs only while something is idle.
 from __future__ import annotations
 
 import asyncio
+import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .connection import UpstreamConnection
@@ -69,6 +71,9 @@ class ConnectionPool:
         self._gen = 0
         self._sweep: asyncio.TimerHandle | None = None
         self.deadlines = HeadDeadlines()  # every exchange's wait on its head, one timer
+        # (host, port) -> (client SSLContext, the name its certificate must carry), or None for
+        # plain: set by a proxy in mTLS mode (gatemesh.security.mesh_tls); read once per new connection.
+        self.tls_for: Callable[[tuple[str, int]], tuple[ssl.SSLContext, str] | None] | None = None
 
     def idle_count(self) -> int:
         return sum(len(v) for v in self._idle.values())
@@ -110,8 +115,14 @@ class ConnectionPool:
     async def _connect(self, key: tuple[str, int]) -> UpstreamConnection:
         loop = asyncio.get_running_loop()
         try:
-            _, conn = await loop.create_connection(lambda: UpstreamConnection(self, key), key[0], key[1])
-        except OSError as exc:
+            tls = self.tls_for(key) if self.tls_for is not None else None
+            if tls is None:
+                _, conn = await loop.create_connection(lambda: UpstreamConnection(self, key), key[0], key[1])
+            else:
+                _, conn = await loop.create_connection(
+                    lambda: UpstreamConnection(self, key), key[0], key[1], ssl=tls[0], server_hostname=tls[1]
+                )
+        except OSError as exc:  # ssl.SSLError is one: a refused handshake is a failed connect
             raise ConnectFailed(f"cannot connect to {key[0]}:{key[1]}: {exc.strerror or exc}") from None
         return conn
 

@@ -33,6 +33,7 @@ class RequestReader(asyncio.Protocol):
         "_transport",
         "_parser",
         "_peer",
+        "_identity",
         "_local",
         "_url",
         "_headers",
@@ -97,6 +98,7 @@ class RequestReader(asyncio.Protocol):
         self._keep_alive = True
         self._last = b""  # the last bytes fed: an unfinished head may straddle them
         self._peer = ""  # the client's address, for X-Forwarded-For
+        self._identity: str | None = None  # the client certificate's SPIFFE id, on an mTLS connection
         self._local = b""  # this listener's host:port, a 1.0 request's Host
         self._loop = asyncio.get_running_loop()
         self.state = HEAD  # the listener's sweeper times each state
@@ -230,6 +232,8 @@ class RequestReader(asyncio.Protocol):
             self._keep_alive,
             self._peer,
         )
+        if self._identity is not None:
+            req.identity = self._identity
         # Fresh per-message state, inline (a method call per request costs ~1,000
         # instructions; this also saves the parser an on_message_begin callback).
         self._url = self._cl = b""

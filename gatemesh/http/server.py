@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import httptools
 
@@ -67,6 +68,9 @@ class HttpServerProtocol(RequestReader):
             transport.close()
             return
         local = transport.get_extra_info("sockname")
+        cert = transport.get_extra_info("peercert")  # None on a plain connection
+        if cert:
+            self._identity = next((v for k, v in cert.get("subjectAltName", ()) if k == "URI"), None)
         self._local = b"%s:%d" % (local[0].encode(), local[1]) if local and len(local) >= 2 else b"localhost"
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -171,12 +175,16 @@ async def serve(
     limits: ServerLimits | None = None,
     proxy_name: str = "gatemesh",
     reuse_port: bool = False,
+    tls: Any = None,
 ) -> asyncio.Server:
-    """Start listening; returns the asyncio Server (close() + wait_closed() to stop)."""
+    """Start listening; returns the asyncio Server (close() + wait_closed() to stop). ``tls``
+    (gatemesh.security.tls.TlsListener) accepts instead, and decides TLS per connection."""
     loop = asyncio.get_running_loop()
     # No limits given: the defaults. A proxy's shell passes its GATEMESH_HTTP_* overrides.
     lim = limits or ServerLimits()
     listener = Listener(handler, lim, proxy_name.encode(), loop)
+    if tls is not None:
+        return await tls.serve(lambda: HttpServerProtocol(listener), host, port)  # type: ignore[no-any-return]
     return await loop.create_server(
         lambda: HttpServerProtocol(listener), host, port, reuse_port=reuse_port, backlog=1024
     )

@@ -26,11 +26,12 @@ from gatemesh import accesslog
 from gatemesh.security import credentials as run_credentials
 from gatemesh.topology import Component, Topology, rescale
 from gatemesh.topology.counts import check_count
-from gatemesh.topology.model import CONTROLPLANE, PROMETHEUS, SERVICE, SIDECAR, TOXIPROXY
+from gatemesh.topology.model import CONTROLPLANE, JAEGER, PROMETHEUS, SERVICE, SIDECAR, TOXIPROXY
 
 from . import preflight, trust
 from .errors import RunnerError
 from .forked import ForkedProcess, ForkServer
+from .jaeger import find_jaeger
 from .process import log_tail, signal_group, spawn
 from .prometheus import find_prometheus
 from .toxiproxy import ToxiproxyClient
@@ -44,6 +45,7 @@ POLL_INTERVAL_S = 0.05  # between two rounds of health checks
 HEALTH_TIMEOUT_S = 0.5  # one health request
 LABELS = {
     "toxiproxy": "Toxiproxy",
+    "jaeger": "Jaeger",
     "controlplane": "control plane",
     "service": "service instances",
     "sidecar": "sidecars",
@@ -264,6 +266,7 @@ class ProcessRunner:
             "controlplane": t.endpoints.controlplane,
             "toxiproxy_api": t.endpoints.toxiproxy_api,
             "dashboard": t.endpoints.dashboard,
+            "jaeger": t.endpoints.jaeger,
             "prometheus": t.endpoints.prometheus,
             "api_key": t.api_key,
             "counts": dict(t.counts),
@@ -338,6 +341,8 @@ class ProcessRunner:
         if self.toxiproxy_bin is None:
             self.toxiproxy_bin = preflight.find_toxiproxy()
         argv = component.command(python=self.python, toxiproxy=self.toxiproxy_bin, run_dir=str(self.run_dir))
+        if component.kind == JAEGER:
+            argv[0] = find_jaeger()
         argv += trust.extra_args(component, self.topology, self.run_dir)
         log_path = self.log_dir / f"{component.name}.log"
         with open(log_path, "ab") as log:

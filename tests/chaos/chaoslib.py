@@ -79,7 +79,8 @@ class Chaos:
         self.key = topo.api_key
         sidecar = topo.component(f"sidecar-{CALLER}")
         self.outbound = f"http://127.0.0.1:{sidecar.listen['outbound']}"
-        self.caller_admin = f"http://127.0.0.1:{sidecar.listen['inbound']}"
+        # its admin on the app-local outbound port: plain in every mTLS mode (the inbound is TLS-only in strict)
+        self.caller_admin = f"http://127.0.0.1:{sidecar.listen['outbound']}"
         self.counts = dict(topo.counts)
         # The one policy client; "the mesh has it" means the caller's sidecar has it.
         self.policies = PolicyClient(
