@@ -59,7 +59,22 @@ def objects(topology: Topology, options: K8sOptions) -> list[dict[str, Any]]:
     ]
     out += Workloads(topology, options).all()
     out += services(topology, ns)
+    if options.ingress_host:
+        out.append(ingress(topology, ns, options.ingress_host))
     return out
+
+
+def ingress(topology: Topology, ns: str, host: str) -> dict[str, Any]:
+    """The entry Service behind an Ingress (an option: a cluster with an ingress controller)."""
+    port = int(urlsplit(topology.endpoints.entry).port or 0)
+    backend = {"service": {"name": ENTRY, "port": {"number": port}}}
+    path = {"path": "/", "pathType": "Prefix", "backend": backend}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": ENTRY, "namespace": ns, "labels": pods.labels(topology, ENTRY, "ingress")},
+        "spec": {"rules": [{"host": host, "http": {"paths": [path]}}]},
+    }
 
 
 def services(topology: Topology, ns: str) -> list[dict[str, Any]]:
