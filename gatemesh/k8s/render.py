@@ -23,8 +23,8 @@ from gatemesh.topology import TOPOLOGIES, Topology, build_topology
 from gatemesh.topology.model import CONTROLPLANE, DASHBOARD, GATEWAY, SIDECAR, TOXIPROXY
 
 from . import pods
+from .definition import definition
 from .emit import dump
-from .launch import definition
 from .options import K8sOptions
 from .workloads import TOXIPROXY_CONFIGMAP, Workloads
 

@@ -24,7 +24,10 @@ BIN="$(ls -d "$CACHE"/v1.34.2-etcd-*/bin 2>/dev/null | head -n 1)"
 ETCD_PORT=23790          # not etcd's 2379: a system etcd may have it
 ETCD_PEER_PORT=23800
 API_PORT=16443           # not 6443 (a kind cluster's), not the topologies' ports
-NODE=gatemesh-node
+# The node is "localhost": the kubelet refuses a loopback node IP ("nodeIP can't be
+# loopback address"), so the API server reaches it (logs, exec) by its Hostname address,
+# which then resolves to 127.0.0.1 (--kubelet-preferred-address-types=Hostname).
+NODE=localhost
 PAUSE_IMAGE=gatemesh/pause:3.10.1
 SOCK="$STATE/containerd.sock"
 # containerd's image store outlives a cluster (importing the app image takes ~2 min on a
@@ -84,7 +87,8 @@ control_plane() {
     --token-auth-file "$STATE/pki/tokens.csv" --authorization-mode Node,RBAC --anonymous-auth=false \
     --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$STATE/pki/sa.pub" \
     --service-account-signing-key-file "$STATE/pki/sa.key" --service-cluster-ip-range 10.96.0.0/16 \
-    --allow-privileged=true --profiling=false --enable-priority-and-fairness=false --event-ttl 30m
+    --allow-privileged=true --profiling=false --enable-priority-and-fairness=false --event-ttl 30m \
+    --kubelet-preferred-address-types Hostname
   wait_for kube-apiserver 90 kubectl get --raw /readyz
   start kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig "$STATE/admin.kubeconfig" \
     --authentication-kubeconfig "$STATE/admin.kubeconfig" --authorization-kubeconfig "$STATE/admin.kubeconfig" \
@@ -157,7 +161,7 @@ evictionHard: {memory.available: "200Mi", nodefs.available: "2%", imagefs.availa
 maxPods: 110
 EOF
   start kubelet "$BIN/kubelet" --config "$STATE/kubelet/config.yaml" --kubeconfig "$STATE/admin.kubeconfig" \
-    --root-dir "$STATE/kubelet/root" --cert-dir "$STATE/kubelet/pki" --hostname-override "$NODE" --node-ip 127.0.0.1
+    --root-dir "$STATE/kubelet/root" --cert-dir "$STATE/kubelet/pki" --hostname-override "$NODE"
   start kube-scheduler "$BIN/kube-scheduler" --kubeconfig "$STATE/admin.kubeconfig" \
     --authentication-kubeconfig "$STATE/admin.kubeconfig" --authorization-kubeconfig "$STATE/admin.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port 10259 --leader-elect=false --profiling=false

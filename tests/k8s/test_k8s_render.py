@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from gatemesh.k8s import K8sOptions
-from gatemesh.k8s.launch import definition, prepare, rebuild, trust_args
+from gatemesh.k8s.definition import definition, rebuild
+from gatemesh.k8s.launch import prepare, trust_args
 from gatemesh.k8s.render import objects, render_text
 from gatemesh.topology import TOPOLOGIES, PortPlan, TopologyError, build_topology
 
