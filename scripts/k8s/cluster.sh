@@ -140,6 +140,9 @@ EOF
 EOF
   start containerd containerd --config "$STATE/containerd/config.toml"
   wait_for containerd 30 ctr --address "$SOCK" version
+  # Its CRI plugin initialises after the socket answers (longer with a cached image store);
+  # a kubelet that starts before exits ("server is not initialized yet").
+  wait_for "containerd's CRI plugin" 120 grep -q "Start streaming server" "$STATE/containerd.log"
   cat >"$STATE/kubelet/config.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
