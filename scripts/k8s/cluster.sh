@@ -247,7 +247,9 @@ down() {
     kill -9 "$pid" 2>/dev/null || true
   done
   # The kubelet's volume mounts (configMaps are tmpfs) and containerd's rootfs mounts.
-  grep -o " \($STATE\|$IMAGES\)/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  { grep -o " \($STATE\|$IMAGES\)/[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do
+    umount -l "$m" 2>/dev/null || true
+  done
 
   if ip link show gm-cni0 >/dev/null 2>&1; then ip link delete gm-cni0 2>/dev/null || true; fi
   rm -rf "$STATE"
