@@ -64,6 +64,7 @@ class Reason(StrEnum):
     UPGRADE_NOT_SUPPORTED = "upgrade-not-supported"  # Upgrade/h2c: no protocol switch is implemented
     CONNECT_NOT_SUPPORTED = "connect-not-supported"  # CONNECT: this is no forward proxy
     TOO_MANY_CONNECTIONS = "too-many-connections"  # the listener's connection cap
+    TOO_MANY_CLIENT_CONNECTIONS = "too-many-client-connections"  # the listener's cap per client address
     # the proxy itself broke (a bug): the server's last resort, logged with its traceback
     INTERNAL_ERROR = "internal-error"
     # not a refusal: an answer served from the fallback (a cached or declared response)
@@ -111,6 +112,7 @@ STATUS: dict[Reason, int] = {
     Reason.UPGRADE_NOT_SUPPORTED: 501,
     Reason.CONNECT_NOT_SUPPORTED: 501,
     Reason.TOO_MANY_CONNECTIONS: 503,
+    Reason.TOO_MANY_CLIENT_CONNECTIONS: 503,
     Reason.INTERNAL_ERROR: 500,
     Reason.FALLBACK: 200,
 }

@@ -8,7 +8,9 @@ are gatemesh's, shared with the sidecar.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
+from gatemesh import tracing
 from gatemesh.admin import Admin
 from gatemesh.apimgmt import ApiManager
 from gatemesh.discovery import Snapshot, SnapshotWatcher
@@ -27,13 +29,16 @@ from .composition import compose_product, product_id
 from .config import GatewayConfig
 from .routes import RouteTable
 
+if TYPE_CHECKING:
+    from gatemesh.tracing.tracer import Tracer
+
 COMPOSITION_ROUTE = "products"  # the route name API keys grant for GET /api/products/{id}
 
 
 class Gateway:
-    def __init__(self, config: GatewayConfig, identity_token: str | None = None):
+    def __init__(self, config: GatewayConfig, tracer: Tracer | None = None, identity_token: str | None = None):
         self.config = config
-        self.caller = ResilientCaller(config.proxy_name, config.policies, pool=upstream_pool())
+        self.caller = ResilientCaller(config.proxy_name, config.policies, pool=upstream_pool(), tracer=tracer)
         self.proxy = Proxy(config.proxy_name, self.caller)
         self.routes = RouteTable(config.routes)
         self.api = ApiManager(config.apimgmt, self.caller.clock)
@@ -41,7 +46,9 @@ class Gateway:
         self.admin = Admin(
             config.proxy_name, self.caller, policies_writable=True, extra={b"/-/routes": self._routes_doc}
         )
-        self.shell = Shell(self.admin, self.watcher)
+        self.shell = Shell(self.admin, self.watcher, tracer=tracer)
+        if tracer is not None:
+            tracing.register_metrics(tracer, self.caller.metrics.registry)
         self.auth = EdgeAuth(self.shell, self.api, config.jwt)
         # the composed page takes what the routes may take: a JWT too once an issuer is configured
         self.composition_auth = "api-key-or-jwt" if config.jwt is not None else "api-key"

@@ -97,11 +97,8 @@ teardown() {
     tail -n 5 "$GATEMESH_K8S_STATE/kubelet.log" 2>/dev/null | sed 's/^/  kubelet: /'
   fi
   start "tear down"
-  if [[ -s "$GATEMESH_K8S_STATE/admin.kubeconfig" ]]; then
-    timeout 60 kubectl --kubeconfig "$GATEMESH_K8S_STATE/admin.kubeconfig" delete namespace "$NS" --wait=true \
-      --timeout=45s >/dev/null 2>&1 || say "the namespace did not go within 45 s; the cluster goes anyway"
-  fi
   "${CLUSTER[@]}" down
+  rm -rf "/var/lib/gatemesh/$NS"   # the orders pods' hostPath (K8sOptions.data_root)
   left="$(leftovers)"
   if [[ -n "$left" ]]; then
     echo "$left" | sed 's/^/  left behind: /' >&2

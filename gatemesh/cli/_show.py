@@ -14,6 +14,7 @@ from gatemesh.runner.state import DEFAULT_NAME
 def endpoints(status: dict[str, Any]) -> list[str]:
     rows = [
         ("dashboard", status.get("dashboard")),
+        ("jaeger UI", status.get("jaeger")),
         ("gateway", status.get("gateway") or "(none in this topology)"),
         ("storefront", status.get("storefront")),
         ("control plane", status.get("controlplane")),

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gatemesh.runner import check_ports, find_toxiproxy
+from gatemesh.runner.jaeger import find_jaeger
 from gatemesh.runner.preflight import REPO_ROOT
 from gatemesh.runner.process import log_tail, spawn
 from gatemesh.runner.prometheus import find_prometheus
@@ -79,13 +80,33 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--timeout", type=float, default=90.0, metavar="SECONDS", help="how long to wait for health (default 90)"
     )
+    p.add_argument(
+        "--no-jaeger",
+        dest="jaeger",
+        action="store_false",
+        help="run without Jaeger (no trace backend, the proxies and apps trace nothing)",
+    )
+    p.add_argument(
+        "--trace-ratio",
+        type=float,
+        default=1.0,
+        metavar="R",
+        help="share of new traces sampled, 0..1 (default 1: every call; change it live with gatemesh trace --ratio)",
+    )
     add_name_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
     counts = parse_scale(args.scale)
     ports = PortPlan.from_base(args.port_base) if args.port_base is not None else PortPlan()
-    topology = build_topology(args.topology, ports, counts, prometheus=args.prometheus)
+    topology = build_topology(
+        args.topology,
+        ports,
+        counts,
+        prometheus=args.prometheus,
+        jaeger=args.jaeger,
+        trace_ratio=args.trace_ratio,
+    )
     directory, state = load(args.name)
     if state is not None and supervisor_alive(state):
         raise CliError(
@@ -95,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
     if state is not None:  # a stale run: its supervisor died; make sure nothing of it is left
         tear_down(directory, state, lambda _m: None)
     find_toxiproxy()
+    if args.jaeger:
+        find_jaeger()
     if args.prometheus:
         find_prometheus()
     check_ports(topology)
@@ -110,6 +133,8 @@ def run(args: argparse.Namespace) -> int:
             "port_base": args.port_base,
             "counts": dict(topology.counts),
             "timeout_s": args.timeout,
+            "jaeger": args.jaeger,
+            "trace_ratio": args.trace_ratio,
             "prometheus": args.prometheus,
             "access_log": args.access_log,
             "mtls": args.mtls,

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .connection import UpstreamConnection
+from .deadlines import HeadDeadlines
 from .messages import Headers
 from .response import ClientResponse, ConnectFailed
 from .stats import count
@@ -69,6 +70,7 @@ class ConnectionPool:
         self._idle: dict[tuple[str, int], list[UpstreamConnection]] = {}
         self._gen = 0
         self._sweep: asyncio.TimerHandle | None = None
+        self.deadlines = HeadDeadlines()  # every exchange's wait on its head, one timer
         # (host, port) -> (client SSLContext, the name its certificate must carry), or None for
         # plain: set by a proxy in mTLS mode (gatemesh.security.mesh_tls); read once per new connection.
         self.tls_for: Callable[[tuple[str, int]], tuple[ssl.SSLContext, str] | None] | None = None
@@ -138,8 +140,8 @@ class ConnectionPool:
 
         `headers` must not contain framing headers: Content-Length is set here.
         `timeout_s` bounds the whole wait for the response head, connecting included:
-        TimeoutError when it passes (the connection is closed, never reused). One timer
-        on the event loop does it, armed here and cancelled when the head arrives.
+        TimeoutError when it passes (the connection is closed, never reused). The pool's
+        one deadline timer does it (deadlines.py), not a timer per request.
         Cancelling the caller closes the connection too.
         """
         conn = self.idle(host, port)
@@ -170,6 +172,7 @@ class ConnectionPool:
         return None
 
     def close(self) -> None:
+        self.deadlines.close()
         if self._sweep is not None:
             self._sweep.cancel()
             self._sweep = None

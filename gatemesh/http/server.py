@@ -52,23 +52,22 @@ class HttpServerProtocol(RequestReader):
     # --- connection events -------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
-        if not self._l.opened(self):
-            count(Reason.TOO_MANY_CONNECTIONS)
+        peer = transport.get_extra_info("peername")
+        self._peer = peer[0] if peer else ""
+        refused = self._l.opened(self)
+        if refused is not None:
+            count(refused)
             self._closing = self._deaf = True
-            write_whole(
-                transport,  # type: ignore[arg-type]
-                b"GET",
-                error_response(
-                    Reason.TOO_MANY_CONNECTIONS,
-                    f"this listener holds its limit of {self._l.limits.max_connections} connections; retry later",
-                    self._l.proxy,
-                ),
-                keep_alive=False,
+            lim = self._l.limits
+            message = (
+                f"this listener holds its limit of {lim.max_connections} connections; retry later"
+                if refused is Reason.TOO_MANY_CONNECTIONS
+                else f"{self._peer} holds its limit of {lim.max_connections_per_client} connections here; retry later"
             )
+            write_whole(transport, b"GET", error_response(refused, message, self._l.proxy), keep_alive=False)  # type: ignore[arg-type]
             transport.close()
             return
-        peer, local = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
-        self._peer = peer[0] if peer else ""
+        local = transport.get_extra_info("sockname")
         cert = transport.get_extra_info("peercert")  # None on a plain connection
         if cert:
             self._identity = next((v for k, v in cert.get("subjectAltName", ()) if k == "URI"), None)

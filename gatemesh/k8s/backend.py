@@ -46,7 +46,6 @@ class K8sBackend:
         self.kube = kube
         self.namespace = namespace
         self.socket = socket
-        self.paused: set[str] = set()
         self.topology = self._topology()
 
     @classmethod
@@ -77,10 +76,12 @@ class K8sBackend:
 
     def members(self) -> list[Member]:
         pods = self._call(self.kube.pods, self.namespace)
+        paused = self._paused_ids()
         out = []
         for c in self.topology.components:
             status = self._container_status(pods, c.name)
             running = bool(status and "running" in status.get("state", {}))
+            cid = (status or {}).get("containerID", "").split("://", 1)[-1]
             out.append(
                 Member(
                     name=c.name,
@@ -90,7 +91,7 @@ class K8sBackend:
                     proxy=c.proxy,
                     admin_url=f"http://127.0.0.1:{c.listen['port']}" if c.kind == SERVICE else None,
                     alive=running,
-                    paused=c.name in self.paused,
+                    paused=bool(cid) and cid in paused,
                 )
             )
         return out
@@ -106,13 +107,12 @@ class K8sBackend:
 
     def pause(self, name: str) -> dict[str, Any]:
         self._ctr("tasks", "pause", self._container_id(name))
-        self.paused.add(name)
         return self._describe(name)
 
     def resume(self, name: str) -> dict[str, Any]:
-        if name in self.paused:
-            self._ctr("tasks", "resume", self._container_id(name))
-            self.paused.discard(name)
+        cid = self._container_id(name)
+        if cid in self._paused_ids():
+            self._ctr("tasks", "resume", cid)
         return self._describe(name)
 
     def restart(self, name: str) -> dict[str, Any]:
@@ -229,6 +229,12 @@ class K8sBackend:
             raise FaultError(f"ctr {' '.join(args[:2])} failed: {done.stderr.strip()}")
         return done.stdout
 
+    def _paused_ids(self) -> set[str]:
+        """Containers the runtime holds frozen (the state lives there, not in this process:
+        ``gatemesh fault pause`` and ``gatemesh fault reset`` are two processes)."""
+        rows = [line.split() for line in self._ctr("tasks", "ls").splitlines()[1:]]
+        return {row[0] for row in rows if len(row) >= 3 and row[2] == "PAUSED"}
+
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
@@ -243,7 +249,7 @@ class K8sBackend:
             time.sleep(POLL_S)
 
     def _describe(self, name: str) -> dict[str, Any]:
-        return {"name": name, "paused": name in self.paused, "namespace": self.namespace}
+        return {"name": name, "namespace": self.namespace}
 
 
 K8S_PREFIX = "k8s:"  # `gatemesh fault ... --name k8s:<namespace>`: a topology on a cluster

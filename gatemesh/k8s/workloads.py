@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gatemesh.topology import Topology
+from gatemesh.topology import Topology, TopologyError
 from gatemesh.topology.build import ORDERS_DB
 from gatemesh.topology.model import CONTROLPLANE, DASHBOARD, GATEWAY, SERVICE, SIDECAR, TOXIPROXY, Component
 
@@ -32,6 +32,7 @@ TOXIPROXY_CONFIGMAP = "toxiproxy"
 TOXIPROXY_CONFIG = "/config/toxiproxy.json"
 SETUP = "setup"
 ORDINALS_START = 1  # instance ids start at 1 (catalog-1), as in the definition
+RENDERED_KINDS = {TOXIPROXY, CONTROLPLANE, SERVICE, SIDECAR, GATEWAY, DASHBOARD}
 
 
 class Workloads:
@@ -42,6 +43,12 @@ class Workloads:
 
     def all(self) -> list[dict[str, Any]]:
         t = self.topology
+        unknown = sorted({c.kind for c in t.components} - RENDERED_KINDS)
+        if unknown:
+            raise TopologyError(
+                f"k8s: the definition has component kind(s) {', '.join(unknown)} with no Kubernetes "
+                "rendering; teach gatemesh/k8s/workloads.py before rendering"
+            )
         out = [self.toxiproxy(t.component("toxiproxy")), self.controlplane(t.component("controlplane"))]
         if t.apimgmt is not None:
             out.append(self.setup())

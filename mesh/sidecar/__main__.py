@@ -7,6 +7,7 @@ import argparse
 import os
 import re
 
+from gatemesh import tracing
 from gatemesh.address import split_address
 from gatemesh.runtime import fatal, run, setup_logging
 from gatemesh.security.credentials import BOOTSTRAP_ENV
@@ -70,8 +71,12 @@ def main() -> None:
     if a.mtls != "off" and not cfg.bootstrap_token:
         fatal("sidecar", f"--mtls {a.mtls} needs a bootstrap token in ${BOOTSTRAP_ENV} to get a certificate")
     _addr(a.advertise, "--advertise")
+    try:
+        tracer = tracing.from_env(f"sidecar:{a.instance}", f"{a.service}-sidecar", a.instance)
+    except ValueError as exc:
+        fatal("sidecar", str(exc))
     setup_logging(f"sidecar:{a.instance}")
-    run(Sidecar(cfg).run, "sidecar")
+    run(Sidecar(cfg, tracer=tracer).run, "sidecar")
 
 
 if __name__ == "__main__":

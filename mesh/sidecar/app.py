@@ -13,7 +13,9 @@ import asyncio
 import json
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from gatemesh import tracing
 from gatemesh.admin import Admin
 from gatemesh.apimgmt import ApiManager, ApiMgmtConfig
 from gatemesh.discovery import Endpoint, Registration, Snapshot, SnapshotWatcher
@@ -34,6 +36,9 @@ from gatemesh.security.mesh_tls import MTLS_META, MeshTls
 from gatemesh.security.principal import PRINCIPAL_HEADER, api_key_principal, drop_principal, hand_on
 from gatemesh.security.tls import TlsListener, check_mode
 from gatemesh.shell import Route, Shell, process_listener_limits, upstream_pool
+
+if TYPE_CHECKING:
+    from gatemesh.tracing.tracer import Tracer
 
 APP_HEALTH_TIMEOUT_S = 0.4  # below a health checker's default 0.5 s probe timeout
 GATEWAY_IDENTITY = spiffe_id("gateway")  # the one caller whose X-Gatemesh-Principal is believed
@@ -70,15 +75,21 @@ def inbound_policies() -> PolicyTable:
 
 
 class Sidecar:
-    def __init__(self, cfg: SidecarConfig):
+    def __init__(self, cfg: SidecarConfig, tracer: Tracer | None = None):
         self.cfg = cfg
         name = f"sidecar:{cfg.instance}"
         metrics, events = ProxyMetrics(name), EventLog(name)
         self.outbound = ResilientCaller(
-            name, PolicyTable.from_dict({}), metrics=metrics, events=events, pool=upstream_pool()
+            name, PolicyTable.from_dict({}), metrics=metrics, events=events, pool=upstream_pool(), tracer=tracer
         )
         self.inbound = ResilientCaller(
-            name, inbound_policies(), metrics=metrics, events=events, clock=self.outbound.clock, pool=self.outbound.pool
+            name,
+            inbound_policies(),
+            metrics=metrics,
+            events=events,
+            clock=self.outbound.clock,
+            pool=self.outbound.pool,
+            tracer=tracer,
         )
         self.inbound.update_endpoints({LOCAL: [Endpoint(cfg.instance, cfg.app[0], cfg.app[1], {})]})
         self.proxy_out = Proxy(name, self.outbound)
@@ -108,7 +119,10 @@ class Sidecar:
             ),
             fields=lambda: {"service": cfg.service, "instance": cfg.instance},
             readiness=self._app_problem,
+            tracer=tracer,
         )
+        if tracer is not None:
+            tracing.register_metrics(tracer, metrics.registry)
         self.handle_inbound: Handler = self.shell.handler(self.proxy_in, self.route_inbound)
         self.handle_outbound: Handler = self.shell.handler(self.proxy_out, self.shell.by_host)
         self._policies_seen: object = None

@@ -8,6 +8,7 @@
 #   cluster.sh images IMAGE...             docker save | ctr import into this containerd
 #   cluster.sh down                        every process this script started, by its pid
 #                                          file; the kubelet's mounts; the state folder
+#                                          (containerd's image store stays, in the cache)
 #   cluster.sh env                         export KUBECONFIG=... (eval "$(cluster.sh env)")
 #
 # containerd is Debian's, but a daemon of its own: its own root, state and socket under
@@ -26,6 +27,9 @@ API_PORT=16443           # not 6443 (a kind cluster's), not the topologies' port
 NODE=gatemesh-node
 PAUSE_IMAGE=gatemesh/pause:3.10.1
 SOCK="$STATE/containerd.sock"
+# containerd's image store outlives a cluster (importing the app image takes ~2 min on a
+# busy machine; a warm run finds it there). Everything else of a cluster is in $STATE.
+IMAGES="${GATEMESH_K8S_IMAGES:-$CACHE/containerd}"
 say() { echo "k8s-cluster: $*"; }
 fail() { echo "k8s-cluster: error: $*" >&2; exit 1; }
 kubectl() { "$BIN/kubectl" --kubeconfig "$STATE/admin.kubeconfig" "$@"; }
@@ -94,7 +98,7 @@ node() {
   mkdir -p "$STATE/containerd" "$STATE/cni" "$STATE/kubelet"
   cat >"$STATE/containerd/config.toml" <<EOF
 version = 2
-root = "$STATE/containerd/root"
+root = "$IMAGES/root"
 state = "$STATE/containerd/state"
 [grpc]
   address = "$SOCK"
@@ -108,10 +112,16 @@ state = "$STATE/containerd/state"
   sandbox_image = "$PAUSE_IMAGE"
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
+  # The kubelet asks for oom_score_adj -998 for pod sandboxes; this machine's root may not
+  # lower its own (runc: "failed to update /proc/self/oom_score_adj: Permission denied"),
+  # so the runtime clamps it to what it may set.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        Root = "$STATE/runc"   # runc's state of our own, not under /run/containerd
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$STATE/cni"
@@ -157,19 +167,36 @@ EOF
 images() {
   local tmp="$STATE/images"
   mkdir -p "$tmp"
-  if ! ctr --address "$SOCK" -n k8s.io images ls -q | grep -qx "docker.io/$PAUSE_IMAGE"; then
+  if ! docker image inspect "$PAUSE_IMAGE" >/dev/null 2>&1; then
     # Kubernetes' pause (install-k8s.sh compiles it) as a one-file image.
     mkdir -p "$tmp/pause" && cp "$BIN/pause" "$tmp/pause/pause"
     printf 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n' >"$tmp/pause/Dockerfile"
     docker build -q -t "$PAUSE_IMAGE" "$tmp/pause" >/dev/null
-    set -- "$PAUSE_IMAGE" "$@"
   fi
+  # Only what the store lacks or holds at another image id (a rebuilt app image): the
+  # docker id each tag was imported at is kept beside the store.
+  local image id stamp want=()
+  mkdir -p "$IMAGES/imported"
+  for image in "$PAUSE_IMAGE" "$@"; do
+    id="$(docker image inspect -f '{{.Id}}' "$image")" || fail "docker has no image $image"
+    stamp="$IMAGES/imported/$(echo "$image" | tr '/:' '__')"
+    if [[ "$(cat "$stamp" 2>/dev/null)" == "$id" ]] \
+       && ctr --address "$SOCK" -n k8s.io images ls -q | grep -qx "docker.io/$image"; then
+      say "$image already in containerd's store"
+    else
+      want+=("$image")
+    fi
+  done
+  ((${#want[@]})) || return 0
   # One docker save for all: layers the images share (the app's base) cross once; unpacked
   # for the CRI's snapshotter as they arrive.
   local t0=$SECONDS
-  docker save "$@" | ctr --address "$SOCK" -n k8s.io images import --snapshotter overlayfs - >/dev/null \
-    || fail "could not import $* into containerd"
-  say "imported $* ($((SECONDS - t0)) s)"
+  docker save "${want[@]}" | ctr --address "$SOCK" -n k8s.io images import --snapshotter overlayfs - >/dev/null \
+    || fail "could not import ${want[*]} into containerd"
+  for image in "${want[@]}"; do
+    docker image inspect -f '{{.Id}}' "$image" >"$IMAGES/imported/$(echo "$image" | tr '/:' '__')"
+  done
+  say "imported ${want[*]} ($((SECONDS - t0)) s)"
 }
 
 stop_pid() { # name: the process of $STATE/<name>.pid, SIGTERM then SIGKILL after 5 s
@@ -193,9 +220,16 @@ down() {
   stop_pid kube-scheduler
   stop_pid kubelet
   if [[ -S "$SOCK" ]]; then
-    for id in $(task_ids); do ctr --address "$SOCK" -n k8s.io tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true; done
-    sleep 1
-    for id in $(task_ids); do ctr --address "$SOCK" -n k8s.io tasks delete -f "$id" >/dev/null 2>&1 || true; done
+    # in parallel: ~35 tasks, each ctr call a fraction of a second on a loaded machine
+    for id in $(task_ids); do ctr --address "$SOCK" -n k8s.io tasks kill -s SIGKILL "$id" >/dev/null 2>&1 & done
+    wait
+    for id in $(task_ids); do ctr --address "$SOCK" -n k8s.io tasks delete -f "$id" >/dev/null 2>&1 & done
+    wait
+    # ... and the containers with their snapshots: only the images stay in $IMAGES
+    for id in $(ctr --address "$SOCK" -n k8s.io containers ls -q 2>/dev/null); do
+      ctr --address "$SOCK" -n k8s.io containers delete "$id" >/dev/null 2>&1 &
+    done
+    wait
   fi
   stop_pid kube-controller-manager
   stop_pid kube-apiserver
@@ -206,7 +240,8 @@ down() {
     kill -9 "$pid" 2>/dev/null || true
   done
   # The kubelet's volume mounts (configMaps are tmpfs) and containerd's rootfs mounts.
-  grep -o " $STATE/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  grep -o " \($STATE\|$IMAGES\)/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+
   if ip link show gm-cni0 >/dev/null 2>&1; then ip link delete gm-cni0 2>/dev/null || true; fi
   rm -rf "$STATE"
   say "down; $STATE removed"

@@ -113,3 +113,9 @@ def test_placement_namespace_ports_and_images():
 def test_options_are_validated_with_a_sentence(field, value, words):
     with pytest.raises(TopologyError, match=words):
         K8sOptions(**{field: value})
+
+
+def test_a_component_kind_without_a_rendering_is_refused_with_a_sentence():
+    # Prometheus (an option of the definition, off by default) has no Kubernetes rendering yet
+    with pytest.raises(TopologyError, match="component kind\\(s\\) prometheus with no Kubernetes rendering"):
+        objects(build_topology("edge-mesh", prometheus=True), K8sOptions())
