@@ -135,6 +135,7 @@ def test_a_retried_part_shows_both_attempts_in_the_page_trace(sg):
             and any(parent_id(s) == tries[-1]["spanID"] for s in servers(spans, "catalog-sidecar"))
             and bool(servers(spans, "catalog"))
             and len(servers(spans, ENTRY)) >= 2
+            and bool(servers(spans, "storefront"))
         )
 
     spans = wait_trace(sg.jaeger, trace_id, complete)
