@@ -31,7 +31,9 @@ RUN = "obs-test"
 @pytest.fixture(scope="module")
 def edge_mesh(topology_factory_module) -> ProcessRunner:
     find_prometheus()  # scripts/setup.sh installs it: a missing one is a failure, not a skip
-    return topology_factory_module("edge-mesh", counts=SMALL, prometheus=True)
+    # with Jaeger: the proxies trace (their lines carry their own span ids) and the apps
+    # propagate the trace context, so one call's lines span the whole mesh
+    return topology_factory_module("edge-mesh", counts=SMALL, prometheus=True, jaeger=True)
 
 
 def eventually(check, timeout_s: float = WAIT_S):
@@ -116,6 +118,7 @@ def test_logs_trace_prints_one_call_from_every_proxy_it_crossed(edge_mesh: Proce
     got = eventually(lines)
     assert [g["proxy"] for g in got] == ["gateway", f"sidecar:{instance}"]  # in time order: the edge first
     assert {g["trace_id"] for g in got} == {trace_id}
+    assert len({g["span_id"] for g in got}) == 2 and all(len(g["span_id"]) == 16 for g in got)  # each hop's own span
     assert all(g["service"] == "catalog" and g["status"] == 200 and g["upstream"] == instance for g in got)
     assert got[0]["path"] == "/api/catalog/1" and got[1]["path"] == "/products/1"
     assert got[0]["time"] <= got[1]["time"] and got[0]["duration_us"] >= got[1]["duration_us"]
@@ -123,6 +126,32 @@ def test_logs_trace_prints_one_call_from_every_proxy_it_crossed(edge_mesh: Proce
     everything = gatemesh(home, "logs", "--name", RUN, "--service", "catalog", "--json")
     assert everything.returncode == 0
     assert len(everything.stdout.splitlines()) >= 3 * 2  # the control calls are there too, once per hop
+
+
+def test_logs_trace_follows_a_composed_call_through_the_mesh(edge_mesh: ProcessRunner, home: Path) -> None:
+    """The storefront's page: the gateway, the storefront's sidecar (inbound, then outbound
+    for each part the app asks for: the app propagates the trace) and each part's sidecar."""
+    gw = edge_mesh.topology.endpoints.gateway
+    trace_id = secrets.token_hex(16)
+    headers = {**KEY, "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
+    page = eventually(lambda: (r := requests.get(f"{gw}/api/storefront/1", headers=headers, timeout=5)).ok and r)
+    assert page.json()["degraded"] == []
+
+    def crossed() -> list[dict]:
+        """every part's sidecar has logged its hop"""
+        out = gatemesh(home, "logs", "--name", RUN, "--trace", trace_id, "--json")
+        assert out.returncode == 0, out.stderr
+        got = [json.loads(line) for line in out.stdout.splitlines()]
+        services = {g["service"] for g in got if g["proxy"] != "sidecar:storefront-1" and g["proxy"] != "gateway"}
+        assert services >= {"catalog", "pricing", "inventory", "reviews"}, got
+        return got
+
+    got = eventually(crossed)
+    assert got[0]["proxy"] == "gateway" and got[0]["path"] == "/api/storefront/1"
+    storefront = [g for g in got if g["proxy"] == "sidecar:storefront-1"]
+    # inbound (to its app) once, outbound once per part the app called
+    assert {g["service"] for g in storefront} >= {"storefront", "catalog", "pricing", "inventory", "reviews"}
+    assert {g["trace_id"] for g in got} == {trace_id} and all(g["status"] == 200 for g in got)
 
 
 @pytest.mark.parametrize(
