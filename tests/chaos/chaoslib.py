@@ -11,6 +11,7 @@ one fault serves both locations.
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -181,6 +182,17 @@ class Chaos:
         self._touched = {EDGE: set(), MESH: set()}
 
     # ------------------------------------------------------------------ observing
+
+    def answer_cut_bytes(self, instance: str) -> int:
+        """``limit_data`` bytes that lose the answer *after* the request was served: 1 in plain
+        HTTP; under mTLS, past the server's handshake flight (gatemesh.security.probe), else the
+        cut falls in the handshake and the request is never sent at all."""
+        if os.environ.get("GATEMESH_MTLS", "off") == "off":
+            return 1
+        from gatemesh.security.probe import answer_cut_bytes, client_context
+
+        port = self.runner.topology.component(f"sidecar-{instance}").listen["inbound"]
+        return answer_cut_bytes(port, client_context(self.controlplane, self.runner.admin_headers()))
 
     def admin_url(self, instance: str) -> str:
         return self.faults.instance(instance).admin_url or ""
