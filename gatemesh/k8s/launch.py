@@ -30,11 +30,10 @@ from urllib.parse import urlsplit
 from gatemesh.topology import Component, Topology, TopologyError
 from gatemesh.topology.model import CONTROLPLANE
 
-from .definition import rebuild
+from . import definition as _definition
+from .definition import RUN_DIR, rebuild
 
 PROG = "gatemesh.k8s.launch"
-RUN_DIR = "/data"  # each pod's own volume (the orders pods': the shared hostPath)
-HEALTH_FILE = "/tmp/gatemesh-health"  # "host port path" of the component's health URL
 
 
 def prepare(topology: Topology, name: str, run_dir: Path) -> list[str]:
@@ -49,7 +48,7 @@ def prepare(topology: Topology, name: str, run_dir: Path) -> list[str]:
         if f"{{run_dir}}/{rel}" in component.args:
             (run_dir / rel).write_text(text)
     url = urlsplit(component.health_url)
-    Path(HEALTH_FILE).write_text(f"{url.hostname} {url.port} {url.path or '/'}\n")
+    Path(_definition.HEALTH_FILE).write_text(f"{url.hostname} {url.port} {url.path or '/'}\n")
     return component.command(python=sys.executable, run_dir=str(run_dir)) + trust_args(topology, component)
 
 
