@@ -56,6 +56,7 @@ class Admin:
         policies_writable: bool,
         also: tuple[ResilientCaller, ...] = (),
         extra: Extra | None = None,
+        extra_writable: frozenset[bytes] = frozenset(),  # extra paths that take PUT too (a sidecar's /-/mtls)
     ):
         self.name = name
         self.name_bytes = name.encode()
@@ -64,11 +65,12 @@ class Admin:
         self.policies_writable = policies_writable
         self.initial_policies = caller.policies.copy()  # what DELETE /-/policies/* goes back to
         self.extra = dict(extra or {})
+        self.extra_writable = extra_writable
 
     def answer(self, req: Request) -> Response:
         path = req.path
         allowed = (
-            _READ
+            (_READ + (b"PUT",) if path in self.extra_writable else _READ)
             if path in self.extra
             else _ALLOWED.get(_POLICY_PATH if path.startswith(b"/-/policies/") else path, _READ)
         )

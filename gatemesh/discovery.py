@@ -14,6 +14,7 @@ again. ``stop`` deregisters, best effort, within about a second.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 from collections.abc import Callable, Mapping
@@ -21,15 +22,14 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-import aiohttp
-
 from .address import split_address
+from .cpclient import ControlPlaneClient
+from .http.response import UpstreamError
 from .patterns.retry import jittered_backoff_s
 
 log = logging.getLogger("gatemesh.discovery")
 
 MAX_BACKOFF_S = 2.0  # a watcher retries at least this often while the control plane is down
-CONNECT_TIMEOUT_S = 2.0
 POLL_SLACK_S = 5.0  # a long-poll may take wait_s plus this before it counts as failed
 DEREGISTER_TIMEOUT_S = 1.0
 _EMPTY: Mapping = MappingProxyType({})
@@ -58,6 +58,7 @@ class Snapshot:
     services: Mapping[str, tuple[Endpoint, ...]]
     policies: Mapping[str, Mapping]
     apimgmt: Mapping  # {} = no API management configured at the control plane
+    authz: Mapping = field(default_factory=lambda: _EMPTY)  # {} = default allow (gatemesh.security.authz)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Snapshot:
@@ -71,6 +72,7 @@ class Snapshot:
                 MappingProxyType(services),
                 MappingProxyType(dict(d.get("policies") or {})),
                 MappingProxyType(dict(d.get("apimgmt") or {})),
+                MappingProxyType(dict(d.get("authz") or {})),
             )
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise ValueError(f"not a control-plane snapshot: {exc!r}") from None
@@ -103,15 +105,14 @@ class SnapshotWatcher:
         self._logged_state: bool | None = None
         self._ready = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self._session: aiohttp.ClientSession | None = None
+        self._client: ControlPlaneClient | None = None
         self._random = random.Random()
 
     async def start(self) -> None:
         """Start the long-poll loop; returns at once (see ``wait_ready``)."""
         if self._task is not None:
             return
-        timeout = aiohttp.ClientTimeout(total=self.wait_s + POLL_SLACK_S, sock_connect=CONNECT_TIMEOUT_S)
-        self._session = aiohttp.ClientSession(timeout=timeout)
+        self._client = ControlPlaneClient(self.url)
         self._task = asyncio.create_task(self._run(), name=f"snapshot-watcher {self.url}")
 
     async def wait_ready(self, timeout_s: float) -> bool:
@@ -127,9 +128,9 @@ class SnapshotWatcher:
         """Stop polling; ``snapshot`` keeps the last known state."""
         task, self._task = self._task, None
         await _cancel(task)
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
         self.connected = False
 
     def endpoints(self, service: str) -> tuple[Endpoint, ...]:
@@ -166,11 +167,13 @@ class SnapshotWatcher:
 
     async def _poll(self, index: int) -> Snapshot:
         params = {"index": str(index), "wait_s": f"{self.wait_s:g}"}
-        assert self._session is not None, "start() opens the session before the loop polls"
-        async with self._session.get(f"{self.url}/v1/snapshot", params=params) as resp:
-            if resp.status != 200:
-                raise ValueError(f"control plane answered {resp.status} to /v1/snapshot")
-            return Snapshot.from_dict(await resp.json(content_type=None))
+        assert self._client is not None, "start() opens the client before the loop polls"
+        status, body = await self._client.call(
+            "GET", "/v1/snapshot", params=params, timeout_s=self.wait_s + POLL_SLACK_S
+        )
+        if status != 200:
+            raise ValueError(f"control plane answered {status} to /v1/snapshot")
+        return Snapshot.from_dict(json.loads(body))
 
     def _backoff_s(self, failures: int) -> float:
         # Jittered, so that the proxies' reconnects after a control-plane restart do not arrive in step.
@@ -218,19 +221,18 @@ class Registration:
         self.registered = False
         self._logged_state: bool | None = None
         self._task: asyncio.Task | None = None
-        self._session: aiohttp.ClientSession | None = None
+        self._client: ControlPlaneClient | None = None
+        self._timeout_s = max(0.5, min(2.0, ttl_s / 2))  # each call: a beat must not outlast the next one
 
     @property
-    def _instance_url(self) -> str:
-        return f"{self.url}/v1/services/{self.service}/instances/{self.instance}"
+    def _instance_path(self) -> str:
+        return f"/v1/services/{self.service}/instances/{self.instance}"
 
     async def start(self) -> None:
         """Register once (without raising if the control plane is down), then heartbeat."""
         if self._task is not None:
             return
-        timeout = aiohttp.ClientTimeout(total=max(0.5, min(2.0, self.ttl_s / 2)))
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        self._session = aiohttp.ClientSession(timeout=timeout, headers=headers)
+        self._client = ControlPlaneClient(self.url, self.token)
         await self._beat()
         self._task = asyncio.create_task(self._run(), name=f"registration {self.service}/{self.instance}")
 
@@ -238,15 +240,13 @@ class Registration:
         """Stop heartbeating and deregister (best effort, bounded by ~1 s)."""
         task, self._task = self._task, None
         await _cancel(task)
-        if self._session is None:
+        client, self._client = self._client, None
+        if client is None:
             return
         try:
-            async with self._session.delete(
-                self._instance_url, timeout=aiohttp.ClientTimeout(total=DEREGISTER_TIMEOUT_S)
-            ):
-                pass
+            await client.call("DELETE", self._instance_path, timeout_s=DEREGISTER_TIMEOUT_S)
             log.info("discovery: deregistered %s/%s", self.service, self.instance)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (UpstreamError, OSError, TimeoutError) as exc:
             log.warning(
                 "discovery: could not deregister %s/%s (%s); its TTL will lapse",
                 self.service,
@@ -254,8 +254,7 @@ class Registration:
                 type(exc).__name__,
             )
         finally:
-            await self._session.close()
-            self._session = None
+            client.close()
             self.registered = False
 
     async def _run(self) -> None:
@@ -265,22 +264,24 @@ class Registration:
 
     async def _beat(self) -> None:
         """Heartbeat if registered, else register; never raises."""
-        assert self._session is not None, "start() opens the session before the first beat"
+        client = self._client
+        assert client is not None, "start() opens the client before the first beat"
         try:
             if self.registered:
                 # the heartbeat carries the address: an overwritten registration is corrected
                 beat = {"address": self.address}
-                async with self._session.put(f"{self._instance_url}/heartbeat", json=beat) as resp:
-                    if resp.status == 200:
-                        return
-                    if resp.status != 404:
-                        raise ValueError(f"heartbeat answered {resp.status}")
+                status, _ = await client.call(
+                    "PUT", f"{self._instance_path}/heartbeat", body=beat, timeout_s=self._timeout_s
+                )
+                if status == 200:
+                    return
+                if status != 404:
+                    raise ValueError(f"heartbeat answered {status}")
                 # 404: the control plane forgot us (restart, or our TTL lapsed): register again
             body = {"address": self.address, "ttl_s": self.ttl_s, "meta": self.meta}
-            async with self._session.put(self._instance_url, json=body) as resp:
-                if resp.status != 200:
-                    detail = (await resp.text())[:300]
-                    raise ValueError(f"registration answered {resp.status}: {detail}")
+            status, detail = await client.call("PUT", self._instance_path, body=body, timeout_s=self._timeout_s)
+            if status != 200:
+                raise ValueError(f"registration answered {status}: {detail[:300].decode(errors='replace')}")
             self._set_registered(True)
         except asyncio.CancelledError:
             raise

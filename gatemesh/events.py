@@ -12,6 +12,8 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass
 
+from .tracing import event as span_event
+
 log = logging.getLogger("gatemesh.events")
 
 
@@ -37,6 +39,7 @@ class EventLog:
         ev = Event(self._seq, time.time(), self.proxy, kind, upstream, instance, cause)
         self._events.append(ev)
         log.info("%s %s upstream=%s instance=%s: %s", self.proxy, kind, upstream, instance, cause)
+        span_event(kind, upstream, instance, cause)  # on the request's span when one is traced
         return ev
 
     def since(self, seq: int = 0) -> list[dict]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from .clock import Clock, SystemClock
 from .discovery import Endpoint
@@ -39,6 +40,9 @@ from .policy import Policy, PolicyTable
 from .reasons import Reason
 from .refusal import Refusal
 from .upstream import Upstream
+
+if TYPE_CHECKING:
+    from .tracing.tracer import Tracer
 
 __all__ = ["ATTEMPT_HEADER", "HOP_HEADERS", "CallResult", "Outcome", "ResilientCaller"]
 
@@ -58,6 +62,7 @@ class ResilientCaller:
         metrics: ProxyMetrics | None = None,
         events: EventLog | None = None,
         pool: ConnectionPool | None = None,
+        tracer: Tracer | None = None,
     ):
         self.proxy = proxy
         self.policies = policies
@@ -68,6 +73,7 @@ class ResilientCaller:
         self.pool = pool or ConnectionPool()
         self.upstreams: dict[str, Upstream] = {}
         self.known_services: set[str] = set()
+        self.tracer = tracer  # None: tracing off (one `is not None` per attempt)
 
     # --- state from discovery and policy ---------------------------------------------
     def upstream(self, service: str) -> Upstream:
@@ -128,7 +134,7 @@ class ResilientCaller:
         p: Policy = up.policy
         try:
             if p.timeout.enabled:
-                own = Deadline.after(self.clock, p.timeout.request_timeout_s)
+                own = Deadline(self.clock, self.clock.monotonic() + p.timeout.request_timeout_s)  # = Deadline.after
                 if deadline is None or own.at < deadline.at:  # both on self.clock: the earlier one wins
                     deadline = own  # just set: it cannot have passed
                 elif deadline.expired:
@@ -160,6 +166,8 @@ class ResilientCaller:
                     up.limiter.release()
         except Refusal as refusal:
             cached = up.fallback(method, target, refusal.reason) if p.fallback.enabled else None
+            if self.tracer is not None:
+                self.tracer.refused(service, refusal, cached is not None)
             if cached is None:
                 self.metrics.count_request(service, refusal.reason)
                 raise
@@ -208,12 +216,14 @@ class ResilientCaller:
         if p.budget.enabled:
             up.budget.record_request()
         clock = self.clock
+        tracer = self.tracer
         tried: set[str] = set()
         last: Outcome | None = None
         budget_empty = False
         attempt = 0
+        pause = 0.0  # the backoff slept before this attempt (the attempt's span records it)
         while True:
-            chosen = up.choose(tried, first=last is None)
+            chosen = up.choose(tried, last is None)  # (tried, first)
             if chosen is None:
                 break
             ep, breaker = chosen
@@ -222,6 +232,11 @@ class ResilientCaller:
             # The endpoint layer: two plain calls around the one await (a coroutine of its own
             # would add a frame every resumption passes through, on every request).
             out, timeout = attempt_starts(up, p, ep, headers, deadline, attempt)
+            span = (
+                tracer.attempt_start(up, ep, breaker, method, target, out, attempt, timeout, deadline, pause, tried)
+                if tracer is not None
+                else None
+            )
             t0 = clock.monotonic()
             # An idle pooled connection is sent on directly and its future awaited here (no
             # coroutine of the pool's in between); without one, the pool connects first.
@@ -239,9 +254,13 @@ class ResilientCaller:
                 up.balancer.on_end(ep.id)
                 if breaker is not None:
                     breaker.on_ignored()
+                if span is not None:
+                    tracer.attempt_cancelled(span)  # type: ignore[union-attr]
                 raise
             else:
                 last = attempt_ends(clock, self.metrics, up, p, ep, breaker, resp, None, t0, attempt)
+            if span is not None:
+                tracer.attempt_end(span, last)  # type: ignore[union-attr]
             if last.reason is None and last.status < 500:  # not failed: an answer below 500
                 return last
             if attempt >= max_attempts or not is_retryable(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from .http.messages import FRAMING, Headers, Request, Response, connection_options
 from .outcome import Outcome
 from .patterns.deadline import DEADLINE_HEADER_BYTES, Deadline
+from .patterns.retry import IDEMPOTENT_METHODS
 from .pipeline import HOP_HEADERS, ResilientCaller
 from .reasons import Reason
 from .refusal import Refusal, to_response
@@ -25,14 +26,19 @@ def split_headers(headers: Headers, rewritten: frozenset[bytes]) -> tuple[Header
     copied on, minus those its `Connection` lists; the `rewritten` ones by name, repeated
     fields joined by ", " as RFC 9110 §5.3 combines them). Runs twice per request."""
     out: Headers = []
+    keep = out.append
     found: dict[bytes, bytes] = _NOTHING
-    for n, v in headers:
+    for h in headers:  # each pair kept as it is: no tuple made again per header
+        n = h[0]
         if n in rewritten:
             if found is _NOTHING:
-                found = {}
-            found[n] = found[n] + b", " + v if n in found else v
+                found = {n: h[1]}
+            elif n in found:
+                found[n] = found[n] + b", " + h[1]
+            else:
+                found[n] = h[1]
             continue
-        out.append((n, v))
+        keep(h)
     if found:
         listed = found.get(b"connection")
         if listed:
@@ -73,26 +79,36 @@ class Proxy:
     def outgoing_headers(self, req: Request) -> Headers:
         """The request's headers as they go upstream: hop-by-hop ones (and those its
         `Connection` lists) dropped, this hop appended to X-Forwarded-For and Via."""
+        return self._outgoing(req)[0]
+
+    def _outgoing(self, req: Request) -> tuple[Headers, bool]:
+        """`outgoing_headers`, and whether the request carried a deadline header (found by
+        the same pass over its headers, so a request without one pays no second scan)."""
         out, rewritten = split_headers(req.headers, _REWRITTEN_REQUEST)
-        fwd = via = None
-        if rewritten:
-            fwd, via = rewritten.get(b"x-forwarded-for"), rewritten.get(b"via")
         peer = req.peer.encode()
+        if not rewritten:
+            out.append((b"x-forwarded-for", peer))
+            out.append((b"via", self._via))
+            return out, False
+        fwd, via = rewritten.get(b"x-forwarded-for"), rewritten.get(b"via")
         out.append((b"x-forwarded-for", fwd + b", " + peer if fwd else peer))
         out.append((b"via", via + b", " + self._via if via else self._via))
-        return out
+        return out, _DEADLINE_NAME in rewritten
 
     async def forward(self, req: Request, service: str, target: bytes) -> Response:
         """The request to `service` as `target`; a refusal becomes this hop's own answer."""
+        headers, has_deadline = self._outgoing(req)
+        method = req.method
         try:
             result = await self.caller.call(
                 service,
-                req.method,
+                method,
                 target,
-                self.outgoing_headers(req),
+                headers,
                 req.body,
-                self.incoming_deadline(req),
-                req.header(b"idempotency-key") is not None,
+                self.incoming_deadline(req) if has_deadline else None,
+                # Only a method that is not idempotent needs its key to be retried at all.
+                method not in IDEMPOTENT_METHODS and req.header(b"idempotency-key") is not None,
             )
         except Refusal as refusal:
             return to_response(refusal, self.name_bytes)

@@ -44,6 +44,14 @@ class Reason(StrEnum):
     UNAUTHENTICATED = "unauthenticated"  # a control-plane write without a credential it knows
     NOT_AUTHORIZED = "not-authorized"  # a known identity that may not do this (names the caller)
     ADDRESS_REFUSED = "address-refused"  # a registration outside the topology's networks, or a control endpoint
+    MTLS_REQUIRED = "mtls-required"  # plain HTTP on a strict mTLS port (gatemesh.security.tls writes it)
+    MISSING_TOKEN = "missing-token"  # a JWT-only route got no bearer token
+    TOKEN_MALFORMED = "token-malformed"  # JWT (gatemesh.security.jwt): not a JWT, no kid, a claim missing
+    TOKEN_UNKNOWN_KEY = "token-unknown-key"
+    TOKEN_SIGNATURE = "token-signature"
+    TOKEN_EXPIRED = "token-expired"
+    TOKEN_AUDIENCE = "token-audience"
+    TOKEN_ISSUER = "token-issuer"
     # the request itself
     BAD_REQUEST = "bad-request"
     PAYLOAD_TOO_LARGE = "payload-too-large"
@@ -56,6 +64,7 @@ class Reason(StrEnum):
     UPGRADE_NOT_SUPPORTED = "upgrade-not-supported"  # Upgrade/h2c: no protocol switch is implemented
     CONNECT_NOT_SUPPORTED = "connect-not-supported"  # CONNECT: this is no forward proxy
     TOO_MANY_CONNECTIONS = "too-many-connections"  # the listener's connection cap
+    TOO_MANY_CLIENT_CONNECTIONS = "too-many-client-connections"  # the listener's cap per client address
     # the proxy itself broke (a bug): the server's last resort, logged with its traceback
     INTERNAL_ERROR = "internal-error"
     # not a refusal: an answer served from the fallback (a cached or declared response)
@@ -84,6 +93,14 @@ STATUS: dict[Reason, int] = {
     Reason.UNAUTHENTICATED: 401,
     Reason.NOT_AUTHORIZED: 403,
     Reason.ADDRESS_REFUSED: 403,
+    Reason.MTLS_REQUIRED: 400,
+    Reason.MISSING_TOKEN: 401,
+    Reason.TOKEN_MALFORMED: 401,
+    Reason.TOKEN_UNKNOWN_KEY: 401,
+    Reason.TOKEN_SIGNATURE: 401,
+    Reason.TOKEN_EXPIRED: 401,
+    Reason.TOKEN_AUDIENCE: 401,
+    Reason.TOKEN_ISSUER: 401,
     Reason.BAD_REQUEST: 400,
     Reason.PAYLOAD_TOO_LARGE: 413,
     Reason.BAD_HOST: 400,
@@ -95,6 +112,7 @@ STATUS: dict[Reason, int] = {
     Reason.UPGRADE_NOT_SUPPORTED: 501,
     Reason.CONNECT_NOT_SUPPORTED: 501,
     Reason.TOO_MANY_CONNECTIONS: 503,
+    Reason.TOO_MANY_CLIENT_CONNECTIONS: 503,
     Reason.INTERNAL_ERROR: 500,
     Reason.FALLBACK: 200,
 }

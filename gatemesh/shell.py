@@ -20,7 +20,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from . import accesslog
 from .admin import ADMIN_PREFIX, HEALTH_PATH, METRICS_PATH, Admin
@@ -35,9 +35,13 @@ from .proxy import Proxy, service_from_host
 from .reasons import Reason
 from .refusal import refusal_response
 
+if TYPE_CHECKING:
+    from .tracing.tracer import Tracer
+
 log = logging.getLogger("gatemesh.shell")
 DRAIN_LIMIT_S = 2.0  # below Kubernetes' and compose's 10 s grace before SIGKILL
 DRAIN_TICK_S = 0.02
+TRACE_FLUSH_LIMIT_S = 1.0  # the last spans' export at shutdown; within the grace period left after the drain
 
 _OWN_PATHS = frozenset({HEALTH_PATH, METRICS_PATH})
 Route = Union[Response, tuple[str, bytes], Awaitable[Response]]
@@ -79,6 +83,7 @@ class Shell:
         registration: Registration | None = None,
         fields: Callable[[], dict[str, Any]] | None = None,
         readiness: Callable[[], Awaitable[str | None]] | None = None,
+        tracer: Tracer | None = None,
     ):
         self.admin = admin
         self.name = admin.name
@@ -88,6 +93,8 @@ class Shell:
         self._fields = fields or dict
         self._readiness = readiness  # a problem in words, or None: the sidecar asks its app
         self.in_flight = 0
+        self.tracer = tracer  # None: tracing off, and the handler is not wrapped at all
+        self.listener_tls: dict[int, Any] = {}  # port -> gatemesh.security.tls.TlsListener (mTLS inbound)
         # GATEMESH_ACCESS_LOG_DIR / GATEMESH_ACCESS_LOG, read here at the process edge; None = off.
         self.access_log = accesslog.from_env(self.name, os.environ, str(self._fields().get("service", "")))
 
@@ -122,7 +129,7 @@ class Shell:
                 access.record(req, resp, service, started)
             return resp
 
-        return handle
+        return handle if self.tracer is None else self.tracer.wrap(handle)
 
     def by_host(self, req: Request) -> Route:
         """East-west routing: the Host header names the service, the target is kept."""
@@ -186,6 +193,7 @@ class Shell:
                 spec[1],
                 proxy_name=self.name,
                 limits=spec[3] if len(spec) > 3 else process_listener_limits(),
+                tls=self.listener_tls.get(spec[1]),
             )  # type: ignore[misc]
             for spec in listeners
         ]
@@ -207,3 +215,5 @@ class Shell:
             self.access_log.close()  # the lines of the drained requests too
         for c in {id(c.pool): c for c in callers}.values():
             c.pool.close()
+        if self.tracer is not None and not self.tracer.close(TRACE_FLUSH_LIMIT_S):  # bounded: a dead backend
+            log.warning("%s: spans not exported within %.0f s of shutdown were dropped", self.name, TRACE_FLUSH_LIMIT_S)

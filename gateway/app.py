@@ -8,7 +8,9 @@ are gatemesh's, shared with the sidecar.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
+from gatemesh import tracing
 from gatemesh.admin import Admin
 from gatemesh.apimgmt import ApiManager
 from gatemesh.discovery import Snapshot, SnapshotWatcher
@@ -18,20 +20,25 @@ from gatemesh.pipeline import ResilientCaller
 from gatemesh.proxy import Proxy
 from gatemesh.reasons import Reason
 from gatemesh.refusal import refusal_response
-from gatemesh.security.principal import api_key_principal, hand_on
+from gatemesh.security.identity import WorkloadIdentity
+from gatemesh.security.mesh_tls import MeshTls
 from gatemesh.shell import Route, Shell, upstream_pool
 
+from .auth import EdgeAuth
 from .composition import compose_product, product_id
 from .config import GatewayConfig
 from .routes import RouteTable
+
+if TYPE_CHECKING:
+    from gatemesh.tracing.tracer import Tracer
 
 COMPOSITION_ROUTE = "products"  # the route name API keys grant for GET /api/products/{id}
 
 
 class Gateway:
-    def __init__(self, config: GatewayConfig):
+    def __init__(self, config: GatewayConfig, tracer: Tracer | None = None, identity_token: str | None = None):
         self.config = config
-        self.caller = ResilientCaller(config.proxy_name, config.policies, pool=upstream_pool())
+        self.caller = ResilientCaller(config.proxy_name, config.policies, pool=upstream_pool(), tracer=tracer)
         self.proxy = Proxy(config.proxy_name, self.caller)
         self.routes = RouteTable(config.routes)
         self.api = ApiManager(config.apimgmt, self.caller.clock)
@@ -39,12 +46,24 @@ class Gateway:
         self.admin = Admin(
             config.proxy_name, self.caller, policies_writable=True, extra={b"/-/routes": self._routes_doc}
         )
-        self.shell = Shell(self.admin, self.watcher)
+        self.shell = Shell(self.admin, self.watcher, tracer=tracer)
+        if tracer is not None:
+            tracing.register_metrics(tracer, self.caller.metrics.registry)
+        self.auth = EdgeAuth(self.shell, self.api, config.jwt)
+        # the composed page takes what the routes may take: a JWT too once an issuer is configured
+        self.composition_auth = "api-key-or-jwt" if config.jwt is not None else "api-key"
+        # With a bootstrap token the gateway has a workload identity and dials mTLS sidecars in TLS.
+        self.identity = WorkloadIdentity(config.control_plane, identity_token, "gateway") if identity_token else None
+        self.mesh_tls = MeshTls(self.identity) if self.identity else None
+        if self.mesh_tls is not None:
+            self.caller.pool.tls_for = self.mesh_tls.tls_for
         self.handle_edge: Handler = self.shell.handler(self.proxy, self.route_edge)
         self.handle_internal: Handler = self.shell.handler(self.proxy, self.shell.by_host)
 
     def _on_snapshot(self, snap: Snapshot) -> None:
         self.caller.update_endpoints(snap.services)
+        if self.mesh_tls is not None:
+            self.mesh_tls.update(snap.services)
 
     def _routes_doc(self, req: Request) -> Response:
         return json_response(
@@ -58,13 +77,9 @@ class Gateway:
     def route_edge(self, req: Request) -> Route:
         """A managed API: its route, then the API-key guard, then forward or compose."""
         pid = product_id(req.path) if self.config.composition else None
-        api = self.api
         if pid is not None:
-            refused = self.shell.api_refusal(api, req, COMPOSITION_ROUTE) if api.enabled else None
-            if refused is not None:
-                return refused
-            hand_on(req, api_key_principal(req) if api.enabled else None)  # checked: not sent on
-            return compose_product(self.caller, self.proxy, req, pid)
+            refused = self.auth.check(req, COMPOSITION_ROUTE, self.composition_auth)  # then its credentials stripped
+            return refused or compose_product(self.caller, self.proxy, req, pid)
         matched = self.routes.match(req.target)
         if matched is None:
             return refusal_response(
@@ -73,14 +88,20 @@ class Gateway:
                 self.proxy.name_bytes,
             )
         route, target = matched
-        refused = api.enabled and self.shell.api_refusal(api, req, route.name)
-        if refused:
-            return refused
-        hand_on(req, api_key_principal(req) if api.enabled else None)  # checked: not sent on
-        return route.service, target
+        return self.auth.check(req, route.name, route.auth) or (route.service, target)
 
     async def run(self, stop: asyncio.Event) -> None:
         listeners = [(*self.config.listen, self.handle_edge)]
         if self.config.internal_listen:
             listeners.append((*self.config.internal_listen, self.handle_internal))
+        if self.identity is not None:
+            await self.identity.start()
+        jwks = None
+        if self.config.jwt is not None:
+            url = self.config.jwt.jwks_url or self.config.control_plane + "/v1/jwks"
+            jwks = asyncio.create_task(self.auth.jwks_loop(url, stop), name="jwks")
         await self.shell.run(stop, listeners, [self.caller])
+        if jwks is not None:
+            await jwks
+        if self.identity is not None:
+            await self.identity.stop()

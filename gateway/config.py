@@ -17,6 +17,9 @@ import yaml
 from gatemesh.address import split_address
 from gatemesh.apimgmt import ApiMgmtConfig
 from gatemesh.policy import PolicyError, PolicyTable
+from gatemesh.security.jwt import JwtConfig
+
+AUTH_MODES = ("api-key", "jwt", "api-key-or-jwt")  # gateway/auth.py says what each checks
 
 
 class ConfigError(ValueError):
@@ -29,6 +32,7 @@ class Route:
     prefix: str  # matched on a path-segment boundary: /api/catalog matches /api/catalog/3, not /api/catalogue
     service: str  # the upstream service, as registered in the control plane
     rewrite: str  # replaces the prefix: /api/catalog/3 → /products/3
+    auth: str = "api-key"  # how a client proves who it is here (gateway/auth.py); the default is the old behaviour
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class GatewayConfig:
     composition: bool = True  # GET /api/products/{id}
     apimgmt: ApiMgmtConfig = field(default_factory=lambda: ApiMgmtConfig.from_dict({}))
     policies: PolicyTable = field(default_factory=lambda: PolicyTable.from_dict({}))
+    jwt: JwtConfig | None = None  # None: no route may take a JWT (a "jwt" route is refused at load)
 
 
 def _address(value: Any, key: str) -> tuple[str, int]:
@@ -57,11 +62,13 @@ def _routes(items: Any) -> tuple[Route, ...]:
     for i, item in enumerate(items):
         if not isinstance(item, Mapping):
             raise ConfigError(f"routes[{i}] must be a mapping, got {item!r}")
-        unknown = set(item) - {"name", "prefix", "service", "rewrite"}
+        unknown = set(item) - {"name", "prefix", "service", "rewrite", "auth"}
         if unknown:
             raise ConfigError(
-                f"routes[{i}] has unknown key(s) {sorted(unknown)}; known: name, prefix, service, rewrite"
+                f"routes[{i}] has unknown key(s) {sorted(unknown)}; known: name, prefix, service, rewrite, auth"
             )
+        if item.get("auth", "api-key") not in AUTH_MODES:
+            raise ConfigError(f"routes[{i}].auth must be one of {', '.join(AUTH_MODES)}, got {item['auth']!r}")
         for key in ("name", "prefix", "service"):
             if not isinstance(item.get(key), str) or not item[key]:
                 raise ConfigError(f"routes[{i}].{key} is required and must be a non-empty string")
@@ -73,14 +80,26 @@ def _routes(items: Any) -> tuple[Route, ...]:
         if item["name"] in names:
             raise ConfigError(f"routes[{i}].name {item['name']!r} is used twice; route names must be unique")
         names.add(item["name"])
-        routes.append(Route(item["name"], prefix, item["service"], item.get("rewrite", prefix)))
+        routes.append(
+            Route(item["name"], prefix, item["service"], item.get("rewrite", prefix), item.get("auth", "api-key"))
+        )
     return tuple(routes)
 
 
 def parse_config(data: Any) -> GatewayConfig:
     if not isinstance(data, Mapping):
         raise ConfigError("the gateway config must be a mapping at the top level")
-    known = {"listen", "internal_listen", "control_plane", "proxy_name", "routes", "composition", "apimgmt", "policies"}
+    known = {
+        "listen",
+        "internal_listen",
+        "control_plane",
+        "proxy_name",
+        "routes",
+        "composition",
+        "apimgmt",
+        "policies",
+        "jwt",
+    }
     unknown = set(data) - known
     if unknown:
         raise ConfigError(f"unknown key(s) {sorted(unknown)}; known keys: {', '.join(sorted(known))}")
@@ -98,16 +117,27 @@ def parse_config(data: Any) -> GatewayConfig:
         policies = PolicyTable.from_dict(data.get("policies", {}) or {})
     except (PolicyError, ValueError, TypeError) as exc:
         raise ConfigError(f"policies: {exc}") from None
+    jwt = None
+    if data.get("jwt") is not None:
+        try:
+            jwt = JwtConfig.from_dict(data["jwt"])
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"jwt: {exc}") from None
+    routes = _routes(data.get("routes", []))
+    needs_jwt = [r.name for r in routes if r.auth != "api-key"]
+    if needs_jwt and jwt is None:
+        raise ConfigError(f"routes {', '.join(needs_jwt)} take a JWT, but the config has no 'jwt' section")
     internal = data.get("internal_listen")
     return GatewayConfig(
         listen=_address(data.get("listen", "127.0.0.1:8080"), "listen"),
         internal_listen=_address(internal, "internal_listen") if internal else None,
         control_plane=cp.rstrip("/"),
         proxy_name=str(data.get("proxy_name", "gateway")),
-        routes=_routes(data.get("routes", [])),
+        routes=routes,
         composition=comp.get("enabled", True),
         apimgmt=apimgmt,
         policies=policies,
+        jwt=jwt,
     )
 
 

@@ -5,6 +5,7 @@
 #   3. scripts/install-toxiproxy.sh        (the real toxiproxy-server)
 #   4. scripts/install-browser.sh --npm-only (the dashboard's npm libraries, from the lockfile)
 #   5. scripts/install-prometheus.sh       (Debian's prometheus, for `gatemesh up --prometheus`; ~1 min once)
+#   6. scripts/install-jaeger.sh          (the trace backend; GATEMESH_NO_JAEGER=1 skips it)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -56,4 +57,7 @@ fi
 bash "$REPO/scripts/install-toxiproxy.sh"
 bash "$REPO/scripts/install-browser.sh" --npm-only
 bash "$REPO/scripts/install-prometheus.sh"
+if [[ "${GATEMESH_NO_JAEGER:-}" != "1" ]]; then
+  bash "$REPO/scripts/install-jaeger.sh"
+fi
 say "done; activate with: source .venv/bin/activate"

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from gatemesh.runner import check_ports, find_toxiproxy
+from gatemesh.runner.jaeger import find_jaeger
 from gatemesh.runner.preflight import REPO_ROOT
 from gatemesh.runner.process import log_tail, spawn
 from gatemesh.runner.prometheus import find_prometheus
 from gatemesh.runner.state import SPEC_FILE, STATE_FILE, SUPERVISOR_LOG, read_state, write_json
+from gatemesh.security.tls import MODES, MTLS_ENV
 from gatemesh.topology import DEFAULT_TOPOLOGY, TOPOLOGIES, PortPlan, build_topology, parse_scale
 
 from . import _show
@@ -69,7 +71,27 @@ def configure(p: argparse.ArgumentParser) -> None:
         help="the proxies write no access logs (gatemesh logs reads them; on by default)",
     )
     p.add_argument(
+        "--mtls",
+        choices=MODES,
+        default=os.environ.get(MTLS_ENV, "off"),
+        help="mutual TLS between the proxies: permissive (TLS and plain on a sidecar's port), strict (TLS only), "
+        "or off (the default); switch live with 'gatemesh mtls' (docs/security.md)",
+    )
+    p.add_argument(
         "--timeout", type=float, default=90.0, metavar="SECONDS", help="how long to wait for health (default 90)"
+    )
+    p.add_argument(
+        "--no-jaeger",
+        dest="jaeger",
+        action="store_false",
+        help="run without Jaeger (no trace backend, the proxies and apps trace nothing)",
+    )
+    p.add_argument(
+        "--trace-ratio",
+        type=float,
+        default=1.0,
+        metavar="R",
+        help="share of new traces sampled, 0..1 (default 1: every call; change it live with gatemesh trace --ratio)",
     )
     add_name_argument(p)
 
@@ -77,7 +99,14 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     counts = parse_scale(args.scale)
     ports = PortPlan.from_base(args.port_base) if args.port_base is not None else PortPlan()
-    topology = build_topology(args.topology, ports, counts, prometheus=args.prometheus)
+    topology = build_topology(
+        args.topology,
+        ports,
+        counts,
+        prometheus=args.prometheus,
+        jaeger=args.jaeger,
+        trace_ratio=args.trace_ratio,
+    )
     directory, state = load(args.name)
     if state is not None and supervisor_alive(state):
         raise CliError(
@@ -87,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
     if state is not None:  # a stale run: its supervisor died; make sure nothing of it is left
         tear_down(directory, state, lambda _m: None)
     find_toxiproxy()
+    if args.jaeger:
+        find_jaeger()
     if args.prometheus:
         find_prometheus()
     check_ports(topology)
@@ -102,11 +133,15 @@ def run(args: argparse.Namespace) -> int:
             "port_base": args.port_base,
             "counts": dict(topology.counts),
             "timeout_s": args.timeout,
+            "jaeger": args.jaeger,
+            "trace_ratio": args.trace_ratio,
             "prometheus": args.prometheus,
             "access_log": args.access_log,
+            "mtls": args.mtls,
         },
     )
     env = dict(os.environ)
+    env[MTLS_ENV] = args.mtls  # every proxy the supervisor starts (and restarts) reads it
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     supervisor = spawn(
         [sys.executable, "-m", "gatemesh.runner.supervisor", "--run-dir", str(directory)],

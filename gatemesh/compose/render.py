@@ -1,7 +1,8 @@
 """A topology definition → its compose file and the config files the file mounts.
 
     render(build_topology("edge-mesh"))  → {"edge-mesh.yml": ..., "config/edge-mesh/toxiproxy.json": ...,
-                                            "config/edge-mesh/gateway.json": ...}
+                                            "config/edge-mesh/gateway.json": ...,
+                                            "config/edge-mesh/prometheus.yml": ...}
 
 Paths are relative to the ``compose/`` folder (compose resolves a file's relative paths
 from the file's own folder). ``render_all()`` is every committed file of every topology:
@@ -17,6 +18,7 @@ from typing import Any
 from gatemesh.topology import TOPOLOGIES, Topology, build_topology
 
 from .emit import dump
+from .observability import CONFIG_NAME, JAEGER_UI_PORT, PROMETHEUS_PORT, prometheus_config
 from .services import LABEL, LOAD_PROFILE, LOCUST, LOCUST_PORT, ORDERS_VOLUME, ServiceRenderer, config_path
 
 PROJECT_PREFIX = "gatemesh-"
@@ -50,6 +52,7 @@ def render(topology: Topology) -> dict[str, str]:
     files[config_path(topology.name, "toxiproxy.json")[2:]] = _json(r.toxiproxy_config())
     for name, content in r.config_files().items():
         files[config_path(topology.name, name)[2:]] = _json(content)
+    files[config_path(topology.name, CONFIG_NAME)[2:]] = prometheus_config(topology, r.netns)
     return files
 
 
@@ -81,6 +84,7 @@ def _header(t: Topology) -> str:
         "#",
         f"#   docker compose -p {project_name(name)} -f compose/{compose_file(name)} up --build   (or docker-compose)",
         f"#   entry {e.entry}   control plane {e.controlplane}   Toxiproxy API {e.toxiproxy_api}",
+        f"#   Jaeger UI http://127.0.0.1:{JAEGER_UI_PORT}   Prometheus http://127.0.0.1:{PROMETHEUS_PORT}",
     ]
     if t.api_key:
         lines.append(f"#   API key: {t.api_key} (header X-Api-Key)")

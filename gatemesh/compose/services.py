@@ -11,6 +11,8 @@
                      read-only; no supervisor here, so its process controls say so
     (setup)          sidecar-gateway only: PUTs API management to the control plane once
     (locust)         topologies with a gateway: Locust's web UI, under the ``load`` profile
+    (jaeger)         every topology: the trace backend (``observability.py``)
+    (prometheus)     every topology: scrapes every proxy and the control plane
 
 Every Python component runs ``python -m <module> <args>`` from the definition with its
 addresses rewritten (``addresses.Netns``) and ``--host 0.0.0.0`` added; the gateway's
@@ -38,10 +40,11 @@ from urllib.parse import urlsplit
 from gatemesh.topology import RUN_DIR, Topology, TopologyError
 from gatemesh.topology.build import GATEWAY_CONFIG, ORDERS_DB
 from gatemesh.topology.dashboard import PARTS_FILE
-from gatemesh.topology.model import CONTROLPLANE, DASHBOARD, SERVICE, SIDECAR, TOXIPROXY, Component
+from gatemesh.topology.model import CONTROLPLANE, DASHBOARD, GATEWAY, SERVICE, SIDECAR, TOXIPROXY, Component
 
 from .addresses import ANY_HOST, Netns, namespace_of
 from .emit import Flow, Quoted
+from .observability import CONFIG_NAME, JAEGER, OTEL_ENV, PROMETHEUS, jaeger_service, prometheus_service
 
 APP_IMAGE = "${APP_IMAGE:-gatemesh/app:dev}"
 TOXIPROXY_IMAGE = "${TOXIPROXY_IMAGE:-ghcr.io/shopify/toxiproxy:2.5.0}"  # the version scripts/install-toxiproxy.sh pins
@@ -119,6 +122,10 @@ class ServiceRenderer:
                 out[SETUP] = self.setup()
         if self.topology.endpoints.gateway is not None:
             out[LOCUST] = self.locust()
+        out[JAEGER] = jaeger_service(labels(self.topology, JAEGER, JAEGER), STOP_GRACE)
+        out[PROMETHEUS] = prometheus_service(
+            labels(self.topology, PROMETHEUS, PROMETHEUS), config_path(self.topology.name, CONFIG_NAME), STOP_GRACE
+        )
         return out
 
     def publish_all_ports(self) -> dict[str, list[Quoted]]:
@@ -153,8 +160,11 @@ class ServiceRenderer:
         if c.name == BUILDER:
             svc["build"] = BUILD
         svc["command"] = Flow(argv)
-        if c.env:
-            svc["environment"] = dict(c.env)
+        env = dict(c.env)
+        if c.kind in (GATEWAY, SIDECAR, SERVICE):  # spans go to the jaeger service (OTLP over HTTP)
+            env.update(OTEL_ENV)
+        if env:
+            svc["environment"] = env
         if volumes:
             svc["volumes"] = volumes
         if c.kind == SIDECAR:

@@ -17,6 +17,7 @@ from typing import Any
 
 from gatemesh.policy import DEFAULT_SERVICE, all_off
 from gatemesh.topology import SERVICES
+from gatemesh.tracing.examples import find_examples
 
 from . import analysis
 from .designs import Arm, Design
@@ -193,6 +194,8 @@ def run_arm(
         "time_to_recover_s": analysis.time_to_recover(rows, timeline, phases["before"]),
         "events": analysis.key_events(events, design.service, timeline),
         "locust_exit_code": rc,
+        # trace ids to open in Jaeger or with `gatemesh trace ID`: a retried call, a timed-out attempt, a refusal
+        "traces": find_examples(lab.jaeger, fault_on, fault_off) if lab.jaeger else {},
     }
     dump(out_dir / "result.json", result)
     dump(out_dir / "events.json", events)

@@ -92,6 +92,7 @@ class Lab:
             {**COUNTS, **(counts or {})},
             rate_per_s=RATE_PER_S,
             burst=int(RATE_PER_S),
+            jaeger=True,  # each arm's report names example traces (gatemesh.tracing.examples)
         )
         runner = ProcessRunner(topology, run_dir)
         try:
@@ -145,6 +146,10 @@ class Lab:
     @property
     def gateway(self) -> str:
         return str(self.status["gateway"])
+
+    @property
+    def jaeger(self) -> str | None:
+        return self.status.get("jaeger")
 
     @property
     def controlplane(self) -> str:

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from gatemesh.tracing.examples import KINDS
+
 from .charts import ROUTE_LABELS
 from .designs import SLOW_S, Metric
 from .summary import PROXY_KEYS, metric_value, verdict_word
@@ -147,6 +149,8 @@ def experiment_document(summary: Mapping[str, Any], command: str) -> list[Block]
     )
     row("time to trip (first reaction after the fault began)", [_fmt_s(a["time_to_trip_s"]) for a in arms])
     row("time to recover (after the fault ended)", [_fmt_s(a["time_to_recover_s"]) for a in arms])
+    for kind in KINDS:  # trace ids during the fault, for `gatemesh trace ID` (none: it did not happen)
+        row(f"example trace: {kind}", [str((a.get("traces") or {}).get(kind) or "—") for a in arms])
     predictions = [(summary["comparison"].get(a["arm"]) or {}).get("prediction") for a in arms]
     if any(predictions):
         row(

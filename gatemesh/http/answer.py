@@ -54,17 +54,19 @@ async def answer_loop(conn: HttpServerProtocol) -> None:
     queue = conn._queue
     transport = conn._transport
     assert transport is not None
+    listener = conn._l
+    handler = listener.handler
     try:
         while True:
             while queue:
                 req = queue.popleft()
-                if conn._paused_reading and len(queue) < conn._l.limits.max_pipelined // 2 and conn._final is None:
+                if conn._paused_reading and len(queue) < conn._max_pipelined // 2 and conn._final is None:
                     conn._paused_reading = False
                     transport.resume_reading()
                 conn._busy = conn.in_handler = True
-                conn.since = conn._l.tick
+                conn.since = listener.tick
                 try:
-                    resp = await conn._l.handler(req)
+                    resp = await handler(req)
                 except asyncio.CancelledError:
                     if not conn._timed_out:
                         raise
@@ -93,7 +95,7 @@ async def answer_loop(conn: HttpServerProtocol) -> None:
                     transport.close()
                     return
                 if conn.state == IDLE:
-                    conn.since = conn._l.tick  # the keep-alive wait starts after the answer
+                    conn.since = listener.tick  # the keep-alive wait starts after the answer
             if conn._final is not None:
                 conn._closing = True
                 write_whole(transport, b"GET", conn._final, keep_alive=False)

@@ -53,7 +53,9 @@ class UpstreamConnection(asyncio.Protocol):
         "interim",
         "idle_gen",
         "max_head",
-        "timer",
+        "deadlines",
+        "head_deadline",
+        "head_timeout_s",
     )
 
     def __init__(self, pool: ConnectionPool, key: tuple[str, int]):
@@ -73,7 +75,9 @@ class UpstreamConnection(asyncio.Protocol):
         self.interim = False  # the head being parsed is a 1xx
         self.idle_gen = 0  # the pool's sweep generation when this connection went idle
         self.max_head = pool.config.max_head_bytes
-        self.timer: asyncio.TimerHandle | None = None  # the wait for this exchange's final head
+        self.deadlines = pool.deadlines  # the pool's one timer for every wait on a head
+        self.head_deadline = 0.0  # loop time by which this exchange's final head is due (0: no limit)
+        self.head_timeout_s = 0.0
 
     def send(
         self, method: bytes, target: bytes, headers: Headers, body: bytes, timeout_s: float | None
@@ -82,7 +86,8 @@ class UpstreamConnection(asyncio.Protocol):
 
         A plain call, not a coroutine: the pipeline awaits the future itself, which saves a
         coroutine frame on the way in and on every resumption. The caller aborts the
-        connection if it stops waiting (cancelled); the timer fails the future and aborts."""
+        connection if it stops waiting (cancelled); past `timeout_s` the pool's deadline
+        timer (deadlines.py) fails the future and aborts."""
         resp = ClientResponse(self)
         self.response = resp
         self._headers = resp.headers  # filled by on_header
@@ -93,7 +98,9 @@ class UpstreamConnection(asyncio.Protocol):
         assert self.transport is not None
         self.transport.write(request_bytes(method, target, headers, body, bool(body) or method in _BODY_METHODS))
         if timeout_s is not None:
-            self.timer = self.loop.call_later(timeout_s, self.time_out, fut, timeout_s)
+            self.head_deadline = at = self.loop.time() + timeout_s
+            self.head_timeout_s = timeout_s
+            self.deadlines.watch(self, at, self.loop)
         return fut
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -159,9 +166,9 @@ class UpstreamConnection(asyncio.Protocol):
             return
         resp.status = status
         self.head_bytes = -1
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        if self.head_deadline:
+            self.head_deadline = 0.0
+            self.deadlines.unwatch(self)
         fut = self.headers_future
         if fut is not None and not fut.done():
             fut.set_result(resp)
@@ -197,9 +204,6 @@ class UpstreamConnection(asyncio.Protocol):
             self.abort()
 
     def _fail(self, err: Exception) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
         fut = self.headers_future
         if fut is not None and not fut.done():
             fut.set_exception(err)
@@ -231,8 +235,8 @@ class UpstreamConnection(asyncio.Protocol):
 
     def abort(self) -> None:
         self.closed = True
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        if self.head_deadline:
+            self.head_deadline = 0.0
+            self.deadlines.unwatch(self)
         if self.transport is not None:
             self.transport.close()

@@ -54,6 +54,12 @@ class ServerLimits:
     # Envoy has none without the overload manager. 4,096 holds a 1,000-connection
     # slowloris with room for real clients, and stays far below a 20,000 fd limit.
     max_connections: int = 4096
+    # Open connections per client address (0: no cap, the default). HAProxy and Envoy have
+    # none by default either: HAProxy's is a stick-table rule (`src_conn_cur`, commonly
+    # 10–100), Envoy's a per-source overload action. Off, because in a workshop every
+    # client is 127.0.0.1 and the cap would count them as one; behind real clients, set
+    # it (e.g. 256) so one address cannot take the listener's whole cap. → 503.
+    max_connections_per_client: int = 0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -61,6 +67,9 @@ class ServerLimits:
             if f.name.endswith("_s"):
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 86_400:
                     raise ValueError(f"ServerLimits.{f.name} must be a number of seconds in (0, 86400], got {value!r}.")
+            elif f.name == "max_connections_per_client":
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ValueError(f"ServerLimits.{f.name} must be 0 (no cap) or a positive integer, got {value!r}.")
             elif isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"ServerLimits.{f.name} must be a positive integer, got {value!r}.")
         if self.max_request_line_bytes > self.max_header_bytes or self.max_header_line_bytes > self.max_header_bytes:

@@ -1,4 +1,8 @@
-"""One listening socket: its connection cap and the one timer that enforces every wait.
+"""One listening socket: its connection caps and the one timer that enforces every wait.
+
+Two caps, checked once per connection (never per request): the listener's
+`max_connections`, and, when set, `max_connections_per_client` per client address, so
+that one address cannot take the whole listener (off by default: see limits.py).
 
 Timing each connection's waits with its own timer would arm and cancel a timer several
 times per request; a sweeper instead ticks every `tick_s`, and each connection notes the
@@ -19,6 +23,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from ..reasons import Reason
 from .limits import ServerLimits
 from .messages import Request, Response
 
@@ -33,7 +38,7 @@ HEAD, BODY, IDLE = 0, 1, 2
 
 
 class Listener:
-    __slots__ = ("handler", "limits", "proxy", "conns", "tick", "_timer", "_loop")
+    __slots__ = ("handler", "limits", "proxy", "conns", "tick", "_timer", "_loop", "_per_client")
 
     def __init__(self, handler: Handler, limits: ServerLimits, proxy: bytes, loop: asyncio.AbstractEventLoop):
         self.handler = handler
@@ -43,18 +48,32 @@ class Listener:
         self.tick = 0
         self._loop = loop
         self._timer: asyncio.TimerHandle | None = None
+        self._per_client: dict[str, int] = {}  # open connections by client address, while that cap is set
 
-    def opened(self, conn: HttpServerProtocol) -> bool:
-        """Admit a new connection; False when the listener is at its cap."""
+    def opened(self, conn: HttpServerProtocol) -> Reason | None:
+        """Admit a new connection (its `_peer` known); the cap it meets, or None."""
         if len(self.conns) >= self.limits.max_connections:
-            return False
+            return Reason.TOO_MANY_CONNECTIONS
+        per_client = self.limits.max_connections_per_client
+        if per_client:
+            held = self._per_client.get(conn._peer, 0)
+            if held >= per_client:
+                return Reason.TOO_MANY_CLIENT_CONNECTIONS
+            self._per_client[conn._peer] = held + 1
         self.conns.add(conn)
         if self._timer is None:
             self._timer = self._loop.call_later(self.limits.tick_s, self._sweep)
-        return True
+        return None
 
     def closed(self, conn: HttpServerProtocol) -> None:
-        self.conns.discard(conn)
+        if conn in self.conns:
+            self.conns.discard(conn)
+            if self.limits.max_connections_per_client:
+                left = self._per_client.get(conn._peer, 1) - 1
+                if left > 0:
+                    self._per_client[conn._peer] = left
+                else:
+                    self._per_client.pop(conn._peer, None)
 
     def _sweep(self) -> None:
         self.tick += 1
@@ -87,7 +106,7 @@ class Listener:
                         conn.time_out(None, "keep-alive idle")
                 except Exception:  # one connection's trouble must never stop the clock of all the others
                     log.exception("listener sweep: a connection's timeout failed; closing it")
-                    self.conns.discard(conn)
+                    self.closed(conn)
                     conn.abort()
         finally:
             self._timer = self._loop.call_later(tick_s, self._sweep) if self.conns else None

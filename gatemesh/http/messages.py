@@ -86,8 +86,10 @@ class Request:
 
     # `trace` is set only on a request a tracing proxy serves (gatemesh.tracing): left
     # unassigned otherwise, so an untraced request pays nothing for it.
-    __slots__ = ("method", "target", "headers", "body", "keep_alive", "peer", "_path", "trace")
+    # `identity` likewise: the peer's SPIFFE id, set only on a request that came over mTLS.
+    __slots__ = ("method", "target", "headers", "body", "keep_alive", "peer", "_path", "trace", "identity")
     trace: object
+    identity: str
 
     def __init__(
         self, method: bytes, target: bytes, headers: Headers, body: bytes, keep_alive: bool = True, peer: str = ""

@@ -14,9 +14,12 @@ and a request pays no timer. The sweep runs only while something is idle.
 from __future__ import annotations
 
 import asyncio
+import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .connection import UpstreamConnection
+from .deadlines import HeadDeadlines
 from .messages import Headers
 from .response import ClientResponse, ConnectFailed
 from .stats import count
@@ -67,6 +70,10 @@ class ConnectionPool:
         self._idle: dict[tuple[str, int], list[UpstreamConnection]] = {}
         self._gen = 0
         self._sweep: asyncio.TimerHandle | None = None
+        self.deadlines = HeadDeadlines()  # every exchange's wait on its head, one timer
+        # (host, port) -> (client SSLContext, the name its certificate must carry), or None for
+        # plain: set by a proxy in mTLS mode (gatemesh.security.mesh_tls); read once per new connection.
+        self.tls_for: Callable[[tuple[str, int]], tuple[ssl.SSLContext, str] | None] | None = None
 
     def idle_count(self) -> int:
         return sum(len(v) for v in self._idle.values())
@@ -108,8 +115,14 @@ class ConnectionPool:
     async def _connect(self, key: tuple[str, int]) -> UpstreamConnection:
         loop = asyncio.get_running_loop()
         try:
-            _, conn = await loop.create_connection(lambda: UpstreamConnection(self, key), key[0], key[1])
-        except OSError as exc:
+            tls = self.tls_for(key) if self.tls_for is not None else None
+            if tls is None:
+                _, conn = await loop.create_connection(lambda: UpstreamConnection(self, key), key[0], key[1])
+            else:
+                _, conn = await loop.create_connection(
+                    lambda: UpstreamConnection(self, key), key[0], key[1], ssl=tls[0], server_hostname=tls[1]
+                )
+        except OSError as exc:  # ssl.SSLError is one: a refused handshake is a failed connect
             raise ConnectFailed(f"cannot connect to {key[0]}:{key[1]}: {exc.strerror or exc}") from None
         return conn
 
@@ -127,8 +140,8 @@ class ConnectionPool:
 
         `headers` must not contain framing headers: Content-Length is set here.
         `timeout_s` bounds the whole wait for the response head, connecting included:
-        TimeoutError when it passes (the connection is closed, never reused). One timer
-        on the event loop does it, armed here and cancelled when the head arrives.
+        TimeoutError when it passes (the connection is closed, never reused). The pool's
+        one deadline timer does it (deadlines.py), not a timer per request.
         Cancelling the caller closes the connection too.
         """
         conn = self.idle(host, port)
@@ -159,6 +172,7 @@ class ConnectionPool:
         return None
 
     def close(self) -> None:
+        self.deadlines.close()
         if self._sweep is not None:
             self._sweep.cancel()
             self._sweep = None

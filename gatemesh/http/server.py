@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import httptools
 
@@ -51,23 +52,25 @@ class HttpServerProtocol(RequestReader):
     # --- connection events -------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
-        if not self._l.opened(self):
-            count(Reason.TOO_MANY_CONNECTIONS)
+        peer = transport.get_extra_info("peername")
+        self._peer = peer[0] if peer else ""
+        refused = self._l.opened(self)
+        if refused is not None:
+            count(refused)
             self._closing = self._deaf = True
-            write_whole(
-                transport,  # type: ignore[arg-type]
-                b"GET",
-                error_response(
-                    Reason.TOO_MANY_CONNECTIONS,
-                    f"this listener holds its limit of {self._l.limits.max_connections} connections; retry later",
-                    self._l.proxy,
-                ),
-                keep_alive=False,
+            lim = self._l.limits
+            message = (
+                f"this listener holds its limit of {lim.max_connections} connections; retry later"
+                if refused is Reason.TOO_MANY_CONNECTIONS
+                else f"{self._peer} holds its limit of {lim.max_connections_per_client} connections here; retry later"
             )
+            write_whole(transport, b"GET", error_response(refused, message, self._l.proxy), keep_alive=False)  # type: ignore[arg-type]
             transport.close()
             return
-        peer, local = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
-        self._peer = peer[0] if peer else ""
+        local = transport.get_extra_info("sockname")
+        cert = transport.get_extra_info("peercert")  # None on a plain connection
+        if cert:
+            self._identity = next((v for k, v in cert.get("subjectAltName", ()) if k == "URI"), None)
         self._local = b"%s:%d" % (local[0].encode(), local[1]) if local and len(local) >= 2 else b"localhost"
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -172,12 +175,16 @@ async def serve(
     limits: ServerLimits | None = None,
     proxy_name: str = "gatemesh",
     reuse_port: bool = False,
+    tls: Any = None,
 ) -> asyncio.Server:
-    """Start listening; returns the asyncio Server (close() + wait_closed() to stop)."""
+    """Start listening; returns the asyncio Server (close() + wait_closed() to stop). ``tls``
+    (gatemesh.security.tls.TlsListener) accepts instead, and decides TLS per connection."""
     loop = asyncio.get_running_loop()
     # No limits given: the defaults. A proxy's shell passes its GATEMESH_HTTP_* overrides.
     lim = limits or ServerLimits()
     listener = Listener(handler, lim, proxy_name.encode(), loop)
+    if tls is not None:
+        return await tls.serve(lambda: HttpServerProtocol(listener), host, port)  # type: ignore[no-any-return]
     return await loop.create_server(
         lambda: HttpServerProtocol(listener), host, port, reuse_port=reuse_port, backlog=1024
     )

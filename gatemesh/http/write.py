@@ -62,7 +62,9 @@ def write_whole(transport: _Writer, method: bytes, resp: Response, keep_alive: b
     if status >= 200 and status != 204 and status != 304 and method != b"HEAD":  # `framing`'s everyday case, inline
         body = resp.body
         if keep_alive:
-            transport.write(b"\r\n".join([text, *map(PAIR, resp.headers), b"content-length: %d" % len(body), b"", body]))
+            transport.write(
+                b"\r\n".join([text, *map(PAIR, resp.headers), b"content-length: %d" % len(body), b"", body])
+            )
         else:
             transport.write(
                 b"\r\n".join(

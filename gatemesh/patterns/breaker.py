@@ -169,7 +169,10 @@ class CircuitBreaker:
         state = self._state
         if state is CLOSED:
             self._consecutive = 0
-            self._record(0)
+            # A full window of successes stays one: recording one more would only move the
+            # ring's position, which no count depends on (the everyday case, skipped).
+            if self._ring_failures or self._ring_filled != len(self._ring):
+                self._record(0)
         elif state is HALF_OPEN:
             if self._probes > 0:
                 self._probes -= 1

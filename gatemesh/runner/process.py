@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 PR_SET_PDEATHSIG = 1
 
@@ -62,7 +63,15 @@ def spawn(
         )
 
 
-def signal_group(proc: subprocess.Popen, sig: int) -> bool:
+class Signallable(Protocol):
+    """A started child: `subprocess.Popen`, or a fork server's child (forked.py)."""
+
+    pid: int
+
+    def poll(self) -> int | None: ...
+
+
+def signal_group(proc: Signallable, sig: int) -> bool:
     """Send ``sig`` to the child's process group; False if it has already exited.
 
     Safe against pid reuse: a child that ``poll()`` has reaped is never signalled."""

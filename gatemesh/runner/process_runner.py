@@ -24,12 +24,15 @@ from typing import Any
 
 from gatemesh import accesslog
 from gatemesh.security import credentials as run_credentials
+from gatemesh.security.tls import MTLS_ENV
 from gatemesh.topology import Component, Topology, rescale
 from gatemesh.topology.counts import check_count
-from gatemesh.topology.model import CONTROLPLANE, PROMETHEUS, SERVICE, SIDECAR, TOXIPROXY
+from gatemesh.topology.model import CONTROLPLANE, JAEGER, PROMETHEUS, SERVICE, SIDECAR, TOXIPROXY
 
 from . import preflight, trust
 from .errors import RunnerError
+from .forked import ForkedProcess, ForkServer
+from .jaeger import find_jaeger
 from .process import log_tail, signal_group, spawn
 from .prometheus import find_prometheus
 from .toxiproxy import ToxiproxyClient
@@ -37,11 +40,13 @@ from .webclient import HttpError, is_healthy, json_request
 
 Progress = Callable[[str], None]
 
+FORK_ENV = "GATEMESH_FORK"
 STOP_GRACE_S = 5.0  # SIGTERM → SIGKILL, for the whole topology
 POLL_INTERVAL_S = 0.05  # between two rounds of health checks
 HEALTH_TIMEOUT_S = 0.5  # one health request
 LABELS = {
     "toxiproxy": "Toxiproxy",
+    "jaeger": "Jaeger",
     "controlplane": "control plane",
     "service": "service instances",
     "sidecar": "sidecars",
@@ -56,7 +61,7 @@ class Child:
     component: Component
     argv: list[str]
     log_path: Path
-    popen: subprocess.Popen
+    popen: subprocess.Popen | ForkedProcess
     started_at: float = field(default_factory=time.time)
     paused: bool = False
 
@@ -76,6 +81,7 @@ class ProcessRunner:
         log_dir: Path | None = None,
         python: str = sys.executable,
         access_log: bool = True,
+        fork: bool | None = None,
     ) -> None:
         self.topology = topology
         self.run_dir = Path(run_dir).resolve()
@@ -88,6 +94,10 @@ class ProcessRunner:
         self.on_spawn: Callable[[dict[str, Any]], None] | None = None  # called with each started entry
         self._toxiproxy = ToxiproxyClient(topology.endpoints.toxiproxy_api)
         self._credentials: run_credentials.Credentials | None = None
+        # Python components forked from one pre-imported parent (forkserver.py): shared
+        # imports, no per-process interpreter start. GATEMESH_FORK=0 spawns each afresh.
+        self.fork = os.environ.get(FORK_ENV, "1") != "0" if fork is None else fork
+        self._forks: ForkServer | None = None
 
     # ------------------------------------------------------------------ start / stop
 
@@ -130,6 +140,9 @@ class ProcessRunner:
             batch = [c for c in running if c.component.group == group]
             self._terminate(batch, deadline)
         self._kill_leftovers(running)
+        if self._forks is not None:
+            self._forks.stop()
+            self._forks = None
         return [c.component.name for c in running]
 
     def __enter__(self) -> ProcessRunner:
@@ -254,10 +267,17 @@ class ProcessRunner:
             "controlplane": t.endpoints.controlplane,
             "toxiproxy_api": t.endpoints.toxiproxy_api,
             "dashboard": t.endpoints.dashboard,
+            "jaeger": t.endpoints.jaeger,
             "prometheus": t.endpoints.prometheus,
             "api_key": t.api_key,
+            "mtls": os.environ.get(MTLS_ENV, "off"),  # what every proxy was started with (gatemesh mtls: live)
+            "admin_token_file": str(self.run_dir / run_credentials.ADMIN_TOKEN_FILE),
             "counts": dict(t.counts),
             "run_dir": str(self.run_dir),
+            # the pre-imported parent of the Python components (None: each was spawned afresh)
+            "forkserver_pid": self._forks.proc.pid
+            if self._forks is not None and self._forks.proc.poll() is None
+            else None,
             "log_dir": str(self.log_dir),
             "instances": [self._describe(c) for c in self.children.values()],
         }
@@ -324,18 +344,35 @@ class ProcessRunner:
         if self.toxiproxy_bin is None:
             self.toxiproxy_bin = preflight.find_toxiproxy()
         argv = component.command(python=self.python, toxiproxy=self.toxiproxy_bin, run_dir=str(self.run_dir))
+        if component.kind == JAEGER:
+            argv[0] = find_jaeger()
         argv += trust.extra_args(component, self.topology, self.run_dir)
         log_path = self.log_dir / f"{component.name}.log"
         with open(log_path, "ab") as log:
             log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} start: {' '.join(argv)}\n".encode())
-        popen = spawn(argv, log_path, env=self._env(component), cwd=self.run_dir)
+        env = self._env(component)
+        popen: subprocess.Popen | ForkedProcess
+        if self.fork and argv[:2] == [self.python, "-m"]:
+            popen = self._fork_server().fork(argv, env, self.run_dir, log_path)
+            seen_as = self._fork_server().argv  # what /proc/<pid>/cmdline shows (gatemesh down checks it)
+        else:
+            popen = spawn(argv, log_path, env=env, cwd=self.run_dir)
+            seen_as = argv
         child = Child(component, argv, log_path, popen)
         self.children[component.name] = child
-        entry = {"name": component.name, "pid": popen.pid, "argv": argv}
+        entry = {"name": component.name, "pid": popen.pid, "argv": seen_as}
         self.started.append(entry)
         if self.on_spawn is not None:
             self.on_spawn(entry)
         return child
+
+    def _fork_server(self) -> ForkServer:
+        if self._forks is None or self._forks.proc.poll() is not None:
+            env = dict(os.environ, PYTHONUNBUFFERED="1")
+            root = str(preflight.REPO_ROOT)
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+            self._forks = ForkServer(self.python, env, self.run_dir, self.log_dir / "forkserver.log")
+        return self._forks
 
     def _start_group(self, group: list[Component], deadline: float, say: Progress) -> None:
         kind = group[0].kind

@@ -117,6 +117,8 @@ class Supervisor:
                 self.spec["topology"],
                 ports,
                 self.spec.get("counts") or {},
+                jaeger=bool(self.spec.get("jaeger")),
+                trace_ratio=self.spec.get("trace_ratio", 1.0),
                 prometheus=bool(self.spec.get("prometheus", False)),
             )
         except TopologyError as e:

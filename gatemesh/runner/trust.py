@@ -4,7 +4,8 @@
   to admit the Toxiproxy API as a service address (``--forbid-address``);
 - whoever registers an instance (its sidecar, or the app itself where there is none) gets
   that instance's bootstrap token in ``$GATEMESH_BOOTSTRAP_TOKEN``, and nothing else gets
-  a token: an app behind a sidecar cannot register at all;
+  a token: an app behind a sidecar cannot register at all; the gateway gets one for its
+  workload identity (``gateway/gateway``: a certificate, never a registration);
 - the admin token stays in the run directory (0600) for the CLI; no child inherits it.
 """
 
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 
 from gatemesh.security import credentials as run_credentials
 from gatemesh.topology import Component, Topology
-from gatemesh.topology.model import CONTROLPLANE, SERVICE, SIDECAR
+from gatemesh.topology.model import CONTROLPLANE, GATEWAY, SERVICE, SIDECAR
 
 
 def credentials_of(run_dir: Path) -> run_credentials.Credentials:
@@ -41,3 +42,5 @@ def apply_env(env: dict[str, str], component: Component, credentials: run_creden
     env.pop(run_credentials.BOOTSTRAP_ENV, None)
     if registers(component) and component.service and component.instance:
         env[run_credentials.BOOTSTRAP_ENV] = credentials.instance_token(component.service, component.instance)
+    elif component.kind == GATEWAY:  # its workload identity (mTLS to the sidecars): service "gateway"
+        env[run_credentials.BOOTSTRAP_ENV] = credentials.instance_token("gateway", "gateway")

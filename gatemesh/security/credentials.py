@@ -87,7 +87,7 @@ class Credentials:
         return {"admin_token": self.admin_token, "bootstrap_key": self.bootstrap_key}
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
     """Create ``path`` readable by its owner only, never briefly wider (O_CREAT with 0600)."""
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -100,8 +100,8 @@ def _write_private(path: Path, text: str) -> None:
 def save(credentials: Credentials, path: Path) -> Path:
     """Write ``path`` and the admin token beside it (``admin-token``), both 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_private(path, json.dumps(credentials.to_dict(), indent=2) + "\n")
-    _write_private(path.parent / ADMIN_TOKEN_FILE, credentials.admin_token + "\n")
+    write_private(path, json.dumps(credentials.to_dict(), indent=2) + "\n")
+    write_private(path.parent / ADMIN_TOKEN_FILE, credentials.admin_token + "\n")
     return path
 
 

@@ -37,3 +37,8 @@ def hand_on(req: Request, principal: bytes | None) -> None:
 def api_key_principal(req: Request) -> bytes | None:
     key = req.header(b"x-api-key")
     return key_principal(key) if key else None
+
+
+def drop_principal(req: Request) -> None:
+    """Forget an ``X-Gatemesh-Principal`` from a caller that may not vouch for anyone."""
+    req.headers[:] = [(n, v) for n, v in req.headers if n != PRINCIPAL_HEADER]

@@ -31,8 +31,12 @@ SERVICE_PATHS = {
 
 
 def routes() -> list[dict[str, str]]:
-    """One route per service: ``/api/<service>`` → ``<service>`` with the prefix rewritten."""
-    return [{"name": s, "prefix": f"/api/{s}", "service": s, "rewrite": SERVICE_PATHS[s]} for s in SERVICES]
+    """One route per service: ``/api/<service>`` → ``<service>`` with the prefix rewritten; each
+    takes the demo API key or a bearer JWT from the control plane (docs/security.md)."""
+    return [
+        {"name": s, "prefix": f"/api/{s}", "service": s, "rewrite": SERVICE_PATHS[s], "auth": "api-key-or-jwt"}
+        for s in SERVICES
+    ]
 
 
 def apimgmt(api_key: str, rate_per_s: float, burst: int) -> dict[str, Any]:
@@ -62,6 +66,7 @@ def gateway_config(
             "composition": {"enabled": True},
             "apimgmt": api,
             "policies": {"*": {}},
+            "jwt": {},  # the control plane's issuer and JWKS, gatemesh.security.jwt's defaults
         }
     )
     return config

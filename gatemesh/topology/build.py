@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from . import apis
 from .counts import SERVICES, resolve_counts
 from .dashboard import PARTS_FILE, dashboard_component, parts_file
 from .errors import TopologyError
+from .jaeger import JAEGER_CONFIG, jaeger_component, jaeger_config, tracing_env
 from .model import (
     CONTROLPLANE,
     GATEWAY,
@@ -49,6 +50,7 @@ from .prometheus import ScrapeConfig, prometheus_component
 from .prometheus import files as prometheus_files
 
 DEFAULT_TTL_S = 3  # registration TTL; heartbeats renew it well within
+TRACED = (SERVICE, SIDECAR, GATEWAY)  # the components that send spans when the topology runs Jaeger
 
 
 @dataclass(frozen=True)
@@ -84,10 +86,14 @@ def build_topology(
     rate_per_s: float = apis.DEFAULT_RATE_PER_S,
     burst: int = apis.DEFAULT_BURST,
     dashboard: bool = True,
+    jaeger: bool = False,
+    trace_ratio: float = 1.0,
     prometheus: bool = False,
 ) -> Topology:
     """The topology ``name`` on ``ports`` (default: ``PortPlan()``) with ``counts`` instances
-    per service (default: ``DEFAULT_COUNTS``, partial overrides allowed)."""
+    per service (default: ``DEFAULT_COUNTS``, partial overrides allowed). With ``jaeger`` the
+    topology runs Jaeger and every proxy and app traces to it, sampling ``trace_ratio`` of
+    new traces (off by default here: `gatemesh up` turns it on, compose has its own)."""
     layout = TOPOLOGIES.get(name)
     if layout is None:
         raise TopologyError(f"unknown topology {name!r}; choose one of: {', '.join(TOPOLOGIES)}")
@@ -101,6 +107,10 @@ def build_topology(
         "dashboard": dashboard,
         "prometheus": prometheus,
     }
+    if jaeger:  # only then: the options of a topology without tracing stay as they were
+        options |= {"jaeger": True, "trace_ratio": trace_ratio}
+        if isinstance(trace_ratio, bool) or not isinstance(trace_ratio, (int, float)) or not 0 <= trace_ratio <= 1:
+            raise TopologyError(f"trace_ratio must be a number from 0 to 1, got {trace_ratio!r}")
     if not (isinstance(ttl_s, (int, float)) and ttl_s > 0):
         raise TopologyError(f"ttl_s must be a positive number of seconds, got {ttl_s!r}")
     ttl = _num(ttl_s)
@@ -199,7 +209,9 @@ def build_topology(
                         kind=SIDECAR,
                         module="mesh.sidecar",
                         args=tuple(sidecar_args),
-                        health_url=ports.url(slot["sidecar_inbound"]) + "/health",
+                        # the outbound port (app-local, never mTLS) answers /health and /-/* as the inbound
+                        # one does, and still does in strict mode, where the inbound takes TLS only (issue 15)
+                        health_url=ports.url(slot["sidecar_outbound"]) + "/health",
                         listen={"inbound": slot["sidecar_inbound"], "outbound": slot["sidecar_outbound"]},
                         group=START_GROUPS[SIDECAR],
                         service=service,
@@ -232,6 +244,9 @@ def build_topology(
             )
         )
 
+    if jaeger:
+        env = tracing_env(ports, trace_ratio)
+        components = [replace(c, env={**c.env, **env}) if c.kind in TRACED else c for c in components]
     endpoints = _endpoints(layout, ports, sidecars, dashboard, prometheus)
     key = api_key if (layout.gateway or layout.expose) else None
     if dashboard:
@@ -241,6 +256,10 @@ def build_topology(
         scrape = ScrapeConfig()
         files.update(prometheus_files(components, scrape))
         components.append(prometheus_component(ports, scrape))
+    if jaeger:  # after the dashboard's parts file: Jaeger has no admin API for it to watch
+        components.insert(1, jaeger_component(ports))  # beside Toxiproxy, in the first start group
+        files[JAEGER_CONFIG] = jaeger_config(ports)
+        endpoints = replace(endpoints, jaeger=ports.url(ports.jaeger_query))
     return Topology(
         name=name,
         ports=ports,

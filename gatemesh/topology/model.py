@@ -27,12 +27,22 @@ SERVICE = "service"
 SIDECAR = "sidecar"
 GATEWAY = "gateway"
 DASHBOARD = "dashboard"
+JAEGER = "jaeger"
 PROMETHEUS = "prometheus"
 
 #: Start order: a group starts once every component of the groups before it is healthy.
 #: (The runner creates the Toxiproxy proxies right after group 0.)
 #: Prometheus starts with the dashboard, once every proxy it scrapes is up.
-START_GROUPS = {TOXIPROXY: 0, CONTROLPLANE: 1, SERVICE: 2, SIDECAR: 3, GATEWAY: 4, DASHBOARD: 5, PROMETHEUS: 5}
+START_GROUPS = {
+    TOXIPROXY: 0,
+    JAEGER: 0,
+    CONTROLPLANE: 1,
+    SERVICE: 2,
+    SIDECAR: 3,
+    GATEWAY: 4,
+    DASHBOARD: 5,
+    PROMETHEUS: 5,
+}
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,7 @@ class Component:
     """One process of a topology."""
 
     name: str  # unique in the topology: catalog-1, sidecar-catalog-1, gateway
-    kind: str  # toxiproxy | controlplane | service | sidecar | gateway | dashboard | prometheus
+    kind: str  # toxiproxy | jaeger | controlplane | service | sidecar | gateway | dashboard | prometheus
     args: tuple[str, ...]  # arguments after ``python -m <module>`` or the program
     health_url: str  # 200 here means ready (Toxiproxy: /version)
     listen: Mapping[str, int]  # role -> port, e.g. {"port": 18000} or {"inbound": .., "outbound": ..}
@@ -93,6 +103,7 @@ class Endpoints:
     controlplane: str
     toxiproxy_api: str
     dashboard: str | None = None  # the live dashboard's page
+    jaeger: str | None = None  # Jaeger's UI and query API, when the topology runs one
     prometheus: str | None = None  # Prometheus's UI and HTTP API, when the topology runs one
 
 

@@ -34,6 +34,9 @@ class PortPlan:
     controlplane: int = 8500  # registry + policies
     toxiproxy: int = 8474  # Toxiproxy's HTTP API (its own default)
     dashboard: int = 8090  # the live dashboard (next to Locust's 8089)
+    jaeger_query: int = 16686  # Jaeger's UI and query API (its own default)
+    jaeger_grpc: int = 16685  # Jaeger's query gRPC API (its own default; opened by the query extension)
+    jaeger_otlp: int = 4318  # Jaeger's OTLP/HTTP receiver (OpenTelemetry's default)
     prometheus: int = 9090  # Prometheus's own default port (bound to `host` here, not every interface)
     range_start: int = 18000  # first per-instance port
     range_end: int = 19000  # one past the last per-instance port
@@ -54,7 +57,7 @@ class PortPlan:
     def from_base(cls, base: int, host: str = "127.0.0.1") -> PortPlan:
         """Everything in ``base .. base+999``: the fixed ports keep their last three digits
         (gateway ``base+80``, control plane ``base+500``, Toxiproxy ``base+474``, dashboard
-        ``base+90``, Prometheus ``base+95``), the
+        ``base+90``, Jaeger ``base+86..88``, Prometheus ``base+95``), the
         instances take ``base+100 ..``, skipping the fixed ones."""
         if not isinstance(base, int) or base < 1024 or base + 999 > 65535:
             raise TopologyError(
@@ -68,6 +71,9 @@ class PortPlan:
             controlplane=base + 500,
             toxiproxy=base + 474,
             dashboard=base + 90,
+            jaeger_query=base + 86,
+            jaeger_grpc=base + 87,
+            jaeger_otlp=base + 88,
             prometheus=base + 95,
             range_start=base + 100,
             range_end=base + 1000,
@@ -80,6 +86,9 @@ class PortPlan:
             "controlplane": self.controlplane,
             "toxiproxy": self.toxiproxy,
             "dashboard": self.dashboard,
+            "jaeger_query": self.jaeger_query,
+            "jaeger_grpc": self.jaeger_grpc,
+            "jaeger_otlp": self.jaeger_otlp,
             "prometheus": self.prometheus,
         }
 

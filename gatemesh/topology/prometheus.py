@@ -86,8 +86,9 @@ def config_file(scrape: ScrapeConfig, static: Iterable[tuple[str, str, str]] | N
 
 
 def _duration(seconds: float) -> str:
-    """Prometheus durations take whole units: 1.5 → "1500ms"."""
-    return f"{round(seconds * 1000)}ms"
+    """Prometheus durations take whole units: 2 → "2s", 1.5 → "1500ms"."""
+    ms = round(seconds * 1000)
+    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
 
 
 def prometheus_component(ports: PortPlan, scrape: ScrapeConfig) -> Component:

@@ -1,8 +1,12 @@
 """python -m loadtests.bench [--quick] [--json FILE] [--rounds N] [--port-base N] [--only HOP,...]
+                            [--instructions] [--scale 1,3,10,30] [--history FILE | --no-history]
 
 Brings up the benchmark stack (see stack.py), drives every hop with wrk, prints the
 table with each figure as a ratio to HAProxy from the same run, and stops everything
-it started. Exit status: 0 ok, 1 some hop answered errors, 2 cannot run here.
+it started; with --instructions and --scale the same run adds the callgrind counts and
+the topology's start-up and memory (extras.py). Every run is appended to a JSON history
+and compared with the last one (history.py). Exit status: 0 ok, 1 some hop answered
+errors, 2 cannot run here.
 """
 
 from __future__ import annotations
@@ -20,8 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gatemesh.runner import RunnerError
+from gatemesh.topology.errors import TopologyError
+
+from . import extras, history
 from .procs import memory_kib, tree_cpu_seconds
 from .report import legend, summarise, table, with_ratios
+from .scale import table as scale_table
 from .stack import BASELINE, HOPS, PROXY_CPU, REPO, WRK_CPU, Hop, Stack
 from .wrk import PACED_CONNECTIONS, SATURATION_CONNECTIONS, run_wrk, write_script
 
@@ -174,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         help="run gatemesh's processes from this source tree (e.g. `git worktree add` of an older "
         "commit) for a before/after comparison; default: this checkout",
     )
+    p.add_argument("--instructions", action="store_true", help="also count instructions per request (callgrind)")
+    p.add_argument("--scale", metavar="COUNTS", help="also start-up and memory of edge-mesh at these catalog counts")
+    p.add_argument("--history", type=Path, default=history.DEFAULT_PATH, help="the JSON-lines history file")
+    p.add_argument("--no-history", action="store_true", help="neither append to nor compare with the history")
     a = p.parse_args(argv)
 
     missing = [t for t in ("wrk", "haproxy", "nginx", "taskset") if shutil.which(t) is None]
@@ -277,6 +290,26 @@ def main(argv: list[str] | None = None) -> int:
             "saturation runs; CPU figures from a shared core read high (paired ratios soften it)"
         )
     errors = {n: r["errors"] for n, r in rows.items() if r["errors"]}
+    counted: list[dict[str, Any]] = []
+    scaled: list[dict[str, Any]] = []
+    try:
+        if a.instructions:
+            print("\ninstructions per request (callgrind, 2,000 requests per hop):", flush=True)
+            counted = extras.run_instructions(a.code.resolve() if a.code else REPO, a.port_base + 500)
+            print(extras.instructions_table(counted))
+        if a.scale:
+            print("\nedge-mesh start-up and memory:", flush=True)
+            scaled = extras.run_scale([int(x) for x in a.scale.split(",")], a.port_base + 1000)
+            print(scale_table(scaled))
+    except (RuntimeError, OSError, subprocess.SubprocessError, RunnerError, TopologyError) as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 2
+    entry = {"code": env["code"], "loadavg": env["loadavg"], "rows": rows, "instructions": counted, "scale": scaled}
+    if not a.no_history:
+        print()
+        print(history.compare(history.last(a.history), entry))
+        history.append(a.history, entry)
+        print(f"history: appended to {a.history}")
     if a.json:
         Path(a.json).write_text(
             json.dumps(
@@ -286,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
                     "rows": rows,
                     "samples": samples,
                     "memory_kib": memory,
+                    "instructions": counted,
+                    "scale": scaled,
                 },
                 indent=2,
                 default=str,

@@ -16,14 +16,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from gatemesh.security import credentials as run_credentials
+from gatemesh.security.ca import CA_FILE, DEFAULT_LEAF_LIFETIME_S, LEAF_LIFETIME_ENV, CertificateAuthority, Root
+from gatemesh.security.jwt import ISSUER_FILE, Issuer
 from mesh.controlplane.admission import LOOPBACK, AddressRules
 from mesh.controlplane.api import MAX_WAIT_S
 from mesh.controlplane.app import DEFAULT_SWEEP_INTERVAL_S, make_app
@@ -113,17 +117,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=[],
         help="host:port that may never be registered, e.g. the Toxiproxy API (repeatable)",
     )
+    p.add_argument(
+        "--leaf-lifetime-s",
+        type=float,
+        default=float(os.environ.get(LEAF_LIFETIME_ENV, DEFAULT_LEAF_LIFETIME_S)),
+        help=f"how long a workload certificate lasts (default ${LEAF_LIFETIME_ENV}, else "
+        f"{DEFAULT_LEAF_LIFETIME_S:g}: Linkerd's 24 h)",
+    )
     return p.parse_args(argv)
 
 
-def trust(args: argparse.Namespace) -> tuple[run_credentials.Credentials | None, AddressRules]:
-    """The credentials and address rules the flags ask for; ValueError with a sentence."""
-    creds = None
+def trust(args: argparse.Namespace) -> tuple[Any, ...]:
+    """(credentials, address rules, JWT signing keys, CA) as the flags ask; ValueError with a sentence."""
+    creds = issuer = None
+    ca = CertificateAuthority([Root.generate(1)], None, args.leaf_lifetime_s)
     if args.credentials:
         creds = run_credentials.ensure(Path(args.credentials))
+        issuer = Issuer.ensure(Path(args.credentials).parent / ISSUER_FILE)  # the keys outlive a restart
+        ca = CertificateAuthority.ensure(Path(args.credentials).parent / CA_FILE, args.leaf_lifetime_s)
     forbidden = (*args.forbid_address, f"{args.host}:{args.port}")
     rules = AddressRules(tuple(args.allow_network or LOOPBACK), tuple(args.allow_host), forbidden)
-    return creds, rules
+    return creds, rules, issuer, ca
 
 
 def system_clock():
@@ -136,7 +150,7 @@ def system_clock():
 
 async def serve(args: argparse.Namespace) -> int:
     try:
-        creds, rules = trust(args)
+        creds, rules, issuer, ca = trust(args)
     except ValueError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
@@ -163,7 +177,7 @@ async def serve(args: argparse.Namespace) -> int:
         store.warm_until = asyncio.get_running_loop().time() + args.warmup_s
         log.info("warming up for %.1fs: snapshot watches get 503 while instances re-register", args.warmup_s)
     runner = web.AppRunner(
-        make_app(store, args.sweep_interval_s, creds, rules),
+        make_app(store, args.sweep_interval_s, creds, rules, issuer, ca),
         access_log=None,
         handle_signals=False,
         shutdown_timeout=5.0,

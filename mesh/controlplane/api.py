@@ -15,6 +15,9 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gatemesh.apimgmt import ApiMgmtConfig
+from gatemesh.security.authz import AuthzPolicy
+from gatemesh.security.ca import CertificateAuthority
+from gatemesh.security.jwt import ALGORITHMS, DEFAULT_AUDIENCE, Issuer
 from mesh.controlplane import openapi as openapi_document
 from mesh.controlplane.admission import AddressRules
 from mesh.controlplane.metrics import Metrics
@@ -31,6 +34,10 @@ HEARTBEAT_FIELDS = {"address"}
 STORE = web.AppKey("store", Store)
 METRICS = web.AppKey("metrics", Metrics)
 RULES = web.AppKey("address-rules", AddressRules)
+ISSUER = web.AppKey("jwt-issuer", Issuer)
+CA = web.AppKey("ca", CertificateAuthority)
+TOKEN_FIELDS = {"sub", "audience", "ttl_s", "alg"}
+MAX_TOKEN_TTL_S = 86400.0  # a demo token lives a day at most
 
 
 class BadRequest(ValueError):
@@ -227,6 +234,82 @@ async def put_apimgmt(request: web.Request) -> web.Response:
         raise BadRequest(str(exc)) from None
     store.set_apimgmt(config)
     return web.json_response(config)
+
+
+async def get_authz(request: web.Request) -> web.Response:
+    return web.json_response(request.app[STORE].authz or AuthzPolicy().to_dict())
+
+
+async def put_authz(request: web.Request) -> web.Response:
+    body = await read_json_object(request)
+    try:
+        config = AuthzPolicy.from_dict(body).to_dict()
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    request.app[STORE].set_authz(config)
+    return web.json_response(config)
+
+
+# -- JWT: the keys the gateway checks bearer tokens with, and demo tokens for the admin ------
+async def jwks(request: web.Request) -> web.Response:
+    return web.json_response(request.app[ISSUER].jwks())
+
+
+async def mint_token(request: web.Request) -> web.Response:
+    body = await read_json_object(request)
+    unknown = sorted(set(body) - TOKEN_FIELDS)
+    if unknown:
+        raise BadRequest(f"unknown field(s) {', '.join(unknown)}; a token request has sub, audience, ttl_s and alg.")
+    sub, audience = body.get("sub"), body.get("audience", DEFAULT_AUDIENCE)
+    ttl_s, alg = body.get("ttl_s", 300), body.get("alg", "ES256")
+    if not isinstance(sub, str) or not sub:
+        raise BadRequest('sub is missing: send {"sub": "<who the token speaks for>"}.')
+    if not isinstance(audience, str) or not audience:
+        raise BadRequest("audience must be a non-empty string.")
+    if isinstance(ttl_s, float) and ttl_s.is_integer():  # JSON's 60.0 is 60
+        ttl_s = int(ttl_s)
+    if isinstance(ttl_s, bool) or not isinstance(ttl_s, int) or not 1 <= ttl_s <= MAX_TOKEN_TTL_S:
+        raise BadRequest(f"ttl_s must be whole seconds from 1 to {MAX_TOKEN_TTL_S:g}, got {ttl_s!r}.")
+    if alg not in ALGORITHMS:
+        raise BadRequest(f"alg must be one of {', '.join(ALGORITHMS)}, got {alg!r}.")
+    token = request.app[ISSUER].mint(sub, audience, float(ttl_s), alg)
+    return web.json_response({"token": token, "expires_in_s": int(ttl_s)})
+
+
+# -- workload identity: the CA signs a leaf for whoever the bearer token proves ------------
+async def issue_certificate(request: web.Request) -> web.Response:
+    body = await read_json_object(request)
+    unknown = sorted(set(body) - {"csr", "service"})
+    if unknown:
+        raise BadRequest(f"unknown field(s) {', '.join(unknown)}; a certificate request has csr (and service).")
+    if not isinstance(body.get("csr"), str):
+        raise BadRequest('csr is missing: send {"csr": "<PEM certificate signing request>"}.')
+    who = request.get("identity", "admin")
+    if who == "admin":  # the admin (or an --open control plane) names the service; an instance cannot
+        service = check_id(body.get("service"), "service")
+    else:
+        service = who.split("/", 1)[0]
+        if body.get("service") not in (None, service):
+            raise BadRequest(f"{who} may get a certificate only for its own service {service!r}.")
+    ca = request.app[CA]
+    certificate, lifetime_s = ca.sign(body["csr"], service)
+    return web.json_response({"certificate": certificate, "bundle": ca.bundle(), "lifetime_s": lifetime_s})
+
+
+async def trust_bundle(request: web.Request) -> web.Response:
+    ca = request.app[CA]
+    return web.json_response({"bundle": ca.bundle(), "roots": len(ca.roots)})
+
+
+async def rotate_root(request: web.Request) -> web.Response:
+    ca = request.app[CA]
+    signs_in_s = ca.rotate()
+    return web.json_response({"roots": len(ca.roots), "signs_in_s": signs_in_s})
+
+
+async def retire_roots(request: web.Request) -> web.Response:
+    ca = request.app[CA]
+    return web.json_response({"retired": ca.retire(), "roots": len(ca.roots)})
 
 
 # -- events, health, metrics --------------------------------------------------------------

@@ -9,10 +9,12 @@ import logging
 from aiohttp import web
 
 from gatemesh.reasons import Reason
+from gatemesh.security.ca import CertificateAuthority, Root
 from gatemesh.security.credentials import Credentials
+from gatemesh.security.jwt import Issuer
 from mesh.controlplane import api
 from mesh.controlplane.admission import AddressRefused, AddressRules
-from mesh.controlplane.api import INDEX_HEADER, METRICS, RULES, STORE, error
+from mesh.controlplane.api import CA, INDEX_HEADER, ISSUER, METRICS, RULES, STORE, error
 from mesh.controlplane.auth import CREDENTIALS, authenticate, refuse
 from mesh.controlplane.metrics import Metrics
 from mesh.controlplane.store import Store
@@ -55,11 +57,15 @@ def make_app(
     sweep_interval_s: float = DEFAULT_SWEEP_INTERVAL_S,
     credentials: Credentials | None = None,
     rules: AddressRules | None = None,
+    issuer: Issuer | None = None,
+    ca: CertificateAuthority | None = None,
 ) -> web.Application:
     """The API; ``credentials=None`` leaves writes open (only ``--open`` asks for that)."""
     app = web.Application(middlewares=[json_errors, authenticate])  # refusals counted and indexed too
     app[STORE] = store
     app[RULES] = rules or AddressRules()
+    app[ISSUER] = issuer or Issuer.generate()  # without a file: keys for this process's life
+    app[CA] = ca or CertificateAuthority([Root.generate(1)])
     if credentials is not None:
         app[CREDENTIALS] = credentials
     app[METRICS] = Metrics(store)
@@ -81,6 +87,14 @@ def make_app(
             web.get("/v1/apimgmt", api.get_apimgmt),
             web.put("/v1/apimgmt", api.put_apimgmt),
             web.get("/v1/events", api.events),
+            web.get("/v1/authz", api.get_authz),
+            web.put("/v1/authz", api.put_authz),
+            web.get("/v1/jwks", api.jwks),
+            web.post("/v1/tokens", api.mint_token),
+            web.post("/v1/certificates", api.issue_certificate),
+            web.get("/v1/trust-bundle", api.trust_bundle),
+            web.post("/v1/ca/rotate", api.rotate_root),
+            web.post("/v1/ca/retire", api.retire_roots),
             web.get("/v1/openapi.json", api.openapi),
         ]
     )

@@ -23,6 +23,7 @@ WRITES = frozenset({"PUT", "POST", "DELETE", "PATCH"})
 INSTANCE_ROUTES = frozenset(  # the only writes an instance's own credential may make
     {"/v1/services/{service}/instances/{instance}", "/v1/services/{service}/instances/{instance}/heartbeat"}
 )
+SELF_SERVICE_ROUTES = frozenset({"/v1/certificates"})  # any instance, for its own service (api.issue_certificate)
 CREDENTIALS = web.AppKey("credentials", Credentials)
 
 
@@ -59,6 +60,8 @@ def check(request: web.Request, credentials: Credentials) -> web.Response | Iden
     route = resource.canonical if resource is not None else ""
     target = (request.match_info.get("service"), request.match_info.get("instance"))
     if route in INSTANCE_ROUTES and target == (identity.service, identity.instance):
+        return identity
+    if route in SELF_SERVICE_ROUTES:
         return identity
     what = f"{target[0]}/{target[1]}" if route in INSTANCE_ROUTES else f"{request.method} {request.path}"
     return refuse(

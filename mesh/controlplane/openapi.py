@@ -94,7 +94,7 @@ def document() -> dict[str, Any]:
     doc["components"]["schemas"]["Error"]["properties"]["rule"] = {"type": "string"}
     for ops in doc["paths"].values():
         for method, op in ops.items():
-            if method in ("put", "delete"):
+            if method in ("put", "delete", "post"):
                 op["security"] = [{"bearer": []}]
                 op["responses"].update(_refusals(401, 403))
     return doc
@@ -243,9 +243,10 @@ def _document() -> dict[str, Any]:
                                     "services": _SERVICES,
                                     "policies": _OBJECT,
                                     "apimgmt": _OBJECT,
+                                    "authz": _OBJECT,
                                 },
                             },
-                            "The whole state: services, policies, API management.",
+                            "The whole state: services, policies, API management, authorization.",
                         ),
                         **_refusals(400, 503),
                     },
@@ -295,6 +296,102 @@ def _document() -> dict[str, Any]:
                     "responses": {"200": _json(_OBJECT, "Set, normalized."), **_refusals(400)},
                 },
             },
+            "/v1/authz": {
+                "get": {
+                    "operationId": "getAuthz",
+                    "responses": {"200": _json(_OBJECT, "Which identity may call which service.")},
+                },
+                "put": {
+                    "operationId": "putAuthz",
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": _OBJECT}}},
+                    "responses": {
+                        "200": _json(_OBJECT, "Set, normalized (gatemesh.security.authz)."),
+                        **_refusals(400),
+                    },
+                },
+            },
+            "/v1/jwks": {
+                "get": {
+                    "operationId": "jwks",
+                    "responses": {
+                        "200": _json(
+                            {"type": "object", "required": ["keys"], "properties": {"keys": {"type": "array"}}},
+                            "The public keys bearer JWTs are signed with (RFC 7517), by kid.",
+                        )
+                    },
+                }
+            },
+            "/v1/tokens": {
+                "post": {
+                    "operationId": "mintToken",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TokenRequest"}}},
+                    },
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["token", "expires_in_s"],
+                                "properties": {"token": {"type": "string"}, "expires_in_s": {"type": "integer"}},
+                            },
+                            "A signed JWT for sub (the admin's demo identity provider).",
+                        ),
+                        **_refusals(400),
+                    },
+                }
+            },
+            "/v1/certificates": {
+                "post": {
+                    "operationId": "issueCertificate",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["csr"],
+                                    "additionalProperties": False,
+                                    "properties": {"csr": {"type": "string"}, "service": _ID},
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["certificate", "bundle", "lifetime_s"],
+                                "properties": {
+                                    "certificate": {"type": "string"},
+                                    "bundle": {"type": "string"},
+                                    "lifetime_s": {"type": "number"},
+                                },
+                            },
+                            "A leaf for the service the bearer token proves (SPIFFE URI SAN), and the trust bundle.",
+                        ),
+                        **_refusals(400),
+                    },
+                }
+            },
+            "/v1/trust-bundle": {
+                "get": {
+                    "operationId": "trustBundle",
+                    "responses": {"200": _json(_OBJECT, "Every root still trusted, PEM, newest last.")},
+                }
+            },
+            "/v1/ca/rotate": {
+                "post": {
+                    "operationId": "rotateRoot",
+                    "responses": {"200": _json(_OBJECT, "A new root signs; the old stays in the bundle.")},
+                }
+            },
+            "/v1/ca/retire": {
+                "post": {
+                    "operationId": "retireRoots",
+                    "responses": {"200": _json(_OBJECT, "Only the signing root is left in the bundle.")},
+                }
+            },
             "/v1/events": {
                 "get": {
                     "operationId": "events",
@@ -340,6 +437,17 @@ def _document() -> dict[str, Any]:
                             "propertyNames": {"maxLength": MAX_META_CHARS},
                             "additionalProperties": {"type": "string", "maxLength": MAX_META_CHARS},
                         },
+                    },
+                },
+                "TokenRequest": {
+                    "type": "object",
+                    "required": ["sub"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "sub": {"type": "string", "minLength": 1},
+                        "audience": {"type": "string", "minLength": 1},
+                        "ttl_s": {"type": "integer", "minimum": 1, "maximum": 86400},
+                        "alg": {"type": "string", "enum": ["ES256", "RS256"]},
                     },
                 },
                 "Heartbeat": {

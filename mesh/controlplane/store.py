@@ -53,6 +53,7 @@ class Store:
         self.index = 1
         self.policies: dict[str, dict] = {}
         self.apimgmt: dict = {}  # {} = nothing configured yet (PUT /v1/apimgmt sets it)
+        self.authz: dict = {}  # {} = default allow (PUT /v1/authz sets it; gatemesh.security.authz)
         self.events: deque[Event] = deque(maxlen=max_events)
         self.event_counts: Counter[str] = Counter()
         self.waiting = 0  # long-polls parked right now
@@ -109,6 +110,18 @@ class Store:
         self._bump()
         self._persist()
         return True
+
+    def set_authz(self, config: dict) -> None:
+        if config == self.authz:
+            return
+        self.authz = config
+        self._record(
+            "authz-changed",
+            None,
+            None,
+            f"authorization: default {config.get('default')}, {len(config.get('rules', []))} rule(s)",
+        )
+        self._bump()
 
     def set_apimgmt(self, config: dict) -> None:
         if config == self.apimgmt:
@@ -169,7 +182,13 @@ class Store:
         }
 
     def snapshot(self) -> dict[str, Any]:
-        return {"index": self.index, "services": self.services(), "policies": self.policies, "apimgmt": self.apimgmt}
+        return {
+            "index": self.index,
+            "services": self.services(),
+            "policies": self.policies,
+            "apimgmt": self.apimgmt,
+            "authz": self.authz,
+        }
 
     def snapshot_body(self) -> tuple[int, bytes]:
         """(index, JSON body) of the current snapshot, encoded once per index."""

@@ -7,9 +7,11 @@ import argparse
 import os
 import re
 
+from gatemesh import tracing
 from gatemesh.address import split_address
 from gatemesh.runtime import fatal, run, setup_logging
 from gatemesh.security.credentials import BOOTSTRAP_ENV
+from gatemesh.security.tls import MODES, MTLS_ENV
 
 from .app import Sidecar, SidecarConfig
 
@@ -35,6 +37,12 @@ def main() -> None:
     p.add_argument("--control-plane", required=True, help="control plane URL, e.g. http://127.0.0.1:8500")
     p.add_argument("--ttl-s", type=float, default=3.0)
     p.add_argument("--expose", action="store_true", help="apply API management (sidecar-gateway topology)")
+    p.add_argument(
+        "--mtls",
+        choices=MODES,
+        default=os.environ.get(MTLS_ENV, "off"),
+        help=f"inbound mutual TLS (default ${MTLS_ENV}, else off): permissive takes TLS and plain, strict TLS only",
+    )
     a = p.parse_args()
     for flag, value in (("--service", a.service), ("--instance", a.instance)):
         if not ID_RE.match(value):
@@ -58,10 +66,17 @@ def main() -> None:
         ttl_s=a.ttl_s,
         expose=a.expose,
         bootstrap_token=os.environ.get(BOOTSTRAP_ENV) or None,  # the runner's handoff, read at the process edge
+        mtls=a.mtls,
     )
+    if a.mtls != "off" and not cfg.bootstrap_token:
+        fatal("sidecar", f"--mtls {a.mtls} needs a bootstrap token in ${BOOTSTRAP_ENV} to get a certificate")
     _addr(a.advertise, "--advertise")
+    try:
+        tracer = tracing.from_env(f"sidecar:{a.instance}", f"{a.service}-sidecar", a.instance)
+    except ValueError as exc:
+        fatal("sidecar", str(exc))
     setup_logging(f"sidecar:{a.instance}")
-    run(Sidecar(cfg).run, "sidecar")
+    run(Sidecar(cfg, tracer=tracer).run, "sidecar")
 
 
 if __name__ == "__main__":

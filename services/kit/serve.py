@@ -18,6 +18,7 @@ from aiohttp import web
 
 from services.kit.cli import Options, UsageError, fail, parse_options
 from services.kit.registration import Registrar
+from services.kit.telemetry import flush, setup_tracing
 
 BOOTSTRAP_ENV = "GATEMESH_BOOTSTRAP_TOKEN"  # gatemesh.security.credentials.BOOTSTRAP_ENV, the runner's handoff
 DRAIN_TIMEOUT_S = 2.0  # in-flight requests get this long after the listener closes
@@ -56,6 +57,7 @@ def run_service(
         format=f"%(asctime)s {options.instance} %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    provider = setup_tracing(service, options.instance)  # before the app exists: it instruments aiohttp
     try:
         app = build_app(options)
     except StartupError as exc:
@@ -65,6 +67,7 @@ def run_service(
             runner.run(_serve(app, options))
         except StartupError as exc:
             fail(service, str(exc))
+    flush(provider)
     sys.exit(0)
 
 

@@ -11,6 +11,7 @@ one fault serves both locations.
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -79,7 +80,8 @@ class Chaos:
         self.key = topo.api_key
         sidecar = topo.component(f"sidecar-{CALLER}")
         self.outbound = f"http://127.0.0.1:{sidecar.listen['outbound']}"
-        self.caller_admin = f"http://127.0.0.1:{sidecar.listen['inbound']}"
+        # its admin on the app-local outbound port: plain in every mTLS mode (the inbound is TLS-only in strict)
+        self.caller_admin = f"http://127.0.0.1:{sidecar.listen['outbound']}"
         self.counts = dict(topo.counts)
         # The one policy client; "the mesh has it" means the caller's sidecar has it.
         self.policies = PolicyClient(
@@ -180,6 +182,17 @@ class Chaos:
         self._touched = {EDGE: set(), MESH: set()}
 
     # ------------------------------------------------------------------ observing
+
+    def answer_cut_bytes(self, instance: str) -> int:
+        """``limit_data`` bytes that lose the answer *after* the request was served: 1 in plain
+        HTTP; under mTLS, past the server's handshake flight (gatemesh.security.probe), else the
+        cut falls in the handshake and the request is never sent at all."""
+        if os.environ.get("GATEMESH_MTLS", "off") == "off":
+            return 1
+        from gatemesh.security.probe import answer_cut_bytes, client_context
+
+        port = self.runner.topology.component(f"sidecar-{instance}").listen["inbound"]
+        return answer_cut_bytes(port, client_context(self.controlplane, self.runner.admin_headers()))
 
     def admin_url(self, instance: str) -> str:
         return self.faults.instance(instance).admin_url or ""

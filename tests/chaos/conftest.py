@@ -9,14 +9,19 @@ scenario that worker runs, put back as it was before and after each scenario.
 - ``chaos`` (function): the ``chaoslib.Chaos`` helper, after a full reset; reset again
   after the test: faults removed, paused processes resumed, killed ones restarted,
   counts and policies back to the baseline, the gateway and the caller's sidecar clean.
+
+``GATEMESH_MTLS=strict`` (or ``permissive``) runs the whole suite with mutual TLS between
+the proxies, through Toxiproxy (docs/security.md); the fixture checks the mode took.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from gatemesh.runner import ProcessRunner, RunnerError
 from gatemesh.topology import PortPlan, build_topology
@@ -47,6 +52,9 @@ def chaos_topology(port_bases, tmp_path_factory: pytest.TempPathFactory) -> Iter
         pytest.fail(f"the chaos topology did not start: {e}\n{e.log_tail}", pytrace=False)
     try:
         chaos = Chaos(runner)
+        mode = os.environ.get("GATEMESH_MTLS", "off")
+        seen = requests.get(chaos.caller_admin + "/-/mtls", timeout=5).json()["mode"]
+        assert seen == mode, f"GATEMESH_MTLS={mode} but the caller's sidecar runs mTLS {seen}"
         chaos.reset()
         yield chaos
     finally:

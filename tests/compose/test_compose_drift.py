@@ -48,8 +48,9 @@ def test_a_service_added_to_the_definition_but_not_rendered_is_reported(monkeypa
         "edge-mesh.yml",
         "config/edge-mesh/toxiproxy.json",
         "config/edge-mesh/gateway.json",
-        "config/edge-mesh/parts.json",
-    }  # the dashboard's list of what runs
+        "config/edge-mesh/parts.json",  # the dashboard's list of what runs
+        "config/edge-mesh/prometheus.yml",  # one more sidecar to scrape
+    }
     summary = by_path["edge-mesh.yml"].summary
     assert "lacks service(s) the definition has: payments-1, sidecar-payments-1" in summary, summary
     assert by_path["edge-mesh.yml"].diff.startswith("--- committed edge-mesh.yml")

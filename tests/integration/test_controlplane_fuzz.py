@@ -49,7 +49,7 @@ schema = schemathesis.openapi.from_dict(openapi.document())
 # A policy document is validated by gatemesh.policy, with ranges per field the document does
 # not repeat (it says "an object"): a schema-valid policy may still be refused, with a 400
 # and a sentence naming the field, which the assertions below check.
-SEMANTIC_BODIES = {("PUT", "/v1/policies/{service}")}
+SEMANTIC_BODIES = {("PUT", "/v1/policies/{service}"), ("PUT", "/v1/authz")}
 # A schema-valid address may still be outside the topology's networks (a hostname, 10.0.0.1):
 # a 403 naming the rule (address-refused), checked below like the policies' 400.
 SEMANTIC_BODIES |= {

@@ -107,7 +107,7 @@ def test_a_heartbeat_puts_an_overwritten_address_back(topo):
     right = topo[0].topology.component("catalog-1").address
     admin = topo[0].admin_headers()
     wrong = requests.put(cp(topo) + CATALOG_1, json={"address": "127.0.0.1:9999", "ttl_s": 3}, headers=admin, timeout=5)
-    assert wrong.status_code == 200 and catalog_1(topo)["address"] == "127.0.0.1:9999"
+    assert wrong.status_code == 200 and wrong.json()["address"] == "127.0.0.1:9999"  # (a beat may fix it already)
     t0 = time.monotonic()
     while catalog_1(topo)["address"] != right and time.monotonic() - t0 < 5:
         time.sleep(0.05)
@@ -126,7 +126,8 @@ def test_the_clients_credentials_never_reach_the_app(topo):
     key = topo[1]["api_key"]
     names = ["catalog-1", "catalog-2"]
     before = {n: app_stats(topo, n) for n in names}
-    headers = {"X-Api-Key": key, "Authorization": "Bearer client-secret", "X-Gatemesh-Principal": "admin"}
+    # a Basic credential beside the key: not a JWT, so the key decides; both must stop here
+    headers = {"X-Api-Key": key, "Authorization": "Basic Y2xpZW50OnNlY3JldA==", "X-Gatemesh-Principal": "admin"}
     for _ in range(6):
         assert requests.get(f"{gateway}/api/catalog/1", headers=headers, timeout=5).status_code == 200
     after = {n: app_stats(topo, n) for n in names}
@@ -137,3 +138,84 @@ def test_the_clients_credentials_never_reach_the_app(topo):
     port = topo[0].topology.component("catalog-1").listen["port"]
     requests.get(f"http://127.0.0.1:{port}/products/1", headers={"X-Api-Key": key}, timeout=5)
     assert app_stats(topo, "catalog-1")["with_credentials"] == after["catalog-1"]["with_credentials"] + 1
+
+
+# -- JWT at the edge ----------------------------------------------------------------------
+def mint(topo, **body) -> str:
+    resp = requests.post(cp(topo) + "/v1/tokens", json=body, headers=topo[0].admin_headers(), timeout=5)
+    assert resp.status_code == 200, resp.text
+    return resp.json()["token"]
+
+
+def gateway_call(topo, token: str) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}"}
+    deadline = time.monotonic() + 5  # the gateway fetches the JWKS in the background at start
+    while True:
+        resp = requests.get(f"{topo[1]['gateway']}/api/catalog/1", headers=headers, timeout=5)
+        if resp.headers.get("X-Gatemesh-Reason") != "token-unknown-key" or time.monotonic() > deadline:
+            return resp
+        time.sleep(0.2)
+
+
+def test_minting_a_token_needs_the_admin_token(topo):
+    resp = requests.post(cp(topo) + "/v1/tokens", json={"sub": "mallory"}, timeout=5)
+    assert resp.status_code == 401
+    other = requests.post(
+        cp(topo) + "/v1/tokens", json={"sub": "m"}, headers=token(topo, "catalog", "catalog-1"), timeout=5
+    )
+    assert other.status_code == 403
+
+
+@pytest.mark.parametrize("alg", ["ES256", "RS256"])
+def test_a_jwt_from_the_control_plane_is_accepted_and_not_forwarded(topo, alg):
+    before = sum(app_stats(topo, n)["with_credentials"] for n in ("catalog-1", "catalog-2"))
+    resp = gateway_call(topo, mint(topo, sub="alice", alg=alg))
+    assert resp.status_code == 200, resp.text
+    after = sum(app_stats(topo, n)["with_credentials"] for n in ("catalog-1", "catalog-2"))
+    assert after == before
+
+
+def signed_by_the_issuer(topo, **claims) -> str:
+    import jwt as pyjwt
+
+    from gatemesh.security.jwt import ISSUER_FILE, Issuer
+
+    issuer = Issuer.ensure(topo[0].run_dir / ISSUER_FILE)  # the control plane's own keys (0600, the run dir)
+    kid, (alg, key) = next(iter(issuer.keys.items()))
+    now = int(time.time())
+    base = {"iss": issuer.issuer, "aud": "gatemesh-api", "sub": "bob", "iat": now, "exp": now + 300}
+    return pyjwt.encode({**base, **claims}, key, algorithm=alg, headers={"kid": kid})
+
+
+def test_each_bad_jwt_is_401_with_the_reason_of_its_flaw(topo):
+    from gatemesh.security.jwt import Issuer
+
+    good = signed_by_the_issuer(topo)
+    assert gateway_call(topo, good).status_code == 200  # control: the same key, nothing wrong
+    head, body, sig = good.split(".")
+    cases = {
+        "token-expired": signed_by_the_issuer(topo, exp=int(time.time()) - 120),  # beyond the 60 s skew
+        "token-audience": mint(topo, sub="bob", audience="billing-api"),
+        "token-signature": f"{head}.{body}.{'A' if sig[0] != 'A' else 'B'}{sig[1:]}",
+        "token-unknown-key": Issuer.generate().mint("bob"),
+        "token-issuer": signed_by_the_issuer(topo, iss="https://evil.example"),
+        "token-malformed": "not.a.jwt",
+    }
+    for reason, bad in cases.items():
+        resp = (
+            gateway_call(topo, bad)
+            if reason != "token-unknown-key"
+            else requests.get(
+                f"{topo[1]['gateway']}/api/catalog/1", headers={"Authorization": f"Bearer {bad}"}, timeout=5
+            )
+        )
+        assert resp.status_code == 401, (reason, resp.text)
+        assert resp.headers["X-Gatemesh-Reason"] == reason, (reason, resp.text)
+        assert resp.json()["error"] and "\n" not in resp.json()["error"]
+
+
+def test_the_api_key_still_works_beside_jwt_and_no_credential_is_still_missing_api_key(topo):
+    gateway = topo[1]["gateway"]
+    assert requests.get(f"{gateway}/api/catalog/1", headers={"X-Api-Key": topo[1]["api_key"]}, timeout=5).ok
+    none = requests.get(f"{gateway}/api/catalog/1", timeout=5)
+    assert none.status_code == 401 and none.headers["X-Gatemesh-Reason"] == "missing-api-key"

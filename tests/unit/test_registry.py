@@ -190,6 +190,7 @@ def test_snapshot_shape_and_body_cached_per_index(store):
         "services": {"catalog": [{"id": "c1", "address": "127.0.0.1:1", "meta": {"zone": "a"}}]},
         "policies": {"catalog": {"retry": {}}},
         "apimgmt": {},
+        "authz": {},  # default allow (issue 15)
     }
     index, body = store.snapshot_body()
     assert index == 3 and store.snapshot_body()[1] is body

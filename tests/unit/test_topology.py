@@ -127,7 +127,9 @@ def test_edge_gateway_config_follows_the_contract():
         "prefix": "/api/catalog",
         "service": "catalog",
         "rewrite": "/products",
+        "auth": "api-key-or-jwt",  # the demo key, or a bearer JWT from the control plane (issue 15)
     }
+    assert cfg["jwt"] == {}  # the control plane's issuer, gatemesh.security.jwt's defaults
     assert routes["orders"]["rewrite"] == "/orders"
     assert cfg["apimgmt"]["keys"]["demo-key"] == {"routes": ["*"]}
     assert cfg["apimgmt"]["rate_limit"]["rate_per_s"] == 500  # sized for the load examples (issue 12)

@@ -1,0 +1,56 @@
+"""The parts of one benchmark run beyond the wrk table: callgrind instruction counts per
+hop (instructions.py) and start-up and memory of the `edge-mesh` topology per catalog
+count (scale.py), each printed as its own table and returned for the JSON and history.
+
+    python -m loadtests.bench --instructions --scale 1,3,10,30      # everything, one run
+
+Each part starts and stops its own processes (the wrk stack is down by then), so their
+CPU never overlaps the wrk measurements.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from . import instructions, scale
+from .stack import HOPS
+
+
+def run_instructions(code: Path, port_base: int, n: int = 2000) -> list[dict[str, Any]]:
+    """Instructions per request of each measurable hop (needs valgrind)."""
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        raise RuntimeError("valgrind (with callgrind_control) not found; apt-get install valgrind")
+    results = []
+    for hop in (h for h in HOPS if h.name in instructions.MEASURABLE):
+        run = Path(tempfile.mkdtemp(prefix="gatemesh-callgrind-"))
+        try:
+            r = instructions.measure(hop, n, port_base, code, run)
+        finally:
+            shutil.rmtree(run, ignore_errors=True)
+        print(f"  {r['hop']:<12} {r['per_request']:>10,.0f} instructions/request", flush=True)
+        results.append(r)
+    return results
+
+
+def run_scale(catalogs: list[int], port_base: int) -> list[dict[str, Any]]:
+    """Start-up and memory of edge-mesh at each catalog count (this checkout's runner)."""
+    results = []
+    for k in catalogs:
+        with tempfile.TemporaryDirectory(prefix="gatemesh-scale-") as run_dir:
+            r = scale.measure(k, port_base, Path(run_dir))
+        print(
+            f"  catalog={k}: {r['processes']} processes, up in {r['startup_s']:.1f} s, "
+            f"PSS {r['total']['pss_kib'] / 1024:.0f} MiB",
+            flush=True,
+        )
+        results.append(r)
+    return results
+
+
+def instructions_table(results: list[dict[str, Any]]) -> str:
+    lines = ["| hop | instructions/request | requests |", "|---|---|---|"]
+    lines += [f"| {r['hop']} | {r['per_request']:,.0f} | {r['requests']} |" for r in results]
+    return "\n".join(lines)
