@@ -73,6 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, TopologyError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
+    except TypeError as e:  # a field this image's definition code does not know
+        print(
+            f"{PROG}: error: the definition was rendered by another gatemesh than this image's ({e}); "
+            "render and build the image from the same checkout",
+            file=sys.stderr,
+        )
+        return 2
     print(f"{PROG}: {args.component}: {' '.join(argv_out)}", flush=True)
     os.execvp(argv_out[0], argv_out)
     return 0  # pragma: no cover - exec does not return
