@@ -9,6 +9,8 @@ from typing import Any
 
 from gatemesh.topology import PortPlan, Topology, build_topology, rescale
 
+RUN_DIR = "/data"  # each pod's own volume (the orders pods': the shared hostPath)
+HEALTH_FILE = "/tmp/gatemesh-health"  # "host port path" of the component's health URL (launch writes, probes read)
 _ORDINAL = re.compile(r"^(?:sidecar-)?([a-z]+)-(\d+)$")
 
 

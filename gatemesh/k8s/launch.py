@@ -30,11 +30,10 @@ from urllib.parse import urlsplit
 from gatemesh.topology import Component, Topology, TopologyError
 from gatemesh.topology.model import CONTROLPLANE
 
-from .definition import rebuild
+from . import definition as _definition
+from .definition import RUN_DIR, rebuild
 
 PROG = "gatemesh.k8s.launch"
-RUN_DIR = "/data"  # each pod's own volume (the orders pods': the shared hostPath)
-HEALTH_FILE = "/tmp/gatemesh-health"  # "host port path" of the component's health URL
 
 
 def prepare(topology: Topology, name: str, run_dir: Path) -> list[str]:
@@ -49,7 +48,7 @@ def prepare(topology: Topology, name: str, run_dir: Path) -> list[str]:
         if f"{{run_dir}}/{rel}" in component.args:
             (run_dir / rel).write_text(text)
     url = urlsplit(component.health_url)
-    Path(HEALTH_FILE).write_text(f"{url.hostname} {url.port} {url.path or '/'}\n")
+    Path(_definition.HEALTH_FILE).write_text(f"{url.hostname} {url.port} {url.path or '/'}\n")
     return component.command(python=sys.executable, run_dir=str(run_dir)) + trust_args(topology, component)
 
 
@@ -73,6 +72,13 @@ def main(argv: list[str] | None = None) -> int:
         argv_out = prepare(rebuild(data, args.component), args.component, args.run_dir)
     except (OSError, ValueError, TopologyError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    except TypeError as e:  # a field this image's definition code does not know
+        print(
+            f"{PROG}: error: the definition was rendered by another gatemesh than this image's ({e}); "
+            "render and build the image from the same checkout",
+            file=sys.stderr,
+        )
         return 2
     print(f"{PROG}: {args.component}: {' '.join(argv_out)}", flush=True)
     os.execvp(argv_out[0], argv_out)

@@ -182,7 +182,7 @@ images() {
   fi
   # Only what the store lacks or holds at another image id (a rebuilt app image): the
   # docker id each tag was imported at is kept beside the store.
-  local image id stamp want=()
+  local image id stamp want=() ids=()
   mkdir -p "$IMAGES/imported"
   for image in "$PAUSE_IMAGE" "$@"; do
     id="$(docker image inspect -f '{{.Id}}' "$image")" || fail "docker has no image $image"
@@ -191,7 +191,7 @@ images() {
        && ctr --address "$SOCK" -n k8s.io images ls -q | grep -qx "docker.io/$image"; then
       say "$image already in containerd's store"
     else
-      want+=("$image")
+      want+=("$image") ids+=("$id")
     fi
   done
   ((${#want[@]})) || return 0
@@ -200,8 +200,10 @@ images() {
   local t0=$SECONDS
   docker save "${want[@]}" | ctr --address "$SOCK" -n k8s.io images import --snapshotter overlayfs - >/dev/null \
     || fail "could not import ${want[*]} into containerd"
-  for image in "${want[@]}"; do
-    docker image inspect -f '{{.Id}}' "$image" >"$IMAGES/imported/$(echo "$image" | tr '/:' '__')"
+  # the ids read before the save: a tag rebuilt meanwhile is imported again next time
+  local i
+  for i in "${!want[@]}"; do
+    echo "${ids[$i]}" >"$IMAGES/imported/$(echo "${want[$i]}" | tr '/:' '__')"
   done
   say "imported ${want[*]} ($((SECONDS - t0)) s)"
 }

@@ -59,7 +59,7 @@ def test_every_container_has_probes_and_requests():
 
 @pytest.mark.parametrize("name", list(TOPOLOGIES))
 def test_the_launcher_runs_the_definitions_own_command_for_every_python_component(name, tmp_path, monkeypatch):
-    monkeypatch.setattr("gatemesh.k8s.launch.HEALTH_FILE", str(tmp_path / "health"))
+    monkeypatch.setattr("gatemesh.k8s.definition.HEALTH_FILE", str(tmp_path / "health"))
     topology = build_topology(name)
     data = json.loads(json.dumps(definition(topology)))  # through the ConfigMap's JSON
     for c in topology.components:
@@ -74,7 +74,7 @@ def test_the_launcher_runs_the_definitions_own_command_for_every_python_componen
 
 
 def test_a_pod_beyond_the_rendered_count_gets_the_port_plan_of_a_scaled_topology(tmp_path, monkeypatch):
-    monkeypatch.setattr("gatemesh.k8s.launch.HEALTH_FILE", str(tmp_path / "health"))
+    monkeypatch.setattr("gatemesh.k8s.definition.HEALTH_FILE", str(tmp_path / "health"))
     data = definition(build_topology("edge-mesh"))
     scaled = build_topology("edge-mesh", counts={"catalog": 4})
     assert (
