@@ -2,21 +2,23 @@
 
     {"time":"2026-12-02T00:31:02.123456Z","proxy":"gateway","trace_id":"4bf9…","span_id":"00f0…",
      "method":"GET","path":"/api/catalog/1","service":"catalog","status":200,"reason":"",
-     "attempts":1,"upstream":"catalog-2","duration_ms":1.234,"bytes_received":0,"bytes_sent":118}
+     "attempts":1,"upstream":"catalog-2","duration_us":1234,"bytes_received":0,"bytes_sent":118}
 
 `trace_id`/`span_id` are this proxy's server span's (`gatemesh.tracing.ids`); a proxy that
 does not trace the request logs the trace id its caller sent (``traceparent``) and no span
 id, so `gatemesh logs --trace` finds a call with tracing off too.
-`time` is when the request reached the proxy (Envoy's START_TIME), `duration_ms` runs to
+`time` is when the request reached the proxy (Envoy's START_TIME), `duration_us` runs to
 the response head (a streamed body may still be flowing), `attempts` and `reason` are this
 hop's (its X-Gatemesh-Attempts entry and X-Gatemesh-Reason), `upstream` the instance that
 answered (its X-Instance; "" for the proxy's own answer), `bytes_sent` the body's length
 (null when streamed without a declared length). The shell (shell.py) calls `record` once
 per routed request, at completion; admin paths are not logged.
 
-Cheap by design, as it sits on every request: the line is one %-format over pre-escaped
-parts (JSON escaping only for a value that needs it), appended to a list; a task writes
-the list out every `flush_interval_s` (Envoy's file flush interval), never the request.
+Cheap by design, as it sits on every request: `record` only appends a tuple of references
+and numbers (the request's and the answer's header lists, the status, the lengths, the
+clocks); a task turns them into lines (one %-format over remembered JSON literals: JSON
+escaping only for a value that needs it) and writes them out every `flush_interval_s`
+(Envoy's file flush interval), never the request.
 The list is bounded (`max_pending_lines`: reached, it is written at once) and so is the
 file (`max_file_bytes`: then it moves to ``<file>.1``, one old file kept).
 
@@ -36,7 +38,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .http.messages import Request, Response
+from .http.messages import Headers, Request, Response, header
 from .tracing import ids
 
 DIR_ENV = "GATEMESH_ACCESS_LOG_DIR"
@@ -45,10 +47,15 @@ SUFFIX = ".access.jsonl"
 COMPOSED = "composed"  # the service of a page the proxy composed from several (the gateway's products)
 _OFF = frozenset({"off", "0", "false", "no"})
 _NEEDS_ESCAPE = re.compile(r"[^ !#-\[\]-~]").search  # anything but printable ASCII minus " and \
+# %d, not %.3f: formatting a float costs more than the rest of the line (µs are integers).
 _LINE = (
-    '{"time":"%s.%06dZ","proxy":%s,"trace_id":"%s","span_id":"%s","method":"%s","path":%s,"service":%s,'
-    '"status":%d,"reason":"%s","attempts":%d,"upstream":%s,"duration_ms":%.3f,"bytes_received":%d,"bytes_sent":%s}\n'
+    '{"time":"%s.%06dZ","proxy":%s,"trace_id":"%s","span_id":"%s","method":%s,"path":%s,"service":%s,'
+    '"status":%d,"reason":%s,"attempts":%d,"upstream":%s,"duration_us":%d,"bytes_received":%d,"bytes_sent":%s}\n'
 )
+# What `record` keeps of one request: (time.time(), duration s, (trace id, span id),
+# request headers, method, path, service, status, response headers, bytes in, bytes out).
+_Entry = tuple[float, float, tuple[str, str], Headers, bytes, bytes, str, int, Headers, int, "int | None"]
+_LITERALS_MAX = 1024  # a bound on the remembered literals (a client could send endless Host names)
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -88,23 +95,18 @@ def _js(text: str) -> str:
     return json.dumps(text) if _NEEDS_ESCAPE(text) else '"' + text + '"'
 
 
-def _trace_ids(req: Request) -> tuple[str, str]:
-    """(trace id, span id) of this proxy's server span (`gatemesh.tracing.ids`); when the
-    proxy does not trace the request, the trace id its caller sent in a well-formed W3C
-    traceparent, with no span id (this proxy made no span); else ("", "")."""
-    traced = ids(req)
-    if traced[0]:
-        return traced
-    raw = req.header(b"traceparent")
+def _caller_trace_id(headers: Headers) -> str:
+    """The trace id of a well-formed W3C ``traceparent`` among `headers`, else ""."""
+    raw = header(headers, b"traceparent")
     if raw is None or len(raw) != 55:
-        return "", ""
+        return ""
     text = raw.decode("latin-1").lower()
     version, trace_id, span_id, flags = text[:2], text[3:35], text[36:52], text[53:]
     if text[2] != "-" or text[35] != "-" or text[52] != "-" or version == "ff":
-        return "", ""
+        return ""
     if not _HEX.issuperset(version + trace_id + span_id + flags) or trace_id == "0" * 32 or span_id == "0" * 16:
-        return "", ""
-    return trace_id, ""
+        return ""
+    return trace_id
 
 
 class AccessLog:
@@ -112,74 +114,113 @@ class AccessLog:
         self.proxy = proxy
         self.config = config
         self.path = Path(config.path)
-        self._proxy_js = _js(proxy)
         self._attempts_prefix = proxy.encode() + b"="
         self._own_service = own_service  # what a sidecar's inbound "local" upstream is called here
-        self._pending: list[str] = []
+        self._pending: list[_Entry] = []
         self._limit = config.max_pending_lines
         self._second = -1
         self._second_text = ""
+        self._literals: dict[bytes | str, str] = {proxy: _js(proxy)}
         self._file_bytes = self.path.stat().st_size if self.path.exists() else 0
         self.written = 0  # lines written out so far
 
     # --- the hot path -------------------------------------------------------------
     def record(self, req: Request, resp: Response, service: str, started: float) -> None:
-        """One line for a request that reached the proxy at `started` (time.monotonic())."""
-        now_wall = time.time()
-        duration = time.monotonic() - started
-        begun = now_wall - duration
-        second = int(begun)
-        if second != self._second:
-            self._second = second
-            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        reason = upstream = ""
-        attempts = 0
-        for n, v in resp.headers:
-            if n == b"x-gatemesh-attempts":
-                prefix = self._attempts_prefix
-                if v.startswith(prefix):
-                    end = v.find(b",")
-                    digits = v[len(prefix) : end if end > 0 else len(v)]
-                    attempts = int(digits) if digits.isdigit() else 0
-            elif n == b"x-gatemesh-reason":
-                reason = v.decode("latin-1")
-            elif n == b"x-instance":
-                upstream = v.decode("latin-1")
-        if service == "local":
-            service = self._own_service
-        trace_id, span_id = _trace_ids(req)
-        stream = resp.stream
-        sent = str(len(resp.body)) if stream is None else str(resp.content_length) if resp.content_length else "null"
+        """Keep what one line needs of a request that reached the proxy at `started`
+        (time.monotonic()): references and numbers only; the line is made by `flush`."""
         self._pending.append(
-            _LINE
-            % (
-                self._second_text,
-                int((begun - second) * 1e6),
-                self._proxy_js,
-                trace_id,
-                span_id,
-                req.method.decode("latin-1"),
-                _js(req.path.decode("latin-1")),
-                _js(service),
+            (
+                time.time(),
+                time.monotonic() - started,
+                ids(req),
+                req.headers,
+                req.method,
+                req.path,
+                service,
                 resp.status,
-                reason if not _NEEDS_ESCAPE(reason) else "",
-                attempts,
-                _js(upstream),
-                duration * 1000.0,
+                resp.headers,
                 len(req.body),
-                sent,
+                len(resp.body) if resp.stream is None else resp.content_length,
             )
         )
         if len(self._pending) >= self._limit:
             self.flush()
+
+    # --- making the lines ---------------------------------------------------------
+    def _literal(self, raw: bytes | str) -> str:
+        """`raw` as a JSON string literal, remembered: methods, services, instances and
+        reasons come from small sets, so almost every value is one dict lookup."""
+        text = raw.decode("latin-1") if isinstance(raw, bytes) else raw
+        literal = _js(text)
+        if len(self._literals) < _LITERALS_MAX:
+            self._literals[raw] = literal
+        return literal
+
+    def lines(self, entries: list[_Entry]) -> str:
+        """The JSON lines of `entries`, in order."""
+        known, literal = self._literals, self._literal
+        proxy = known[self.proxy]
+        prefix = self._attempts_prefix
+        cut = len(prefix)
+        own = self._own_service
+        escape = _NEEDS_ESCAPE
+        last, second_text = self._second, self._second_text
+        out = []
+        for now, duration, (
+            trace_id,
+            span_id,
+        ), req_headers, method, path, service, status, headers, got, sent in entries:
+            begun = now - duration
+            second = int(begun)
+            if second != last:
+                last, second_text = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            reason = upstream = '""'
+            attempts = 0
+            for n, v in headers:
+                if n == b"x-instance":
+                    upstream = known.get(v) or literal(v)
+                elif n == b"x-gatemesh-attempts":
+                    if v.startswith(prefix):
+                        end = v.find(b",")
+                        digits = v[cut : end if end > 0 else len(v)]
+                        attempts = int(digits) if digits.isdigit() else 0
+                elif n == b"x-gatemesh-reason":
+                    reason = known.get(v) or literal(v)
+            if not trace_id:
+                trace_id = _caller_trace_id(req_headers)
+            if service == "local":
+                service = own
+            text = path.decode("latin-1")
+            out.append(
+                _LINE
+                % (
+                    second_text,
+                    (begun - second) * 1e6,
+                    proxy,
+                    trace_id,
+                    span_id,
+                    known.get(method) or literal(method),
+                    json.dumps(text) if escape(text) else '"' + text + '"',
+                    known.get(service) or literal(service),
+                    status,
+                    reason,
+                    attempts,
+                    upstream,
+                    duration * 1e6,
+                    got,
+                    "null" if sent is None else sent,
+                )
+            )
+        self._second, self._second_text = last, second_text
+        return "".join(out)
 
     # --- off the hot path -----------------------------------------------------------
     def flush(self) -> None:
         """Write the pending lines out (appending; rotating first when the file is full)."""
         if not self._pending:
             return
-        data = "".join(self._pending).encode()
-        self._pending.clear()
+        entries, self._pending = self._pending, []
+        data = self.lines(entries).encode()
         if self._file_bytes and self._file_bytes + len(data) > self.config.max_file_bytes:
             os.replace(self.path, self.path.with_name(self.path.name + ".1"))
             self._file_bytes = 0

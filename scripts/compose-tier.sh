@@ -95,7 +95,7 @@ docker image inspect gatemesh/debian-python:3.11 >/dev/null 2>&1 && had_base=1
 bash compose/images/build-offline.sh
 if ((had_base)); then done_step "image build (cached base)"; else done_step "image build (cold: debootstrap)"; fi
 set -a; . .gatemesh/images.env; set +a
-say "images: APP_IMAGE=$APP_IMAGE TOXIPROXY_IMAGE=$TOXIPROXY_IMAGE (BASE_IMAGE=$BASE_IMAGE)"
+say "images: APP_IMAGE=$APP_IMAGE TOXIPROXY_IMAGE=$TOXIPROXY_IMAGE JAEGER_IMAGE=$JAEGER_IMAGE PROMETHEUS_IMAGE=$PROMETHEUS_IMAGE (BASE_IMAGE=$BASE_IMAGE)"
 
 # --- 3. validate ----------------------------------------------------------------------------------
 start "validate compose files"
@@ -188,6 +188,6 @@ start "compose chaos scenarios (pytest tests/compose)"
 # shellcheck disable=SC2086  # extra arguments are words
 GATEMESH_RUNNER=compose GATEMESH_COMPOSE_PROJECT="$PROJECT" \
   timeout 1800 "$PY" -m pytest -p no:cacheprovider tests/compose/test_compose_drift.py \
-    tests/compose/test_compose_chaos.py ${GATEMESH_TIER_PYTEST_ARGS:-} \
+    tests/compose/test_compose_chaos.py tests/compose/test_compose_observability.py ${GATEMESH_TIER_PYTEST_ARGS:-} \
   || fail "compose chaos scenarios failed"
 done_step "compose chaos (pytest wall time)"

@@ -7,18 +7,24 @@
 #                                from a wheelhouse built here on the host
 #   gatemesh/toxiproxy:local     the installed toxiproxy-server, laid out like the public
 #                                ghcr.io/shopify/toxiproxy image (ENTRYPOINT /toxiproxy)
+#   gatemesh/jaeger:local        the jaeger binary scripts/install-jaeger.sh builds (v1.76.0),
+#                                laid out like the public jaegertracing/jaeger:2.13.0
+#   gatemesh/prometheus:local    Debian's prometheus package on the base, laid out like the
+#                                public prom/prometheus:v2.42.0 (ENTRYPOINT /bin/prometheus)
 #
 # and writes the overrides that make compose use them to .gatemesh/images.env.
 #
 #   compose/images/build-offline.sh              # build what is missing or out of date
 #   compose/images/build-offline.sh --rebuild    # debootstrap again, build with --no-cache
-#   compose/images/build-offline.sh --only base|app|toxiproxy   (repeatable)
+#   compose/images/build-offline.sh --only base|app|toxiproxy|jaeger|prometheus   (repeatable)
 #
 # Environment:
 #   GATEMESH_EXTRAS=load           extras of gatemesh installed in the app image (Locust)
 #   GATEMESH_DEBIAN_MIRROR=URL     Debian archive for debootstrap (default: the host's)
 #   GATEMESH_TOXIPROXY=PATH        the toxiproxy-server to package (default: .tools/bin/,
 #                                  then PATH, then scripts/install-toxiproxy.sh installs it)
+#   GATEMESH_JAEGER=PATH           the jaeger binary to package (default: .tools/bin/jaeger,
+#                                  else scripts/install-jaeger.sh builds it, ~8 min cold)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -30,6 +36,8 @@ WHEELHOUSE="$STATE/wheelhouse"
 BASE_IMAGE=gatemesh/debian-python:3.11
 APP_IMAGE=gatemesh/app:dev
 TOXIPROXY_IMAGE=gatemesh/toxiproxy:local
+JAEGER_IMAGE=gatemesh/jaeger:local
+PROMETHEUS_IMAGE=gatemesh/prometheus:local
 EXTRAS="${GATEMESH_EXTRAS-load}"   # set but empty: no extras
 
 # The base image's recipe. Bump BASE_RECIPE when the customisation below changes: the
@@ -48,7 +56,8 @@ only=()
 while (($#)); do
   case "$1" in
     --rebuild) rebuild=1 ;;
-    --only) shift; [[ "${1:-}" =~ ^(base|app|toxiproxy)$ ]] || usage_error "--only takes base, app or toxiproxy"; only+=("$1") ;;
+    --only) shift; [[ "${1:-}" =~ ^(base|app|toxiproxy|jaeger|prometheus)$ ]] \
+              || usage_error "--only takes base, app, toxiproxy, jaeger or prometheus"; only+=("$1") ;;
     -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) usage_error "unknown argument '$1'; see --help" ;;
   esac
@@ -307,12 +316,65 @@ if wanted toxiproxy; then
   t="$(now)"; build_toxiproxy; record "toxiproxy image ($TOXIPROXY_IMAGE)" "$t"
 fi
 
-# --- 4. what to tell compose ----------------------------------------------------------------------
+# --- 4. the Jaeger image ------------------------------------------------------------------------
+find_jaeger() {
+  if [[ -n "${GATEMESH_JAEGER:-}" ]]; then echo "$GATEMESH_JAEGER"
+  elif [[ -x "$ROOT/.tools/bin/jaeger" ]]; then echo "$ROOT/.tools/bin/jaeger"
+  else command -v jaeger || true
+  fi
+}
+
+build_jaeger() {
+  local binary ctx from version
+  binary="$(find_jaeger)"
+  if [[ -z "$binary" ]]; then
+    say "jaeger: no jaeger binary found; running scripts/install-jaeger.sh (~8 min the first time)"
+    bash "$ROOT/scripts/install-jaeger.sh" 9>&- || fail "jaeger is not installed (scripts/install-jaeger.sh failed)"
+    binary="$(find_jaeger)"
+  fi
+  [[ -x "$binary" ]] || fail "jaeger not found or not executable: '$binary'"
+  version="$(cat "$binary.version" 2>/dev/null || "$binary" version 2>/dev/null | head -1 || echo unknown)"
+  # Same image, same binary: skip the copy of ~120 MB into a build context.
+  if [[ "$(docker image inspect --format '{{index .Config.Labels "org.gatemesh.jaeger-sha"}}' "$JAEGER_IMAGE" 2>/dev/null || true)" \
+        == "$(sha256sum "$binary" | cut -c1-16)" ]] && ((!rebuild)); then
+    say "jaeger: $JAEGER_IMAGE is up to date ($binary, $version)"; return
+  fi
+  ctx="$CACHE/jaeger-context"
+  rm -rf "$ctx"; mkdir -p "$ctx"
+  cp "$binary" "$ctx/jaeger"
+  if ldd "$binary" >/dev/null 2>&1; then from="$BASE_IMAGE"; else from=scratch; fi
+  say "jaeger: packaging $binary ($version, FROM $from)"
+  docker_build jaeger -f "$HERE/jaeger.Dockerfile" \
+    --build-arg JAEGER_BASE="$from" --label "org.gatemesh.jaeger-version=$version" \
+    --label "org.gatemesh.jaeger-sha=$(sha256sum "$binary" | cut -c1-16)" \
+    -t "$JAEGER_IMAGE" "$ctx"
+  rm -rf "$ctx"
+}
+
+if wanted jaeger; then
+  t="$(now)"; build_jaeger; record "jaeger image ($JAEGER_IMAGE)" "$t"
+fi
+
+# --- 5. the Prometheus image -----------------------------------------------------------------------
+if wanted prometheus; then
+  t="$(now)"
+  ctx="$CACHE/prometheus-context"
+  rm -rf "$ctx"; mkdir -p "$ctx"   # the Dockerfile copies nothing: the package comes from Debian
+  say "prometheus: docker build -f compose/images/prometheus.Dockerfile (Debian's package on $BASE_IMAGE)"
+  docker_build prometheus -f "$HERE/prometheus.Dockerfile" --build-arg BASE_IMAGE="$BASE_IMAGE" \
+    -t "$PROMETHEUS_IMAGE" "$ctx"
+  rm -rf "$ctx"
+  record "prometheus image ($PROMETHEUS_IMAGE)" "$t"
+fi
+
+# --- 6. what to tell compose ----------------------------------------------------------------------
 cat >"$STATE/images.env" <<EOF
 # Written by compose/images/build-offline.sh: images built here with no registry.
 BASE_IMAGE=$BASE_IMAGE
 TOXIPROXY_IMAGE=$TOXIPROXY_IMAGE
 APP_IMAGE=$APP_IMAGE
+JAEGER_IMAGE=$JAEGER_IMAGE
+PROMETHEUS_IMAGE=$PROMETHEUS_IMAGE
 EOF
 record "total" "$t_all"
 
@@ -320,9 +382,9 @@ echo
 say "timings:"
 printf '  %s\n' "${timings[@]}"
 say "images:"
-for image in "$BASE_IMAGE" "$APP_IMAGE" "$TOXIPROXY_IMAGE"; do
+for image in "$BASE_IMAGE" "$APP_IMAGE" "$TOXIPROXY_IMAGE" "$JAEGER_IMAGE" "$PROMETHEUS_IMAGE"; do
   docker image inspect --format '{{.Size}}' "$image" 2>/dev/null \
     | awk -v name="$image" '{ printf "  %-44s %6.0f MB\n", name, $1 / 1e6 }'
 done
 say "use them with (also in .gatemesh/images.env):"
-echo "  BASE_IMAGE=$BASE_IMAGE TOXIPROXY_IMAGE=$TOXIPROXY_IMAGE APP_IMAGE=$APP_IMAGE"
+echo "  BASE_IMAGE=$BASE_IMAGE TOXIPROXY_IMAGE=$TOXIPROXY_IMAGE APP_IMAGE=$APP_IMAGE JAEGER_IMAGE=$JAEGER_IMAGE PROMETHEUS_IMAGE=$PROMETHEUS_IMAGE"

@@ -64,7 +64,7 @@ def _line(e: dict[str, Any]) -> str:
     return (
         f"{when}  {e.get('proxy', '?'):22} {e.get('method', '?')} {e.get('path', '?')} → "
         f"{e.get('service') or '-'}{upstream} {e.get('status')} attempts={e.get('attempts')}"
-        f"{reason} {e.get('duration_ms', 0):.1f}ms{trace}"
+        f"{reason} {e.get('duration_us', 0) / 1000:.1f}ms{trace}"
     )
 
 

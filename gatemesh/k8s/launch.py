@@ -23,40 +23,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
-from gatemesh.topology import Component, PortPlan, Topology, TopologyError, build_topology, rescale
+from gatemesh.topology import Component, Topology, TopologyError
 from gatemesh.topology.model import CONTROLPLANE
+
+from .definition import rebuild
 
 PROG = "gatemesh.k8s.launch"
 RUN_DIR = "/data"  # each pod's own volume (the orders pods': the shared hostPath)
 HEALTH_FILE = "/tmp/gatemesh-health"  # "host port path" of the component's health URL
-_ORDINAL = re.compile(r"^(?:sidecar-)?([a-z]+)-(\d+)$")
-
-
-def definition(topology: Topology) -> dict[str, Any]:
-    """What the launcher needs to rebuild ``topology``: the ConfigMap's JSON."""
-    return {
-        "topology": topology.name,
-        "ports": asdict(topology.ports),
-        "counts": dict(topology.counts),
-        "options": dict(topology.options),
-    }
-
-
-def rebuild(data: dict[str, Any], component: str | None = None) -> Topology:
-    """The topology of a definition, with the count raised where ``component`` is an
-    instance beyond it (a scaled-up StatefulSet's new pod)."""
-    topology = build_topology(data["topology"], PortPlan(**data["ports"]), data["counts"], **data["options"])
-    m = _ORDINAL.match(component or "")
-    if m and m.group(1) in topology.counts and int(m.group(2)) > topology.counts[m.group(1)]:
-        topology = rescale(topology, {m.group(1): int(m.group(2))})
-    return topology
 
 
 def prepare(topology: Topology, name: str, run_dir: Path) -> list[str]:

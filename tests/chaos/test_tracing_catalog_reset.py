@@ -28,6 +28,7 @@ import pytest
 from gatemesh.runner import ProcessRunner, RunnerError
 from gatemesh.runner.jaeger import JaegerQuery
 from gatemesh.topology import PortPlan, build_topology
+from gatemesh.tracing.examples import KINDS, find_examples
 
 from chaoslib import EDGE, MESH, RESET_REASON, Chaos, Result, only
 from tracelib import (
@@ -269,3 +270,32 @@ def test_jaeger_down_changes_nothing_for_traffic_and_the_drops_are_counted(chaos
     r = chaos.call(EDGE, "catalog")
     assert r.ok
     wait_trace(jaeger(chaos), r.headers["X-Gatemesh-Trace-Id"], lambda s: bool(servers(s, "gateway")))
+
+
+def test_the_experiment_report_finds_example_traces_in_jaeger(chaos):
+    """gatemesh.tracing.examples, as `gatemesh experiment` calls it for each arm's window:
+    a retried call and a fail-fast refusal found by Jaeger's tag search. Control: before
+    the window's calls happened, nothing is found."""
+    url = chaos.runner.topology.endpoints.jaeger
+    assert url is not None
+    start = time.time()
+    assert find_examples(url, start - 0.001, start) == dict.fromkeys(KINDS)  # control: an empty window
+    chaos.set_policy(EDGE, "catalog", only(retry=RETRY, breaker=BREAKER))
+    chaos.faults.reset_peer("catalog-1")
+    retried, _ = first_try_at_faulty(chaos, EDGE)
+    chaos.faults.reset_peer("catalog-2")
+    refused = [chaos.call(EDGE, "catalog") for _ in range(4)][-1]
+    assert refused.reason == "circuit-open", refused
+
+    def found() -> dict:
+        return find_examples(url, start, time.time() + 1)
+
+    chaos.wait_until(
+        "Jaeger has both examples", lambda: None not in [found()["retried call"], found()["fail-fast refusal"]], 15
+    )
+    examples = found()
+    spans = wait_trace(jaeger(chaos), examples["retried call"], lambda s: len(attempts(s, "gateway")) == 2)
+    assert [tags(a)["gatemesh.attempt"] for a in attempts(spans, "gateway")] == [1, 2]
+    spans = wait_trace(jaeger(chaos), examples["fail-fast refusal"], lambda s: bool(refusals(s)))
+    assert attempts(spans, "gateway") == []
+    assert retried.ok and retried.attempts.startswith("gateway=2")  # the call the example stands for

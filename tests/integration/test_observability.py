@@ -118,7 +118,7 @@ def test_logs_trace_prints_one_call_from_every_proxy_it_crossed(edge_mesh: Proce
     assert {g["trace_id"] for g in got} == {trace_id}
     assert all(g["service"] == "catalog" and g["status"] == 200 and g["upstream"] == instance for g in got)
     assert got[0]["path"] == "/api/catalog/1" and got[1]["path"] == "/products/1"
-    assert got[0]["time"] <= got[1]["time"] and got[0]["duration_ms"] >= got[1]["duration_ms"]
+    assert got[0]["time"] <= got[1]["time"] and got[0]["duration_us"] >= got[1]["duration_us"]
 
     everything = gatemesh(home, "logs", "--name", RUN, "--service", "catalog", "--json")
     assert everything.returncode == 0
