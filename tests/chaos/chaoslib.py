@@ -68,6 +68,15 @@ class Result:
         )
 
 
+# What a Toxiproxy reset_peer looks like to the calling proxy. Plain HTTP: TCP connects, the
+# request goes out, the peer resets: upstream-reset. Under mTLS the reset lands in the TLS
+# handshake, before any byte of the request left: connect-failed, which is the truth (and
+# what makes even a POST safe to retry). Envoy counts a failed TLS handshake as a connection
+# failure (UF) too.
+MTLS = os.environ.get("GATEMESH_MTLS", "off") != "off"
+RESET_REASON = "connect-failed" if MTLS else "upstream-reset"
+
+
 class Chaos:
     """One running edge-mesh topology, its faults, and the scenario helpers."""
 
