@@ -52,3 +52,16 @@ def test_jaeger_in_compose_answers_its_query_api(compose_chaos) -> None:
     assert body.get("errors") is None and isinstance(body.get("total"), int), body  # its answer's shape
     assert len(body["data"] or []) == body["total"]  # null while no service has sent a span yet
     assert requests.get(f"{JAEGER}/", timeout=5).status_code == 200  # the UI
+
+
+def test_the_proxies_in_compose_export_their_spans_to_jaeger(compose_chaos) -> None:
+    """A call through the gateway container: its spans reach the jaeger service over OTLP."""
+    gateway = build_topology("edge-mesh").endpoints.gateway
+    assert requests.get(f"{gateway}/api/catalog/1", headers={"X-Api-Key": "demo-key"}, timeout=5).status_code == 200
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        services = requests.get(f"{JAEGER}/api/services", timeout=5).json()["data"] or []
+        if "gateway" in services:
+            break
+        assert time.monotonic() < deadline, f"no gateway spans in Jaeger after {WAIT_S}s; its services: {services}"
+        time.sleep(1.0)
