@@ -26,14 +26,19 @@ def split_headers(headers: Headers, rewritten: frozenset[bytes]) -> tuple[Header
     copied on, minus those its `Connection` lists; the `rewritten` ones by name, repeated
     fields joined by ", " as RFC 9110 §5.3 combines them). Runs twice per request."""
     out: Headers = []
+    keep = out.append
     found: dict[bytes, bytes] = _NOTHING
-    for n, v in headers:
+    for h in headers:  # each pair kept as it is: no tuple made again per header
+        n = h[0]
         if n in rewritten:
             if found is _NOTHING:
-                found = {}
-            found[n] = found[n] + b", " + v if n in found else v
+                found = {n: h[1]}
+            elif n in found:
+                found[n] = found[n] + b", " + h[1]
+            else:
+                found[n] = h[1]
             continue
-        out.append((n, v))
+        keep(h)
     if found:
         listed = found.get(b"connection")
         if listed:

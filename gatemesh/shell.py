@@ -215,10 +215,5 @@ class Shell:
             self.access_log.close()  # the lines of the drained requests too
         for c in {id(c.pool): c for c in callers}.values():
             c.pool.close()
-        if self.tracer is not None:  # the last spans out, bounded: a dead backend must not hold the exit
-            try:
-                await asyncio.wait_for(asyncio.to_thread(self.tracer.shutdown), TRACE_FLUSH_LIMIT_S)
-            except TimeoutError:
-                log.warning(
-                    "%s: spans not exported within %.0f s of shutdown were dropped", self.name, TRACE_FLUSH_LIMIT_S
-                )
+        if self.tracer is not None and not self.tracer.close(TRACE_FLUSH_LIMIT_S):  # bounded: a dead backend
+            log.warning("%s: spans not exported within %.0f s of shutdown were dropped", self.name, TRACE_FLUSH_LIMIT_S)

@@ -21,6 +21,8 @@ def endpoints(status: dict[str, Any]) -> list[str]:
         ("toxiproxy API", status.get("toxiproxy_api")),
         ("prometheus", status.get("prometheus")),
         ("API key", status.get("api_key") or "(not checked in this topology)"),
+        ("admin token", status.get("admin_token_file")),  # control-plane writes: Authorization: Bearer <it>
+        ("mTLS", f"{status['mtls']} (per sidecar and connection: gatemesh mtls)" if status.get("mtls") else None),
         ("logs", status.get("log_dir")),
     ]
     return [f"  {k:<14} {v}" for k, v in rows if v]

@@ -32,6 +32,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     r.add_argument("--app-image", default=None, help="default gatemesh/app:dev")
     r.add_argument("--toxiproxy-image", default=None, help="default ghcr.io/shopify/toxiproxy:2.5.0")
     r.add_argument("--pull-policy", default=None, choices=("Always", "IfNotPresent", "Never"))
+    r.add_argument("--ingress-host", default=None, help="also an Ingress for the entry, on this host name")
     for name in ("write", "check"):
         s = sub.add_parser(name, help=f"{name} every committed file")
         s.add_argument("--dir", type=Path, default=None, help="default: k8s/ of this checkout")
@@ -48,6 +49,7 @@ def render_one(args: argparse.Namespace) -> str:
         app_image=args.app_image or base.app_image,
         toxiproxy_image=args.toxiproxy_image or base.toxiproxy_image,
         pull_policy=args.pull_policy or base.pull_policy,
+        ingress_host=args.ingress_host,
     )
     return render_text(topology, options)
 

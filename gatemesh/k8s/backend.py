@@ -33,7 +33,7 @@ from gatemesh.topology import Topology, rescale
 from gatemesh.topology.model import SERVICE, SIDECAR
 
 from .cluster import DEFAULT_STATE, ClusterError, Kubectl, pod_ready
-from .launch import rebuild
+from .definition import rebuild
 
 READY_TIMEOUT_S = 120.0  # a restarted container, a recreated pod, a new instance: Ready within
 POLL_S = 0.25

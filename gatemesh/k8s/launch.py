@@ -23,40 +23,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
-from gatemesh.topology import Component, PortPlan, Topology, TopologyError, build_topology, rescale
+from gatemesh.topology import Component, Topology, TopologyError
 from gatemesh.topology.model import CONTROLPLANE
 
+from . import definition as _definition
+from .definition import RUN_DIR, rebuild
+
 PROG = "gatemesh.k8s.launch"
-RUN_DIR = "/data"  # each pod's own volume (the orders pods': the shared hostPath)
-HEALTH_FILE = "/tmp/gatemesh-health"  # "host port path" of the component's health URL
-_ORDINAL = re.compile(r"^(?:sidecar-)?([a-z]+)-(\d+)$")
-
-
-def definition(topology: Topology) -> dict[str, Any]:
-    """What the launcher needs to rebuild ``topology``: the ConfigMap's JSON."""
-    return {
-        "topology": topology.name,
-        "ports": asdict(topology.ports),
-        "counts": dict(topology.counts),
-        "options": dict(topology.options),
-    }
-
-
-def rebuild(data: dict[str, Any], component: str | None = None) -> Topology:
-    """The topology of a definition, with the count raised where ``component`` is an
-    instance beyond it (a scaled-up StatefulSet's new pod)."""
-    topology = build_topology(data["topology"], PortPlan(**data["ports"]), data["counts"], **data["options"])
-    m = _ORDINAL.match(component or "")
-    if m and m.group(1) in topology.counts and int(m.group(2)) > topology.counts[m.group(1)]:
-        topology = rescale(topology, {m.group(1): int(m.group(2))})
-    return topology
 
 
 def prepare(topology: Topology, name: str, run_dir: Path) -> list[str]:
@@ -71,7 +48,7 @@ def prepare(topology: Topology, name: str, run_dir: Path) -> list[str]:
         if f"{{run_dir}}/{rel}" in component.args:
             (run_dir / rel).write_text(text)
     url = urlsplit(component.health_url)
-    Path(HEALTH_FILE).write_text(f"{url.hostname} {url.port} {url.path or '/'}\n")
+    Path(_definition.HEALTH_FILE).write_text(f"{url.hostname} {url.port} {url.path or '/'}\n")
     return component.command(python=sys.executable, run_dir=str(run_dir)) + trust_args(topology, component)
 
 
@@ -95,6 +72,13 @@ def main(argv: list[str] | None = None) -> int:
         argv_out = prepare(rebuild(data, args.component), args.component, args.run_dir)
     except (OSError, ValueError, TopologyError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    except TypeError as e:  # a field this image's definition code does not know
+        print(
+            f"{PROG}: error: the definition was rendered by another gatemesh than this image's ({e}); "
+            "render and build the image from the same checkout",
+            file=sys.stderr,
+        )
         return 2
     print(f"{PROG}: {args.component}: {' '.join(argv_out)}", flush=True)
     os.execvp(argv_out[0], argv_out)

@@ -43,6 +43,9 @@ class K8sOptions:
     # The node folder holding the orders database every orders pod shares (a SQLite file
     # needs one filesystem: a hostPath on the single node the pods share).
     data_root: str = "/var/lib/gatemesh"
+    # A host name to route to the entry Service through an Ingress (a cluster with an
+    # ingress controller); None renders no Ingress: the cluster built here has none.
+    ingress_host: str | None = None
     # Resource requests by component kind (see REQUESTS).
     requests: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: dict(REQUESTS))
 
@@ -60,6 +63,8 @@ class K8sOptions:
                 raise TopologyError(f"k8s: {name} must be an image reference without spaces, got {image!r}")
         if not self.data_root.startswith("/"):
             raise TopologyError(f"k8s: data_root must be an absolute path on the node, got {self.data_root!r}")
+        if self.ingress_host is not None and not re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", self.ingress_host):
+            raise TopologyError(f"k8s: ingress_host must be a DNS name, got {self.ingress_host!r}")
         missing = sorted(set(REQUESTS) - set(self.requests))
         if missing:
             raise TopologyError(f"k8s: requests lacks the kind(s) {', '.join(missing)}; every kind needs requests")

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from gatemesh.topology import Topology
 
-from .launch import HEALTH_FILE, RUN_DIR
+from .definition import HEALTH_FILE, RUN_DIR
 from .options import K8sOptions
 
 PART_OF = "gatemesh"

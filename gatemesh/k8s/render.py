@@ -23,8 +23,8 @@ from gatemesh.topology import TOPOLOGIES, Topology, build_topology
 from gatemesh.topology.model import CONTROLPLANE, DASHBOARD, GATEWAY, SIDECAR, TOXIPROXY
 
 from . import pods
+from .definition import definition
 from .emit import dump
-from .launch import definition
 from .options import K8sOptions
 from .workloads import TOXIPROXY_CONFIGMAP, Workloads
 
@@ -59,7 +59,22 @@ def objects(topology: Topology, options: K8sOptions) -> list[dict[str, Any]]:
     ]
     out += Workloads(topology, options).all()
     out += services(topology, ns)
+    if options.ingress_host:
+        out.append(ingress(topology, ns, options.ingress_host))
     return out
+
+
+def ingress(topology: Topology, ns: str, host: str) -> dict[str, Any]:
+    """The entry Service behind an Ingress (an option: a cluster with an ingress controller)."""
+    port = int(urlsplit(topology.endpoints.entry).port or 0)
+    backend = {"service": {"name": ENTRY, "port": {"number": port}}}
+    path = {"path": "/", "pathType": "Prefix", "backend": backend}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": ENTRY, "namespace": ns, "labels": pods.labels(topology, ENTRY, "ingress")},
+        "spec": {"rules": [{"host": host, "http": {"paths": [path]}}]},
+    }
 
 
 def services(topology: Topology, ns: str) -> list[dict[str, Any]]:

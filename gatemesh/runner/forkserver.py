@@ -54,6 +54,19 @@ PRELOAD = (
     "gatemesh.policy",
     "gatemesh.metrics",
     "gatemesh.discovery",
+    "ssl",
+    "cryptography",
+    "cryptography.x509",
+    "jwt",
+    "prometheus_client.core",
+    "gatemesh.security.authz",
+    "gatemesh.security.ca",
+    "gatemesh.security.identity",
+    "gatemesh.security.jwt",
+    "gatemesh.security.mesh_tls",
+    "gatemesh.security.principal",
+    "gatemesh.security.tls",
+    "gatemesh.tracing",
 )
 
 

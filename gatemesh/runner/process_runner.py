@@ -24,6 +24,7 @@ from typing import Any
 
 from gatemesh import accesslog
 from gatemesh.security import credentials as run_credentials
+from gatemesh.security.tls import MTLS_ENV
 from gatemesh.topology import Component, Topology, rescale
 from gatemesh.topology.counts import check_count
 from gatemesh.topology.model import CONTROLPLANE, JAEGER, PROMETHEUS, SERVICE, SIDECAR, TOXIPROXY
@@ -269,6 +270,8 @@ class ProcessRunner:
             "jaeger": t.endpoints.jaeger,
             "prometheus": t.endpoints.prometheus,
             "api_key": t.api_key,
+            "mtls": os.environ.get(MTLS_ENV, "off"),  # what every proxy was started with (gatemesh mtls: live)
+            "admin_token_file": str(self.run_dir / run_credentials.ADMIN_TOKEN_FILE),
             "counts": dict(t.counts),
             "run_dir": str(self.run_dir),
             # the pre-imported parent of the Python components (None: each was spawned afresh)

@@ -52,6 +52,7 @@ def _contexts(key: ec.EllipticCurvePrivateKey, issued: Issued) -> tuple[ssl.SSLC
                 )
             )
         server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.num_tickets = 0  # no resumption is used: no tickets, and a handshake of one known size
         client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # check_hostname: the service's DNS SAN
         for ctx in (server, client):
             ctx.minimum_version = ssl.TLSVersion.TLSv1_2

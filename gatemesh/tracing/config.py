@@ -5,6 +5,7 @@ and the sample services (which use the SDK's own configuration) are set up by on
 
   OTEL_EXPORTER_OTLP_ENDPOINT  OTLP/HTTP base URL (http://127.0.0.1:4318); unset: tracing off
   OTEL_TRACES_SAMPLER_ARG      the ratio of new traces sampled (0..1); 1 by default here
+  OTEL_BSP_SCHEDULE_DELAY      ms between exports (the batch processor's own variable); 500 here
   GATEMESH_TRACING=off         tracing off even with an endpoint (the benchmark's "off" row)
 """
 
@@ -18,6 +19,7 @@ from gatemesh.patterns.validate import check_int, check_number
 ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
 RATIO_ENV = "OTEL_TRACES_SAMPLER_ARG"
 SWITCH_ENV = "GATEMESH_TRACING"
+DELAY_ENV = "OTEL_BSP_SCHEDULE_DELAY"
 
 
 class TracingConfigError(ValueError):
@@ -41,7 +43,7 @@ class TracingConfig:
         check_int("tracing.max_export_batch_size", self.max_export_batch_size, 1, 1_000_000)
         if self.max_export_batch_size > self.max_queue_size:
             raise TracingConfigError("tracing.max_export_batch_size cannot exceed tracing.max_queue_size")
-        check_number("tracing.schedule_delay_s", self.schedule_delay_s, 0, 60, lo_open=True, what="seconds")
+        check_number("tracing.schedule_delay_s", self.schedule_delay_s, 0, 3600, lo_open=True, what="seconds")
         check_number("tracing.export_timeout_s", self.export_timeout_s, 0, 60, lo_open=True, what="seconds")
 
     @property
@@ -58,7 +60,12 @@ class TracingConfig:
             ratio = float(raw)
         except ValueError:
             raise TracingConfigError(f"{RATIO_ENV} must be a number between 0 and 1, got {raw!r}") from None
+        delay = env.get(DELAY_ENV, "500")
         try:
-            return cls(endpoint=env.get(ENDPOINT_ENV, "").rstrip("/"), ratio=ratio)
+            delay_s = float(delay) / 1000
+        except ValueError:
+            raise TracingConfigError(f"{DELAY_ENV} must be a number of milliseconds, got {delay!r}") from None
+        try:
+            return cls(endpoint=env.get(ENDPOINT_ENV, "").rstrip("/"), ratio=ratio, schedule_delay_s=delay_s)
         except ValueError as exc:
             raise TracingConfigError(str(exc)) from None

@@ -124,6 +124,7 @@ def build_provider(
         # A root reaches the SDK only when RatioSampler chose it; a caller's decision is kept.
         sampler=ParentBased(root=ALWAYS_ON),
         resource=Resource.create({"service.name": service, "service.instance.id": instance}),
+        shutdown_on_exit=False,  # the shell flushes, bounded (Tracer.close); an atexit flush would not be
     )
     inner = exporter or OTLPSpanExporter(endpoint=f"{cfg.endpoint}/v1/traces", timeout=cfg.export_timeout_s)
     provider.add_span_processor(CountingBatchProcessor(CountingExporter(inner, counts), counts, cfg))

@@ -19,6 +19,7 @@ no child span: its attempts only pass the trace context on (flags 00).
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Awaitable, Callable
 from random import getrandbits
 from typing import TYPE_CHECKING, Any
@@ -306,6 +307,14 @@ class Tracer:
 
     def shutdown(self) -> None:
         self.provider.shutdown()
+
+    def close(self, limit_s: float) -> bool:
+        """Export what is left, waiting at most `limit_s`: on a daemon thread, so a dead or
+        slow backend can hold neither the event loop nor the process's exit. True if done."""
+        flush = threading.Thread(target=self.provider.shutdown, name="gatemesh-trace-flush", daemon=True)
+        flush.start()
+        flush.join(limit_s)
+        return not flush.is_alive()
 
     def state(self) -> dict[str, Any]:
         return {

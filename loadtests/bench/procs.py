@@ -53,11 +53,12 @@ def tree_cpu_seconds(pids: Sequence[int]) -> float:
     return sum(cpu_seconds(p) for pid in pids for p in descendants(pid))
 
 
-def memory_kib(pid: int) -> dict[str, int]:
-    """RSS and PSS of one process tree, in KiB (PSS splits shared pages fairly, so PSS
-    values of several processes add up; RSS values count shared libraries each time)."""
+def memory_kib(pid: int, tree: bool = True) -> dict[str, int]:
+    """RSS and PSS of one process tree (or, `tree=False`, the process alone), in KiB (PSS
+    splits shared pages fairly, so PSS values of several processes add up; RSS values
+    count shared libraries each time)."""
     rss = pss = 0
-    for p in descendants(pid):
+    for p in descendants(pid) if tree else [pid]:
         try:
             with open(f"/proc/{p}/smaps_rollup") as f:
                 for line in f:

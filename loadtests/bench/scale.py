@@ -74,7 +74,7 @@ def measure(k: int, port_base: int, run_dir: Path) -> dict[str, Any]:
             processes.append({"name": inst["name"], "kind": inst["kind"], **mem})
         server = runner.status().get("forkserver_pid")
         if server is not None:  # the components' pre-imported parent: its share of the pages is theirs too
-            mem = memory_kib(server)
+            mem = memory_kib(server, tree=False)  # alone: the components below it are counted above
             per_kind["forkserver"] = {"count": 1, **mem}
             processes.append({"name": "forkserver", "kind": "forkserver", **mem})
         total = {key: sum(v[key] for v in per_kind.values()) for key in ("count", "rss_kib", "pss_kib")}

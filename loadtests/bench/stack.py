@@ -285,7 +285,7 @@ class Stack:
                     self._proc(name, ["haproxy", "-db", "-f", str(self.run / f"{name}.cfg")], PROXY_CPU)
         self._proc(
             "controlplane",
-            [sys.executable, "-m", "mesh.controlplane", "--port", str(self.port("controlplane")), "--open"],
+            [sys.executable, "-m", "mesh.controlplane", "--port", str(self.port("controlplane")), *self._open()],
             WRK_CPU,
         )
         wait_http(cp + "/health", 20, proc=self.procs["controlplane"])
@@ -328,6 +328,12 @@ class Stack:
                 )
         self._beat = threading.Thread(target=self._heartbeat, name="bench-heartbeat", daemon=True)
         self._beat.start()
+
+    def _open(self) -> list[str]:
+        """`--open` (writes without a credential) for a control plane that has credentials;
+        an older tree run with --code has neither, and no such flag."""
+        main = self.code / "mesh" / "controlplane" / "__main__.py"
+        return ["--open"] if main.exists() and '"--open"' in main.read_text() else []
 
     def register(self, service: str, instance: str, port: int) -> None:
         body = json.dumps({"address": f"127.0.0.1:{port}", "ttl_s": TTL_S}).encode()

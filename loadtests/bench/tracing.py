@@ -6,8 +6,9 @@ traces, its spans exported over OTLP to a real Jaeger (the binary scripts/instal
 builds, on its own loopback ports). The count covers every thread of the proxy process,
 so the batch processor's export worker is charged to the hop too.
 
-Each row also says the ratio to the same hop with tracing off, and the instructions a
-traced request adds over an untraced one.
+Each row also says its ratio to HAProxy (one hop, measured under callgrind in the same
+run, on the same backend and driver), to the same hop with tracing off, and the
+instructions tracing adds per request.
 """
 
 from __future__ import annotations
@@ -27,14 +28,18 @@ from pathlib import Path
 from gatemesh.runner.jaeger import JaegerQuery, find_jaeger
 from gatemesh.topology.jaeger import jaeger_config
 from gatemesh.topology.ports import PortPlan
-from gatemesh.tracing.config import ENDPOINT_ENV, RATIO_ENV
+from gatemesh.tracing.config import DELAY_ENV, ENDPOINT_ENV, RATIO_ENV
 
-from .instructions import MEASURABLE, measure
-from .stack import HOPS, REPO
+from .instructions import CONNECTIONS, MEASURABLE, WARMUP, drive, measure, read_total
+from .stack import BASELINE, HOPS, PROXY_CPU, REPO, Hop, Stack, haproxy_conf
 
 SETTINGS = (("off", None), ("1%", 0.01), ("100%", 1.0))  # the rows: label, sampling ratio (None: no tracing)
 DEFAULT_HOPS = ("gateway", "sidecar-out")
 JAEGER_PORT_BASE = 16700  # Jaeger on 16786..16788, beside the benchmark's 16000.. and 16500..
+# Exports when a batch of 512 spans is full, not every 0.5 s: under valgrind a run takes ~50×
+# longer, so the timer would fire ~50× as often per request as in real time, and the fixed cost
+# of each OTLP request (not the per-span cost) would dominate the figure.
+EXPORT_DELAY_MS = "600000"
 
 
 @contextmanager
@@ -69,11 +74,12 @@ def jaeger(run: Path) -> Iterator[str]:
 @contextmanager
 def tracing_env(endpoint: str, ratio: float | None) -> Iterator[None]:
     """The proxies the stack starts inherit this process's environment."""
-    saved = {k: os.environ.get(k) for k in (ENDPOINT_ENV, RATIO_ENV)}
+    saved = {k: os.environ.get(k) for k in (ENDPOINT_ENV, RATIO_ENV, DELAY_ENV)}
     for k in saved:
         os.environ.pop(k, None)
     if ratio is not None:
         os.environ[ENDPOINT_ENV], os.environ[RATIO_ENV] = endpoint, str(ratio)
+        os.environ[DELAY_ENV] = EXPORT_DELAY_MS
     try:
         yield
     finally:
@@ -84,16 +90,66 @@ def tracing_env(endpoint: str, ratio: float | None) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def rows(results: list[dict]) -> list[str]:
-    """The table: per hop, each setting's instructions/request and its ratio to 'off'."""
-    out = [f"{'hop':<12} {'tracing':<8} {'instructions/request':>21} {'× off':>7} {'added':>9}"]
+def measure_haproxy(n: int, base: int, run: Path) -> dict:
+    """HAProxy's user-space instructions per request under callgrind, on the same backend
+    and driver: the baseline the table's ratios are to, measured in the same run."""
+    hop = next(h for h in HOPS if h.name == BASELINE)
+    out = run / "callgrind.haproxy"
+    stack = Stack(base, run, (hop,))
+    try:
+        stack.start(natives=False, proxies=())  # the backend and the control plane only
+        port = stack.port("haproxy")
+        (run / "haproxy.cfg").write_text(haproxy_conf(port, stack.port("backend")))
+        proc = stack._proc(  # noqa: SLF001 (the stack's own process starter: stopped with it)
+            "haproxy",
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={out}",
+                "haproxy",
+                "-db",
+                "-f",
+                str(run / "haproxy.cfg"),
+            ],
+            PROXY_CPU,
+        )
+        deadline = time.monotonic() + 120
+        while drive_safely(port, hop) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if drive(port, hop, WARMUP):
+            raise RuntimeError("haproxy: warm-up requests failed")
+        subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True, capture_output=True, timeout=120)
+        failed = drive(port, hop, n)
+        subprocess.run(["callgrind_control", "-d", str(proc.pid)], check=True, capture_output=True, timeout=120)
+        dumps = sorted(run.glob("callgrind.haproxy*"), key=lambda p: p.stat().st_mtime)
+        total = read_total(dumps[-1])
+        done = n // CONNECTIONS * CONNECTIONS
+        return {"hop": BASELINE, "tracing": "-", "requests": done, "failed": failed, "per_request": total / done}
+    finally:
+        stack.stop()
+
+
+def drive_safely(port: int, hop: Hop) -> bool:
+    """True while the proxy does not answer yet (valgrind starts it slowly)."""
+    try:
+        return drive(port, hop, CONNECTIONS) > 0
+    except OSError:
+        return True
+
+
+def rows(results: list[dict], haproxy: float | None) -> list[str]:
+    """The table: per hop, each setting's instructions/request, × HAProxy, × off, added."""
+    out = [f"{'hop':<12} {'tracing':<8} {'instructions/request':>21} {'× HAProxy':>10} {'× off':>7} {'added':>9}"]
+    if haproxy:
+        out.append(f"{BASELINE:<12} {'-':<8} {haproxy:>21,.0f} {'1.00':>10} {'':>7} {'':>9}")
     for hop in dict.fromkeys(r["hop"] for r in results):
         mine = [r for r in results if r["hop"] == hop]
         off = next((r["per_request"] for r in mine if r["tracing"] == "off"), None)
         for r in mine:
+            vs = f"{r['per_request'] / haproxy:.2f}" if haproxy else "-"
             ratio = f"{r['per_request'] / off:.2f}" if off else "-"
             added = f"{r['per_request'] - off:+,.0f}" if off else "-"
-            out.append(f"{hop:<12} {r['tracing']:<8} {r['per_request']:>21,.0f} {ratio:>7} {added:>9}")
+            out.append(f"{hop:<12} {r['tracing']:<8} {r['per_request']:>21,.0f} {vs:>10} {ratio:>7} {added:>9}")
     return out
 
 
@@ -118,7 +174,12 @@ def main(argv: list[str] | None = None) -> int:
         pass
     results = []
     top = Path(tempfile.mkdtemp(prefix="gatemesh-trace-bench-"))
+    haproxy: float | None = None
     try:
+        if shutil.which("haproxy"):
+            (top / "haproxy").mkdir()
+            haproxy = measure_haproxy(a.n, a.port_base, top / "haproxy")["per_request"]
+            print(f"{BASELINE:<12} {'':<13} {haproxy:>10,.0f} instructions/request", flush=True)
         with jaeger(top) as endpoint:
             for hop in (h for h in HOPS if h.name in wanted):
                 for label, ratio in SETTINGS:
@@ -139,9 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         shutil.rmtree(top, ignore_errors=True)
-    print("\n".join(["", *rows(results)]))
+    print("\n".join(["", *rows(results, haproxy)]))
     if a.json:
-        Path(a.json).write_text(json.dumps({"results": results}, indent=2))
+        Path(a.json).write_text(json.dumps({"haproxy": haproxy, "results": results}, indent=2))
     return 1 if any(r["failed"] for r in results) else 0
 
 

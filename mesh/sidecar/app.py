@@ -132,7 +132,10 @@ class Sidecar:
         self.identity = self.tls = self.mesh_tls = None
         if cfg.mtls != "off":  # a workload identity: TLS in on the inbound port, TLS out to peers that take it
             self.identity = WorkloadIdentity(cfg.control_plane, cfg.bootstrap_token or "", cfg.service)
-            self.tls = TlsListener(self.identity, cfg.mtls)
+            # The exposed sidecar is the front door of sidecar-gateway: clients from outside the
+            # mesh (no mesh certificate) enter there, as through an ingress. It stays permissive.
+            mode = "permissive" if cfg.expose and cfg.mtls == "strict" else cfg.mtls
+            self.tls = TlsListener(self.identity, mode)
             self.shell.listener_tls[cfg.inbound_port] = self.tls
             self.mesh_tls = MeshTls(self.identity)
             self.outbound.pool.tls_for = self.mesh_tls.tls_for

@@ -24,7 +24,10 @@ BIN="$(ls -d "$CACHE"/v1.34.2-etcd-*/bin 2>/dev/null | head -n 1)"
 ETCD_PORT=23790          # not etcd's 2379: a system etcd may have it
 ETCD_PEER_PORT=23800
 API_PORT=16443           # not 6443 (a kind cluster's), not the topologies' ports
-NODE=gatemesh-node
+# The node is "localhost": the kubelet refuses a loopback node IP ("nodeIP can't be
+# loopback address"), so the API server reaches it (logs, exec) by its Hostname address,
+# which then resolves to 127.0.0.1 (--kubelet-preferred-address-types=Hostname).
+NODE=localhost
 PAUSE_IMAGE=gatemesh/pause:3.10.1
 SOCK="$STATE/containerd.sock"
 # containerd's image store outlives a cluster (importing the app image takes ~2 min on a
@@ -84,7 +87,8 @@ control_plane() {
     --token-auth-file "$STATE/pki/tokens.csv" --authorization-mode Node,RBAC --anonymous-auth=false \
     --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$STATE/pki/sa.pub" \
     --service-account-signing-key-file "$STATE/pki/sa.key" --service-cluster-ip-range 10.96.0.0/16 \
-    --allow-privileged=true --profiling=false --enable-priority-and-fairness=false --event-ttl 30m
+    --allow-privileged=true --profiling=false --enable-priority-and-fairness=false --event-ttl 30m \
+    --kubelet-preferred-address-types Hostname
   wait_for kube-apiserver 90 kubectl get --raw /readyz
   start kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig "$STATE/admin.kubeconfig" \
     --authentication-kubeconfig "$STATE/admin.kubeconfig" --authorization-kubeconfig "$STATE/admin.kubeconfig" \
@@ -136,6 +140,9 @@ EOF
 EOF
   start containerd containerd --config "$STATE/containerd/config.toml"
   wait_for containerd 30 ctr --address "$SOCK" version
+  # Its CRI plugin initialises after the socket answers (longer with a cached image store);
+  # a kubelet that starts before exits ("server is not initialized yet").
+  wait_for "containerd's CRI plugin" 120 grep -q "Start streaming server" "$STATE/containerd.log"
   cat >"$STATE/kubelet/config.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -157,7 +164,7 @@ evictionHard: {memory.available: "200Mi", nodefs.available: "2%", imagefs.availa
 maxPods: 110
 EOF
   start kubelet "$BIN/kubelet" --config "$STATE/kubelet/config.yaml" --kubeconfig "$STATE/admin.kubeconfig" \
-    --root-dir "$STATE/kubelet/root" --cert-dir "$STATE/kubelet/pki" --hostname-override "$NODE" --node-ip 127.0.0.1
+    --root-dir "$STATE/kubelet/root" --cert-dir "$STATE/kubelet/pki" --hostname-override "$NODE"
   start kube-scheduler "$BIN/kube-scheduler" --kubeconfig "$STATE/admin.kubeconfig" \
     --authentication-kubeconfig "$STATE/admin.kubeconfig" --authorization-kubeconfig "$STATE/admin.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port 10259 --leader-elect=false --profiling=false
@@ -175,7 +182,7 @@ images() {
   fi
   # Only what the store lacks or holds at another image id (a rebuilt app image): the
   # docker id each tag was imported at is kept beside the store.
-  local image id stamp want=()
+  local image id stamp want=() ids=()
   mkdir -p "$IMAGES/imported"
   for image in "$PAUSE_IMAGE" "$@"; do
     id="$(docker image inspect -f '{{.Id}}' "$image")" || fail "docker has no image $image"
@@ -184,7 +191,7 @@ images() {
        && ctr --address "$SOCK" -n k8s.io images ls -q | grep -qx "docker.io/$image"; then
       say "$image already in containerd's store"
     else
-      want+=("$image")
+      want+=("$image") ids+=("$id")
     fi
   done
   ((${#want[@]})) || return 0
@@ -193,8 +200,10 @@ images() {
   local t0=$SECONDS
   docker save "${want[@]}" | ctr --address "$SOCK" -n k8s.io images import --snapshotter overlayfs - >/dev/null \
     || fail "could not import ${want[*]} into containerd"
-  for image in "${want[@]}"; do
-    docker image inspect -f '{{.Id}}' "$image" >"$IMAGES/imported/$(echo "$image" | tr '/:' '__')"
+  # the ids read before the save: a tag rebuilt meanwhile is imported again next time
+  local i
+  for i in "${!want[@]}"; do
+    echo "${ids[$i]}" >"$IMAGES/imported/$(echo "${want[$i]}" | tr '/:' '__')"
   done
   say "imported ${want[*]} ($((SECONDS - t0)) s)"
 }
@@ -240,7 +249,9 @@ down() {
     kill -9 "$pid" 2>/dev/null || true
   done
   # The kubelet's volume mounts (configMaps are tmpfs) and containerd's rootfs mounts.
-  grep -o " \($STATE\|$IMAGES\)/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  { grep -o " \($STATE\|$IMAGES\)/[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do
+    umount -l "$m" 2>/dev/null || true
+  done
 
   if ip link show gm-cni0 >/dev/null 2>&1; then ip link delete gm-cni0 2>/dev/null || true; fi
   rm -rf "$STATE"

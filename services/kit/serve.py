@@ -65,9 +65,9 @@ def run_service(
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         try:
             runner.run(_serve(app, options))
-            runner.run(flush(provider))
         except StartupError as exc:
             fail(service, str(exc))
+    flush(provider)
     sys.exit(0)
 
 

@@ -13,8 +13,8 @@ kit's own traffic (health checks, /admin/*, registration heartbeats) starts no t
 
 from __future__ import annotations
 
-import asyncio
 import os
+import threading
 from typing import Any
 
 EXCLUDED_URLS_ENV = "OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS"
@@ -39,6 +39,7 @@ def setup_tracing(service: str, instance: str) -> Any:
     provider = TracerProvider(
         sampler=ParentBased(root=ALWAYS_OFF),
         resource=Resource.create({"service.name": service, "service.instance.id": instance}),
+        shutdown_on_exit=False,  # `flush` exports what is left, bounded; an atexit flush would not be
     )
     provider.add_span_processor(
         BatchSpanProcessor(OTLPSpanExporter(timeout=EXPORT_TIMEOUT_S), schedule_delay_millis=500)
@@ -50,11 +51,11 @@ def setup_tracing(service: str, instance: str) -> Any:
     return provider
 
 
-async def flush(provider: Any) -> None:
-    """Export what is left, bounded: a dead backend must not hold the process's exit."""
+def flush(provider: Any) -> None:
+    """Export what is left, bounded: on a daemon thread, so a dead backend holds neither
+    the exit nor anything else."""
     if provider is None:
         return
-    try:
-        await asyncio.wait_for(asyncio.to_thread(provider.shutdown), FLUSH_LIMIT_S)
-    except TimeoutError:
-        pass
+    worker = threading.Thread(target=provider.shutdown, name="otel-flush", daemon=True)
+    worker.start()
+    worker.join(FLUSH_LIMIT_S)

@@ -11,6 +11,7 @@ one fault serves both locations.
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -65,6 +66,15 @@ class Result:
             f"<{self.status} {self.reason or ''} {self.instance or ''} "
             f"attempts={self.attempts!r} {self.elapsed_s * 1000:.0f}ms>"
         )
+
+
+# What a Toxiproxy reset_peer looks like to the calling proxy. Plain HTTP: TCP connects, the
+# request goes out, the peer resets: upstream-reset. Under mTLS the reset lands in the TLS
+# handshake, before any byte of the request left: connect-failed, which is the truth (and
+# what makes even a POST safe to retry). Envoy counts a failed TLS handshake as a connection
+# failure (UF) too.
+MTLS = os.environ.get("GATEMESH_MTLS", "off") != "off"
+RESET_REASON = "connect-failed" if MTLS else "upstream-reset"
 
 
 class Chaos:
@@ -181,6 +191,17 @@ class Chaos:
         self._touched = {EDGE: set(), MESH: set()}
 
     # ------------------------------------------------------------------ observing
+
+    def answer_cut_bytes(self, instance: str) -> int:
+        """``limit_data`` bytes that lose the answer *after* the request was served: 1 in plain
+        HTTP; under mTLS, past the server's handshake flight (gatemesh.security.probe), else the
+        cut falls in the handshake and the request is never sent at all."""
+        if os.environ.get("GATEMESH_MTLS", "off") == "off":
+            return 1
+        from gatemesh.security.probe import answer_cut_bytes, client_context
+
+        port = self.runner.topology.component(f"sidecar-{instance}").listen["inbound"]
+        return answer_cut_bytes(port, client_context(self.controlplane, self.runner.admin_headers()))
 
     def admin_url(self, instance: str) -> str:
         return self.faults.instance(instance).admin_url or ""

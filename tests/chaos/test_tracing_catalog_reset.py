@@ -28,8 +28,9 @@ import pytest
 from gatemesh.runner import ProcessRunner, RunnerError
 from gatemesh.runner.jaeger import JaegerQuery
 from gatemesh.topology import PortPlan, build_topology
+from gatemesh.tracing.examples import KINDS, find_examples
 
-from chaoslib import EDGE, MESH, Chaos, Result, only
+from chaoslib import EDGE, MESH, RESET_REASON, Chaos, Result, only
 from tracelib import (
     attempts,
     children,
@@ -129,7 +130,7 @@ def test_a_retried_call_shows_both_attempts_under_the_trace_id_the_client_got(ch
     assert parent_id(first) == parent_id(second) == entry["spanID"]
     t1, t2 = tags(first), tags(second)
     assert (t1["gatemesh.attempt"], t1["gatemesh.instance"], t1["gatemesh.outcome"]) == (1, "catalog-1", "error")
-    assert t1["gatemesh.reason"] == "upstream-reset" and t1["error.type"] == "upstream-reset"
+    assert t1["gatemesh.reason"] == RESET_REASON and t1["error.type"] == RESET_REASON
     assert (t2["gatemesh.attempt"], t2["gatemesh.instance"], t2["gatemesh.outcome"]) == (2, "catalog-2", "ok")
     assert t2["http.response.status_code"] == 200 and t2["http.request.resend_count"] == 1
     assert json.loads(t2["gatemesh.tried"]) == ["catalog-1"] and t2["gatemesh.backoff_ms"] > 0
@@ -147,7 +148,7 @@ def test_control_without_retry_the_trace_has_one_failed_attempt_and_the_client_t
     chaos.set_policy(where, "catalog", only())
     chaos.faults.reset_peer("catalog-1")
     r, _ = first_try_at_faulty(chaos, where)
-    assert not r.ok and r.reason == "upstream-reset", r
+    assert not r.ok and r.reason == RESET_REASON, r
     spans = wait_trace(
         jaeger(chaos),
         r.headers["X-Gatemesh-Trace-Id"],
@@ -156,7 +157,7 @@ def test_control_without_retry_the_trace_has_one_failed_attempt_and_the_client_t
     (only_try,) = attempts(spans, ENTRY[where])
     assert tags(only_try)["gatemesh.instance"] == "catalog-1" and tags(only_try)["gatemesh.outcome"] == "error"
     (entry,) = servers(spans, ENTRY[where])
-    assert tags(entry)["http.response.status_code"] == r.status and tags(entry)["gatemesh.reason"] == "upstream-reset"
+    assert tags(entry)["http.response.status_code"] == r.status and tags(entry)["gatemesh.reason"] == RESET_REASON
 
 
 def trip(chaos: Chaos, where: str) -> list[Result]:
@@ -200,7 +201,7 @@ def test_a_call_refused_by_an_open_breaker_has_a_refusal_span_and_no_attempt(cha
 def test_control_without_breaker_the_same_call_makes_an_attempt(chaos, where):
     chaos.set_policy(where, "catalog", only())
     results = trip(chaos, where)
-    assert len(results) == 6 and all(r.reason == "upstream-reset" for r in results), results
+    assert len(results) == 6 and all(r.reason == RESET_REASON for r in results), results
     spans = wait_trace(
         jaeger(chaos), results[-1].headers["X-Gatemesh-Trace-Id"], lambda s: bool(attempts(s, ENTRY[where]))
     )
@@ -269,3 +270,32 @@ def test_jaeger_down_changes_nothing_for_traffic_and_the_drops_are_counted(chaos
     r = chaos.call(EDGE, "catalog")
     assert r.ok
     wait_trace(jaeger(chaos), r.headers["X-Gatemesh-Trace-Id"], lambda s: bool(servers(s, "gateway")))
+
+
+def test_the_experiment_report_finds_example_traces_in_jaeger(chaos):
+    """gatemesh.tracing.examples, as `gatemesh experiment` calls it for each arm's window:
+    a retried call and a fail-fast refusal found by Jaeger's tag search. Control: before
+    the window's calls happened, nothing is found."""
+    url = chaos.runner.topology.endpoints.jaeger
+    assert url is not None
+    start = time.time()
+    assert find_examples(url, start - 0.001, start) == dict.fromkeys(KINDS)  # control: an empty window
+    chaos.set_policy(EDGE, "catalog", only(retry=RETRY, breaker=BREAKER))
+    chaos.faults.reset_peer("catalog-1")
+    retried, _ = first_try_at_faulty(chaos, EDGE)
+    chaos.faults.reset_peer("catalog-2")
+    refused = [chaos.call(EDGE, "catalog") for _ in range(4)][-1]
+    assert refused.reason == "circuit-open", refused
+
+    def found() -> dict:
+        return find_examples(url, start, time.time() + 1)
+
+    chaos.wait_until(
+        "Jaeger has both examples", lambda: None not in [found()["retried call"], found()["fail-fast refusal"]], 15
+    )
+    examples = found()
+    spans = wait_trace(jaeger(chaos), examples["retried call"], lambda s: len(attempts(s, "gateway")) == 2)
+    assert [tags(a)["gatemesh.attempt"] for a in attempts(spans, "gateway")] == [1, 2]
+    spans = wait_trace(jaeger(chaos), examples["fail-fast refusal"], lambda s: bool(refusals(s)))
+    assert attempts(spans, "gateway") == []
+    assert retried.ok and retried.attempts.startswith("gateway=2")  # the call the example stands for

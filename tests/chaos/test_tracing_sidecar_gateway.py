@@ -25,7 +25,7 @@ from gatemesh.runner import ProcessRunner, RunnerError
 from gatemesh.runner.jaeger import JaegerQuery
 from gatemesh.topology import PortPlan, build_topology
 
-from chaoslib import baseline, only
+from chaoslib import RESET_REASON, baseline, only
 from tracelib import attempts, children, parent_id, refusals, servers, tags, wait_trace
 
 COUNTS = {"catalog": 2, "pricing": 1, "inventory": 1, "reviews": 1, "storefront": 1, "orders": 1}
@@ -135,6 +135,7 @@ def test_a_retried_part_shows_both_attempts_in_the_page_trace(sg):
             and any(parent_id(s) == tries[-1]["spanID"] for s in servers(spans, "catalog-sidecar"))
             and bool(servers(spans, "catalog"))
             and len(servers(spans, ENTRY)) >= 2
+            and bool(servers(spans, "storefront"))
         )
 
     spans = wait_trace(sg.jaeger, trace_id, complete)
@@ -153,7 +154,7 @@ def test_a_retried_part_shows_both_attempts_in_the_page_trace(sg):
     assert (t1["gatemesh.instance"], t1["gatemesh.outcome"], t1["gatemesh.reason"]) == (
         "catalog-1",
         "error",
-        "upstream-reset",
+        RESET_REASON,
     )
     assert (t2["gatemesh.instance"], t2["gatemesh.outcome"]) == ("catalog-2", "ok")
     (called,) = [s for s in servers(spans, "catalog-sidecar") if parent_id(s) == second["spanID"]]

@@ -83,6 +83,7 @@ def test_up_detach_status_scale_down_leaves_nothing(cli, port_base, pid_alive, r
     assert status["controlplane"] == f"http://127.0.0.1:{port_base + 500}"
     assert status["toxiproxy_api"] == f"http://127.0.0.1:{port_base + 474}"
     assert status["api_key"] == "demo-key"
+    assert status["jaeger"] == f"http://127.0.0.1:{port_base + 86}" and status["jaeger"] in up.stdout  # on by default
     catalog = [i for i in status["instances"] if i["service"] == "catalog"]
     assert [(i["name"], i["proxy"], i["alive"]) for i in catalog] == [
         ("catalog-1", "catalog-1", True),

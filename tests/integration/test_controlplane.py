@@ -232,7 +232,7 @@ def test_instance_expires_when_its_ttl_lapses(cp):
 def test_snapshot_returns_at_once_when_behind_and_times_out_when_current(cp):
     resp = get(cp, "/v1/snapshot?index=0")
     body = resp.json()
-    assert set(body) == {"index", "services", "policies", "apimgmt"}
+    assert set(body) == {"index", "services", "policies", "apimgmt", "authz"}  # authz: issue 15
     assert int(resp.headers["X-Gatemesh-Index"]) == body["index"]
     t0 = time.monotonic()
     again = get(cp, f"/v1/snapshot?index={body['index']}&wait_s=0.3")

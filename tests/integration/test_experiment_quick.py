@@ -168,3 +168,18 @@ def test_the_config_predicts_beside_what_was_observed(report: dict) -> None:
         prediction["sentence"] in comparison["sentence"] or prediction["sentence"].rstrip(".") in comparison["sentence"]
     )
     assert "predicted by the config" in (Path(report["out"]) / "report.md").read_text()
+
+
+def test_each_arm_names_example_traces_from_jaeger(report: dict) -> None:
+    """Every call to pricing times out (0.5 s): each arm has a timed-out attempt to show, and
+    the arm with the breaker a fail-fast refusal; the arm without it refuses nothing."""
+    arms = report["summary"]["arms"]
+    for name, arm in arms.items():
+        traces = arm["traces"]
+        assert len(traces.get("timed-out attempt") or "") == 32, (name, traces)
+        if arm["pattern_on"]:
+            assert len(traces.get("fail-fast refusal") or "") == 32, (name, traces)
+        else:
+            assert traces.get("fail-fast refusal") is None, (name, traces)
+    text = (report["out"] / "report.md").read_text()
+    assert "example trace: timed-out attempt" in text and "example trace: fail-fast refusal" in text

@@ -153,9 +153,11 @@ def test_a_latency_toxic_bites_on_the_encrypted_stream(topo):
         slow = time.monotonic() - t0
         for i in ("catalog-1", "catalog-2"):
             requests.delete(f"{api}/proxies/{i}/toxics/slow", timeout=5)
-        t0 = time.monotonic()
-        assert call(topo, "/api/catalog/2").status_code == 200
-        fast = time.monotonic() - t0
+        fast = 10.0
+        for _ in range(3):  # the best of three: a loaded machine may stall one call
+            t0 = time.monotonic()
+            assert call(topo, "/api/catalog/2").status_code == 200
+            fast = min(fast, time.monotonic() - t0)
         assert slow >= 0.29 and fast < slow  # control arm: the same call without the toxic
     finally:
         for i in ("catalog-1", "catalog-2"):

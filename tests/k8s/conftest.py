@@ -88,8 +88,16 @@ def make_k8s_chaos(backend: object) -> object:
 
     import chaoslib
 
+    class OpenControlPlane:
+        """The pods' control plane runs ``--open`` (no credential handoff to pods yet,
+        gatemesh/k8s/launch.py): policy writes carry no token."""
+
+        admin_token = None
+
     class K8sRunner:
         """What ``Chaos`` asks of a runner, answered by the k8s backend."""
+
+        credentials = OpenControlPlane()
 
         @property
         def topology(self):

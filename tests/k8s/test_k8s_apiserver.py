@@ -91,3 +91,13 @@ def test_a_scaled_statefulset_gets_the_next_instance(apiserver, applied):
     _until("catalog-4 created", lambda: "catalog-4" in apiserver.pods(ns))
     apiserver.run("scale", "statefulset/catalog", "--replicas=3", namespace=ns)
     _until("catalog-4 removed", lambda: "catalog-4" not in apiserver.pods(ns))
+
+
+def test_the_optional_ingress_is_accepted_too(apiserver, applied):
+    from gatemesh.k8s import K8sOptions
+    from gatemesh.k8s.render import render_text
+
+    text = render_text(build_topology("mesh"), K8sOptions(namespace="gatemesh-ingress", ingress_host="shop.example"))
+    assert "ingress.networking.k8s.io/entry serverside-applied" in apiserver.apply(text)
+    ing = apiserver.json("get", "ingress", "entry", namespace="gatemesh-ingress")
+    assert ing["spec"]["rules"][0]["host"] == "shop.example"

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from gatemesh.k8s import K8sOptions
-from gatemesh.k8s.launch import definition, prepare, rebuild, trust_args
+from gatemesh.k8s.definition import definition, rebuild
+from gatemesh.k8s.launch import prepare, trust_args
 from gatemesh.k8s.render import objects, render_text
 from gatemesh.topology import TOPOLOGIES, PortPlan, TopologyError, build_topology
 
@@ -58,7 +59,7 @@ def test_every_container_has_probes_and_requests():
 
 @pytest.mark.parametrize("name", list(TOPOLOGIES))
 def test_the_launcher_runs_the_definitions_own_command_for_every_python_component(name, tmp_path, monkeypatch):
-    monkeypatch.setattr("gatemesh.k8s.launch.HEALTH_FILE", str(tmp_path / "health"))
+    monkeypatch.setattr("gatemesh.k8s.definition.HEALTH_FILE", str(tmp_path / "health"))
     topology = build_topology(name)
     data = json.loads(json.dumps(definition(topology)))  # through the ConfigMap's JSON
     for c in topology.components:
@@ -73,7 +74,7 @@ def test_the_launcher_runs_the_definitions_own_command_for_every_python_componen
 
 
 def test_a_pod_beyond_the_rendered_count_gets_the_port_plan_of_a_scaled_topology(tmp_path, monkeypatch):
-    monkeypatch.setattr("gatemesh.k8s.launch.HEALTH_FILE", str(tmp_path / "health"))
+    monkeypatch.setattr("gatemesh.k8s.definition.HEALTH_FILE", str(tmp_path / "health"))
     data = definition(build_topology("edge-mesh"))
     scaled = build_topology("edge-mesh", counts={"catalog": 4})
     assert (
@@ -119,3 +120,15 @@ def test_a_component_kind_without_a_rendering_is_refused_with_a_sentence():
     # Prometheus (an option of the definition, off by default) has no Kubernetes rendering yet
     with pytest.raises(TopologyError, match="component kind\\(s\\) prometheus with no Kubernetes rendering"):
         objects(build_topology("edge-mesh", prometheus=True), K8sOptions())
+
+
+def test_an_ingress_to_the_entry_is_an_option():
+    topology = build_topology("mesh")
+    assert ("Ingress", "entry") not in by_kind(topology)
+    ing = by_kind(topology, K8sOptions(ingress_host="shop.example"))[("Ingress", "entry")]
+    backend = ing["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    entry_port = by_kind(topology)[("Service", "entry")]["spec"]["ports"][0]["port"]
+    assert ing["spec"]["rules"][0]["host"] == "shop.example"
+    assert backend == {"name": "entry", "port": {"number": entry_port}}
+    with pytest.raises(TopologyError, match="must be a DNS name"):
+        K8sOptions(ingress_host="Shop Example")
