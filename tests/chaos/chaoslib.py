@@ -98,7 +98,9 @@ class Chaos:
             self.controlplane,
             [self.caller_admin],
             wait_s=POLICY_ARRIVAL_S,
-            token=runner.credentials.admin_token,
+            # compose runs its control plane --open (no credential handoff to containers yet), so
+            # its runner has no credentials: no token
+            token=runner.credentials.admin_token if hasattr(runner, "credentials") else None,
         )
         self._local = threading.local()
         self._touched: dict[str, set[str]] = {EDGE: set(), MESH: set()}
