@@ -29,7 +29,7 @@ from .parts import Parts
 
 TRACE_ID = re.compile(r"^[0-9a-fA-F]{1,32}$")  # as `gatemesh trace` takes it: X-Gatemesh-Trace-Id
 LAST_TRACES = 8  # the main page's list: enough to find the call just made
-BAR_W = 560  # px of the waterfall column; the text columns take the rest of a 1500 px screen
+BAR_W = 480  # px of the waterfall column; with the text columns the table fits a 1400 px screen
 
 
 class TraceError(Exception):
@@ -71,11 +71,15 @@ def _bar(r: Row, total_us: float) -> str:
     )
 
 
-def _row_html(r: Row, total_us: float) -> str:
-    who = escape(r.service) + (f' <span class="inst">[{escape(r.instance)}]</span>' if r.instance else "")
+def _row_html(r: Row, total_us: float, with_events: bool) -> str:
+    shown = r.instance and r.instance not in r.service  # the gateway's instance is "gateway"
+    who = escape(r.service) + (f' <span class="inst">[{escape(r.instance or "")}]</span>' if shown else "")
     attempt = f"#{r.attempt} → {escape(r.target or '?')}" if r.attempt is not None else ""
-    if r.attempt is not None and r.backoff_ms:
-        attempt += f" <span class='muted'>after {r.backoff_ms:g} ms backoff</span>"
+    waits = []
+    if r.backoff_ms:
+        waits.append(f"{r.backoff_ms:g} ms backoff")
+    if r.attempt_timeout_ms is not None:
+        waits.append(f"timeout {r.attempt_timeout_ms:g} ms")
     events = ", ".join(escape(name) for _, name in r.events)
     classes = " ".join(
         c
@@ -91,8 +95,10 @@ def _row_html(r: Row, total_us: float) -> str:
         data += f' data-attempt="{r.attempt}" data-outcome="{escape(r.outcome or "")}" data-reason="{escape(r.reason or "")}"'
     return (
         f'<tr class="{classes}" {data}><td class="name" style="padding-left:{0.4 + r.depth * 1.2:.1f}em">'
-        f"{escape(r.name)}</td><td>{who}</td><td>{attempt}</td><td>{escape(_outcome(r))}</td>"
-        f'<td class="events">{events}</td><td class="wf">{_bar(r, total_us)}</td></tr>'
+        f"{escape(r.name)}</td><td>{who}</td><td>{attempt}</td><td class='muted'>{' · '.join(waits)}</td>"
+        f"<td>{escape(_outcome(r))}</td>"
+        + (f'<td class="events">{events}</td>' if with_events else "")
+        + f'<td class="wf">{_bar(r, total_us)}</td></tr>'
     )
 
 
@@ -106,17 +112,26 @@ def page(title: str, body: str, status: int = 200) -> web.Response:
 
 
 def render(w: Waterfall) -> str:
-    rows = "".join(_row_html(r, w.duration_us) for r in w.rows)
-    attempts = sum(1 for r in w.rows if r.attempt is not None)
+    with_events = any(r.events for r in w.rows)  # the column only when there is something in it
+    rows = "".join(_row_html(r, w.duration_us, with_events) for r in w.rows)
+    per_proxy: dict[str, int] = {}
+    for r in w.rows:
+        if r.attempt is not None:
+            per_proxy[r.service] = per_proxy.get(r.service, 0) + 1
+    attempts = ", ".join(f"{escape(k)} {v}" for k, v in per_proxy.items()) or "none"
     scale = "".join(f'<span style="left:{i / 4 * BAR_W:.0f}px">{_ms(w.duration_us * i / 4)}</span>' for i in range(5))
     return (
-        f'<p id="summary">{len(w.rows)} spans · {_ms(w.duration_us)} · {attempts} attempts · '
+        f'<p id="summary">{len(w.rows)} spans · {_ms(w.duration_us)} · attempts: {attempts} · '
         f"services: {escape(', '.join(w.services))}</p>"
         '<p class="legend"><span class="key server"></span>server span <span class="key client"></span>attempt ok '
         '<span class="key error"></span>attempt failed <span class="key refusal"></span>refused, no attempt '
         '<span class="key tick"></span>event (breaker-open, ejected)</p>'
-        '<table id="waterfall"><thead><tr><th>span</th><th>service [instance]</th><th>attempt → instance</th>'
-        f'<th>outcome · reason · status</th><th>events</th><th class="wf"><div class="scale">{scale}</div></th></tr>'
+        '<p class="legend">Each row is a span, indented under the span it ran inside; its bar starts when it '
+        "started and is as long as it took. A proxy's attempt rows say which instance each try went to.</p>"
+        '<table id="waterfall"><thead><tr><th>span</th><th>service [instance]</th><th>attempt → instance</th><th>backoff · timeout</th>'
+        "<th>outcome · reason · status</th>"
+        + ("<th>events</th>" if with_events else "")
+        + f'<th class="wf"><div class="scale">{scale}</div></th></tr>'
         f"</thead><tbody>{rows}</tbody></table>"
     )
 

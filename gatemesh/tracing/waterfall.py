@@ -30,7 +30,8 @@ class Row:
     reason: str | None  # gatemesh.reason: upstream-reset, circuit-open …
     status: int | None  # http.response.status_code
     refusal: bool  # a proxy refused without calling (breaker, budget, overload, deadline)
-    backoff_ms: float | None
+    backoff_ms: float | None  # slept before this attempt
+    attempt_timeout_ms: float | None  # the attempt's own timeout
     events: list[tuple[float, str]] = field(default_factory=list)  # (offset µs, name): breaker-open …
 
 
@@ -71,6 +72,7 @@ def _row(span: Span, depth: int, t0: float) -> Row:
         status=int(status) if status is not None else None,
         refusal=t.get("gatemesh.refusal") is True,
         backoff_ms=t.get("gatemesh.backoff_ms"),
+        attempt_timeout_ms=t.get("gatemesh.attempt_timeout_ms"),
         events=_events(span, t0),
     )
 
