@@ -6,6 +6,8 @@
     GET  /api/view         the last view (JSON), for scripts
     GET  /api/meta         what the controls offer (fault kinds, patterns, presets, paths)
     GET  /api/load         the built-in load's counters (read without waking the aggregator)
+    GET  /trace/{id}       one trace from the run's Jaeger as a waterfall (traceview.py);
+                           /api/trace/{id} its rows as JSON, /api/traces the latest ones
     POST /api/faults       {"target", "kind", "params"}     POST /api/faults/remove {"target", "kind"}
     POST /api/policy       {"service", "at", "pattern", "enabled"}
     POST /api/preset       {"service", "at", "preset"}      POST /api/scale {"service", "count"}
@@ -27,7 +29,8 @@ from .config import DashboardConfig
 from .controls import KINDS, PRESET_NAMES, ControlError, Controls
 from .hub import Hub
 from .load import PATHS, Load, LoadError, LoadSpec
-from .parts import PartsSource
+from .parts import Parts, PartsSource
+from .traceview import Traces
 from .view import SWITCHABLE
 
 STATIC = Path(__file__).parent / "static"
@@ -169,6 +172,11 @@ def make_app(source: PartsSource, config: DashboardConfig | None = None) -> web.
     app.router.add_get("/api/view", view)
     app.router.add_get("/api/meta", meta)
     app.router.add_get("/api/load", load_state)
+
+    async def current_parts() -> Parts:
+        return hub.parts if hub.parts is not None else await asyncio.to_thread(source.read)
+
+    Traces(current_parts).routes(app)
     for path, fn, note in (
         ("/api/faults", add_fault, "fault-injected"),
         ("/api/faults/remove", remove_fault, "fault-removed"),

@@ -1,10 +1,11 @@
-"""The tracing docs' screenshot (docs/tracing.md): Jaeger's own UI showing one trace, taken
-by the same headless Chromium the dashboard's screenshots use (gatemesh/dashboard/browser.py).
+"""The tracing docs' screenshot (docs/tracing.md): one trace in gatemesh's dashboard
+(its trace view, gatemesh/dashboard/traceview.py; Jaeger's own web UI cannot be built
+here), taken by the same headless Chromium the dashboard's screenshots use
+(gatemesh/dashboard/browser.py).
 
-    python -m gatemesh.tracing.shots http://127.0.0.1:16686 TRACE_ID docs/img/tracing/retry.png
+    python -m gatemesh.tracing.shots http://127.0.0.1:8090/ TRACE_ID docs/img/tracing/retry-trace.png
 
-With `--expand TEXT` the first span whose name contains TEXT is opened, so its attributes
-(instance, outcome, reason) show in the picture.
+The page is cut to its content (the waterfall's table), so the picture has no empty band.
 """
 
 from __future__ import annotations
@@ -15,27 +16,32 @@ from pathlib import Path
 
 from gatemesh.dashboard.browser import launch
 
+VIEWPORT = {"width": 1400, "height": 500}  # narrow enough to read at docs width; the page grows down
+
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("jaeger")
+    p.add_argument("dashboard", help="the dashboard's address (gatemesh status: dashboard)")
     p.add_argument("trace_id")
     p.add_argument("out", type=Path)
-    p.add_argument("--expand", action="append", default=[], metavar="TEXT", help="open the span named like this")
     args = p.parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        ctx = launch(pw, "gatemesh-trace-shots-", {"width": 1600, "height": 1100})
+        ctx = launch(pw, "gatemesh-trace-shots-", VIEWPORT)
         try:
             page = ctx.new_page()
-            page.goto(f"{args.jaeger.rstrip('/')}/trace/{args.trace_id}?uiEmbed=v0", wait_until="networkidle")
-            page.wait_for_selector("text=catalog", timeout=20_000)
-            for text in args.expand:
-                page.get_by_text(text, exact=False).first.click()
-                page.wait_for_timeout(500)
-            page.screenshot(path=str(args.out), full_page=True)
+            page.goto(f"{args.dashboard.rstrip('/')}/trace/{args.trace_id}", wait_until="load")
+            page.wait_for_selector("#waterfall tbody tr, #message", timeout=20_000)
+            if page.query_selector("#message"):
+                print(f"shots: {page.inner_text('#message')}", file=sys.stderr)
+                return 1
+            box = page.evaluate(
+                "() => { const t = document.getElementById('waterfall').getBoundingClientRect();"
+                " return {width: Math.ceil(document.documentElement.scrollWidth), height: Math.ceil(t.bottom + 12)}; }"
+            )
+            page.screenshot(path=str(args.out), full_page=True, clip={"x": 0, "y": 0, **box})
         finally:
             ctx.close()
     print(f"shots: {args.out}")

@@ -18,7 +18,7 @@ def tags(span: Span) -> dict[str, Any]:
     return {t["key"]: t["value"] for t in span.get("tags") or []}
 
 
-def _parent(span: Span, known: set[str]) -> str | None:
+def parent(span: Span, known: set[str]) -> str | None:
     for ref in span.get("references") or []:
         if ref.get("refType") == "CHILD_OF" and ref.get("spanID") in known:
             return str(ref["spanID"])
@@ -66,7 +66,7 @@ def render(spans: list[Span]) -> list[str]:
     ids = {str(s["spanID"]) for s in spans}
     kids: dict[str | None, list[Span]] = {}
     for s in spans:
-        kids.setdefault(_parent(s, ids), []).append(s)
+        kids.setdefault(parent(s, ids), []).append(s)
     for group in kids.values():
         group.sort(key=lambda s: s.get("startTime", 0))
     start = min(s.get("startTime", 0) for s in spans)
