@@ -5,7 +5,7 @@
 #   3. pytest -n auto tests        unit + integration + chaos (real processes, real Toxiproxy)
 #                                  + browser (the dashboard in Debian's Chromium, installed by
 #                                  scripts/install-browser.sh first)
-#   3b. pytest tests/nemesis       the nemesis tier, one test at a time (timing-sensitive: a
+#   3b. the serial tier            the quick experiment and tests/nemesis, one test at a time (timing-sensitive: a
 #                                  seeded nemesis with the exactly-once check, control-plane
 #                                  restart cycles, panic routing, supervisor jobs; ~5 min)
 #   4. scripts/compose-tier.sh     the same topology in containers on a real Docker engine
@@ -34,7 +34,10 @@ echo "test: ruff check, mypy ..."
 whole=0
 if [[ $# -eq 0 ]]; then
   whole=1
-  set -- --ignore=tests/nemesis   # its own tier below: it must not share the CPU with -n auto
+  # Their own serial tier below: they must not share the CPU with -n auto. The quick
+  # experiment compares a config's prediction (a breaker's trip, its attempts per call)
+  # with what Locust load measured, which a neighbour's CPU load moves.
+  set -- --ignore=tests/nemesis --ignore=tests/integration/test_experiment_quick.py
 fi
 echo "test: pytest -n auto (unit, integration, chaos) ..."
 set +e
@@ -50,9 +53,9 @@ echo "test: pytest passed in $(( $(date +%s) - started )) s"
 
 if [[ $whole -eq 1 ]]; then
   tier=$(date +%s)
-  echo "test: the nemesis tier (pytest tests/nemesis, one at a time) ..."
-  .venv/bin/python -m pytest -p no:xdist -p no:cacheprovider tests/nemesis
-  echo "test: the nemesis tier passed in $(( $(date +%s) - tier )) s"
+  echo "test: the serial tier (the quick experiment, then tests/nemesis, one at a time) ..."
+  .venv/bin/python -m pytest -p no:xdist -p no:cacheprovider tests/integration/test_experiment_quick.py tests/nemesis
+  echo "test: the serial tier passed in $(( $(date +%s) - tier )) s"
 fi
 if [[ $whole -eq 1 && "${GATEMESH_SKIP_COMPOSE:-0}" != 1 ]]; then
   bash scripts/compose-tier.sh
