@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -132,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(e) if args.json else _line(e), flush=True)
     if not args.follow:
         if not shown:
-            print(f"gatemesh: no access log line matches (of {len(batch)} in {folder})")
+            # on stderr: with --json, stdout holds only the JSON lines a script parses
+            print(f"gatemesh: no access log line matches (of {len(batch)} in {folder})", file=sys.stderr)
         return 0
     end = time.monotonic() + args.max_s
     try:
