@@ -13,7 +13,7 @@ networks say, these stay refused, each under the rule's name the 403 gives:
 - ``multicast`` / ``broadcast``: not one host;
 - ``forbidden-address``: an address on the forbidden list, e.g. the Toxiproxy API;
 - ``foreign-host``: a hostname not on the allowed list (example.com), or an IP outside
-  the allowed networks (10.0.0.1 in a loopback-only topology).
+  the allowed networks (192.0.2.1 in a loopback-only topology).
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ control_plane() {
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" --cert-dir "$STATE/pki" \
     --token-auth-file "$STATE/pki/tokens.csv" --authorization-mode Node,RBAC --anonymous-auth=false \
     --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$STATE/pki/sa.pub" \
-    --service-account-signing-key-file "$STATE/pki/sa.key" --service-cluster-ip-range 10.96.0.0/16 \
+    --service-account-signing-key-file "$STATE/pki/sa.key" --service-cluster-ip-range 198.18.0.0/16 \
     --allow-privileged=true --profiling=false --enable-priority-and-fairness=false --event-ttl 30m \
     --kubelet-preferred-address-types Hostname
   wait_for kube-apiserver 90 kubectl get --raw /readyz
@@ -132,10 +132,13 @@ state = "$STATE/containerd/state"
 EOF
   # The pods use the host's network (docs/kubernetes.md), but the runtime reports the
   # node's network ready only with a CNI config: the bridge, for any pod that does not.
+  # Its subnet and the Services' range (--service-cluster-ip-range) are taken from RFC
+  # 2544's benchmarking block (198.18.0.0/15), never a private range: no traffic goes to
+  # either (no kube-proxy; every pod is on the host's loopback).
   cat >"$STATE/cni/10-gatemesh.conflist" <<EOF
 {"cniVersion": "0.4.0", "name": "gatemesh", "plugins": [
   {"type": "bridge", "bridge": "gm-cni0", "isGateway": true, "ipMasq": false,
-   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.0.0/24"}]], "dataDir": "$STATE/cni/ipam"}},
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "198.19.0.0/24"}]], "dataDir": "$STATE/cni/ipam"}},
   {"type": "portmap", "capabilities": {"portMappings": true}}]}
 EOF
   start containerd containerd --config "$STATE/containerd/config.toml"

@@ -95,7 +95,7 @@ def test_an_instance_registers_heartbeats_and_deregisters_only_itself(cp):
         ("[fe80::1]:80", "link-local"),
         (TOXIPROXY_API, "forbidden-address"),
         ("example.com:80", "foreign-host"),
-        ("10.0.0.1:22", "foreign-host"),
+        ("192.0.2.1:22", "foreign-host"),
         ("0.0.0.0:8080", "unspecified"),
         ("224.0.0.1:80", "multicast"),
     ],

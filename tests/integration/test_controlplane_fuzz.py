@@ -52,7 +52,7 @@ schema = schemathesis.openapi.from_dict(openapi.document())
 SEMANTIC_BODIES = {("PUT", "/v1/policies/{service}"), ("PUT", "/v1/authz")}
 # A schema-valid CSR is any string; only a PEM signing request (and, for the admin, a service) is signed.
 SEMANTIC_BODIES |= {("POST", "/v1/certificates")}
-# A schema-valid address may still be outside the topology's networks (a hostname, 10.0.0.1):
+# A schema-valid address may still be outside the topology's networks (a hostname, 192.0.2.1):
 # a 403 naming the rule (address-refused), checked below like the policies' 400.
 SEMANTIC_BODIES |= {
     ("PUT", "/v1/services/{service}/instances/{instance}"),
