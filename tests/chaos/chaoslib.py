@@ -14,17 +14,21 @@ import concurrent.futures
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from requests.structures import CaseInsensitiveDict
 
 from gatemesh.faults import Faults
 from gatemesh.policy import Policy, all_off
 from gatemesh.policy_client import PolicyClient
-from gatemesh.runner import ProcessRunner
+from gatemesh.runner import ProcessRunner, RunnerError
+from gatemesh.topology import PortPlan, Topology
 from gatemesh.topology.apis import SERVICE_PATHS
 
 EDGE, MESH = "edge", "mesh"
@@ -307,3 +311,26 @@ class Chaos:
 
 def share(results: Iterable[Result], pred: Callable[[Result], bool]) -> int:
     return sum(1 for r in results if pred(r))
+
+
+START_TIMEOUT_S = 90.0
+
+
+@contextmanager
+def started(
+    port_bases: Any, run_dir: Path, what: str, build: Callable[[PortPlan], Topology]
+) -> Iterator[ProcessRunner]:
+    """A topology of the scenarios' own on a port base of this worker's (``build`` makes it
+    from the plan), started; a start that fails fails the test with the log's tail. Stopped
+    and its port base released on the way out, however the block ends."""
+    base = port_bases.acquire()
+    runner = ProcessRunner(build(PortPlan.from_base(base)), run_dir)
+    try:
+        try:
+            runner.start(timeout_s=START_TIMEOUT_S)
+        except RunnerError as e:
+            pytest.fail(f"the {what} topology did not start: {e}\n{e.log_tail}", pytrace=False)
+        yield runner
+    finally:
+        runner.stop()
+        port_bases.release(base)

@@ -23,13 +23,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from gatemesh.runner import ProcessRunner, RunnerError
-from gatemesh.topology import PortPlan, build_topology
+from gatemesh.topology import PortPlan, Topology, build_topology
 
-from chaoslib import Chaos
+from chaoslib import Chaos, started
 
 COUNTS = {"catalog": 3, "pricing": 2, "inventory": 1, "reviews": 1, "storefront": 1, "orders": 2}
-START_TIMEOUT_S = 90.0
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -41,25 +39,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def chaos_topology(port_bases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
-    base = port_bases.acquire()
-    topology = build_topology("edge-mesh", PortPlan.from_base(base), COUNTS, rate_per_s=100_000, burst=100_000)
-    runner = ProcessRunner(topology, tmp_path_factory.mktemp("chaos"))
-    try:
-        runner.start(timeout_s=START_TIMEOUT_S)
-    except RunnerError as e:
-        runner.stop()
-        port_bases.release(base)
-        pytest.fail(f"the chaos topology did not start: {e}\n{e.log_tail}", pytrace=False)
-    try:
+    def build(plan: PortPlan) -> Topology:
+        return build_topology("edge-mesh", plan, COUNTS, rate_per_s=100_000, burst=100_000)
+
+    with started(port_bases, tmp_path_factory.mktemp("chaos"), "chaos", build) as runner:
         chaos = Chaos(runner)
         mode = os.environ.get("GATEMESH_MTLS", "off")
         seen = requests.get(chaos.caller_admin + "/-/mtls", timeout=5).json()["mode"]
         assert seen == mode, f"GATEMESH_MTLS={mode} but the caller's sidecar runs mTLS {seen}"
         chaos.reset()
         yield chaos
-    finally:
-        runner.stop()
-        port_bases.release(base)
 
 
 @pytest.fixture

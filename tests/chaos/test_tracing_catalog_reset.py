@@ -25,12 +25,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from gatemesh.runner import ProcessRunner, RunnerError
 from gatemesh.runner.jaeger import JaegerQuery
-from gatemesh.topology import PortPlan, build_topology
+from gatemesh.topology import PortPlan, Topology, build_topology
 from gatemesh.tracing.examples import KINDS, find_examples
 
-from chaoslib import EDGE, MESH, RESET_REASON, Chaos, Result, only
+from chaoslib import EDGE, MESH, RESET_REASON, Chaos, Result, only, started
 from tracelib import (
     attempts,
     children,
@@ -57,24 +56,15 @@ pytestmark = [pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def traced(port_bases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
-    base = port_bases.acquire()
-    topology = build_topology(
-        "edge-mesh", PortPlan.from_base(base), COUNTS, rate_per_s=100_000, burst=100_000, jaeger=True, dashboard=False
-    )
-    runner = ProcessRunner(topology, tmp_path_factory.mktemp("tracing"))
-    try:
-        runner.start(timeout_s=90)
-    except RunnerError as e:
-        runner.stop()
-        port_bases.release(base)
-        pytest.fail(f"the tracing topology did not start: {e}\n{e.log_tail}", pytrace=False)
-    try:
+    def build(plan: PortPlan) -> Topology:
+        return build_topology(
+            "edge-mesh", plan, COUNTS, rate_per_s=100_000, burst=100_000, jaeger=True, dashboard=False
+        )
+
+    with started(port_bases, tmp_path_factory.mktemp("tracing"), "tracing", build) as runner:
         chaos = Chaos(runner)
         chaos.reset()
         yield chaos
-    finally:
-        runner.stop()
-        port_bases.release(base)
 
 
 @pytest.fixture

@@ -21,11 +21,11 @@ import requests
 from gatemesh.faults import Faults
 from gatemesh.policy import Policy
 from gatemesh.policy_client import PolicyClient
-from gatemesh.runner import ProcessRunner, RunnerError
+from gatemesh.runner import ProcessRunner
 from gatemesh.runner.jaeger import JaegerQuery
-from gatemesh.topology import PortPlan, build_topology
+from gatemesh.topology import PortPlan, Topology, build_topology
 
-from chaoslib import RESET_REASON, baseline, only
+from chaoslib import RESET_REASON, baseline, only, started
 from tracelib import attempts, children, parent_id, refusals, servers, tags, wait_trace
 
 COUNTS = {"catalog": 2, "pricing": 1, "inventory": 1, "reviews": 1, "storefront": 1, "orders": 1}
@@ -61,40 +61,26 @@ class Run:
 
 @pytest.fixture(scope="module")
 def run(port_bases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    base = port_bases.acquire()
-    topology = build_topology(
-        "sidecar-gateway",
-        PortPlan.from_base(base),
-        COUNTS,
-        rate_per_s=100_000,
-        burst=100_000,
-        jaeger=True,
-        dashboard=False,
-    )
-    runner = ProcessRunner(topology, tmp_path_factory.mktemp("tracing-sg"))
-    try:
-        runner.start(timeout_s=90)
-    except RunnerError as e:
-        runner.stop()
-        port_bases.release(base)
-        pytest.fail(f"the sidecar-gateway topology did not start: {e}\n{e.log_tail}", pytrace=False)
-    sidecar = topology.component("sidecar-storefront-1")
-    assert topology.endpoints.jaeger and topology.api_key
-    r = Run(
-        runner,
-        Faults.for_runner(runner),
-        PolicyClient.from_status(runner.status()),
-        JaegerQuery(topology.endpoints.jaeger),
-        topology.endpoints.entry,
-        topology.api_key,
-        f"http://127.0.0.1:{sidecar.listen['inbound']}",
-    )
-    try:
+    def build(plan: PortPlan) -> Topology:
+        return build_topology(
+            "sidecar-gateway", plan, COUNTS, rate_per_s=100_000, burst=100_000, jaeger=True, dashboard=False
+        )
+
+    with started(port_bases, tmp_path_factory.mktemp("tracing-sg"), "sidecar-gateway", build) as runner:
+        topology = runner.topology
+        sidecar = topology.component("sidecar-storefront-1")
+        assert topology.endpoints.jaeger and topology.api_key
+        r = Run(
+            runner,
+            Faults.for_runner(runner),
+            PolicyClient.from_status(runner.status()),
+            JaegerQuery(topology.endpoints.jaeger),
+            topology.endpoints.entry,
+            topology.api_key,
+            f"http://127.0.0.1:{sidecar.listen['inbound']}",
+        )
         r.reset()
         yield r
-    finally:
-        runner.stop()
-        port_bases.release(base)
 
 
 @pytest.fixture
