@@ -123,7 +123,9 @@ class Sidecar:
         )
         if tracer is not None:
             tracing.register_metrics(tracer, metrics.registry)
-        self.handle_inbound: Handler = self.shell.handler(self.proxy_in, self.route_inbound)
+        # The Toxiproxy-facing side serves /health and /metrics only; the admin API (/-/*) is on the
+        # app-local outbound port (issue 15: PUT /-/policies... was reachable through Toxiproxy).
+        self.handle_inbound: Handler = self.shell.handler(self.proxy_in, self.route_inbound, admin_api=False)
         self.handle_outbound: Handler = self.shell.handler(self.proxy_out, self.shell.by_host)
         self._policies_seen: object = None
         self._apimgmt_seen: object = None
