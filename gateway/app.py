@@ -59,6 +59,7 @@ class Gateway:
         self.mesh_tls = MeshTls(self.identity) if self.identity else None
         if self.mesh_tls is not None:
             self.caller.pool.tls_for = self.mesh_tls.tls_for
+            self.caller.metrics.watch_connections("outbound", self.mesh_tls.dialled)  # gatemesh_connections_total
         # The public and the east-west listener serve no admin API (issue 15): only the admin listener does.
         self.handle_edge: Handler = self.shell.handler(self.proxy, self.route_edge, admin_api=False)
         self.handle_internal: Handler = self.shell.handler(self.proxy, self.shell.by_host, admin_api=False)

@@ -141,6 +141,8 @@ class Sidecar:
             self.shell.listener_tls[cfg.inbound_port] = self.tls
             self.mesh_tls = MeshTls(self.identity)
             self.outbound.pool.tls_for = self.mesh_tls.tls_for
+            metrics.watch_connections("inbound", self.tls.counts)  # gatemesh_connections_total
+            metrics.watch_connections("outbound", self.mesh_tls.dialled)
 
     def _mtls(self, req: Request) -> Response:
         """GET: the mode, the identity and the connections by kind; PUT {"mode"}: switch live."""
