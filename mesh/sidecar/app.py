@@ -95,7 +95,9 @@ class Sidecar:
         self.proxy_out = Proxy(name, self.outbound)
         self.proxy_in = Proxy(name, self.inbound)
         self.api = ApiManager(ApiMgmtConfig.from_dict({}), self.outbound.clock) if cfg.expose else None
-        self.watcher = SnapshotWatcher(cfg.control_plane, on_change=self._on_snapshot)
+        # The exposed sidecar applies the API keys, which the snapshot shows only to a credential: its own.
+        watch_token = cfg.bootstrap_token if cfg.expose else None
+        self.watcher = SnapshotWatcher(cfg.control_plane, on_change=self._on_snapshot, token=watch_token)
         self.admin = Admin(
             name,
             self.outbound,

@@ -72,3 +72,19 @@ def test_a_sidecars_admin_api_is_not_reachable_through_toxiproxy(topo):
             assert resp.status_code == 404 and resp.headers["X-Gatemesh-Reason"] == "no-route", (base, path)
         assert requests.get(base + "/health", timeout=5).status_code == 200  # health checks come this way
     assert requests.get(outbound + "/-/policies", timeout=5).status_code == 200  # the control arm: app-local port
+
+
+def test_the_control_plane_shows_api_keys_only_to_the_admin(topo):
+    runner, status = topo
+    cp, admin = status["controlplane"], runner.admin_headers()
+    secret = "key-that-must-not-leak"
+    put = requests.put(cp + "/v1/apimgmt", json={"keys": {secret: {"routes": ["*"]}}}, headers=admin, timeout=5)
+    assert put.status_code == 200, put.text
+    keyless = requests.get(cp + "/v1/apimgmt", timeout=5)
+    assert keyless.status_code == 401 and keyless.headers["X-Gatemesh-Reason"] == "unauthenticated"
+    assert secret not in keyless.text
+    snap = requests.get(cp + "/v1/snapshot?wait_s=0", timeout=5)
+    assert snap.status_code == 200 and secret not in snap.text  # the registry stays open, the keys do not
+    assert snap.json()["services"]["catalog"]
+    shown = requests.get(cp + "/v1/apimgmt", headers=admin, timeout=5)
+    assert shown.status_code == 200 and secret in shown.json()["keys"]  # the control arm: the admin reads them
