@@ -112,8 +112,9 @@ for cli in "${COMPOSE[@]}"; do
     name="$(basename "$f" .yml)"
     # --profile load: every service, Locust's too
     $cli -p "gatemesh-$name" -f "$f" --profile load config -q || fail "$cli config rejects $f"
+    $cli -p "gatemesh-$name" -f "$f" -f "compose/$name.test.yml" config -q || fail "$cli config rejects $f with compose/$name.test.yml"
   done
-  say "$cli config: all four files valid"
+  say "$cli config: all four files valid, alone and with their tests' override"
 done
 done_step "validate (drift + config)"
 
@@ -194,6 +195,6 @@ start "compose chaos scenarios (pytest tests/compose)"
 # shellcheck disable=SC2086  # extra arguments are words
 GATEMESH_RUNNER=compose GATEMESH_COMPOSE_PROJECT="$PROJECT" \
   timeout 1800 "$PY" -m pytest -p no:cacheprovider tests/compose/test_compose_drift.py \
-    tests/compose/test_compose_chaos.py tests/compose/test_compose_observability.py ${GATEMESH_TIER_PYTEST_ARGS:-} \
+    tests/compose/test_compose_security.py tests/compose/test_compose_chaos.py tests/compose/test_compose_observability.py ${GATEMESH_TIER_PYTEST_ARGS:-} \
   || fail "compose chaos scenarios failed"
 done_step "compose chaos (pytest wall time)"
