@@ -36,11 +36,20 @@ def registers(component: Component) -> bool:
     return component.kind == SIDECAR or (component.kind == SERVICE and "--register" in component.args)
 
 
+def bootstrap_identity(component: Component) -> tuple[str, str] | None:
+    """(service, instance) of the bootstrap token ``component`` gets, or None for none
+    (the compose rendering hands the same tokens out by volume)."""
+    if registers(component) and component.service and component.instance:
+        return str(component.service), str(component.instance)
+    if component.kind == GATEWAY:  # its workload identity (mTLS to the sidecars): service "gateway"
+        return "gateway", "gateway"
+    return None
+
+
 def apply_env(env: dict[str, str], component: Component, credentials: run_credentials.Credentials) -> None:
     """Give ``component`` its bootstrap token if it registers an instance; strip any other."""
     env.pop(run_credentials.ADMIN_TOKEN_ENV, None)
     env.pop(run_credentials.BOOTSTRAP_ENV, None)
-    if registers(component) and component.service and component.instance:
-        env[run_credentials.BOOTSTRAP_ENV] = credentials.instance_token(component.service, component.instance)
-    elif component.kind == GATEWAY:  # its workload identity (mTLS to the sidecars): service "gateway"
-        env[run_credentials.BOOTSTRAP_ENV] = credentials.instance_token("gateway", "gateway")
+    who = bootstrap_identity(component)
+    if who is not None:
+        env[run_credentials.BOOTSTRAP_ENV] = credentials.instance_token(*who)

@@ -402,6 +402,9 @@ def run_stack(port_bases, run: Path, env: dict[str, str] | None = None) -> Itera
             "control_plane": cp,
             "proxy_name": "gateway",
             "routes": [{"name": "origin", "prefix": "/h11", "service": "origin"}],
+            # Per try 4 s, not the 1 s default: these tests are about HTTP framing, and the
+            # idle-pool test's 30 concurrent 300 ms answers took over 1 s on a loaded CI box.
+            "policies": {"origin": {"timeout": {"attempt_timeout_s": 4.0}}},
             "apimgmt": {"enabled": False},
         }
         (run / "gateway.json").write_text(json.dumps(config))
