@@ -28,6 +28,7 @@ from gatemesh.faults import Faults
 from gatemesh.policy import Policy, all_off
 from gatemesh.policy_client import PolicyClient
 from gatemesh.runner import ProcessRunner, RunnerError
+from gatemesh.security.credentials import bearer
 from gatemesh.topology import PortPlan, Topology
 from gatemesh.topology.apis import SERVICE_PATHS
 
@@ -218,8 +219,8 @@ class Chaos:
         return self.faults.calls(instance)
 
     def reset_stats(self, *instances: str) -> None:
-        for i in instances:
-            self._json("DELETE", f"{self.admin_url(i)}/admin/stats")
+        for i in instances:  # on the app's own port: behind a sidecar, only with the run's admin token
+            self._json("DELETE", f"{self.admin_url(i)}/admin/stats", headers=bearer(self.faults.token))
 
     def upstreams(self, where: str) -> dict[str, Any]:
         base = self.gateway_admin if where == EDGE else self.caller_admin
@@ -303,8 +304,8 @@ class Chaos:
                 raise AssertionError(f"the topology did not settle in {timeout_s}s: {problems}")
             time.sleep(0.05)
 
-    def _json(self, method: str, url: str, body: Any = None) -> Any:
-        resp = self.http.request(method, url, json=body, timeout=CALL_TIMEOUT_S)
+    def _json(self, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+        resp = self.http.request(method, url, json=body, headers=headers, timeout=CALL_TIMEOUT_S)
         if resp.status_code >= 400:
             raise AssertionError(f"{method} {url} answered {resp.status_code}: {resp.text[:300]}")
         return resp.json() if resp.content else None
