@@ -214,6 +214,11 @@ class Chaos:
     def admin_url(self, instance: str) -> str:
         return self.faults.instance(instance).admin_url or ""
 
+    def app_json(self, instance: str, path: str) -> Any:
+        """GET ``path`` on the instance's app itself (no proxy, no fault): with the run's admin
+        token, the only caller an app behind a sidecar answers around it."""
+        return self._json("GET", f"{self.admin_url(instance)}{path}", headers=bearer(self.faults.token))
+
     def stats(self, instance: str) -> int:
         """Requests the instance's app received (not /health, not /admin)."""
         return self.faults.calls(instance)
