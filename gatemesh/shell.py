@@ -33,7 +33,7 @@ from .http.server import Handler, serve
 from .pipeline import ResilientCaller
 from .proxy import Proxy, service_from_host
 from .reasons import Reason
-from .refusal import refusal_response
+from .refusal import Refusal, refusal_response
 
 if TYPE_CHECKING:
     from .tracing.tracer import Tracer
@@ -125,6 +125,7 @@ class Shell:
         admin = self.admin if admin_api else _Hidden(self.admin, self.name_bytes)
         access = self.access_log  # off: one `is None` test per request
         monotonic = time.monotonic
+        call, call_args, response_from = proxy.caller.call, proxy.call_args, proxy.response_from
 
         async def handle(req: Request) -> Response:
             path = req.path
@@ -140,7 +141,11 @@ class Shell:
             try:
                 if where.__class__ is tuple:
                     service, target = where  # type: ignore[misc]
-                    resp = await proxy.forward(req, service, target)
+                    # `proxy.forward`, inline: one coroutine layer fewer on every request.
+                    try:
+                        resp = response_from(await call(service, *call_args(req, target)))
+                    except Refusal as refusal:
+                        resp = proxy.refused(refusal)
                 else:
                     service = accesslog.COMPOSED
                     resp = await where  # type: ignore[misc]

@@ -41,6 +41,25 @@ def registers(component: Component) -> bool:
     return component.kind == SIDECAR or (component.kind == SERVICE and "--register" in component.args)
 
 
+def bootstrap_identity(component: Component) -> tuple[str, str] | None:
+    """(service, instance) of the bootstrap token ``component`` gets, or None for none
+    (the compose rendering hands the same tokens out by volume)."""
+    if registers(component) and component.service and component.instance:
+        return str(component.service), str(component.instance)
+    if component.kind == GATEWAY:  # its workload identity (mTLS to the sidecars): service "gateway"
+        return "gateway", "gateway"
+    return None
+
+
+def app_secret_identity(component: Component) -> tuple[str, str] | None:
+    """(service, instance) of the app secret ``component`` gets: an app behind a sidecar, and
+    that sidecar; None for everyone else (an app that registers itself has no sidecar)."""
+    behind_sidecar = component.kind == SERVICE and not registers(component)
+    if (component.kind == SIDECAR or behind_sidecar) and component.service and component.instance:
+        return str(component.service), str(component.instance)
+    return None
+
+
 def apply_env(env: dict[str, str], component: Component, credentials: run_credentials.Credentials) -> None:
     """Give ``component`` its bootstrap token if it registers an instance; strip any other."""
     for name in (
@@ -50,12 +69,11 @@ def apply_env(env: dict[str, str], component: Component, credentials: run_creden
         run_credentials.ADMIN_DIGEST_ENV,
     ):
         env.pop(name, None)
-    behind_sidecar = component.kind == SERVICE and not registers(component)
-    if (component.kind == SIDECAR or behind_sidecar) and component.service and component.instance:
-        env[run_credentials.APP_SECRET_ENV] = credentials.app_secret(component.service, component.instance)
-        if behind_sidecar:
+    who = bootstrap_identity(component)
+    if who is not None:
+        env[run_credentials.BOOTSTRAP_ENV] = credentials.instance_token(*who)
+    secret_for = app_secret_identity(component)
+    if secret_for is not None:
+        env[run_credentials.APP_SECRET_ENV] = credentials.app_secret(*secret_for)
+        if component.kind == SERVICE:  # the app: the admin token's digest, never the token
             env[run_credentials.ADMIN_DIGEST_ENV] = run_credentials.token_digest(credentials.admin_token)
-    if registers(component) and component.service and component.instance:
-        env[run_credentials.BOOTSTRAP_ENV] = credentials.instance_token(component.service, component.instance)
-    elif component.kind == GATEWAY:  # its workload identity (mTLS to the sidecars): service "gateway"
-        env[run_credentials.BOOTSTRAP_ENV] = credentials.instance_token("gateway", "gateway")
