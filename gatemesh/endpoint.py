@@ -20,7 +20,7 @@ from .http.messages import Headers
 from .metrics import ProxyMetrics
 from .outcome import Outcome, failure_reason
 from .patterns.breaker import CircuitBreaker
-from .patterns.deadline import DEADLINE_HEADER_BYTES, Deadline, attempt_timeout_s
+from .patterns.deadline import DEADLINE_HEADER_BYTES, Deadline, for_attempt
 from .policy import Policy
 from .upstream import Upstream
 
@@ -34,12 +34,14 @@ def attempt_starts(
     up: Upstream, p: Policy, ep: Endpoint, base: Headers, deadline: Deadline | None, attempt: int
 ) -> tuple[Headers, float | None]:
     """What one try at `ep` sends, and its timeout (None: no limit); the balancer counts it."""
+    balancer = up.balancer
+    if balancer.counts_in_flight:
+        balancer.on_start(ep.id)
     if deadline is not None:
-        out = [*base, (DEADLINE_HEADER_BYTES, deadline.header_value()), (ATTEMPT_HEADER, b"%d" % attempt)]
-    else:
-        out = [*base, (ATTEMPT_HEADER, b"%d" % attempt)]
-    up.balancer.on_start(ep.id)
-    return out, attempt_timeout_s(p.timeout, deadline)
+        left, timeout = for_attempt(p.timeout, deadline)
+        return [*base, (DEADLINE_HEADER_BYTES, left), (ATTEMPT_HEADER, b"%d" % attempt)], timeout
+    t = p.timeout  # = attempt_timeout_s(t, None), inline
+    return [*base, (ATTEMPT_HEADER, b"%d" % attempt)], t.attempt_timeout_s if t.enabled else None
 
 
 def attempt_ends(
@@ -57,7 +59,8 @@ def attempt_ends(
     """The try's Outcome from its answer (`resp`) or the client's exception (`exc`). It
     failed — for the breaker, the outlier detector and the retry loop — with no answer
     or a 5xx."""
-    up.balancer.on_end(ep.id)
+    if up.balancer.counts_in_flight:
+        up.balancer.on_end(ep.id)
     elapsed = clock.monotonic() - t0
     if resp is not None:
         result = Outcome(resp.status, resp.headers, resp, b"", attempt, ep.id)

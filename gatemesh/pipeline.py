@@ -251,7 +251,8 @@ class ResilientCaller:
             except BaseException:  # cancelled (or a bug): the try ends here and counts for nothing
                 if conn is not None:
                     conn.abort()  # its answer will never be read: the connection cannot be reused
-                up.balancer.on_end(ep.id)
+                if up.balancer.counts_in_flight:
+                    up.balancer.on_end(ep.id)
                 if breaker is not None:
                     breaker.on_ignored()
                 if span is not None:

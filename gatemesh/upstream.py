@@ -202,7 +202,13 @@ class Upstream:
                 for i in candidates
                 if (b := self.instance_breakers.get(i)) is None or b.state is not BreakerState.OPEN
             ]
-        chosen = self.panic.candidates(ids, candidates, tried, self.policy.outlier.panic_threshold_percent)
+        # Every endpoint a candidate and no panic to leave: candidates() would return them as
+        # they are (a call saved on the everyday request).
+        chosen = (
+            ids
+            if candidates is ids and not self.panic.in_panic
+            else self.panic.candidates(ids, candidates, tried, self.policy.outlier.panic_threshold_percent)
+        )
         choice = self.balancer.pick(chosen, tried)
         if choice is None and tried:
             # Every candidate was tried once: a retry may go back to one (better than failing).

@@ -62,8 +62,8 @@ class Sampler:
         if st.get("controlplane"):
             jobs.append(self._into(s, "registry", st["controlplane"] + "/v1/snapshot?wait_s=0"))
             jobs.append(self._policy(s, "mesh", st["controlplane"] + "/v1/policies"))
-        if st.get("gateway"):
-            jobs.append(self._policy(s, "edge", st["gateway"] + "/-/policies"))
+        if st.get("gateway"):  # the gateway's policies: on its admin listener
+            jobs.append(self._policy(s, "edge", (st.get("gateway_admin") or st["gateway"]) + "/-/policies"))
         await asyncio.gather(*jobs)
         s.events.sort(key=lambda e: e.get("at", 0))
         return s

@@ -175,7 +175,7 @@ class Lab:
     def proxies(self, services: Iterable[str] | None = None) -> dict[str, str]:
         """``gateway`` and ``sidecar-<instance>`` (of ``services``, or all) → admin base URL."""
         wanted = set(services) if services is not None else None
-        out = {"gateway": self.gateway}
+        out = {"gateway": str(self.status.get("gateway_admin") or self.gateway)}  # its admin listener
         for s in self.members("sidecar"):
             if wanted is None or s.get("service") in wanted:
                 out[s["name"]] = _base(s["health"])

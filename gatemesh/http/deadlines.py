@@ -8,7 +8,7 @@ timer per pool is armed for the earliest of them:
 
 - a new wait whose deadline is not earlier than the armed one (the everyday case: one
   policy, so later requests end later) only joins the set — a `loop.time()` and a set add;
-- a head that arrives leaves the set — no timer to cancel;
+- a head that arrives leaves the set (`unwatch`, the set's own `discard`) — no timer to cancel;
 - when the timer fires, the waits past their deadline fail with `TimeoutError` (their
   connections closed, never reused) and the timer is armed again for the earliest left.
 
@@ -20,6 +20,7 @@ timer fires about once per timeout period and finds nothing to do.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from math import inf
 from typing import TYPE_CHECKING
 
@@ -28,12 +29,15 @@ if TYPE_CHECKING:
 
 
 class HeadDeadlines:
-    __slots__ = ("_waiting", "_timer", "_timer_at")
+    __slots__ = ("_waiting", "_timer", "_timer_at", "unwatch")
 
     def __init__(self) -> None:
         self._waiting: set[UpstreamConnection] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = inf  # when the armed timer fires (inf: none armed)
+        # `unwatch(conn)`: `conn`'s head is in (or it closed). The set's own `discard`, bound
+        # once: a C call on every answered request instead of a Python-level one (~1k instructions).
+        self.unwatch: Callable[[UpstreamConnection], None] = self._waiting.discard
 
     def __len__(self) -> int:
         return len(self._waiting)
@@ -46,9 +50,6 @@ class HeadDeadlines:
                 self._timer.cancel()
             self._timer_at = at
             self._timer = loop.call_at(at, self._expire, loop)
-
-    def unwatch(self, conn: UpstreamConnection) -> None:
-        self._waiting.discard(conn)
 
     def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
         now = loop.time()

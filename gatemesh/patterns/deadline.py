@@ -104,6 +104,17 @@ def parse_deadline_ms(value: str | bytes) -> int:
     return int(text)
 
 
+def for_attempt(config: TimeoutConfig, deadline: Deadline) -> tuple[bytes, float]:
+    """`deadline.header_value()` and `attempt_timeout_s(config, deadline)` from one clock
+    read: the pipeline asks both on every attempt that has a deadline, and this is one
+    Python call instead of four (each ~1k instructions)."""
+    left = deadline.at - deadline._clock.monotonic()
+    if left < 0.0:
+        left = 0.0
+    timeout = config.attempt_timeout_s if config.enabled and config.attempt_timeout_s <= left else left
+    return b"%d" % (left * 1000.0), timeout
+
+
 def attempt_timeout_s(config: TimeoutConfig, deadline: Deadline | None) -> float | None:
     """How long one attempt may take: the attempt timeout cut to what is left of the deadline.
 

@@ -27,7 +27,7 @@ from gatemesh.security import credentials as run_credentials
 from gatemesh.security.tls import MTLS_ENV
 from gatemesh.topology import Component, Topology, rescale
 from gatemesh.topology.counts import check_count
-from gatemesh.topology.model import CONTROLPLANE, JAEGER, PROMETHEUS, SERVICE, SIDECAR, TOXIPROXY
+from gatemesh.topology.model import CONTROLPLANE, DASHBOARD, JAEGER, PROMETHEUS, SERVICE, SIDECAR, TOXIPROXY
 
 from . import preflight, trust
 from .errors import RunnerError
@@ -44,6 +44,13 @@ FORK_ENV = "GATEMESH_FORK"
 STOP_GRACE_S = 5.0  # SIGTERM → SIGKILL, for the whole topology
 POLL_INTERVAL_S = 0.05  # between two rounds of health checks
 HEALTH_TIMEOUT_S = 0.5  # one health request
+# Kinds that need no other component up to start or to be healthy: Toxiproxy and Jaeger,
+# the control plane, the apps (which import nothing of gatemesh's) and the dashboard (an
+# observer that tolerates parts that are down, and whose health is its own). A group made
+# only of them starts with the others of its kind, at once; the topology's groups still
+# order the rest (sidecars need the control plane and their app, the gateway the control
+# plane, Prometheus the proxies it scrapes), and compose's depends_on keeps every group.
+INDEPENDENT = frozenset({TOXIPROXY, JAEGER, CONTROLPLANE, SERVICE, DASHBOARD})
 LABELS = {
     "toxiproxy": "Toxiproxy",
     "jaeger": "Jaeger",
@@ -54,6 +61,17 @@ LABELS = {
     "dashboard": "dashboard",
     "prometheus": "Prometheus",
 }
+
+
+def _what(group: list[Component]) -> str:
+    """A start group in words, for the progress lines."""
+    kind = group[0].kind
+    kinds = list(dict.fromkeys(c.kind for c in group))
+    if len(kinds) > 1:  # a group of several kinds (the dashboard and Prometheus)
+        return " and ".join(LABELS.get(k, k) for k in kinds)
+    if len(group) > 1:
+        return f"{len(group)} {LABELS.get(kind, kind)}"
+    return group[0].name if kind in (SERVICE, SIDECAR) else LABELS.get(kind, kind)
 
 
 @dataclass
@@ -109,8 +127,9 @@ class ProcessRunner:
         preflight.check_ports(self.topology)
 
     def start(self, progress: Progress | None = None, timeout_s: float = 60.0) -> None:
-        """Start every component group by group, each healthy before the next starts.
-        On any failure (or interrupt) everything started so far is stopped again."""
+        """Start every component group by group, each healthy before the next starts (the
+        leading INDEPENDENT groups together). On any failure (or interrupt) everything
+        started so far is stopped again."""
         if any(c.alive() for c in self.children.values()):
             raise RunnerError("this runner's topology is already running; stop() it first")
         self.children.clear()
@@ -121,8 +140,17 @@ class ProcessRunner:
         self._write_files()
         t0 = time.monotonic()
         deadline = t0 + timeout_s
+        # The groups made only of kinds that wait for nothing (INDEPENDENT) start at once
+        # and are waited for together; each other group then starts in its turn, once the
+        # groups before it are healthy.
+        together = [g for g in self.topology.groups() if all(c.kind in INDEPENDENT for c in g)]
+        in_turn = [g for g in self.topology.groups() if g not in together]
         try:
-            for group in self.topology.groups():
+            if self.fork:
+                self._fork_server()  # its imports now, beside Toxiproxy's start, not after it
+            if together:
+                self._start_together(together, deadline, say)
+            for group in in_turn:
                 self._start_group(group, deadline, say)
                 self._after_start(group[0].kind, say)
             self._wait_registered(self.topology.instances(), deadline, say)
@@ -262,6 +290,7 @@ class ProcessRunner:
         return {
             "topology": t.name,
             "gateway": t.endpoints.gateway,
+            "gateway_admin": t.endpoints.gateway_admin,  # its /-/* admin API (not on the public listener)
             "entry": t.endpoints.entry,
             "storefront": t.endpoints.storefront,
             "controlplane": t.endpoints.controlplane,
@@ -374,18 +403,25 @@ class ProcessRunner:
             self._forks = ForkServer(self.python, env, self.run_dir, self.log_dir / "forkserver.log")
         return self._forks
 
-    def _start_group(self, group: list[Component], deadline: float, say: Progress) -> None:
-        kind = group[0].kind
-        kinds = list(dict.fromkeys(c.kind for c in group))
-        if len(kinds) > 1:  # a group of several kinds (the dashboard and Prometheus)
-            what = " and ".join(LABELS.get(k, k) for k in kinds)
-        elif len(group) > 1:
-            what = f"{len(group)} {LABELS.get(kind, kind)}"
-        else:
-            what = group[0].name if kind in (SERVICE, SIDECAR) else LABELS.get(kind, kind)
+    def _start_together(self, groups: list[list[Component]], deadline: float, say: Progress) -> None:
+        """Start independent groups at once, wait until all are healthy, then do what
+        follows each (`_after_start`) in group order."""
+        what = ", ".join(_what(g) for g in groups)
         say(f"starting {what} ...")
         t0 = time.monotonic()
-        children = [self._spawn(c) for c in group]
+        self._await_healthy([self._spawn(c) for g in groups for c in g], deadline)
+        say(f"{what}: healthy in {time.monotonic() - t0:.1f}s")
+        for g in groups:
+            self._after_start(g[0].kind, say)
+
+    def _start_group(self, group: list[Component], deadline: float, say: Progress) -> None:
+        what = _what(group)
+        say(f"starting {what} ...")
+        t0 = time.monotonic()
+        self._await_healthy([self._spawn(c) for c in group], deadline)
+        say(f"{what}: healthy in {time.monotonic() - t0:.1f}s")
+
+    def _await_healthy(self, children: list[Child], deadline: float) -> None:
         pending = list(children)
         while pending:
             for child in list(pending):
@@ -409,7 +445,6 @@ class ProcessRunner:
                     log_tail(child.log_path),
                 )
             time.sleep(POLL_INTERVAL_S)
-        say(f"{what}: healthy in {time.monotonic() - t0:.1f}s")
 
     def _after_start(self, kind: str, say: Progress) -> None:
         if kind == TOXIPROXY:

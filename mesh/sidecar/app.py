@@ -95,7 +95,9 @@ class Sidecar:
         self.proxy_out = Proxy(name, self.outbound)
         self.proxy_in = Proxy(name, self.inbound)
         self.api = ApiManager(ApiMgmtConfig.from_dict({}), self.outbound.clock) if cfg.expose else None
-        self.watcher = SnapshotWatcher(cfg.control_plane, on_change=self._on_snapshot)
+        # The exposed sidecar applies the API keys, which the snapshot shows only to a credential: its own.
+        watch_token = cfg.bootstrap_token if cfg.expose else None
+        self.watcher = SnapshotWatcher(cfg.control_plane, on_change=self._on_snapshot, token=watch_token)
         self.admin = Admin(
             name,
             self.outbound,
@@ -123,7 +125,9 @@ class Sidecar:
         )
         if tracer is not None:
             tracing.register_metrics(tracer, metrics.registry)
-        self.handle_inbound: Handler = self.shell.handler(self.proxy_in, self.route_inbound)
+        # The Toxiproxy-facing side serves /health and /metrics only; the admin API (/-/*) is on the
+        # app-local outbound port (issue 15: PUT /-/policies... was reachable through Toxiproxy).
+        self.handle_inbound: Handler = self.shell.handler(self.proxy_in, self.route_inbound, admin_api=False)
         self.handle_outbound: Handler = self.shell.handler(self.proxy_out, self.shell.by_host)
         self._policies_seen: object = None
         self._apimgmt_seen: object = None
@@ -139,6 +143,8 @@ class Sidecar:
             self.shell.listener_tls[cfg.inbound_port] = self.tls
             self.mesh_tls = MeshTls(self.identity)
             self.outbound.pool.tls_for = self.mesh_tls.tls_for
+            metrics.watch_connections("inbound", self.tls.counts)  # gatemesh_connections_total
+            metrics.watch_connections("outbound", self.mesh_tls.dialled)
 
     def _mtls(self, req: Request) -> Response:
         """GET: the mode, the identity and the connections by kind; PUT {"mode"}: switch live."""

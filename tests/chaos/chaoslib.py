@@ -89,6 +89,7 @@ class Chaos:
         self.faults = Faults.for_runner(runner)
         topo = runner.topology
         self.gateway = topo.endpoints.gateway
+        self.gateway_admin = topo.endpoints.gateway_admin  # its /-/* API: not on the public listener (issue 15)
         self.controlplane = topo.endpoints.controlplane
         self.key = topo.api_key
         sidecar = topo.component(f"sidecar-{CALLER}")
@@ -98,7 +99,7 @@ class Chaos:
         self.counts = dict(topo.counts)
         # The one policy client; "the mesh has it" means the caller's sidecar has it.
         self.policies = PolicyClient(
-            self.gateway,
+            self.gateway_admin,
             self.controlplane,
             [self.caller_admin],
             wait_s=POLICY_ARRIVAL_S,
@@ -221,15 +222,15 @@ class Chaos:
             self._json("DELETE", f"{self.admin_url(i)}/admin/stats")
 
     def upstreams(self, where: str) -> dict[str, Any]:
-        base = self.gateway if where == EDGE else self.caller_admin
+        base = self.gateway_admin if where == EDGE else self.caller_admin
         return self._json("GET", f"{base}/-/upstreams")["upstreams"]
 
     def events(self, where: str, since: int = 0) -> list[dict[str, Any]]:
-        base = self.gateway if where == EDGE else self.caller_admin
+        base = self.gateway_admin if where == EDGE else self.caller_admin
         return self._json("GET", f"{base}/-/events?since={since}")["events"]
 
     def last_event_seq(self, where: str) -> int:
-        base = self.gateway if where == EDGE else self.caller_admin
+        base = self.gateway_admin if where == EDGE else self.caller_admin
         return int(self._json("GET", f"{base}/-/events?since=0").get("last_seq", 0))
 
     def registered(self, service: str) -> set[str]:
@@ -256,7 +257,7 @@ class Chaos:
             if self.runner.topology.counts.get(service) != n:
                 self.runner.scale(service, n)
         self.reset_policies()
-        for base in (self.gateway, self.caller_admin):
+        for base in (self.gateway_admin, self.caller_admin):
             self._json("POST", f"{base}/-/reset")
         self.wait_converged()
 
@@ -282,7 +283,7 @@ class Chaos:
     def wait_converged(self, timeout_s: float = CONVERGE_S) -> None:
         """Until both proxies know every endpoint and hold no open breaker or ejection; a
         proxy whose state is stuck half a second after the faults went is reset again."""
-        admin = {EDGE: self.gateway, MESH: self.caller_admin}
+        admin = {EDGE: self.gateway_admin, MESH: self.caller_admin}
         deadline = time.monotonic() + timeout_s
         dirty_since: dict[str, float] = {}
         while True:

@@ -8,6 +8,7 @@ from gatemesh.patterns.deadline import (
     Deadline,
     TimeoutConfig,
     attempt_timeout_s,
+    for_attempt,
     parse_deadline_ms,
 )
 
@@ -90,6 +91,15 @@ def test_disabled_timeouts_still_honour_a_callers_deadline():
     off = TimeoutConfig(enabled=False)
     assert attempt_timeout_s(off, None) is None
     assert attempt_timeout_s(off, Deadline.after(clock, 2.0)) == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+@pytest.mark.parametrize("left_s", [0.0, 0.3, 0.9999, 1.0, 3.0, -1.0])
+def test_for_attempt_is_the_header_value_and_the_attempt_timeout_from_one_clock_read(enabled, left_s):
+    clock = FakeClock()
+    cfg = TimeoutConfig(enabled=enabled, attempt_timeout_s=1.0)
+    d = Deadline(clock, clock.monotonic() + left_s)
+    assert for_attempt(cfg, d) == (d.header_value(), attempt_timeout_s(cfg, d))
 
 
 @pytest.mark.parametrize(
