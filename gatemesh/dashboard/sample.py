@@ -13,6 +13,8 @@ from typing import Any
 
 import aiohttp
 
+from gatemesh.security.credentials import admin_token, bearer
+
 from .parts import Parts
 from .prom import Counters, parse
 
@@ -38,9 +40,9 @@ class Sampler:
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self.seen: dict[str, int] = {}  # proxy -> last event seq read
 
-    async def _get(self, url: str, text: bool = False) -> Any:
+    async def _get(self, url: str, text: bool = False, headers: dict[str, str] | None = None) -> Any:
         try:
-            async with self.session.get(url, timeout=self.timeout) as r:
+            async with self.session.get(url, timeout=self.timeout, headers=headers) as r:
                 if r.status != 200:
                     return None
                 return await (r.text() if text else r.json(content_type=None))
@@ -89,7 +91,9 @@ class Sampler:
             s.events.extend(new)
 
     async def _misbehave(self, s: Sample, name: str, url: str) -> None:
-        s.misbehave[name] = await self._get(url + "/admin/misbehave")
+        # an app behind a sidecar shows its knob on its own port only to the run's admin token
+        token = admin_token(s.parts.status.get("run_dir"))
+        s.misbehave[name] = await self._get(url + "/admin/misbehave", headers=bearer(token))
 
     async def _into(self, s: Sample, attr: str, url: str) -> None:
         setattr(s, attr, await self._get(url))

@@ -28,6 +28,7 @@ from gatemesh.faults import Faults
 from gatemesh.policy import Policy, all_off
 from gatemesh.policy_client import PolicyClient
 from gatemesh.runner import ProcessRunner, RunnerError
+from gatemesh.security.credentials import bearer
 from gatemesh.topology import PortPlan, Topology
 from gatemesh.topology.apis import SERVICE_PATHS
 
@@ -213,13 +214,18 @@ class Chaos:
     def admin_url(self, instance: str) -> str:
         return self.faults.instance(instance).admin_url or ""
 
+    def app_json(self, instance: str, path: str) -> Any:
+        """GET ``path`` on the instance's app itself (no proxy, no fault): with the run's admin
+        token, the only caller an app behind a sidecar answers around it."""
+        return self._json("GET", f"{self.admin_url(instance)}{path}", headers=bearer(self.faults.token))
+
     def stats(self, instance: str) -> int:
         """Requests the instance's app received (not /health, not /admin)."""
         return self.faults.calls(instance)
 
     def reset_stats(self, *instances: str) -> None:
-        for i in instances:
-            self._json("DELETE", f"{self.admin_url(i)}/admin/stats")
+        for i in instances:  # on the app's own port: behind a sidecar, only with the run's admin token
+            self._json("DELETE", f"{self.admin_url(i)}/admin/stats", headers=bearer(self.faults.token))
 
     def upstreams(self, where: str) -> dict[str, Any]:
         base = self.gateway_admin if where == EDGE else self.caller_admin
@@ -303,8 +309,8 @@ class Chaos:
                 raise AssertionError(f"the topology did not settle in {timeout_s}s: {problems}")
             time.sleep(0.05)
 
-    def _json(self, method: str, url: str, body: Any = None) -> Any:
-        resp = self.http.request(method, url, json=body, timeout=CALL_TIMEOUT_S)
+    def _json(self, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+        resp = self.http.request(method, url, json=body, headers=headers, timeout=CALL_TIMEOUT_S)
         if resp.status_code >= 400:
             raise AssertionError(f"{method} {url} answered {resp.status_code}: {resp.text[:300]}")
         return resp.json() if resp.content else None

@@ -4,6 +4,8 @@ sidecar's Toxiproxy-facing port. Every refusal has its control arm beside it."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 
@@ -88,3 +90,71 @@ def test_the_control_plane_shows_api_keys_only_to_the_admin(topo):
     assert snap.json()["services"]["catalog"]
     shown = requests.get(cp + "/v1/apimgmt", headers=admin, timeout=5)
     assert shown.status_code == 200 and secret in shown.json()["keys"]  # the control arm: the admin reads them
+
+
+# --- item 5: an app behind a sidecar answers only calls through that sidecar -----------------
+
+
+def app_url(runner, instance: str) -> str:
+    return f"http://127.0.0.1:{runner.topology.component(instance).listen['port']}"
+
+
+def test_an_apps_port_called_around_its_sidecar_is_403_and_through_it_200(topo):
+    runner = topo[0]
+    direct = requests.get(app_url(runner, "catalog-1") + "/products/1", timeout=5)
+    assert direct.status_code == 403, direct.text
+    assert direct.headers["X-Gatemesh-Reason"] == "not-via-sidecar" and direct.json()["reason"] == "not-via-sidecar"
+    assert "through its own sidecar" in direct.json()["error"]
+    sidecar = runner.topology.component("sidecar-catalog-1")
+    for base in (f"http://{sidecar.address}", f"http://127.0.0.1:{sidecar.listen['inbound']}"):  # Toxiproxy, inbound
+        via = requests.get(base + "/products/1", timeout=5)
+        assert via.status_code == 200 and via.headers["X-Instance"] == "catalog-1", (base, via.text)
+    # a guessed secret is no better than none
+    forged = requests.get(app_url(runner, "catalog-1") + "/products/1", headers={"X-Gatemesh-App-Secret": "0" * 64})
+    assert forged.status_code == 403
+    # another instance's sidecar secret does not open this one
+    other = runner.credentials.app_secret("catalog", "catalog-2")
+    assert (
+        requests.get(app_url(runner, "catalog-1") + "/products/1", headers={"X-Gatemesh-App-Secret": other}).status_code
+        == 403
+    )
+    assert requests.get(app_url(runner, "catalog-1") + "/health", timeout=5).status_code == 200  # probes stay open
+
+
+def test_the_misbehave_knob_is_403_around_the_sidecar_but_takes_the_admin_token(topo):
+    runner = topo[0]
+    url = app_url(runner, "pricing-1") + "/admin/misbehave"
+    refused = requests.put(url, json={"error_rate": 1, "error_status": 503}, timeout=5)
+    assert refused.status_code == 403 and refused.headers["X-Gatemesh-Reason"] == "not-via-sidecar"
+    assert requests.get(url, headers=runner.admin_headers(), timeout=5).json()["error_rate"] == 0  # nothing changed
+    instance_token = {"Authorization": "Bearer " + runner.credentials.instance_token("pricing", "pricing-1")}
+    assert requests.put(url, json={"error_rate": 1}, headers=instance_token, timeout=5).status_code == 403
+    # the control arm: the run's admin token (people, the CLI, the chaos tests' counts)
+    try:
+        ok = requests.put(url, json={"error_rate": 1, "error_status": 503}, headers=runner.admin_headers(), timeout=5)
+        assert ok.status_code == 200 and ok.json()["error_rate"] == 1
+        through = requests.get(f"http://{runner.topology.component('pricing-1').address}/prices/1", timeout=5)
+        assert through.status_code == 503  # the knob bites on calls through the sidecar
+    finally:
+        requests.delete(url, headers=runner.admin_headers(), timeout=5).raise_for_status()
+
+
+def test_the_fault_api_counts_at_the_instance_with_the_admin_token(topo):
+    from gatemesh.faults import Faults
+
+    runner = topo[0]
+    faults = Faults.for_runner(runner)
+    before = faults.calls("inventory-1")
+    sidecar = runner.topology.component("sidecar-inventory-1")
+    assert requests.get(f"http://{sidecar.address}/stock/1", timeout=5).status_code == 200
+    assert faults.calls("inventory-1") == before + 1  # the refused direct calls above were never counted
+
+
+def test_the_apps_secret_is_in_no_log_and_no_status(topo):
+    runner = topo[0]
+    secret = runner.credentials.app_secret("catalog", "catalog-1")
+    logs = [p for p in runner.log_dir.iterdir() if p.is_file()]  # process logs and the proxies' access logs
+    assert any(p.name.endswith(".access.jsonl") for p in logs)
+    for path in logs:
+        assert secret not in path.read_text(errors="replace"), path
+    assert secret not in json.dumps(runner.status())
