@@ -92,7 +92,7 @@ def tls_table(rows: dict[str, dict[str, Any]], names: Iterable[str]) -> str:
         "hop",
         "proxies",
         "proxy CPU µs/req",
-        "× reference (paired)",
+        "× reference",  # paired in a full run (the reference ran right before), of medians in --quick
         "per proxy ×",
         "× plain twin",
         "CPU added µs/req",
