@@ -23,7 +23,7 @@ _REFUSAL: dict[str, Any] = {
 _json = json_answer
 _WORDS = {
     400: "Bad input: the sentence says what to fix.",
-    404: "No such admin endpoint.",
+    404: "No such admin endpoint (or not on this listener).",
     405: "Not this method here (the sentence says which).",
 }
 
@@ -60,7 +60,9 @@ def document() -> dict[str, Any]:
             "title": "gatemesh proxy admin API",
             "version": "1",
             "description": "A gateway's or a sidecar's own endpoints: metrics, events, upstream state, "
-            "policies, reset. See docs/contracts.md.",
+            "policies, reset. Served on the proxy's admin listener only (the gateway's admin_listen, a "
+            "sidecar's app-local outbound port); its public or Toxiproxy-facing listener answers /-/* 404 "
+            "no-route. See docs/contracts.md.",
         },
         "paths": {
             "/metrics": metrics_path(),

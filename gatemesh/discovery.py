@@ -95,8 +95,10 @@ class SnapshotWatcher:
         on_change: Callable[[Snapshot], None] | None = None,
         wait_s: float = 10.0,
         retry_s: float = 0.5,
+        token: str | None = None,  # a bearer credential: the snapshot's API keys are shown only to one
     ) -> None:
         self.url = control_plane_url.rstrip("/")
+        self.token = token
         self.on_change = on_change
         self.wait_s = wait_s
         self.retry_s = retry_s
@@ -112,7 +114,7 @@ class SnapshotWatcher:
         """Start the long-poll loop; returns at once (see ``wait_ready``)."""
         if self._task is not None:
             return
-        self._client = ControlPlaneClient(self.url)
+        self._client = ControlPlaneClient(self.url, self.token)
         self._task = asyncio.create_task(self._run(), name=f"snapshot-watcher {self.url}")
 
     async def wait_ready(self, timeout_s: float) -> bool:

@@ -10,6 +10,10 @@ proxy hop's CPU. The exposition is the same as prometheus_client's own (names, l
 `_total`/`_created`, cumulative `le` buckets). The other metrics move on rare events
 (a breaker transition, an ejection) and stay prometheus_client objects.
 
+`gatemesh_connections` says which connections are mTLS: the TLS listener and the dialler
+keep their counts (which `/-/mtls` shows too) and the collector reads them at scrape time,
+every kind from the start, so a query sees 0 before the first one.
+
 `gatemesh_breaker_state` has a series for every upstream (instance ``*``) and every
 instance discovery has named, from the start (0 = closed; set by `Upstream`), not only
 after a first transition: a dashboard or a Prometheus query shows a flat line before
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -39,6 +43,11 @@ REQUESTS = ("gatemesh_requests", "Requests by upstream service and outcome (ok, 
 ATTEMPTS = ("gatemesh_upstream_attempts", "Attempts sent to an upstream instance, by result.")
 LATENCY = ("gatemesh_request_duration_seconds", "Time from request to response head, per upstream service.")
 HTTP_EVENTS = ("gatemesh_http_events", "HTTP core refusals and connection events by name (docs/http.md), this process.")
+CONNECTIONS = (
+    "gatemesh_connections",
+    "Connections by direction and kind: inbound accepted (mtls, plain, refused-plain, refused-handshake), "
+    "outbound dialled (mtls, plain). Counted by a proxy with a workload identity (--mtls permissive|strict).",
+)
 
 
 class _Count:
@@ -68,6 +77,9 @@ class ProxyMetrics:
         self._requests: dict[tuple[str, str], _Count] = {}
         self._attempts: dict[tuple[str, str, str], _Count] = {}
         self._latency: dict[str, _Latency] = {}
+        # direction -> the kind -> count dict its TLS side keeps (security/tls.py, mesh_tls.py): read at scrape
+        self.connections: dict[str, Mapping[str, int]] = {}
+        self._connections_created = time.time()
         r.register(_HotCollector(self))
         self.retries = Counter(
             "gatemesh_retries", "Retries sent (attempts after the first).", ["proxy", "upstream"], registry=r
@@ -135,6 +147,10 @@ class ProxyMetrics:
         h.counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1  # le: the first bound >= seconds
         h.sum += seconds
 
+    def watch_connections(self, direction: str, counts: Mapping[str, int]) -> None:
+        """Export ``counts`` (kept by whoever accepts or dials: no second count) as ``direction``."""
+        self.connections[direction] = counts
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -172,3 +188,9 @@ class _HotCollector:
         for event, (total, created) in list(http_stats.EVENTS.items()):
             events.add_metric([proxy, event], total, created=created)
         yield events
+        if m.connections:
+            conns = CounterMetricFamily(*CONNECTIONS, labels=["proxy", "direction", "kind"])
+            for direction, counts in list(m.connections.items()):
+                for kind, n in list(counts.items()):
+                    conns.add_metric([proxy, direction, kind], n, created=m._connections_created)
+            yield conns

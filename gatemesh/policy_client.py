@@ -1,7 +1,7 @@
 """Change resilience policies of a running topology, at the edge or in the mesh, and
 wait until they are in force.
 
-    edge  the gateway's own calls: PUT <gateway>/-/policies/<service>
+    edge  the gateway's own calls: PUT <gateway admin>/-/policies/<service> (its admin listener)
     mesh  the sidecars' calls: PUT <control plane>/v1/policies/<service>, pushed to every
           sidecar by its long-poll; `set` returns once every sidecar reports it
 
@@ -54,7 +54,9 @@ class PolicyClient:
         for inst in status.get("instances", []):
             if inst.get("kind") == "sidecar" and inst.get("alive", True) and inst.get("health"):
                 sidecars.append(inst["health"].rsplit("/health", 1)[0])
-        return cls(status.get("gateway"), status["controlplane"], sidecars, token=admin_token(status.get("run_dir")))
+        # the gateway's policies are on its admin listener (issue 15), not its public one
+        gateway = status.get("gateway_admin") or status.get("gateway")
+        return cls(gateway, status["controlplane"], sidecars, token=admin_token(status.get("run_dir")))
 
     def locations(self, at: str) -> list[str]:
         if at == "both":

@@ -45,6 +45,7 @@ class Reason(StrEnum):
     NOT_AUTHORIZED = "not-authorized"  # a known identity that may not do this (names the caller)
     ADDRESS_REFUSED = "address-refused"  # a registration outside the topology's networks, or a control endpoint
     MTLS_REQUIRED = "mtls-required"  # plain HTTP on a strict mTLS port (gatemesh.security.tls writes it)
+    NOT_VIA_SIDECAR = "not-via-sidecar"  # an app behind a sidecar called around it (services/kit/guard.py writes it)
     MISSING_TOKEN = "missing-token"  # a JWT-only route got no bearer token
     TOKEN_MALFORMED = "token-malformed"  # JWT (gatemesh.security.jwt): not a JWT, no kid, a claim missing
     TOKEN_UNKNOWN_KEY = "token-unknown-key"
@@ -94,6 +95,7 @@ STATUS: dict[Reason, int] = {
     Reason.NOT_AUTHORIZED: 403,
     Reason.ADDRESS_REFUSED: 403,
     Reason.MTLS_REQUIRED: 400,
+    Reason.NOT_VIA_SIDECAR: 403,
     Reason.MISSING_TOKEN: 401,
     Reason.TOKEN_MALFORMED: 401,
     Reason.TOKEN_UNKNOWN_KEY: 401,

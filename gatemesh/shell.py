@@ -38,6 +38,8 @@ from .refusal import Refusal, refusal_response
 if TYPE_CHECKING:
     from .tracing.tracer import Tracer
 
+TRACING_PATH = b"/-/tracing"  # the tracer's own admin path (gatemesh.tracing.tracer), served on the admin listener
+
 log = logging.getLogger("gatemesh.shell")
 DRAIN_LIMIT_S = 2.0  # below Kubernetes' and compose's 10 s grace before SIGKILL
 DRAIN_TICK_S = 0.02
@@ -74,6 +76,23 @@ def upstream_pool() -> ConnectionPool:
     return ConnectionPool(from_env(PoolConfig, os.environ, POOL_ENV_PREFIX))
 
 
+class _Hidden:
+    """The admin API as a public listener shows it: /metrics only; /-/* is not here."""
+
+    def __init__(self, admin: Admin, name_bytes: bytes) -> None:
+        self._admin = admin
+        self._name = name_bytes
+
+    def answer(self, req: Request) -> Response:
+        if req.path == METRICS_PATH:
+            return self._admin.answer(req)
+        return refusal_response(
+            Reason.NO_ROUTE,
+            f"no route for {req.path.decode('latin-1')} (the admin API is not on this listener)",
+            self._name,
+        )
+
+
 class Shell:
     def __init__(
         self,
@@ -99,9 +118,11 @@ class Shell:
         self.access_log = accesslog.from_env(self.name, os.environ, str(self._fields().get("service", "")))
 
     # --- requests --------------------------------------------------------------------
-    def handler(self, proxy: Proxy, route: Callable[[Request], Route]) -> Handler:
-        """The listener's handler: admin paths first, by a plain check, then the route."""
-        admin = self.admin
+    def handler(self, proxy: Proxy, route: Callable[[Request], Route], *, admin_api: bool = True) -> Handler:
+        """The listener's handler: admin paths first, by a plain check, then the route.
+        Without ``admin_api`` (a public or Toxiproxy-facing listener) only /health and /metrics
+        are the proxy's own; /-/* is answered 404 like an unknown route (the admin listener has it)."""
+        admin = self.admin if admin_api else _Hidden(self.admin, self.name_bytes)
         access = self.access_log  # off: one `is None` test per request
         monotonic = time.monotonic
         call, call_args, response_from = proxy.caller.call, proxy.call_args, proxy.response_from
@@ -134,7 +155,29 @@ class Shell:
                 access.record(req, resp, service, started)
             return resp
 
-        return handle if self.tracer is None else self.tracer.wrap(handle)
+        return handle if self.tracer is None else self.tracer.wrap(handle, admin_api=admin_api)
+
+    def admin_handler(self) -> Handler:
+        """The admin listener's handler: the proxy's own paths and nothing routed."""
+        admin = self.admin
+        tracing = self.tracer.admin if self.tracer is not None else None
+
+        async def handle(req: Request) -> Response:
+            path = req.path
+            if path == HEALTH_PATH:
+                return await self.health()
+            if path == TRACING_PATH and tracing is not None:
+                return tracing(req)
+            if path.startswith(ADMIN_PREFIX) or path == METRICS_PATH:
+                return admin.answer(req)
+            return refusal_response(
+                Reason.NO_ROUTE,
+                f"no admin endpoint at {path.decode('latin-1')}: this listener serves /-/*, /health and /metrics "
+                "(routes are on the public listener)",
+                self.name_bytes,
+            )
+
+        return handle
 
     def by_host(self, req: Request) -> Route:
         """East-west routing: the Host header names the service, the target is kept."""

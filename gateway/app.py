@@ -1,5 +1,7 @@
-"""The gateway process: edge listener (keys, limits, routes, composition) and, in the
-edge topology, an internal listener that routes east-west calls by Host header.
+"""The gateway process: edge listener (keys, limits, routes, composition), in the edge
+topology an internal listener that routes east-west calls by Host header, and an admin
+listener of its own (``admin_listen``: /-/policies, /-/upstreams, /-/events, ...; Envoy's
+admin port). The other two answer /-/* 404 like an unknown route.
 
 Only wiring: the process shell, the admin endpoints, forwarding and the resilient call
 are gatemesh's, shared with the sidecar.
@@ -57,8 +59,11 @@ class Gateway:
         self.mesh_tls = MeshTls(self.identity) if self.identity else None
         if self.mesh_tls is not None:
             self.caller.pool.tls_for = self.mesh_tls.tls_for
-        self.handle_edge: Handler = self.shell.handler(self.proxy, self.route_edge)
-        self.handle_internal: Handler = self.shell.handler(self.proxy, self.shell.by_host)
+            self.caller.metrics.watch_connections("outbound", self.mesh_tls.dialled)  # gatemesh_connections_total
+        # The public and the east-west listener serve no admin API (issue 15): only the admin listener does.
+        self.handle_edge: Handler = self.shell.handler(self.proxy, self.route_edge, admin_api=False)
+        self.handle_internal: Handler = self.shell.handler(self.proxy, self.shell.by_host, admin_api=False)
+        self.handle_admin: Handler = self.shell.admin_handler()
 
     def _on_snapshot(self, snap: Snapshot) -> None:
         self.caller.update_endpoints(snap.services)
@@ -84,7 +89,7 @@ class Gateway:
         if matched is None:
             return refusal_response(
                 Reason.NO_ROUTE,
-                f"no route for {req.path.decode('latin-1')}; see GET /-/routes for the routes this gateway serves",
+                f"no route for {req.path.decode('latin-1')}; GET /-/routes on the admin listener lists the routes",
                 self.proxy.name_bytes,
             )
         route, target = matched
@@ -94,6 +99,8 @@ class Gateway:
         listeners = [(*self.config.listen, self.handle_edge)]
         if self.config.internal_listen:
             listeners.append((*self.config.internal_listen, self.handle_internal))
+        if self.config.admin_listen:
+            listeners.append((*self.config.admin_listen, self.handle_admin))
         if self.identity is not None:
             await self.identity.start()
         jwks = None

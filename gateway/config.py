@@ -39,6 +39,9 @@ class Route:
 class GatewayConfig:
     listen: tuple[str, int] = ("127.0.0.1", 8080)
     internal_listen: tuple[str, int] | None = None  # east-west calls by Host header (edge topology only)
+    # The admin API (/-/*) on a listener of its own, never the public one (Envoy's admin
+    # address, Kong's Admin API); None: no admin API at all, as Envoy without an `admin:` block.
+    admin_listen: tuple[str, int] | None = None
     control_plane: str = "http://127.0.0.1:8500"
     proxy_name: str = "gateway"
     routes: tuple[Route, ...] = ()
@@ -92,6 +95,7 @@ def parse_config(data: Any) -> GatewayConfig:
     known = {
         "listen",
         "internal_listen",
+        "admin_listen",
         "control_plane",
         "proxy_name",
         "routes",
@@ -128,9 +132,15 @@ def parse_config(data: Any) -> GatewayConfig:
     if needs_jwt and jwt is None:
         raise ConfigError(f"routes {', '.join(needs_jwt)} take a JWT, but the config has no 'jwt' section")
     internal = data.get("internal_listen")
+    admin = data.get("admin_listen")
+    listen = _address(data.get("listen", "127.0.0.1:8080"), "listen")
+    admin_listen = _address(admin, "admin_listen") if admin else None
+    if admin_listen is not None and admin_listen[1] in (listen[1], internal and _address(internal, "")[1]):
+        raise ConfigError(f"'admin_listen' {admin!r} must be a port of its own, not the public or internal listener's")
     return GatewayConfig(
-        listen=_address(data.get("listen", "127.0.0.1:8080"), "listen"),
+        listen=listen,
         internal_listen=_address(internal, "internal_listen") if internal else None,
+        admin_listen=admin_listen,
         control_plane=cp.rstrip("/"),
         proxy_name=str(data.get("proxy_name", "gateway")),
         routes=routes,

@@ -7,7 +7,10 @@
 #   2. compose/images/build-offline.sh   the images, with no registry (cached base reused)
 #   3. validate                          compose/*.yml == their definitions (drift check), and
 #                                        `config` of all four files with every compose CLI here
-#   4. bring up edge-mesh                the committed file + the publish-all override, local images
+#   4. bring up edge-mesh                the committed file + the tests' override (compose/edge-mesh.test.yml:
+#                                        the control plane, Toxiproxy, the instances on 127.0.0.1),
+#                                        local images, the proxies in mTLS $GATEMESH_MTLS (default strict);
+#                                        the credentials made by the file's one-shot service
 #   5. wait                              every container healthy, every instance registered;
 #                                        the dashboard opened once in Chromium (gatemesh.dashboard.probe)
 #   6. chaos                             pytest tests/compose with GATEMESH_RUNNER=compose
@@ -19,16 +22,20 @@
 # failure (an image that does not build, a container that does not get healthy, a
 # scenario that fails, something left behind) exits non-zero.
 #
-# Environment: GATEMESH_COMPOSE_TOPOLOGY (default edge-mesh), GATEMESH_TIER_PYTEST_ARGS
-# (extra pytest arguments, e.g. "-k timeout").
+# Environment: GATEMESH_COMPOSE_TOPOLOGY (default edge-mesh), GATEMESH_COMPOSE_PROJECT (default
+# gatemesh-<topology>), GATEMESH_MTLS (strict, permissive or off; default strict: the chaos
+# scenarios then cross Toxiproxy on TLS connections), GATEMESH_TIER_PYTEST_ARGS (extra pytest
+# arguments, e.g. "-k timeout").
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 TOPOLOGY="${GATEMESH_COMPOSE_TOPOLOGY:-edge-mesh}"
-PROJECT="gatemesh-$TOPOLOGY"
+PROJECT="${GATEMESH_COMPOSE_PROJECT:-gatemesh-$TOPOLOGY}"
 STATE="$REPO/.gatemesh/compose"
-OVERRIDE="$STATE/$TOPOLOGY.publish-all.yml"
+OVERRIDE="compose/$TOPOLOGY.test.yml"
+export GATEMESH_MTLS="${GATEMESH_MTLS:-strict}"   # read by compose (the proxies) and by the scenarios
+[[ "$GATEMESH_MTLS" =~ ^(strict|permissive|off)$ ]] || { echo "compose-tier: error: GATEMESH_MTLS must be strict, permissive or off, got '$GATEMESH_MTLS'" >&2; exit 2; }
 LOCK=/tmp/gatemesh-compose-tier.lock   # one tier per machine: the published ports are fixed
 PY="$REPO/.venv/bin/python"
 
@@ -105,14 +112,14 @@ for cli in "${COMPOSE[@]}"; do
     name="$(basename "$f" .yml)"
     # --profile load: every service, Locust's too
     $cli -p "gatemesh-$name" -f "$f" --profile load config -q || fail "$cli config rejects $f"
+    $cli -p "gatemesh-$name" -f "$f" -f "compose/$name.test.yml" config -q || fail "$cli config rejects $f with compose/$name.test.yml"
   done
-  say "$cli config: all four files valid"
+  say "$cli config: all four files valid, alone and with their tests' override"
 done
 done_step "validate (drift + config)"
 
 # --- 7. teardown, whatever happens from here on ---------------------------------------------------
 mkdir -p "$STATE"
-"$PY" -m gatemesh.compose publish-all --topology "$TOPOLOGY" >"$OVERRIDE"
 FILES=(-p "$PROJECT" -f "compose/$TOPOLOGY.yml" -f "$OVERRIDE")
 
 leftovers() {
@@ -166,7 +173,7 @@ trap teardown EXIT
 trap 'exit 130' INT TERM   # Ctrl-C or a CI kill: still through the teardown
 
 # --- 4. bring up -----------------------------------------------------------------------------------
-start "bring up $TOPOLOGY (${UP_CLI[*]} up -d)"
+start "bring up $TOPOLOGY (${UP_CLI[*]} up -d, mTLS $GATEMESH_MTLS)"
 # a run that died before its teardown may have left the project behind: start clean
 "${UP_CLI[@]}" "${FILES[@]}" down -v --remove-orphans --timeout 5 >/dev/null 2>&1 || true
 timeout 600 "${UP_CLI[@]}" "${FILES[@]}" up -d --no-build >"$STATE/up.log" 2>&1 \
@@ -188,6 +195,6 @@ start "compose chaos scenarios (pytest tests/compose)"
 # shellcheck disable=SC2086  # extra arguments are words
 GATEMESH_RUNNER=compose GATEMESH_COMPOSE_PROJECT="$PROJECT" \
   timeout 1800 "$PY" -m pytest -p no:cacheprovider tests/compose/test_compose_drift.py \
-    tests/compose/test_compose_chaos.py tests/compose/test_compose_observability.py ${GATEMESH_TIER_PYTEST_ARGS:-} \
+    tests/compose/test_compose_security.py tests/compose/test_compose_chaos.py tests/compose/test_compose_observability.py ${GATEMESH_TIER_PYTEST_ARGS:-} \
   || fail "compose chaos scenarios failed"
 done_step "compose chaos (pytest wall time)"

@@ -20,6 +20,7 @@
 #
 # Environment:
 #   GATEMESH_EXTRAS=load           extras of gatemesh installed in the app image (Locust)
+#   GATEMESH_APP_IMAGE=TAG         the app image's tag (default gatemesh/app:dev)
 #   GATEMESH_DEBIAN_MIRROR=URL     Debian archive for debootstrap (default: the host's)
 #   GATEMESH_TOXIPROXY=PATH        the toxiproxy-server to package (default: .tools/bin/,
 #                                  then PATH, then scripts/install-toxiproxy.sh installs it)
@@ -34,7 +35,9 @@ CACHE="$STATE/cache"
 WHEELHOUSE="$STATE/wheelhouse"
 
 BASE_IMAGE=gatemesh/debian-python:3.11
-APP_IMAGE=gatemesh/app:dev
+# the app image's tag: another checkout on the same engine (a second worktree, a CI run beside
+# a developer's) builds its own code under a tag of its own instead of retagging this one
+APP_IMAGE="${GATEMESH_APP_IMAGE:-gatemesh/app:dev}"
 TOXIPROXY_IMAGE=gatemesh/toxiproxy:local
 JAEGER_IMAGE=gatemesh/jaeger:local
 PROMETHEUS_IMAGE=gatemesh/prometheus:local

@@ -66,7 +66,7 @@ def _changes(policy: dict[str, Any]) -> list[str]:
 
 
 def _proxies(status: dict[str, Any]) -> list[tuple[str, str]]:
-    out = [(status["gateway"], "gateway")] if status.get("gateway") else []
+    out = [(status.get("gateway_admin") or status["gateway"], "gateway")] if status.get("gateway") else []
     out += [
         (i["health"].rsplit("/health", 1)[0], i["name"])
         for i in status.get("instances", [])

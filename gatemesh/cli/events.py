@@ -30,7 +30,7 @@ def _proxies(status: dict) -> dict[str, str]:
     """proxy admin base URL by a display name."""
     out = {}
     if status.get("gateway"):
-        out["gateway"] = status["gateway"]
+        out["gateway"] = status.get("gateway_admin") or status["gateway"]  # its admin listener
     for inst in status.get("instances", []):
         if inst.get("kind") == "sidecar" and inst.get("health"):
             out[inst["name"]] = inst["health"].rsplit("/health", 1)[0]

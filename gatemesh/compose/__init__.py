@@ -15,15 +15,19 @@ How a topology maps onto compose:
   (``compose/config/<topology>/toxiproxy.json``); the gateway reads its generated config
   (``compose/config/<topology>/gateway.json``);
 - ``group`` becomes ``depends_on`` with ``service_healthy``, ``health_url`` a healthcheck;
-- the ports a user needs are published on 127.0.0.1 at the same numbers as in the
-  process runner (gateway 8080, control plane 8500, Toxiproxy 8474, or the storefront
-  sidecar without a gateway), so every URL the definition names works from the host.
+- only the entry (the gateway, or the storefront sidecar without one) and the demo UIs
+  (dashboard, Jaeger, Prometheus) are published, on 127.0.0.1 at the process runner's
+  numbers; ``compose/<topology>.test.yml`` (rendered too) publishes the rest for tests;
+- credentials are made by a one-shot service before the control plane starts and handed
+  out on one volume per part (``trust``, ``credentials``, ``launch``); the proxies speak
+  mTLS as ``GATEMESH_MTLS`` says.
 
 Modules: ``addresses`` (who listens where), ``services`` (one service per component),
 ``render`` (whole files), ``check`` (drift), ``project`` (a running compose project
-through the docker SDK: containers, health, readiness), ``seed`` (a one-shot PUT).
+through the docker SDK: containers, health, readiness, the admin token), ``seed`` (a
+one-shot PUT), ``trust`` / ``credentials`` / ``launch`` (the credential handoff).
 """
 
-from .render import PROJECT_PREFIX, compose_file, project_name, publish_override, render, render_all
+from .render import PROJECT_PREFIX, compose_file, override_file, project_name, publish_override, render, render_all
 
-__all__ = ["PROJECT_PREFIX", "compose_file", "project_name", "publish_override", "render", "render_all"]
+__all__ = ["PROJECT_PREFIX", "compose_file", "project_name", "render", "render_all", "override_file", "publish_override"]

@@ -4,7 +4,7 @@ python -m gatemesh.compose render --topology edge-mesh      # the compose file, 
 python -m gatemesh.compose write                            # every topology's files into compose/
 python -m gatemesh.compose check                            # exit 1 if compose/ and the definitions differ
 python -m gatemesh.compose render --check                   # the same
-python -m gatemesh.compose publish-all --topology edge-mesh # override: every app/sidecar port on 127.0.0.1
+python -m gatemesh.compose test-override --topology edge-mesh  # = compose/edge-mesh.test.yml, to stdout
 python -m gatemesh.compose wait --topology edge-mesh [--project gatemesh-edge-mesh] [--timeout-s 180]
 """
 
@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     w.add_argument("--dir", **where)
     c = sub.add_parser("check", help="exit 1 when a committed file differs from its rendering")
     c.add_argument("--dir", **where)
-    o = sub.add_parser("publish-all", help="print an override that publishes every app and sidecar port")
+    o = sub.add_parser("test-override", help="print the tests' override: the control plane, Toxiproxy, every instance port")
     o.add_argument("--topology", **topo)
     t = sub.add_parser("wait", help="wait until a running compose topology is healthy and registered")
     t.add_argument("--topology", **topo)
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             return write(directory, args.topology)
         if args.cmd == "check":
             return check(directory)
-        if args.cmd == "publish-all":
+        if args.cmd == "test-override":
             sys.stdout.write(publish_override(build_topology(args.topology)))
             return 0
         if args.cmd == "wait":

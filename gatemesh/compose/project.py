@@ -5,6 +5,7 @@
     project.containers()         # {"catalog-1": Container, "sidecar-catalog-1": ..., ...}
     project.states()             # {"catalog-1": "running", "gateway": "paused", ...}
     project.wait_ready(180)      # every container healthy, every instance registered
+    project.credentials()        # the run's credentials, read from the control plane's volume
 
 Containers are found by the labels every rendered service carries
 (``org.gatemesh.topology``, ``org.gatemesh.component``) plus compose's own project
@@ -16,17 +17,20 @@ ports: the compose files are rendered from exactly that).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 from gatemesh.runner.webclient import HttpError, json_request
+from gatemesh.security.credentials import Credentials
 from gatemesh.topology import Topology, build_topology
 from gatemesh.topology.model import SERVICE, SIDECAR
 
 from .addresses import Netns
 from .render import compose_file, project_name
 from .services import LABEL
+from .trust import CREDENTIALS_PATH
 
 PROJECT_LABEL = "com.docker.compose.project"
 NETWORK_LABEL = "com.docker.compose.network"
@@ -124,6 +128,22 @@ class ComposeProject:
             return nets[0]
         raise ProjectError(f"the compose project {self.project} has no default network")
 
+    def credentials(self) -> Credentials:
+        """The run's credentials, as the one-shot ``credentials`` service made them: read in
+        the control plane's container (``docker exec cat``), never from a file on the host."""
+        container = self.container("controlplane")
+        try:
+            result = container.exec_run(["cat", CREDENTIALS_PATH])
+            data = json.loads(result.output) if result.exit_code == 0 else None
+        except Exception:  # noqa: BLE001 - a container that is not running cannot exec
+            data = None
+        if not isinstance(data, dict):
+            raise ProjectError(
+                f"the control plane of {self.project} has no credentials in {CREDENTIALS_PATH} "
+                "(did the credentials service run? docker logs of its container say)"
+            )
+        return Credentials(data["admin_token"], data["bootstrap_key"])
+
     # ------------------------------------------------------------------ readiness
 
     def probe(self, name: str) -> bool:
@@ -165,6 +185,12 @@ class ComposeProject:
         return sorted(key[1] for key, addr in want.items() if have.get(key) != addr)
 
     def wait_registered(self, timeout_s: float, names: list[str] | None = None) -> None:
+        port = int(self.topology.endpoints.controlplane.rsplit(":", 1)[1])
+        if port not in self.published("controlplane"):
+            raise ProjectError(
+                f"the control plane of {self.project} is not published on the host (the default files keep it "
+                f"inside): add -f compose/{self.topology.name}.test.yml to wait for the registrations"
+            )
         deadline = time.monotonic() + timeout_s
         while True:
             missing = self.missing_registrations(names)

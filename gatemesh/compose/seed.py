@@ -1,6 +1,7 @@
 """``python -m gatemesh.compose.seed METHOD URL JSON``: one HTTP call with a JSON body, retried
 until it succeeds (≤ 60 s). The ``setup`` service of sidecar-gateway runs it once to PUT
-API management to the control plane, the step the process runner does itself."""
+API management to the control plane, the step the process runner does itself; it sends
+``$GATEMESH_ADMIN_TOKEN`` as its credential (``gatemesh.compose.launch`` puts it there)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 import time
 
 from gatemesh.runner.webclient import HttpError, json_request
+from gatemesh.security.credentials import admin_token, bearer
 
 PROG = "seed"
 DEADLINE_S = 60.0
@@ -26,9 +28,10 @@ def main(argv: list[str]) -> int:
         print(f"{PROG}: error: the body is not JSON ({e})", file=sys.stderr)
         return 2
     deadline = time.monotonic() + DEADLINE_S
+    headers = bearer(admin_token(None))  # $GATEMESH_ADMIN_TOKEN, or none (an --open control plane)
     while True:
         try:
-            json_request(method.upper(), url, body, timeout_s=5.0)
+            json_request(method.upper(), url, body, timeout_s=5.0, headers=headers)
             print(f"{PROG}: {method.upper()} {url}: ok", flush=True)
             return 0
         except (OSError, HttpError) as e:

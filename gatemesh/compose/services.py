@@ -2,8 +2,10 @@
 
     component kind   compose service
     --------------   -------------------------------------------------------------------
+    (credentials)    one-shot: makes the run's credentials on their volumes (``trust.py``),
+                     the app image (and the one ``build:`` of the file, see below)
     toxiproxy        the Toxiproxy image, ``-config`` = every proxy of the topology
-    controlplane     the app image (and the one ``build:`` of the file, see below)
+    controlplane     the app image, ``--credentials`` on its own trust volume
     service          the app image; owns the pod's network namespace
     sidecar          the app image, ``network_mode: service:<app>`` (loopback to its app)
     gateway          the app image, its config file mounted read-only
@@ -18,11 +20,18 @@ Every Python component runs ``python -m <module> <args>`` from the definition wi
 addresses rewritten (``addresses.Netns``) and ``--host 0.0.0.0`` added; the gateway's
 listen addresses are rewritten in its config file instead.
 
-Images: ``${APP_IMAGE:-gatemesh/app:dev}`` for everything in Python. Only the control
-plane carries ``build:`` (context: the repository; ``BASE_IMAGE`` defaults to the public
+Images: ``${APP_IMAGE:-gatemesh/app:dev}`` for everything in Python. Only ``credentials``
+(the first Python service to start) carries ``build:`` (context: the repository; ``BASE_IMAGE`` defaults to the public
 ``python:3.11-slim``): every other Python service depends on it, so compose builds the
 image once, before any of them needs it, and nobody else pulls a tag that no registry
 has. An image that already exists is used as it is (``up --build`` rebuilds it).
+
+Published on the host (127.0.0.1 only): the entry and the dashboard here, Jaeger's and
+Prometheus's UIs (``observability.py``), Locust's under its profile; nothing else. What
+tests and debugging need besides (the control plane, Toxiproxy's API, every app and
+sidecar port) is the rendered override ``compose/<topology>.test.yml``
+(``test_override_ports``). mTLS: every proxy reads ``GATEMESH_MTLS`` (``off`` unless
+the shell running compose sets ``strict`` or ``permissive``).
 
 Start order (``depends_on`` with ``condition: service_healthy``): each start group waits
 for the group before it; a sidecar waits for its own app only (a pod needs its app's
@@ -45,6 +54,7 @@ from gatemesh.topology.model import CONTROLPLANE, DASHBOARD, GATEWAY, SERVICE, S
 from .addresses import ANY_HOST, Netns, namespace_of
 from .emit import Flow, Quoted
 from .observability import CONFIG_NAME, JAEGER, OTEL_ENV, PROMETHEUS, jaeger_service, prometheus_service
+from .trust import CREDENTIALS, TrustPlan
 
 APP_IMAGE = "${APP_IMAGE:-gatemesh/app:dev}"
 TOXIPROXY_IMAGE = "${TOXIPROXY_IMAGE:-ghcr.io/shopify/toxiproxy:2.5.0}"  # the version scripts/install-toxiproxy.sh pins
@@ -54,7 +64,8 @@ BUILD = {
     "dockerfile": "compose/images/app.Dockerfile",
     "args": {"BASE_IMAGE": BASE_IMAGE},
 }
-BUILDER = "controlplane"  # the one service with build: (every topology has it)
+BUILDER = CREDENTIALS  # the one service with build: every other Python service starts after it
+MTLS_ENV = {"GATEMESH_MTLS": "${GATEMESH_MTLS:-off}"}  # the proxies' mode, as `gatemesh up --mtls` sets it
 
 DATA_DIR = "/data"  # files a component writes (the orders SQLite file: a shared named volume)
 ORDERS_VOLUME = "orders-data"
@@ -111,11 +122,12 @@ class ServiceRenderer:
         self.topology = topology
         self.netns = Netns.of(topology)
         self.published = self._published_ports()
+        self.trust = TrustPlan(topology, (SETUP,) if topology.apimgmt is not None else ())
 
     # ------------------------------------------------------------------ the whole set
 
     def services(self) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, dict[str, Any]] = {CREDENTIALS: self.credentials()}
         for c in self.topology.components:
             out[c.name] = self.component(c)
             if c.kind == CONTROLPLANE and self.topology.apimgmt is not None:
@@ -128,17 +140,32 @@ class ServiceRenderer:
         )
         return out
 
-    def publish_all_ports(self) -> dict[str, list[Quoted]]:
-        """Every port of every app and sidecar, by the service whose namespace has it: for
-        tests and debugging (an app's ``/admin/*``, a sidecar's ``/-/policies`` and its
-        outbound port), on top of what the file itself publishes."""
+    def test_override_ports(self) -> dict[str, list[Quoted]]:
+        """Every other port of the topology's parts, by the service whose namespace has it,
+        for tests and debugging: the control plane, Toxiproxy's API, the gateway's other
+        listeners, every app (``/admin/*``) and sidecar port (inbound, outbound)."""
         extra: dict[str, list[Quoted]] = {}
         for c in self.topology.components:
-            if c.kind in (SERVICE, SIDECAR):
+            if c.kind in (CONTROLPLANE, TOXIPROXY, GATEWAY, SERVICE, SIDECAR):
                 for p in c.listen.values():
-                    if p not in self.published:
-                        extra.setdefault(namespace_of(c), []).append(_publish(p))
+                    ns = namespace_of(c)
+                    if p not in self.published and _publish(p) not in extra.get(ns, []):
+                        extra.setdefault(ns, []).append(_publish(p))
         return extra
+
+    def credentials(self) -> dict[str, Any]:
+        """The one-shot service that makes the credentials before anything else starts."""
+        svc: dict[str, Any] = {"image": APP_IMAGE, "build": BUILD, **self.trust.init_service()}
+        svc["labels"] = labels(self.topology, CREDENTIALS, CREDENTIALS)
+        return svc
+
+    def volumes(self) -> dict[str, Any]:
+        """The file's named volumes: every trust volume, and the orders database's."""
+        label = {f"{LABEL}.topology": self.topology.name}
+        out: dict[str, Any] = dict(self.trust.volumes(label))
+        if any(c.service == "orders" for c in self.topology.instances()):
+            out[ORDERS_VOLUME] = {"labels": label}
+        return out
 
     # ------------------------------------------------------------------ one component
 
@@ -152,17 +179,17 @@ class ServiceRenderer:
         if c.kind in (CONTROLPLANE, SERVICE, SIDECAR, DASHBOARD):
             argv += ["--host", ANY_HOST]
         if c.kind == CONTROLPLANE:
-            # Compose has no credential handoff yet (issue 15, item 6): writes stay open, but
-            # registrations may name only the proxies' host, never the Toxiproxy API.
+            # writes need a credential (trust.py); registrations may name only the proxies'
+            # host, never the Toxiproxy API
             api = self.netns.rewrite(urlsplit(self.topology.endpoints.toxiproxy_api).netloc, ns)
-            argv += ["--open", "--allow-host", api.rsplit(":", 1)[0], "--forbid-address", api]
-        svc: dict[str, Any] = {"image": APP_IMAGE}
-        if c.name == BUILDER:
-            svc["build"] = BUILD
-        svc["command"] = Flow(argv)
+            argv += [*self.trust.controlplane_args(), "--allow-host", api.rsplit(":", 1)[0], "--forbid-address", api]
+        argv = self.trust.wrap(c, argv, volumes)
+        svc: dict[str, Any] = {"image": APP_IMAGE, "command": Flow(argv)}
         env = dict(c.env)
         if c.kind in (GATEWAY, SIDECAR, SERVICE):  # spans go to the jaeger service (OTLP over HTTP)
             env.update(OTEL_ENV)
+        if c.kind in (GATEWAY, SIDECAR):
+            env.update(MTLS_ENV)
         if env:
             svc["environment"] = env
         if volumes:
@@ -235,10 +262,13 @@ class ServiceRenderer:
     def setup(self) -> dict[str, Any]:
         url = self.netns.rewrite(self.topology.endpoints.controlplane, SETUP) + "/v1/apimgmt"
         body = json.dumps(self.topology.apimgmt, sort_keys=True, separators=(",", ":"))
+        volumes: list[str] = []
+        argv = self.trust.wrap(SETUP, ["python", "-m", "gatemesh.compose.seed", "PUT", url, body], volumes)
         return {
             "image": APP_IMAGE,
-            "command": Flow(["python", "-m", "gatemesh.compose.seed", "PUT", url, body]),
-            "depends_on": healthy(BUILDER),
+            "command": Flow(argv),
+            "volumes": volumes,
+            "depends_on": healthy("controlplane"),
             "labels": labels(self.topology, SETUP, "setup"),
         }
 
@@ -272,7 +302,9 @@ class ServiceRenderer:
         if config is None:
             return None
         out = json.loads(json.dumps(config))
-        for key in ("listen", "internal_listen"):
+        # the admin listener too: the dashboard reaches it across the network (gateway:9901);
+        # the host only through the tests' override, which publishes it
+        for key in ("listen", "internal_listen", "admin_listen"):
             if out.get(key):
                 out[key] = self.netns.listen(out[key])
         out["control_plane"] = self.netns.rewrite(out["control_plane"], "gateway")
@@ -281,10 +313,10 @@ class ServiceRenderer:
     # ------------------------------------------------------------------ internals
 
     def _published_ports(self) -> set[int]:
-        """What a user reaches from the host: Toxiproxy's API, the control plane, the
-        gateway, and the entry (a storefront sidecar where there is no gateway)."""
+        """What a user reaches from the host: the entry (the gateway, or a storefront sidecar
+        where there is none) and the dashboard. Nothing of the mesh's insides."""
         e = self.topology.endpoints
-        urls = [e.toxiproxy_api, e.controlplane, e.entry] + [u for u in (e.gateway, e.dashboard) if u]
+        urls = [e.entry] + [u for u in (e.dashboard,) if u]
         return {int(urlsplit(u).port or 0) for u in urls}
 
     def _ports(self, svc: dict[str, Any], ns: str) -> None:
@@ -299,7 +331,10 @@ class ServiceRenderer:
                 deps[SETUP] = {"condition": "service_completed_successfully"}
             return deps
         before = [g for g in self.topology.groups() if g[0].group < c.group]
-        return healthy(*(x.name for x in before[-1])) if before else {}
+        deps = healthy(*(x.name for x in before[-1])) if before else {}
+        if c.kind == CONTROLPLANE:  # its credentials file, made by the one-shot service
+            deps[CREDENTIALS] = {"condition": "service_completed_successfully"}
+        return deps
 
 
 def _publish(port: int) -> Quoted:

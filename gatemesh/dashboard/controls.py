@@ -19,6 +19,7 @@ from gatemesh.runner.control import Control
 from gatemesh.runner.errors import RunnerError
 from gatemesh.runner.state import SPEC_FILE, read_json
 from gatemesh.runner.webclient import HttpError, json_request
+from gatemesh.security.credentials import admin_token
 from gatemesh.topology import TopologyError
 from gatemesh.workshop.context import LabError
 
@@ -75,7 +76,7 @@ class Controls:
         p = self.parts()
         control = self.control()
         backend = SupervisorBackend(control) if (p.supervised and control) else _Unsupervised(p)
-        return Faults(backend)
+        return Faults(backend, token=admin_token(p.status.get("run_dir")))  # apps' /admin/* behind a sidecar
 
     def policy_client(self) -> PolicyClient:
         return PolicyClient.from_status(self.parts().status)

@@ -54,6 +54,8 @@ class PartsSource:
     def __init__(self, parts_file: Path | None, state_file: Path | None) -> None:
         self.state_file = state_file
         self.static: dict[str, Any] = json.loads(parts_file.read_text()) if parts_file else {}
+        if parts_file is not None:  # the run directory, whose admin-token the controls and the sampler read
+            self.static.setdefault("run_dir", str(parts_file.resolve().parent))
 
     def control(self) -> Control | None:
         if self.state_file is None:

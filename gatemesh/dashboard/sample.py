@@ -13,6 +13,8 @@ from typing import Any
 
 import aiohttp
 
+from gatemesh.security.credentials import admin_token, bearer
+
 from .parts import Parts
 from .prom import Counters, parse
 
@@ -38,9 +40,9 @@ class Sampler:
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self.seen: dict[str, int] = {}  # proxy -> last event seq read
 
-    async def _get(self, url: str, text: bool = False) -> Any:
+    async def _get(self, url: str, text: bool = False, headers: dict[str, str] | None = None) -> Any:
         try:
-            async with self.session.get(url, timeout=self.timeout) as r:
+            async with self.session.get(url, timeout=self.timeout, headers=headers) as r:
                 if r.status != 200:
                     return None
                 return await (r.text() if text else r.json(content_type=None))
@@ -62,8 +64,8 @@ class Sampler:
         if st.get("controlplane"):
             jobs.append(self._into(s, "registry", st["controlplane"] + "/v1/snapshot?wait_s=0"))
             jobs.append(self._policy(s, "mesh", st["controlplane"] + "/v1/policies"))
-        if st.get("gateway"):
-            jobs.append(self._policy(s, "edge", st["gateway"] + "/-/policies"))
+        if st.get("gateway"):  # the gateway's policies: on its admin listener
+            jobs.append(self._policy(s, "edge", (st.get("gateway_admin") or st["gateway"]) + "/-/policies"))
         await asyncio.gather(*jobs)
         s.events.sort(key=lambda e: e.get("at", 0))
         return s
@@ -89,7 +91,9 @@ class Sampler:
             s.events.extend(new)
 
     async def _misbehave(self, s: Sample, name: str, url: str) -> None:
-        s.misbehave[name] = await self._get(url + "/admin/misbehave")
+        # an app behind a sidecar shows its knob on its own port only to the run's admin token
+        token = admin_token(s.parts.status.get("run_dir"))
+        s.misbehave[name] = await self._get(url + "/admin/misbehave", headers=bearer(token))
 
     async def _into(self, s: Sample, attr: str, url: str) -> None:
         setattr(s, attr, await self._get(url))

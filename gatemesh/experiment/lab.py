@@ -30,6 +30,7 @@ from gatemesh.policy_client import PolicyClient, PolicyClientError
 from gatemesh.runner import ProcessRunner, RunnerError
 from gatemesh.runner import portlock as ports
 from gatemesh.runner.webclient import HttpError, json_request, request
+from gatemesh.security.credentials import admin_token, bearer
 from gatemesh.topology import SERVICES, PortPlan, build_topology
 
 from .prom import Samples, parse
@@ -120,7 +121,9 @@ class Lab:
             backend = SupervisorBackend.for_run(name)
         except FaultError as e:
             raise LabError(str(e)) from None
-        faults = Faults(backend)
+        from gatemesh.runner.state import run_dir
+
+        faults = Faults(backend, token=admin_token(run_dir(name)))  # apps behind a sidecar take /admin/* with it
         return cls(backend.status, faults, lambda s, n: backend.control.scale(s, n))
 
     def close(self) -> None:
@@ -175,7 +178,7 @@ class Lab:
     def proxies(self, services: Iterable[str] | None = None) -> dict[str, str]:
         """``gateway`` and ``sidecar-<instance>`` (of ``services``, or all) → admin base URL."""
         wanted = set(services) if services is not None else None
-        out = {"gateway": self.gateway}
+        out = {"gateway": str(self.status.get("gateway_admin") or self.gateway)}  # its admin listener
         for s in self.members("sidecar"):
             if wanted is None or s.get("service") in wanted:
                 out[s["name"]] = _base(s["health"])
@@ -263,10 +266,13 @@ class Lab:
     def calls(self, service: str | None = None) -> dict[str, int]:
         """Requests each instance's app has received so far (``/admin/stats``)."""
 
+        token = bearer(self.faults.token)  # an app behind a sidecar shows its stats to the admin only
+
         def one(item: tuple[str, str]) -> tuple[str, int | None]:
             name, url = item
             try:
-                return name, int(json_request("GET", f"{url}/admin/stats", timeout_s=ADMIN_TIMEOUT_S)["requests"])
+                stats = json_request("GET", f"{url}/admin/stats", timeout_s=ADMIN_TIMEOUT_S, headers=token)
+                return name, int(stats["requests"])
             except (OSError, HttpError, ValueError, KeyError):
                 return name, None
 

@@ -1,7 +1,9 @@
 """App faults: the services' own ``/admin/misbehave`` knob, and their ``/admin/stats``.
 
 Called on the app's own port (never through its Toxiproxy proxy or sidecar), so a
-network fault on the instance never blocks setting or clearing an app fault.
+network fault on the instance never blocks setting or clearing an app fault. An app
+behind a sidecar answers there only the run's admin token (services/kit/guard.py), so
+every call carries ``token`` when the caller has one.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from gatemesh.runner.webclient import HttpError, json_request
+from gatemesh.security.credentials import bearer
 
 from .errors import FaultError
 
@@ -47,27 +50,27 @@ class Misbehave:
         return "misbehave " + " ".join(parts)
 
 
-def _call(method: str, url: str, body: Any = None) -> Any:
+def _call(method: str, url: str, body: Any = None, token: str | None = None) -> Any:
     try:
-        return json_request(method, url, body, timeout_s=ADMIN_TIMEOUT_S)
+        return json_request(method, url, body, timeout_s=ADMIN_TIMEOUT_S, headers=bearer(token))
     except HttpError as e:
         raise FaultError(f"{method} {url}: {e}") from None
     except (OSError, ValueError) as e:
         raise FaultError(f"{method} {url} failed ({e}); is the instance running?") from None
 
 
-def set_misbehave(admin_url: str, m: Misbehave) -> dict[str, Any]:
-    return _call("PUT", f"{admin_url}/admin/misbehave", m.body())
+def set_misbehave(admin_url: str, m: Misbehave, token: str | None = None) -> dict[str, Any]:
+    return _call("PUT", f"{admin_url}/admin/misbehave", m.body(), token)
 
 
-def clear_misbehave(admin_url: str) -> dict[str, Any]:
-    return _call("DELETE", f"{admin_url}/admin/misbehave")
+def clear_misbehave(admin_url: str, token: str | None = None) -> dict[str, Any]:
+    return _call("DELETE", f"{admin_url}/admin/misbehave", token=token)
 
 
-def get_misbehave(admin_url: str) -> dict[str, Any]:
-    return _call("GET", f"{admin_url}/admin/misbehave")
+def get_misbehave(admin_url: str, token: str | None = None) -> dict[str, Any]:
+    return _call("GET", f"{admin_url}/admin/misbehave", token=token)
 
 
-def requests_received(admin_url: str) -> int:
+def requests_received(admin_url: str, token: str | None = None) -> int:
     """Requests the app received (``/admin/stats``), not counting /health and /admin/*."""
-    return int(_call("GET", f"{admin_url}/admin/stats")["requests"])
+    return int(_call("GET", f"{admin_url}/admin/stats", token=token)["requests"])

@@ -26,8 +26,8 @@ sidecar joins it (``network_mode: service:<app>``). So:
   its pod.
 
 ``members()`` reads the containers' states (running, paused, exited); an app's
-``admin_url`` is its port as published on 127.0.0.1, which the committed compose files
-do not do for apps: add the override ``python -m gatemesh.compose publish-all`` as a
+``admin_url`` is its port as published on 127.0.0.1, which the default compose files
+do not do for apps: add the tests' override ``compose/<topology>.test.yml`` as a
 second ``-f`` file (the compose chaos tests do) or misbehave and stats say so.
 """
 

@@ -58,9 +58,14 @@ class Faults:
     """Network, process and app faults on one running topology, and ``reset()``."""
 
     def __init__(
-        self, backend: ProcessBackend, toxiproxy: ToxiproxyClient | None = None, scheduler: Scheduler | None = None
+        self,
+        backend: ProcessBackend,
+        toxiproxy: ToxiproxyClient | None = None,
+        scheduler: Scheduler | None = None,
+        token: str | None = None,
     ) -> None:
         self.backend = backend
+        self.token = token  # the run's admin token: an app behind a sidecar takes /admin/* only with it
         self.toxiproxy = toxiproxy or ToxiproxyClient(backend.endpoints()["toxiproxy_api"])
         self.scheduler = scheduler or Scheduler()
         self._names = itertools.count(1)
@@ -69,12 +74,16 @@ class Faults:
     @classmethod
     def for_runner(cls, runner: Any) -> Faults:
         """Faults on an in-process ``ProcessRunner`` (call from the thread that started it)."""
-        return cls(RunnerBackend(runner))
+        credentials = getattr(runner, "credentials", None)
+        return cls(RunnerBackend(runner), token=getattr(credentials, "admin_token", None))
 
     @classmethod
     def for_run(cls, name: str = "default") -> Faults:
         """Faults on a ``gatemesh up --name NAME`` run, through its supervisor."""
-        return cls(SupervisorBackend.for_run(name))
+        from gatemesh.runner.state import run_dir
+        from gatemesh.security.credentials import admin_token
+
+        return cls(SupervisorBackend.for_run(name), token=admin_token(run_dir(name)))
 
     # ------------------------------------------------------------------ targets
 
@@ -189,9 +198,9 @@ class Faults:
                     self.toxiproxy.remove_toxic(proxy, t["name"])
                     removed.append(t["type"])
         if wanted in (None, "misbehave") and m.admin_url:
-            cfg = apps.get_misbehave(m.admin_url)
+            cfg = apps.get_misbehave(m.admin_url, self.token)
             if cfg.get("error_rate") or cfg.get("delay_ms"):
-                apps.clear_misbehave(m.admin_url)
+                apps.clear_misbehave(m.admin_url, self.token)
                 removed.append("misbehave")
         return removed
 
@@ -212,16 +221,16 @@ class Faults:
         admin = self._admin(m)
 
         def apply() -> None:
-            apps.set_misbehave(admin, spec)
+            apps.set_misbehave(admin, spec, self.token)
 
         def revert() -> None:
-            apps.clear_misbehave(admin)
+            apps.clear_misbehave(admin, self.token)
 
         return self._add(m.name, "misbehave", spec.describe(), apply, revert, schedule, m)
 
     def calls(self, instance: str) -> int:
         """Requests the instance's app has received (its ``/admin/stats``)."""
-        return apps.requests_received(self._admin(self.instance(instance)))
+        return apps.requests_received(self._admin(self.instance(instance)), self.token)
 
     # ------------------------------------------------------------------ process faults
 
@@ -277,7 +286,7 @@ class Faults:
                 out.append({"target": m.name, "kind": "pause", "detail": "paused (SIGSTOP)", "name": m.name})
             elif m.kind == "service" and m.admin_url:
                 try:
-                    cfg = apps.get_misbehave(m.admin_url)
+                    cfg = apps.get_misbehave(m.admin_url, self.token)
                 except FaultError:
                     continue
                 if cfg.get("error_rate") or cfg.get("delay_ms"):
@@ -322,7 +331,7 @@ class Faults:
         self.toxiproxy.reset()
         for m in members:
             if m.kind == "service" and m.admin_url and (m.alive or m.name in done["restarted"]):
-                apps.clear_misbehave(m.admin_url)
+                apps.clear_misbehave(m.admin_url, self.token)
                 done["cleared"].append(m.name)
         return done
 
@@ -357,7 +366,7 @@ class Faults:
             apply()
             return Fault(target, kind, description, revert)
         admin_url = m.admin_url
-        calls = (lambda: apps.requests_received(admin_url)) if admin_url else None
+        calls = (lambda: apps.requests_received(admin_url, self.token)) if admin_url else None
         item = Scheduled(f"{target}: {description}", schedule, apply, revert, calls)
         self.scheduler.add(item)
         return Fault(target, kind, f"{description} [{schedule.describe()}]", lambda: self.scheduler.remove(item), item)

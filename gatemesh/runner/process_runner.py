@@ -290,6 +290,7 @@ class ProcessRunner:
         return {
             "topology": t.name,
             "gateway": t.endpoints.gateway,
+            "gateway_admin": t.endpoints.gateway_admin,  # its /-/* admin API (not on the public listener)
             "entry": t.endpoints.entry,
             "storefront": t.endpoints.storefront,
             "controlplane": t.endpoints.controlplane,

@@ -12,6 +12,11 @@ so the control plane can check any instance's token without a list of them (``sc
 adds instances the control plane was never told about), and a token for ``catalog-2``
 cannot be stretched to ``catalog-1``. Ids may hold dots, so the control plane tries each
 split of ``<service>.<instance>``; the MAC covers ``service/instance``, so only one fits.
+
+An app behind a sidecar and that sidecar share a third secret, the *app secret*
+(``app_secret``: a MAC of ``app/<service>/<instance>``, a label no bootstrap token signs,
+since ids hold no ``/``): the sidecar sends it on the inbound hop and the app answers only
+calls that carry it (or the admin token, which the app knows only as a SHA-256 digest).
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ CREDENTIALS_FILE = "credentials.json"  # in the run's state directory, 0600
 ADMIN_TOKEN_FILE = "admin-token"  # the admin token alone, 0600, for people and scripts
 BOOTSTRAP_ENV = "GATEMESH_BOOTSTRAP_TOKEN"  # how the runner hands an instance its token
 ADMIN_TOKEN_ENV = "GATEMESH_ADMIN_TOKEN"  # lets a CLI run without the state directory's file
+APP_SECRET_ENV = "GATEMESH_APP_SECRET"  # an app and its sidecar: the inbound hop's proof (services/kit/guard.py)
+ADMIN_DIGEST_ENV = "GATEMESH_ADMIN_TOKEN_SHA256"  # an app: the admin token's digest, never the token itself
 TOKEN_PREFIX = "gm1"  # the format's version: a later format can be told apart
 TOKEN_BYTES = 32  # 256 bits, as Kubernetes' service-account and Consul's ACL tokens carry at least
 
@@ -64,6 +71,12 @@ class Credentials:
 
     def instance_token(self, service: str, instance: str) -> str:
         return f"{TOKEN_PREFIX}.{service}.{instance}.{self._mac(service, instance)}"
+
+    def app_secret(self, service: str, instance: str) -> str:
+        """The secret ``instance``'s sidecar hands its app on every inbound call."""
+        return hmac.new(
+            bytes.fromhex(self.bootstrap_key), f"app/{service}/{instance}".encode(), hashlib.sha256
+        ).hexdigest()
 
     def identify(self, token: str) -> Identity | None:
         """The identity ``token`` proves, or None for an unknown or forged one."""
@@ -140,6 +153,11 @@ def admin_token(run_dir: Path | str | None) -> str | None:
         return (Path(run_dir) / ADMIN_TOKEN_FILE).read_text().strip() or None
     except OSError:
         return None
+
+
+def token_digest(token: str) -> str:
+    """What an app is told of the admin token: enough to recognise it, useless as a credential."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def bearer(token: str | None) -> dict[str, str]:

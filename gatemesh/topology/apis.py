@@ -53,11 +53,14 @@ def gateway_config(
     internal_listen: str | None,
     control_plane: str,
     api: dict[str, Any],
+    admin_listen: str | None = None,
 ) -> dict[str, Any]:
     """The gateway's config file (schema: docs/contracts.md)."""
     config: dict[str, Any] = {"listen": listen}
     if internal_listen is not None:
         config["internal_listen"] = internal_listen
+    if admin_listen is not None:
+        config["admin_listen"] = admin_listen
     config.update(
         {
             "control_plane": control_plane,

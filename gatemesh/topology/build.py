@@ -230,7 +230,10 @@ def build_topology(
         if layout.internal_listener:
             listen["internal"] = ports.gateway_internal
             internal = ports.address(ports.gateway_internal)
-        gateway_config = apis.gateway_config(ports.address(ports.gateway), internal, cp_url, api)
+        listen["admin"] = ports.gateway_admin
+        gateway_config = apis.gateway_config(
+            ports.address(ports.gateway), internal, cp_url, api, ports.address(ports.gateway_admin)
+        )
         files[GATEWAY_CONFIG] = json.dumps(gateway_config, indent=2) + "\n"
         components.append(
             Component(
@@ -238,7 +241,9 @@ def build_topology(
                 kind=GATEWAY,
                 module="gateway",
                 args=("--config", f"{RUN_DIR}/{GATEWAY_CONFIG}"),
-                health_url=ports.url(ports.gateway) + "/health",
+                # on the admin listener, as a sidecar's is on its admin (outbound) port: the health URL is
+                # the base of a proxy's admin API for everyone who drives it (CLI, dashboard, tests)
+                health_url=ports.url(ports.gateway_admin) + "/health",
                 listen=listen,
                 group=START_GROUPS[GATEWAY],
             )
@@ -291,6 +296,7 @@ def _endpoints(
     return Endpoints(
         entry=entry,
         gateway=gateway,
+        gateway_admin=ports.url(ports.gateway_admin) if layout.gateway else None,
         storefront=storefront,
         controlplane=ports.url(ports.controlplane),
         toxiproxy_api=ports.url(ports.toxiproxy),

@@ -60,6 +60,7 @@ def parts_file(name: str, endpoints: Endpoints, api_key: str | None, components:
         "topology": name,
         "entry": endpoints.entry,
         "gateway": endpoints.gateway,
+        "gateway_admin": endpoints.gateway_admin,
         "storefront": endpoints.storefront,
         "controlplane": endpoints.controlplane,
         "toxiproxy_api": endpoints.toxiproxy_api,

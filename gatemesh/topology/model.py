@@ -105,6 +105,7 @@ class Endpoints:
     dashboard: str | None = None  # the live dashboard's page
     jaeger: str | None = None  # Jaeger's UI and query API, when the topology runs one
     prometheus: str | None = None  # Prometheus's UI and HTTP API, when the topology runs one
+    gateway_admin: str | None = None  # the gateway's admin API (/-/policies, /-/upstreams, ...), None without one
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Where every component of a topology listens.
 
-A ``PortPlan`` fixes the four well-known ports (gateway, its internal listener, the
-control plane, Toxiproxy's API) and a range the per-instance ports come from.
+A ``PortPlan`` fixes the well-known ports (gateway, its internal and admin listeners, the
+control plane, Toxiproxy's API, the observers) and a range the per-instance ports come from.
 
 Per-instance ports are allocated in *slots* of four consecutive ports
 (app, Toxiproxy listener, sidecar inbound, sidecar outbound), and an instance's slot
@@ -31,6 +31,7 @@ class PortPlan:
     host: str = "127.0.0.1"  # every component listens and is dialled here
     gateway: int = 8080  # the edge: API keys, rate limits, routes
     gateway_internal: int = 8081  # east-west listener of the gateway (edge topology)
+    gateway_admin: int = 9901  # the gateway's admin API (/-/*), on a listener of its own: Envoy's admin port
     controlplane: int = 8500  # registry + policies
     toxiproxy: int = 8474  # Toxiproxy's HTTP API (its own default)
     dashboard: int = 8090  # the live dashboard (next to Locust's 8089)
@@ -56,7 +57,7 @@ class PortPlan:
     @classmethod
     def from_base(cls, base: int, host: str = "127.0.0.1") -> PortPlan:
         """Everything in ``base .. base+999``: the fixed ports keep their last three digits
-        (gateway ``base+80``, control plane ``base+500``, Toxiproxy ``base+474``, dashboard
+        (gateway ``base+80``, its admin listener ``base+82``, control plane ``base+500``, Toxiproxy ``base+474``, dashboard
         ``base+90``, Jaeger ``base+86..88``, Prometheus ``base+95``), the
         instances take ``base+100 ..``, skipping the fixed ones."""
         if not isinstance(base, int) or base < 1024 or base + 999 > 65535:
@@ -68,6 +69,7 @@ class PortPlan:
             host=host,
             gateway=base + 80,
             gateway_internal=base + 81,
+            gateway_admin=base + 82,
             controlplane=base + 500,
             toxiproxy=base + 474,
             dashboard=base + 90,
@@ -83,6 +85,7 @@ class PortPlan:
         return {
             "gateway": self.gateway,
             "gateway_internal": self.gateway_internal,
+            "gateway_admin": self.gateway_admin,
             "controlplane": self.controlplane,
             "toxiproxy": self.toxiproxy,
             "dashboard": self.dashboard,

@@ -2,8 +2,9 @@
 ``gatemesh up --prometheus``), and the scrape configuration it reads.
 
 What it scrapes: every proxy's ``/metrics`` (the gateway's edge listener, every
-sidecar's inbound listener: admin paths are served on every listener) and the control
-plane's. The targets sit in a file of their own (``prometheus/targets.json``, a
+sidecar's outbound listener: admin paths are served on every listener, and the outbound
+one stays plain HTTP in every mTLS mode, where a strict inbound takes TLS only) and the
+control plane's. The targets sit in a file of their own (``prometheus/targets.json``, a
 ``file_sd_configs`` file) that Prometheus re-reads when it changes, so a `gatemesh scale`
 rewrites it and the new sidecars are scraped without a restart. The compose renderer
 lists the same targets (``targets``), with container names for addresses.
@@ -55,7 +56,7 @@ def targets(components: Iterable[Component]) -> list[tuple[str, str, str]]:
     for c in components:
         if c.kind not in SCRAPED_KINDS:
             continue
-        port = c.listen["inbound"] if c.kind == SIDECAR else c.listen.get("listen", c.listen.get("port"))
+        port = c.listen["outbound"] if c.kind == SIDECAR else c.listen.get("listen", c.listen.get("port"))
         host = c.health_url.split("//", 1)[1].split(":", 1)[0]
         out.append((c.name, c.kind, f"{host}:{port}"))
     return out

@@ -104,14 +104,16 @@ class Tracer:
         self.malformed_traceparent = 0  # requests whose traceparent broke the grammar: a new trace each
 
     # --- server span -----------------------------------------------------------------
-    def wrap(self, handle: Handle) -> Handle:
-        """`handle` with a server span around every request but the proxy's own paths."""
+    def wrap(self, handle: Handle, *, admin_api: bool = True) -> Handle:
+        """`handle` with a server span around every request but the proxy's own paths
+        (/-/tracing is served here only on a listener that has the ``admin_api``)."""
         start, end = self.server_start, self.server_end
+        tracing_path = TRACING_PATH if admin_api else None
 
         async def traced(req: Request) -> Response:
             path = req.path
             if path.startswith(_ADMIN_PREFIX) or path in _OWN_PATHS:
-                return self.admin(req) if path == TRACING_PATH else await handle(req)
+                return self.admin(req) if path == tracing_path else await handle(req)
             span = start(req)
             token = CURRENT.set(span)
             try:

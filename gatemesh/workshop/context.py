@@ -64,7 +64,7 @@ class LabContext:
 
     def proxies(self) -> list[str]:
         """Base URLs of every live proxy's admin API (the gateway, then the sidecars)."""
-        out = [self.status["gateway"]] if self.status.get("gateway") else []
+        out = [self.status.get("gateway_admin") or self.status["gateway"]] if self.status.get("gateway") else []
         out += [
             i["health"].rsplit("/health", 1)[0]
             for i in self.status.get("instances", [])

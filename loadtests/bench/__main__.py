@@ -1,10 +1,11 @@
 """python -m loadtests.bench [--quick] [--json FILE] [--rounds N] [--port-base N] [--only HOP,...]
-                            [--instructions] [--scale 1,3,10,30] [--history FILE | --no-history]
+                            [--tls] [--instructions] [--scale 1,3,10,30] [--history FILE | --no-history]
 
 Brings up the benchmark stack (see stack.py), drives every hop with wrk, prints the
 table with each figure as a ratio to HAProxy from the same run, and stops everything
 it started; with --instructions and --scale the same run adds the callgrind counts and
-the topology's start-up and memory (extras.py). Every run is appended to a JSON history
+the topology's start-up and memory (extras.py); with --tls it adds the mutual-TLS rows,
+paired with HAProxy with TLS on both sides (tls.py). Every run is appended to a JSON history
 and compared with the last one (history.py). Exit status: 0 ok, 1 some hop answered
 errors, 2 cannot run here.
 """
@@ -27,11 +28,12 @@ from typing import Any
 from gatemesh.runner import RunnerError
 from gatemesh.topology.errors import TopologyError
 
-from . import extras, history
+from . import extras, history, tls, tlscount
 from .procs import memory_kib, tree_cpu_seconds
-from .report import legend, summarise, table, with_ratios
+from .report import legend, summarise, table, tls_table, with_ratios
 from .scale import table as scale_table
-from .stack import BASELINE, HOPS, PROXY_CPU, REPO, WRK_CPU, Hop, Stack
+from .stack import HOPS, PROXY_CPU, REPO, WRK_CPU, Hop, Stack
+from .tls import TLS_HOPS
 from .wrk import PACED_CONNECTIONS, SATURATION_CONNECTIONS, run_wrk, write_script
 
 DEFAULT_PORT_BASE = 16000  # below the test suite's 20000.. and the kernel's ephemeral range
@@ -105,8 +107,7 @@ def measure(stack: Stack, hop: Hop, script: Path, plan: Plan, reference: Hop | N
     machine the conditions drift between rows, hardly within half a minute."""
     url = stack.url(hop.port, hop.path)
     load = dict(headers=hop.headers, script=script)
-    if plan.warmup_s:
-        run_wrk(url, **load, connections=SATURATION_CONNECTIONS, duration_s=plan.warmup_s)
+    warm = run_wrk(url, **load, connections=SATURATION_CONNECTIONS, duration_s=plan.warmup_s) if plan.warmup_s else None
     ref = saturate(stack, reference, script, plan.saturation_s) if reference is not None else None
     s = saturate(stack, hop, script, plan.saturation_s)
     sat = s.pop("wrk")
@@ -122,6 +123,8 @@ def measure(stack: Stack, hop: Hop, script: Path, plan: Plan, reference: Hop | N
         }
     return {
         "proxies": list(hop.proxies),
+        "reference": hop.reference,
+        "plain": hop.plain,
         **s,
         **paired,
         "sat_p50_ms": sat.latency_us["p50"] / 1000,
@@ -132,8 +135,22 @@ def measure(stack: Stack, hop: Hop, script: Path, plan: Plan, reference: Hop | N
         "c1_rps": c1.rps,
         "c1_p50_ms": c1.latency_us["p50"] / 1000,
         "c1_p99_ms": c1.latency_us["p99"] / 1000,
+        "requests_total": sat.requests + paced.requests + c1.requests + (warm.requests if warm else 0),
         "errors": sat.failed + paced.failed + c1.failed + (ref["wrk"].failed if ref else 0),
     }
+
+
+def with_references(wanted: set[str], known: tuple[Hop, ...]) -> set[str]:
+    """`wanted`, the rows each is paired with and their plain twins, transitively (a TLS
+    row → haproxy-tls → haproxy)."""
+    by_name, out, todo = {h.name: h for h in known}, set(), list(wanted)
+    while todo:
+        name = todo.pop()
+        if name not in out:
+            out.add(name)
+            if name in by_name:
+                todo += [n for n in (by_name[name].reference, by_name[name].plain) if n]
+    return out
 
 
 def environment() -> dict[str, Any]:
@@ -172,9 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, help="interleaved rounds; each figure is the median (default 3, quick 1)")
     p.add_argument("--rate", type=int, help="target req/s of the paced run (default 2000)")
     p.add_argument(
-        "--port-base", type=int, default=DEFAULT_PORT_BASE, help=f"ports base..base+33 (default {DEFAULT_PORT_BASE})"
+        "--port-base", type=int, default=DEFAULT_PORT_BASE, help=f"ports base..base+54 (default {DEFAULT_PORT_BASE})"
     )
     p.add_argument("--only", help="comma-separated hops to run (haproxy and direct are always run)")
+    p.add_argument("--tls", action="store_true", help="also the mutual-TLS rows, against HAProxy with TLS (tls.py)")
     p.add_argument("--keep-logs", metavar="DIR", help="write the processes' logs and configs here")
     p.add_argument(
         "--code",
@@ -210,17 +228,20 @@ def main(argv: list[str] | None = None) -> int:
             a.rate or plan.rate,
             plan.paired,
         )
-    hops = HOPS
+    known = HOPS + TLS_HOPS
+    hops = known if a.tls else HOPS
+    if a.quick and not a.tls:  # two of the TLS rows, so CI keeps the mTLS path measured (~10 s)
+        hops = HOPS + tuple(h for h in TLS_HOPS if h.name in tls.QUICK_HOPS)
     if a.only:
         wanted = set(a.only.split(",")) | {"direct", "haproxy"}
-        unknown = wanted - {h.name for h in HOPS}
+        unknown = wanted - {h.name for h in known}
         if unknown:
             print(
-                f"bench: error: unknown hop(s) {', '.join(sorted(unknown))}; known: {', '.join(h.name for h in HOPS)}",
+                f"bench: error: unknown hop(s) {', '.join(sorted(unknown))}; known: {', '.join(h.name for h in known)}",
                 file=sys.stderr,
             )
             return 2
-        hops = tuple(h for h in HOPS if h.name in wanted)
+        hops = tuple(h for h in known if h.name in with_references(wanted, known))
 
     run_dir = Path(a.keep_logs) if a.keep_logs else Path(tempfile.mkdtemp(prefix="gatemesh-bench-"))
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -236,30 +257,37 @@ def main(argv: list[str] | None = None) -> int:
     samples: dict[str, list[dict]] = {h.name: [] for h in hops}
     try:
         stack.start()
+        if any(h in TLS_HOPS for h in hops):
+            tls.start(stack)
         stack.wait_ready()
         ready_s = time.monotonic() - started
         script = write_script(run_dir)
-        reference = next(h for h in hops if h.name == BASELINE)
+        by_name = {h.name: h for h in hops}
         for r in range(plan.rounds):
             for hop in hops:
+                reference = by_name.get(hop.reference)
+                before = tls.handshakes(stack) if tls.strict_sidecar(hop) else None
                 s = measure(
                     stack,
                     hop,
                     script,
                     plan,
-                    reference if plan.paired and hop.proxies and hop is not reference else None,
+                    reference if plan.paired and hop.proxies and reference is not hop else None,
                 )
+                if before is not None:  # mTLS connections the strict sidecars accepted meanwhile
+                    s["tls_handshakes"] = tls.handshakes(stack) - before
                 samples[hop.name].append(s)
                 cpu = f"{s['cpu_us']:.1f} µs/req" if s["cpu_us"] is not None else "–"
-                pair = f"{s['cpu_vs_ref']:.2f}× HAProxy" if s.get("cpu_vs_ref") is not None else ""
+                pair = f"{s['cpu_vs_ref']:.2f}× {hop.reference}" if s.get("cpu_vs_ref") is not None else ""
                 other = s.get("proxy_core_foreign")
                 print(
-                    f"  round {r + 1} {hop.name:<12} {s['rps']:>9,.0f} req/s  {cpu:>14} {pair:>14}  "
+                    f"  round {r + 1} {hop.name:<12} {s['rps']:>9,.0f} req/s  {cpu:>14} {pair:>22}  "
                     f"c=1 p50 {s['c1_p50_ms']:.3f} ms  other load on core {PROXY_CPU}: "
                     f"{'–' if other is None else f'{other:.0%}'}  errors {s['errors']}",
                     flush=True,
                 )
         memory = {name: memory_kib(proc.pid) for name, proc in stack.procs.items()}
+        mtls = tls.connections(stack)
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 2
@@ -272,8 +300,11 @@ def main(argv: list[str] | None = None) -> int:
     env["loadavg_after"] = os.getloadavg()
     print()
     print(table(rows))
+    if any(h in TLS_HOPS for h in hops):
+        print()
+        print(tls_table(rows, [h.name for h in hops if h in TLS_HOPS]))
     print()
-    print(legend())
+    print(legend(hops))
     print(
         f"\nload average before {env['loadavg'][0]:.2f}, after {env['loadavg_after'][0]:.2f}; "
         f"stack ready in {ready_s:.1f} s; total {time.monotonic() - started:.0f} s"
@@ -291,12 +322,17 @@ def main(argv: list[str] | None = None) -> int:
         )
     errors = {n: r["errors"] for n, r in rows.items() if r["errors"]}
     counted: list[dict[str, Any]] = []
+    tls_counted: list[dict[str, Any]] = []
     scaled: list[dict[str, Any]] = []
     try:
         if a.instructions:
             print("\ninstructions per request (callgrind, 2,000 requests per hop):", flush=True)
             counted = extras.run_instructions(a.code.resolve() if a.code else REPO, a.port_base + 500)
             print(extras.instructions_table(counted))
+        if a.instructions and a.tls:
+            print("\ninstructions per request with and without mTLS (callgrind, tlscount.py):", flush=True)
+            tls_counted = extras.run_tls_instructions(a.port_base + 600)
+            print(tlscount.table(tls_counted))
         if a.scale:
             print("\nedge-mesh start-up and memory:", flush=True)
             scaled = extras.run_scale([int(x) for x in a.scale.split(",")], a.port_base + 1000)
@@ -304,7 +340,14 @@ def main(argv: list[str] | None = None) -> int:
     except (RuntimeError, OSError, subprocess.SubprocessError, RunnerError, TopologyError) as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 2
-    entry = {"code": env["code"], "loadavg": env["loadavg"], "rows": rows, "instructions": counted, "scale": scaled}
+    entry = {
+        "code": env["code"],
+        "loadavg": env["loadavg"],
+        "rows": rows,
+        "instructions": counted,
+        "tls_instructions": tls_counted,
+        "scale": scaled,
+    }
     if not a.no_history:
         print()
         print(history.compare(history.last(a.history), entry))
@@ -319,7 +362,9 @@ def main(argv: list[str] | None = None) -> int:
                     "rows": rows,
                     "samples": samples,
                     "memory_kib": memory,
+                    "mtls_connections": mtls,
                     "instructions": counted,
+                    "tls_instructions": tls_counted,
                     "scale": scaled,
                 },
                 indent=2,

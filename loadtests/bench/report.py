@@ -1,12 +1,14 @@
 """The benchmark's table: every figure of every hop, and each as a ratio to HAProxy's
-figure from the same run."""
+figure from the same run (a TLS row's to HAProxy with TLS: its `reference`); the TLS
+rows also in a table of their own, beside their plain twins."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from statistics import median
 from typing import Any
 
-from .stack import BASELINE, HOPS
+from .stack import BASELINE, HOPS, Hop
 
 # (key, column title, format, lower is better?)
 COLUMNS = (
@@ -34,9 +36,9 @@ def summarise(samples: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def with_ratios(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    base = rows.get(BASELINE)
     direct = rows.get("direct")
     for name, row in rows.items():
+        base = rows.get(row.get("reference") or BASELINE)
         ratios = {}
         for key, *_ in COLUMNS:
             b = base.get(key) if base else None
@@ -49,6 +51,12 @@ def with_ratios(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         row["vs_haproxy"] = ratios
         if ratios.get("cpu_us") is not None:
             row["cpu_per_proxy_vs_haproxy"] = ratios["cpu_us"] / len(row["proxies"])
+        plain = rows.get(row.get("plain") or "")
+        if plain and row.get("cpu_us") is not None and plain.get("cpu_us") and row.get("c1_p50_ms") is not None:
+            # unpaired (ratio of medians): the twin ran in the same rounds, not right before
+            row["cpu_vs_plain"] = row["cpu_us"] / plain["cpu_us"]
+            row["cpu_added_us"] = row["cpu_us"] - plain["cpu_us"]
+            row["c1_p50_added_ms"] = row["c1_p50_ms"] - plain["c1_p50_ms"]
         if direct and row.get("c1_p50_ms") is not None and name != "direct":
             row["added_p50_ms"] = row["c1_p50_ms"] - direct["c1_p50_ms"]
             row["added_p50_ms_per_proxy"] = row["added_p50_ms"] / max(1, len(row["proxies"]))
@@ -77,5 +85,56 @@ def table(rows: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def legend() -> str:
-    return "\n".join(f"- `{h.name}`: {h.what}" for h in HOPS)
+def tls_table(rows: dict[str, dict[str, Any]], names: Iterable[str]) -> str:
+    """The mutual-TLS rows: CPU per request, paired with their reference (HAProxy with TLS),
+    per proxy, and against their own plain twin (what TLS adds to that hop)."""
+    head = [
+        "hop",
+        "proxies",
+        "proxy CPU µs/req",
+        "× reference (paired)",
+        "per proxy ×",
+        "× plain twin",
+        "CPU added µs/req",
+        "p50 c=1 ms",
+        "p50 added vs plain ms",
+        "handshakes /1k req",
+        "proxy CPU busy",
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def f(v: float | None, fmt: str) -> str:
+        return "–" if v is None else fmt.format(v)
+
+    for name in (n for n in names if n in rows):
+        row = rows[name]
+        ref = row["vs_haproxy"].get("cpu_us")
+        cells = [
+            name,
+            str(len(row["proxies"])),
+            f(row.get("cpu_us"), "{:.1f}"),
+            f"{ref:.2f}× {row.get('reference')}" if ref is not None else "–",
+            f(row.get("cpu_per_proxy_vs_haproxy"), "{:.2f}×"),
+            f"{row['cpu_vs_plain']:.2f}× {row['plain']}" if row.get("cpu_vs_plain") is not None else "–",
+            f(row.get("cpu_added_us"), "{:+.1f}"),
+            f(row.get("c1_p50_ms"), "{:.3f}"),
+            f(row.get("c1_p50_added_ms"), "{:+.3f}"),
+            f(handshakes_per_1k(row), "{:.1f}"),
+            f(row.get("proxy_cpu_share"), "{:.0%}"),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def handshakes_per_1k(row: dict[str, Any]) -> float | None:
+    """mTLS connections the strict sidecar accepted per 1,000 requests of the row (None: no
+    strict sidecar on the row's path, e.g. HAProxy's own rows)."""
+    if row.get("tls_handshakes") is None or not row.get("requests_total"):
+        return None
+    return row["tls_handshakes"] / row["requests_total"] * 1000
+
+
+def legend(hops: Iterable[Hop] = HOPS) -> str:
+    return "\n".join(
+        f"- `{h.name}`: {h.what}" + ("" if h.reference == BASELINE else f" (ratios to `{h.reference}`)") for h in hops
+    )

@@ -49,6 +49,21 @@ PORTS = {  # offset from --port-base
     "callee-out": 31,
     "caller-in": 32,
     "caller-out": 33,
+    # --tls (tls.py): the natives with TLS, the client-side front's frontends, the strict gatemesh proxies
+    "backend-tls": 40,
+    "haproxy-tls": 41,
+    "haproxy2-tls-a": 42,
+    "haproxy2-tls-b": 43,
+    "front-haproxy-tls": 44,
+    "front-callee": 45,
+    "front-callee-tls": 46,
+    "front-haproxy-tls-newconn": 47,
+    "front-callee-tls-newconn": 48,
+    "gateway-key-tls": 50,
+    "callee-tls-in": 51,
+    "callee-tls-out": 52,
+    "caller-tls-in": 53,
+    "caller-tls-out": 54,
 }
 
 
@@ -61,6 +76,8 @@ class Hop:
     proxies: tuple[str, ...]  # processes whose CPU is charged to this row
     headers: tuple[tuple[str, str], ...] = ()
     expect_attempts: str | None = None  # X-Gatemesh-Attempts the answer must carry (checks the route)
+    reference: str = "haproxy"  # the row this one is paired with and its ratios are to
+    plain: str | None = None  # a TLS row's plain twin: the row its "× plain" is to
 
 
 HOPS: tuple[Hop, ...] = (
@@ -206,7 +223,7 @@ backend be
 """
 
 
-def gateway_conf(base: int, port: int, with_key: bool) -> dict:
+def gateway_conf(base: int, port: int, with_key: bool, mesh_service: str = "bench-mesh") -> dict:
     """The default edge-mesh gateway config (composition on, default policies), with our routes."""
     apimgmt = (
         {
@@ -223,7 +240,7 @@ def gateway_conf(base: int, port: int, with_key: bool) -> dict:
         "proxy_name": "gateway",
         "routes": [
             {"name": "bench", "prefix": "/api/bench", "service": "bench"},
-            {"name": "mesh", "prefix": "/api/mesh", "service": "bench-mesh"},
+            {"name": "mesh", "prefix": "/api/mesh", "service": mesh_service},
             {"name": "mesh3", "prefix": "/api/mesh3", "service": "bench-out"},
         ],
         "composition": {"enabled": True},
@@ -250,18 +267,45 @@ class Stack:
     def url(self, key: str, path: str = "") -> str:
         return f"http://127.0.0.1:{self.port(key)}{path}"
 
-    def _proc(self, name: str, argv: list[str], cpus: str) -> Proc:
-        env = None
+    def _proc(self, name: str, argv: list[str], cpus: str, env: dict[str, str] | None = None) -> Proc:
+        extra = dict(env or {})
         if self.code != REPO:
-            env = dict(os.environ, PYTHONPATH=str(self.code))
+            extra["PYTHONPATH"] = str(self.code)
+        env = dict(os.environ, **extra) if extra else None  # None: inherit ours
         p = Proc(name, argv, cpus, self.run / f"{name}.log", env=env, cwd=self.code).start()
         self.procs[name] = p
         return p
 
-    def _nginx(self, name: str, conf: str, cpus: str) -> Proc:
+    def nginx(self, name: str, conf: str, cpus: str) -> Proc:
         path = self.run / f"{name}.conf"
         path.write_text(conf)
         return self._proc(name, ["nginx", "-p", str(self.run), "-e", "stderr", "-c", str(path)], cpus)
+
+    def haproxy(self, name: str, conf: str, cpus: str) -> Proc:
+        (self.run / f"{name}.cfg").write_text(conf)
+        return self._proc(name, ["haproxy", "-db", "-f", str(self.run / f"{name}.cfg")], cpus)
+
+    def gateway(self, name: str, conf: dict, wrap: tuple[str, ...] = (), env: dict[str, str] | None = None) -> Proc:
+        path = self.run / f"{name}.json"
+        path.write_text(json.dumps(conf, indent=2))
+        return self._proc(name, [*wrap, sys.executable, "-m", "gateway", "--config", str(path)], PROXY_CPU, env)
+
+    def sidecar(
+        self,
+        name: str,
+        service: str,
+        instance: str,
+        ports: str,
+        wrap: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> Proc:
+        """A sidecar for `service` in front of the nginx backend, on PORTS `ports`-in and `ports`-out."""
+        inbound, outbound = self.port(f"{ports}-in"), self.port(f"{ports}-out")
+        argv = [*wrap, sys.executable, "-m", "mesh.sidecar", "--service", service, "--instance", instance]
+        argv += ["--app", f"127.0.0.1:{self.port('backend')}", "--inbound-port", str(inbound)]
+        argv += ["--outbound-port", str(outbound), "--advertise", f"127.0.0.1:{inbound}"]
+        argv += ["--control-plane", self.url("controlplane"), "--ttl-s", "30"]
+        return self._proc(name, argv, PROXY_CPU, env)
 
     def start(
         self, *, natives: bool = True, proxies: tuple[str, ...] = GATEMESH_PROXIES, wrap: tuple[str, ...] = ()
@@ -274,58 +318,27 @@ class Stack:
                 f"ports in use: {', '.join(f'{k}={self.port(k)}' for k in busy)}; choose another --port-base"
             )
         b = self.base
-        py = [*wrap, sys.executable]
-        cp = self.url("controlplane")
-        self._nginx("backend", nginx_conf(self.run, self.port("backend"), body=BACKEND_BODY), WRK_CPU)
+        self.nginx("backend", nginx_conf(self.run, self.port("backend"), body=BACKEND_BODY), WRK_CPU)
         if natives:
-            self._nginx("nginx", nginx_conf(self.run, self.port("nginx"), upstream=self.port("backend")), PROXY_CPU)
+            self.nginx("nginx", nginx_conf(self.run, self.port("nginx"), upstream=self.port("backend")), PROXY_CPU)
             for chain in (["haproxy"], ["haproxy2-a", "haproxy2-b"], ["haproxy3-a", "haproxy3-b", "haproxy3-c"]):
                 for name, nxt in zip(chain, chain[1:] + ["backend"], strict=False):
-                    (self.run / f"{name}.cfg").write_text(haproxy_conf(self.port(name), self.port(nxt)))
-                    self._proc(name, ["haproxy", "-db", "-f", str(self.run / f"{name}.cfg")], PROXY_CPU)
+                    self.haproxy(name, haproxy_conf(self.port(name), self.port(nxt)), PROXY_CPU)
         self._proc(
             "controlplane",
             [sys.executable, "-m", "mesh.controlplane", "--port", str(self.port("controlplane")), *self._open()],
             WRK_CPU,
         )
-        wait_http(cp + "/health", 20, proc=self.procs["controlplane"])
+        wait_http(self.url("controlplane") + "/health", 20, proc=self.procs["controlplane"])
         self.register("bench", "bench-1", self.port("backend"))
         self.register("bench-out", "client-1-out", self.port("caller-out"))
         for name, with_key in (("gateway", False), ("gateway-key", True)):
             if name in proxies:
-                conf = self.run / f"{name}.json"
-                conf.write_text(json.dumps(gateway_conf(b, self.port(name), with_key), indent=2))
-                self._proc(name, [*py, "-m", "gateway", "--config", str(conf)], PROXY_CPU)
-        for name, service, instance, inbound, outbound in (
-            ("callee", "bench-mesh", "bench-mesh-1", "callee-in", "callee-out"),
-            ("caller", "bench-client", "client-1", "caller-in", "caller-out"),
-        ):
-            if name in proxies:
-                self._proc(
-                    name,
-                    [
-                        *py,
-                        "-m",
-                        "mesh.sidecar",
-                        "--service",
-                        service,
-                        "--instance",
-                        instance,
-                        "--app",
-                        f"127.0.0.1:{self.port('backend')}",
-                        "--inbound-port",
-                        str(self.port(inbound)),
-                        "--outbound-port",
-                        str(self.port(outbound)),
-                        "--advertise",
-                        f"127.0.0.1:{self.port(inbound)}",
-                        "--control-plane",
-                        cp,
-                        "--ttl-s",
-                        "30",
-                    ],
-                    PROXY_CPU,
-                )
+                self.gateway(name, gateway_conf(b, self.port(name), with_key), wrap)
+        if "callee" in proxies:
+            self.sidecar("callee", "bench-mesh", "bench-mesh-1", "callee", wrap)
+        if "caller" in proxies:
+            self.sidecar("caller", "bench-client", "client-1", "caller", wrap)
         self._beat = threading.Thread(target=self._heartbeat, name="bench-heartbeat", daemon=True)
         self._beat.start()
 

@@ -20,6 +20,7 @@ from gatemesh.security.ca import CertificateAuthority
 from gatemesh.security.jwt import ALGORITHMS, DEFAULT_AUDIENCE, Issuer
 from mesh.controlplane import openapi as openapi_document
 from mesh.controlplane.admission import AddressRules
+from mesh.controlplane.auth import CREDENTIALS
 from mesh.controlplane.metrics import Metrics
 from mesh.controlplane.registry import DEFAULT_TTL_S, check_id, check_meta, check_ttl_s, parse_address
 from mesh.controlplane.store import Store
@@ -36,6 +37,7 @@ METRICS = web.AppKey("metrics", Metrics)
 RULES = web.AppKey("address-rules", AddressRules)
 ISSUER = web.AppKey("jwt-issuer", Issuer)
 CA = web.AppKey("ca", CertificateAuthority)
+REDACTED = web.AppKey("redacted-snapshot", list)  # [index, body]: the last redacted snapshot
 TOKEN_FIELDS = {"sub", "audience", "ttl_s", "alg"}
 MAX_TOKEN_TTL_S = 86400.0  # a demo token lives a day at most
 
@@ -168,7 +170,24 @@ async def snapshot(request: web.Request) -> web.Response:
     wait_s = min(query_number(request, "wait_s", DEFAULT_WAIT_S), store.max_wait_s)
     await store.wait_for_change(int(index), wait_s)
     current, body = store.snapshot_body()
+    if request.app.get(CREDENTIALS) is not None and "identity" not in request:
+        current, body = redacted_snapshot(request.app, store)  # no credential: no API keys
     return web.Response(body=body, content_type="application/json", headers={INDEX_HEADER: str(current)})
+
+
+# What a reader without a credential sees instead of the API keys: not a config, so an exposed sidecar
+# that watched without its token would refuse it (apimgmt-rejected) and keep its last keys, never fail open.
+REDACTED_APIMGMT = {"redacted": "the API keys are shown only to a credential: the admin token, or an instance's"}
+
+
+def redacted_snapshot(app: web.Application, store: Store) -> tuple[int, bytes]:
+    """(index, body) of the snapshot with its apimgmt section redacted, encoded once per index."""
+    cached = app[REDACTED]
+    if cached[0] != store.index:
+        snap = store.snapshot()
+        snap["apimgmt"] = REDACTED_APIMGMT if snap.get("apimgmt") else {}
+        cached[:] = [store.index, json.dumps(snap).encode()]
+    return cached[0], cached[1]
 
 
 # -- policies and API management ----------------------------------------------------------

@@ -69,6 +69,7 @@ def make_app(
     if credentials is not None:
         app[CREDENTIALS] = credentials
     app[METRICS] = Metrics(store)
+    app[api.REDACTED] = [-1, b""]  # the snapshot without API keys, for readers without a credential
     instance = "/v1/services/{service}/instances/{instance}"
     app.router.add_routes(
         [

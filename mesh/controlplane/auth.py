@@ -7,9 +7,13 @@
   heartbeating and deregistering that very instance; anything else is 403
   ``not-authorized`` naming both identities.
 
-Reads stay open: proxies and the dashboard watch the registry without a credential, as
-they did before (docs/security.md says what that still exposes). The identity is kept on
-the request (``request["identity"]``) so events can say who changed what.
+Reads stay open but for the secrets: ``GET /v1/apimgmt`` (the API keys) needs the admin
+token (401 without one, 403 with an instance's), and ``/v1/snapshot`` shows its
+``apimgmt`` section only to a credential it knows (the admin, or an instance: the
+exposed sidecar that applies the keys watches with its bootstrap token); anyone else gets
+the registry and policies with the keys redacted (``api.snapshot``). Proxies and the
+dashboard still watch the registry without a credential. The identity is kept on the
+request (``request["identity"]``) so events can say who changed what.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ INSTANCE_ROUTES = frozenset(  # the only writes an instance's own credential may
     {"/v1/services/{service}/instances/{instance}", "/v1/services/{service}/instances/{instance}/heartbeat"}
 )
 SELF_SERVICE_ROUTES = frozenset({"/v1/certificates"})  # any instance, for its own service (api.issue_certificate)
+CLOSED_READS = frozenset({"/v1/apimgmt"})  # reads that show a secret: the admin's only
+SHOWN_TO_CREDENTIALS = frozenset({"/v1/snapshot"})  # open, with the secrets only for a known credential
 CREDENTIALS = web.AppKey("credentials", Credentials)
 
 
@@ -71,11 +77,42 @@ def check(request: web.Request, credentials: Credentials) -> web.Response | Iden
     )
 
 
+def check_read(request: web.Request, credentials: Credentials, route: str) -> web.Response | Identity | None:
+    """A read's verdict: None for anonymous on an open route, the identity, or the refusal."""
+    token = bearer_token(request)
+    if token is None:
+        if route not in CLOSED_READS:
+            return None
+        return refuse(
+            401,
+            Reason.UNAUTHENTICATED,
+            f"GET {request.path} shows API keys and needs the admin token: send Authorization: Bearer <token> "
+            f"(the admin token is in the run directory's {ADMIN_TOKEN_FILE}).",
+        )
+    identity = credentials.identify(token)
+    if identity is None:
+        return refuse(401, Reason.UNAUTHENTICATED, "the bearer token is not one this control plane issued.")
+    if route in CLOSED_READS and not identity.admin:
+        return refuse(403, Reason.NOT_AUTHORIZED, f"{identity} may not read {request.path}: it is the admin's.")
+    return identity
+
+
 @web.middleware
 async def authenticate(request: web.Request, handler) -> web.StreamResponse:
     credentials = request.app.get(CREDENTIALS)
-    if request.method not in WRITES or credentials is None or request.match_info.http_exception is not None:
-        return await handler(request)  # a read, an open control plane, or a 404/405 that says more
+    if credentials is None or request.match_info.http_exception is not None:
+        return await handler(request)  # an open control plane, or a 404/405 that says more
+    if request.method not in WRITES:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else ""
+        if route not in CLOSED_READS and route not in SHOWN_TO_CREDENTIALS:
+            return await handler(request)  # an open read
+        seen = check_read(request, credentials, route)
+        if isinstance(seen, web.Response):
+            return seen
+        if seen is not None:
+            request["identity"] = str(seen)
+        return await handler(request)
     verdict = check(request, credentials)
     if isinstance(verdict, web.Response):
         return verdict

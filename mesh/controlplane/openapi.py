@@ -97,6 +97,12 @@ def document() -> dict[str, Any]:
             if method in ("put", "delete", "post"):
                 op["security"] = [{"bearer": []}]
                 op["responses"].update(_refusals(401, 403))
+    # the reads that show API keys (mesh/controlplane/auth.py): the admin's, or redacted without a credential
+    doc["paths"]["/v1/apimgmt"]["get"]["security"] = [{"bearer": []}]
+    doc["paths"]["/v1/apimgmt"]["get"]["responses"].update(_refusals(401, 403))
+    snapshot = doc["paths"]["/v1/snapshot"]["get"]
+    snapshot["security"] = [{}, {"bearer": []}]  # optional: without one, apimgmt is {"redacted": ...}
+    snapshot["responses"].update(_refusals(401))
     return doc
 
 

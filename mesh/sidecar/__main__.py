@@ -10,7 +10,7 @@ import re
 from gatemesh import tracing
 from gatemesh.address import split_address
 from gatemesh.runtime import fatal, run, setup_logging
-from gatemesh.security.credentials import BOOTSTRAP_ENV
+from gatemesh.security.credentials import APP_SECRET_ENV, BOOTSTRAP_ENV
 from gatemesh.security.tls import MODES, MTLS_ENV
 
 from .app import Sidecar, SidecarConfig
@@ -67,6 +67,7 @@ def main() -> None:
         expose=a.expose,
         bootstrap_token=os.environ.get(BOOTSTRAP_ENV) or None,  # the runner's handoff, read at the process edge
         mtls=a.mtls,
+        app_secret=os.environ.get(APP_SECRET_ENV) or None,  # shared with its app only (gatemesh.runner.trust)
     )
     if a.mtls != "off" and not cfg.bootstrap_token:
         fatal("sidecar", f"--mtls {a.mtls} needs a bootstrap token in ${BOOTSTRAP_ENV} to get a certificate")

@@ -44,6 +44,7 @@ APP_HEALTH_TIMEOUT_S = 0.4  # below a health checker's default 0.5 s probe timeo
 GATEWAY_IDENTITY = spiffe_id("gateway")  # the one caller whose X-Gatemesh-Principal is believed
 MTLS_PATH = b"/-/mtls"  # GET the mode, identity and connections; PUT {"mode"} to switch live
 LOCAL = "local"  # the inbound side's only upstream: this instance's app
+APP_SECRET_HEADER = b"x-gatemesh-app-secret"  # services/kit/guard.py reads it: the call came through here
 # The inbound side has no policy timeout; without a propagated deadline its listener still
 # bounds the wait for the app's answer: Envoy's route timeout default (15 s).
 INBOUND_TIMEOUT_S = float(os.environ.get("GATEMESH_INBOUND_TIMEOUT_S", "15"))
@@ -63,6 +64,9 @@ class SidecarConfig:
     expose: bool = False  # sidecar-gateway topology: this sidecar is the managed API's front door
     bootstrap_token: str | None = field(default=None, repr=False)  # the runner's credential for this instance
     mtls: str = "off"  # inbound off / permissive / strict (gatemesh.security.tls); off: as before issue 15
+    # Sent to the app on every inbound call: the app answers only calls that carry it (issue 15,
+    # item 5). None: nothing sent, as before (compose and k8s until they hand one out).
+    app_secret: str | None = field(default=None, repr=False)
 
 
 def inbound_policies() -> PolicyTable:
@@ -95,7 +99,9 @@ class Sidecar:
         self.proxy_out = Proxy(name, self.outbound)
         self.proxy_in = Proxy(name, self.inbound)
         self.api = ApiManager(ApiMgmtConfig.from_dict({}), self.outbound.clock) if cfg.expose else None
-        self.watcher = SnapshotWatcher(cfg.control_plane, on_change=self._on_snapshot)
+        # The exposed sidecar applies the API keys, which the snapshot shows only to a credential: its own.
+        watch_token = cfg.bootstrap_token if cfg.expose else None
+        self.watcher = SnapshotWatcher(cfg.control_plane, on_change=self._on_snapshot, token=watch_token)
         self.admin = Admin(
             name,
             self.outbound,
@@ -123,12 +129,15 @@ class Sidecar:
         )
         if tracer is not None:
             tracing.register_metrics(tracer, metrics.registry)
-        self.handle_inbound: Handler = self.shell.handler(self.proxy_in, self.route_inbound)
+        # The Toxiproxy-facing side serves /health and /metrics only; the admin API (/-/*) is on the
+        # app-local outbound port (issue 15: PUT /-/policies... was reachable through Toxiproxy).
+        self.handle_inbound: Handler = self.shell.handler(self.proxy_in, self.route_inbound, admin_api=False)
         self.handle_outbound: Handler = self.shell.handler(self.proxy_out, self.shell.by_host)
         self._policies_seen: object = None
         self._apimgmt_seen: object = None
         self._authz_seen: object = None
         self.authz = AuthzPolicy()  # default allow until the control plane says otherwise
+        self._app_secret = cfg.app_secret.encode() if cfg.app_secret else None
         self.identity = self.tls = self.mesh_tls = None
         if cfg.mtls != "off":  # a workload identity: TLS in on the inbound port, TLS out to peers that take it
             self.identity = WorkloadIdentity(cfg.control_plane, cfg.bootstrap_token or "", cfg.service)
@@ -139,6 +148,8 @@ class Sidecar:
             self.shell.listener_tls[cfg.inbound_port] = self.tls
             self.mesh_tls = MeshTls(self.identity)
             self.outbound.pool.tls_for = self.mesh_tls.tls_for
+            metrics.watch_connections("inbound", self.tls.counts)  # gatemesh_connections_total
+            metrics.watch_connections("outbound", self.mesh_tls.dialled)
 
     def _mtls(self, req: Request) -> Response:
         """GET: the mode, the identity and the connections by kind; PUT {"mode"}: switch live."""
@@ -216,6 +227,8 @@ class Sidecar:
             if refused is not None:
                 return refused
             hand_on(req, api_key_principal(req) if self.api.enabled else None)  # the app never sees the key
+        if self._app_secret is not None:
+            req.headers.append((APP_SECRET_HEADER, self._app_secret))  # the app's proof this came through its sidecar
         return LOCAL, req.target
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -1,6 +1,8 @@
 """The application every service starts from: middleware, /health and /admin/*.
 
 Middleware, outermost first:
+  sidecar_only    behind a sidecar: refuses calls that went around it (guard.py; off
+                  unless the runner handed the app a secret)
   count_requests  counts non-admin, non-health requests and the status they got
   json_errors     turns every failure (aiohttp's 404/405/413, ServiceError, a crash)
                   into a JSON body; a crash is logged and answered 500
@@ -16,6 +18,7 @@ import random
 from aiohttp import web
 
 from services.kit.admin import MisbehaveConfig, Misbehaviour, Stats, is_exempt
+from services.kit.guard import sidecar_only
 from services.kit.http import INFO, MAX_BODY_BYTES, ServiceError, ServiceInfo, error_response, read_json, reply
 
 INSTANCE_HEADER = "X-Instance"
@@ -116,7 +119,9 @@ async def delete_stats(request: web.Request) -> web.Response:
 
 def service_app(service: str, instance: str, *, rng: random.Random | None = None) -> web.Application:
     """A new app for ``service`` with the kit's middleware and routes; add yours to it."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[count_requests, json_errors, misbehave])
+    app = web.Application(
+        client_max_size=MAX_BODY_BYTES, middlewares=[sidecar_only, count_requests, json_errors, misbehave]
+    )
     app[INFO] = ServiceInfo(service, instance)
     app[STATS] = Stats()
     app[MISBEHAVIOUR] = Misbehaviour(rng)

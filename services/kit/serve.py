@@ -17,6 +17,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from services.kit.cli import Options, UsageError, fail, parse_options
+from services.kit.guard import GUARD, SECRET_ENV, SidecarOnly
 from services.kit.registration import Registrar
 from services.kit.telemetry import flush, setup_tracing
 
@@ -60,8 +61,13 @@ def run_service(
     provider = setup_tracing(service, options.instance)  # before the app exists: it instruments aiohttp
     try:
         app = build_app(options)
+        guard = SidecarOnly.from_env(os.environ)  # the runner's handoff, read at the process edge
     except StartupError as exc:
         fail(service, str(exc))
+    except ValueError as exc:
+        fail(service, f"${SECRET_ENV}: {exc}")
+    if guard is not None:
+        app[GUARD] = guard
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         try:
             runner.run(_serve(app, options))

@@ -28,6 +28,7 @@ from gatemesh.faults import Faults
 from gatemesh.policy import Policy, all_off
 from gatemesh.policy_client import PolicyClient
 from gatemesh.runner import ProcessRunner, RunnerError
+from gatemesh.security.credentials import bearer
 from gatemesh.topology import PortPlan, Topology
 from gatemesh.topology.apis import SERVICE_PATHS
 
@@ -89,6 +90,7 @@ class Chaos:
         self.faults = Faults.for_runner(runner)
         topo = runner.topology
         self.gateway = topo.endpoints.gateway
+        self.gateway_admin = topo.endpoints.gateway_admin  # its /-/* API: not on the public listener (issue 15)
         self.controlplane = topo.endpoints.controlplane
         self.key = topo.api_key
         sidecar = topo.component(f"sidecar-{CALLER}")
@@ -98,7 +100,7 @@ class Chaos:
         self.counts = dict(topo.counts)
         # The one policy client; "the mesh has it" means the caller's sidecar has it.
         self.policies = PolicyClient(
-            self.gateway,
+            self.gateway_admin,
             self.controlplane,
             [self.caller_admin],
             wait_s=POLICY_ARRIVAL_S,
@@ -212,24 +214,29 @@ class Chaos:
     def admin_url(self, instance: str) -> str:
         return self.faults.instance(instance).admin_url or ""
 
+    def app_json(self, instance: str, path: str) -> Any:
+        """GET ``path`` on the instance's app itself (no proxy, no fault): with the run's admin
+        token, the only caller an app behind a sidecar answers around it."""
+        return self._json("GET", f"{self.admin_url(instance)}{path}", headers=bearer(self.faults.token))
+
     def stats(self, instance: str) -> int:
         """Requests the instance's app received (not /health, not /admin)."""
         return self.faults.calls(instance)
 
     def reset_stats(self, *instances: str) -> None:
-        for i in instances:
-            self._json("DELETE", f"{self.admin_url(i)}/admin/stats")
+        for i in instances:  # on the app's own port: behind a sidecar, only with the run's admin token
+            self._json("DELETE", f"{self.admin_url(i)}/admin/stats", headers=bearer(self.faults.token))
 
     def upstreams(self, where: str) -> dict[str, Any]:
-        base = self.gateway if where == EDGE else self.caller_admin
+        base = self.gateway_admin if where == EDGE else self.caller_admin
         return self._json("GET", f"{base}/-/upstreams")["upstreams"]
 
     def events(self, where: str, since: int = 0) -> list[dict[str, Any]]:
-        base = self.gateway if where == EDGE else self.caller_admin
+        base = self.gateway_admin if where == EDGE else self.caller_admin
         return self._json("GET", f"{base}/-/events?since={since}")["events"]
 
     def last_event_seq(self, where: str) -> int:
-        base = self.gateway if where == EDGE else self.caller_admin
+        base = self.gateway_admin if where == EDGE else self.caller_admin
         return int(self._json("GET", f"{base}/-/events?since=0").get("last_seq", 0))
 
     def registered(self, service: str) -> set[str]:
@@ -256,7 +263,7 @@ class Chaos:
             if self.runner.topology.counts.get(service) != n:
                 self.runner.scale(service, n)
         self.reset_policies()
-        for base in (self.gateway, self.caller_admin):
+        for base in (self.gateway_admin, self.caller_admin):
             self._json("POST", f"{base}/-/reset")
         self.wait_converged()
 
@@ -282,7 +289,7 @@ class Chaos:
     def wait_converged(self, timeout_s: float = CONVERGE_S) -> None:
         """Until both proxies know every endpoint and hold no open breaker or ejection; a
         proxy whose state is stuck half a second after the faults went is reset again."""
-        admin = {EDGE: self.gateway, MESH: self.caller_admin}
+        admin = {EDGE: self.gateway_admin, MESH: self.caller_admin}
         deadline = time.monotonic() + timeout_s
         dirty_since: dict[str, float] = {}
         while True:
@@ -302,8 +309,8 @@ class Chaos:
                 raise AssertionError(f"the topology did not settle in {timeout_s}s: {problems}")
             time.sleep(0.05)
 
-    def _json(self, method: str, url: str, body: Any = None) -> Any:
-        resp = self.http.request(method, url, json=body, timeout=CALL_TIMEOUT_S)
+    def _json(self, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+        resp = self.http.request(method, url, json=body, headers=headers, timeout=CALL_TIMEOUT_S)
         if resp.status_code >= 400:
             raise AssertionError(f"{method} {url} answered {resp.status_code}: {resp.text[:300]}")
         return resp.json() if resp.content else None

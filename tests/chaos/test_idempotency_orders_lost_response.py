@@ -14,7 +14,6 @@ import uuid
 from collections import Counter
 
 import pytest
-import requests
 
 from chaoslib import EDGE, MESH, only
 
@@ -28,8 +27,7 @@ RETRY = {"enabled": True, "max_attempts": 2, "backoff_base_s": 0.005, "backoff_m
 
 def orders(chaos) -> list[dict]:
     """The latest orders, read from orders-2's app directly (no proxy, no fault)."""
-    body = requests.get(f"{chaos.admin_url('orders-2')}/orders?limit=1000", timeout=5).json()
-    return body["orders"]
+    return chaos.app_json("orders-2", "/orders?limit=1000")["orders"]
 
 
 def first_hop_attempts(r) -> int:

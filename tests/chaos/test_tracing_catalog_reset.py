@@ -223,7 +223,7 @@ def test_a_propagated_deadline_is_an_attribute_downstream(chaos, sent):
 
 
 def test_a_malformed_traceparent_starts_a_new_trace_and_is_counted(chaos):
-    before = chaos._json("GET", f"{chaos.gateway}/-/tracing")["malformed_traceparent"]
+    before = chaos._json("GET", f"{chaos.gateway_admin}/-/tracing")["malformed_traceparent"]
     r = chaos.call(EDGE, "catalog", headers={"traceparent": "00-not-a-trace-01"})
     assert r.ok, r
     trace_id = r.headers["X-Gatemesh-Trace-Id"]
@@ -231,7 +231,7 @@ def test_a_malformed_traceparent_starts_a_new_trace_and_is_counted(chaos):
     spans = wait_trace(jaeger(chaos), trace_id, lambda s: bool(servers(s, "gateway")))
     (entry,) = servers(spans, "gateway")
     assert parent_id(entry) is None and tags(entry)["gatemesh.traceparent.malformed"] == "00-not-a-trace-01"
-    assert chaos._json("GET", f"{chaos.gateway}/-/tracing")["malformed_traceparent"] == before + 1
+    assert chaos._json("GET", f"{chaos.gateway_admin}/-/tracing")["malformed_traceparent"] == before + 1
 
 
 def calls(chaos: Chaos) -> list[Result]:
@@ -251,7 +251,7 @@ def test_jaeger_down_changes_nothing_for_traffic_and_the_drops_are_counted(chaos
         assert all(r.headers.get("X-Gatemesh-Trace-Id") for r in down)  # still traced, only not exported
 
         def dropped() -> int:
-            return chaos._json("GET", f"{chaos.gateway}/-/tracing")["spans"]["dropped_export_failed"]
+            return chaos._json("GET", f"{chaos.gateway_admin}/-/tracing")["spans"]["dropped_export_failed"]
 
         chaos.wait_until("the gateway counts the spans it could not export", lambda: dropped() > 0, timeout_s=20)
     finally:

@@ -45,7 +45,7 @@ class Run:
     jaeger: JaegerQuery
     entry: str
     key: str
-    admin: str  # the storefront sidecar's admin base (its inbound listener)
+    admin: str  # the storefront sidecar's admin base (its app-local outbound listener; the inbound has no /-/*)
 
     def page(self) -> requests.Response:
         return requests.get(f"{self.entry}/products/1", headers={"X-Api-Key": self.key}, timeout=10)
@@ -77,7 +77,7 @@ def run(port_bases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             JaegerQuery(topology.endpoints.jaeger),
             topology.endpoints.entry,
             topology.api_key,
-            f"http://127.0.0.1:{sidecar.listen['inbound']}",
+            f"http://127.0.0.1:{sidecar.listen['outbound']}",
         )
         r.reset()
         yield r

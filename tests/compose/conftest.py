@@ -8,12 +8,13 @@ The scenarios run only when a compose topology is provided, by either of
 and otherwise skip with the reason (the default ``pytest -n auto tests`` run never
 touches Docker). ``scripts/compose-tier.sh`` brings the topology up first:
 
-    docker-compose -p gatemesh-edge-mesh -f compose/edge-mesh.yml \\
-        -f <(python -m gatemesh.compose publish-all --topology edge-mesh) up -d
+    docker compose -p gatemesh-edge-mesh -f compose/edge-mesh.yml -f compose/edge-mesh.test.yml up -d
 
-The second file publishes every app and sidecar port on 127.0.0.1, which the scenarios
-need for an app's ``/admin/*`` and for calling ``sidecar-storefront-1``'s outbound port
-as its app would. ``GATEMESH_COMPOSE_PROJECT`` names the compose project when it is not
+The second file (rendered and committed beside the first) publishes, on 127.0.0.1, the
+control plane, Toxiproxy's API and every app and sidecar port, which the scenarios need
+for an app's ``/admin/*`` and for calling ``sidecar-storefront-1``'s outbound port as
+its app would; the default file publishes only the entry and the UIs. The admin token
+comes from the control plane's container (``ComposeProject.credentials``). ``GATEMESH_COMPOSE_PROJECT`` names the compose project when it is not
 the only one running edge-mesh.
 
 The scenario helpers are the chaos suite's own (``tests/chaos/chaoslib.py``: calls at the
@@ -84,12 +85,18 @@ def make_compose_chaos(backend: Any) -> Any:
     """A ``chaoslib.Chaos`` whose faults and restarts go to containers."""
     chaoslib = _chaoslib()
     from gatemesh.faults import Faults
+    from gatemesh.security.credentials import bearer
 
     class ComposeRunner:
         """What ``Chaos`` asks of a runner, answered by the compose backend."""
 
         def __init__(self) -> None:
             self.topology = backend.topology
+            # the credentials the one-shot service made, read in the control plane's container
+            self.credentials = backend.project.credentials()
+
+        def admin_headers(self) -> dict[str, str]:
+            return bearer(self.credentials.admin_token)
 
         def restart(self, name: str) -> Any:
             return backend.restart(name)
@@ -136,7 +143,7 @@ def compose_chaos(request: pytest.FixtureRequest) -> Iterator[Any]:
     if missing:
         pytest.fail(
             f"the apps' ports are not published ({', '.join(missing[:3])} ...); bring the topology up "
-            f"with the override: python -m gatemesh.compose publish-all --topology {TOPOLOGY}",
+            f"with the tests' override: -f compose/{TOPOLOGY}.test.yml",
             pytrace=False,
         )
     chaos = make_compose_chaos(backend)

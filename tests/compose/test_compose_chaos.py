@@ -11,6 +11,9 @@ live sidecar), ``docker kill`` of a pod or of the control plane, a pod disconnec
 the Docker network; Toxiproxy (in its own container) and the apps' misbehave knob where a
 fault must be exact (a reset on every connection, a 503 on every call).
 
+With ``GATEMESH_MTLS=strict`` (the compose tier's default) every hop from the gateway and
+between sidecars is mutual TLS through Toxiproxy, so each toxic acts on encrypted bytes.
+
 Counts are the compose file's: catalog 3, pricing 2, inventory 2, reviews 2, storefront 2,
 orders 2. The gateway keeps its rate limit (100/s, burst 200 per key): the scenarios
 send a few dozen calls each.
@@ -18,6 +21,7 @@ send a few dozen calls each.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 
@@ -31,6 +35,8 @@ WHERE = [pytest.param(EDGE, marks=pytest.mark.edge), pytest.param(MESH, marks=py
 MARGIN_S = 0.7  # a loaded 2-core machine, plus docker-proxy on the client's published port
 HUNG_CLIENT_S = 1.5  # the client gives up on a call to a frozen container after this
 TTL_EXPIRY_S = 15.0  # a dead pod leaves the registry (TTL 3 s) and the proxies well within this
+
+MTLS = os.environ.get("GATEMESH_MTLS", "off") != "off"  # the proxies' mode (the compose tier: strict)
 
 pytestmark = [pytest.mark.compose, pytest.mark.chaos]
 
@@ -63,11 +69,21 @@ TIMEOUT_S = 0.3
 TIMEOUT = {"enabled": True, "attempt_timeout_s": TIMEOUT_S, "request_timeout_s": TIMEOUT_S}
 
 
+def _warm(chaos, where: str, service: str, n: int = 4) -> None:
+    """``n`` concurrent calls first, so the scenario's own calls find their connections open,
+    as in a mesh that has been serving: the fixture's reset closed every connection, and
+    under mTLS a new one costs a handshake through Toxiproxy, which a loaded machine can
+    stretch past a 0.3 s timeout on its own."""
+    warm = chaos.burst(lambda i: chaos.call(where, service), n, concurrency=n)
+    assert all(r.ok for r in warm), show(warm)
+
+
 @pytest.mark.timeouts
 @pytest.mark.parametrize("where", WHERE)
 def test_timeout_bounds_calls_to_a_paused_app_container(chaos, where):
     """``docker pause pricing-1``: its sidecar still accepts, the app never answers."""
     chaos.set_policy(where, "pricing", only(timeout=TIMEOUT))
+    _warm(chaos, where, "pricing")
     chaos.faults.pause("pricing-1")
     results = chaos.burst(lambda i: chaos.call(where, "pricing", timeout_s=HUNG_CLIENT_S * 2), 4, concurrency=4)
 
@@ -81,6 +97,7 @@ def test_timeout_bounds_calls_to_a_paused_app_container(chaos, where):
 @pytest.mark.parametrize("where", WHERE)
 def test_control_without_timeout_calls_hang_on_a_paused_app_container(chaos, where):
     chaos.set_policy(where, "pricing", only())
+    _warm(chaos, where, "pricing")
     chaos.faults.pause("pricing-1")
     results = chaos.burst(lambda i: chaos.call(where, "pricing", timeout_s=HUNG_CLIENT_S), 4, concurrency=4)
 
@@ -286,6 +303,13 @@ def test_control_partitioned_critical_service_fails_the_page(chaos, where):
 # ---------------------------------------------------------------------- idempotent writes
 
 
+def _cut_answers(chaos, instance: str) -> None:
+    """``limit_data`` that loses ``instance``'s answer after the order is written: at once in
+    plain HTTP; under mTLS past the server's handshake flight (``chaoslib.answer_cut_bytes``),
+    else the cut falls in the handshake and the order is never sent at all."""
+    chaos.faults.limit_data(instance, bytes=chaos.answer_cut_bytes(instance) if MTLS else 0)
+
+
 def _order(chaos, where: str, key: str | None):
     headers = {"Idempotency-Key": key} if key else {}
     return chaos.call(where, "orders", "", "POST", json={"product_id": 3, "quantity": 1}, headers=headers)
@@ -302,7 +326,7 @@ def test_retried_post_with_idempotency_key_creates_one_order(chaos, where):
     """orders-1's answers are cut after the order is written; the retry lands on orders-2,
     which finds the key in the SQLite file both containers share (a named volume)."""
     chaos.set_policy(where, "orders", only(retry=RETRY))
-    chaos.faults.limit_data("orders-1", bytes=0)
+    _cut_answers(chaos, "orders-1")
     keys = [f"compose-{uuid.uuid4()}" for _ in range(2)]
     results = [_order(chaos, where, k) for k in keys]
 
@@ -315,7 +339,7 @@ def test_retried_post_with_idempotency_key_creates_one_order(chaos, where):
 @pytest.mark.parametrize("where", WHERE)
 def test_control_post_without_key_is_not_retried(chaos, where):
     chaos.set_policy(where, "orders", only(retry=RETRY))
-    chaos.faults.limit_data("orders-1", bytes=0)
+    _cut_answers(chaos, "orders-1")
     results = [_order(chaos, where, None) for _ in range(2)]
 
     failed = [r for r in results if not r.ok]

@@ -46,6 +46,7 @@ def test_a_service_added_to_the_definition_but_not_rendered_is_reported(monkeypa
     by_path = {d.path: d for d in drifts}
     assert set(by_path) == {
         "edge-mesh.yml",
+        "edge-mesh.test.yml",  # the new pod's ports, for the tests
         "config/edge-mesh/toxiproxy.json",
         "config/edge-mesh/gateway.json",
         "config/edge-mesh/parts.json",  # the dashboard's list of what runs

@@ -1,4 +1,4 @@
-"""The renderer's pieces: who listens where, the publish-all override, the one-shot seed."""
+"""The renderer's pieces: who listens where, the tests' override, the one-shot seed."""
 
 from __future__ import annotations
 
@@ -42,10 +42,11 @@ def test_toxiproxy_config_lists_every_proxy_towards_its_pod():
 def test_the_gateway_listens_on_every_interface_and_finds_the_control_plane_by_name():
     config = json.loads(render(build_topology("edge"))["config/edge/gateway.json"])
     assert (config["listen"], config["internal_listen"]) == ("0.0.0.0:8080", "0.0.0.0:8081")
+    assert config["admin_listen"] == "0.0.0.0:9901"  # the dashboard's way in; published by the tests' override only
     assert config["control_plane"] == "http://controlplane:8500"
 
 
-def test_publish_all_adds_every_app_and_sidecar_port_on_loopback():
+def test_the_test_override_publishes_every_app_and_sidecar_port_on_loopback():
     topology = build_topology("edge-mesh")
     services = yaml.safe_load(publish_override(topology))["services"]
     for c in topology.components:
@@ -53,20 +54,18 @@ def test_publish_all_adds_every_app_and_sidecar_port_on_loopback():
             ports = services[c.instance]["ports"]
             for port in c.listen.values():
                 assert f"127.0.0.1:{port}:{port}" in ports
-    assert "gateway" not in services and "toxiproxy" not in services  # the file publishes those
+    assert services["controlplane"]["ports"] == ["127.0.0.1:8500:8500"]
+    assert services["toxiproxy"]["ports"] == ["127.0.0.1:8474:8474"]
+    assert "gateway" not in services or "127.0.0.1:8080:8080" not in services["gateway"]["ports"]  # the file has it
 
 
 def test_sidecar_gateway_seeds_api_management_before_the_sidecars_start():
     data = yaml.safe_load(render(build_topology("sidecar-gateway"))["sidecar-gateway.yml"])
     setup = data["services"]["setup"]
-    assert setup["command"][:5] == [
-        "python",
-        "-m",
-        "gatemesh.compose.seed",
-        "PUT",
-        "http://controlplane:8500/v1/apimgmt",
-    ]
-    assert json.loads(setup["command"][5])["keys"]
+    seed = setup["command"][setup["command"].index("--") + 1 :]
+    assert seed[:5] == ["python", "-m", "gatemesh.compose.seed", "PUT", "http://controlplane:8500/v1/apimgmt"]
+    assert json.loads(seed[5])["keys"]
+    assert setup["command"][:4] == ["python", "-m", "gatemesh.compose.launch", "GATEMESH_ADMIN_TOKEN=/run/gatemesh/admin-token"]
     deps = data["services"]["sidecar-storefront-1"]["depends_on"]
     assert deps["setup"] == {"condition": "service_completed_successfully"}
 

@@ -33,11 +33,12 @@ SEMANTIC_BODIES = {("PUT", "/-/policies/{service}"), ("PATCH", "/-/policies/{ser
 @pytest.fixture(scope="module")
 def gateway():
     cp = ControlPlaneProcess()
-    port = free_port()
+    port, admin_port = free_port(), free_port()
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(
             {
                 "listen": f"127.0.0.1:{port}",
+                "admin_listen": f"127.0.0.1:{admin_port}",  # the admin API's own listener (issue 15)
                 "control_plane": cp.url,
                 "proxy_name": "gateway",
                 "routes": [],
@@ -49,7 +50,7 @@ def gateway():
     proc = subprocess.Popen(
         [sys.executable, "-m", "gateway", "--config", f.name], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{admin_port}"
     try:
         deadline = time.monotonic() + 20
         while True:

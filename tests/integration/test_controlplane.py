@@ -300,10 +300,11 @@ def test_apimgmt_put_normalizes_and_refuses_bad_config(cp):
     resp = put(cp, "/v1/apimgmt", {"keys": {"demo-key": {"routes": ["*"]}}})
     assert resp.status_code == 200
     assert resp.json()["rate_limit"] == {"enabled": True, "rate_per_s": 100.0, "burst": 200}
-    assert get(cp, "/v1/apimgmt").json() == resp.json()
+    assert requests.get(cp.url + "/v1/apimgmt", headers=cp.admin, timeout=5).json() == resp.json()
     bad = put(cp, "/v1/apimgmt", {"rate_limit": {"burst": -1}})
     assert bad.status_code == 400 and "burst" in bad.json()["error"]
-    assert get(cp, "/v1/snapshot?index=0").json()["apimgmt"]["keys"] == {"demo-key": {"routes": ["*"]}}
+    snap = requests.get(cp.url + "/v1/snapshot?index=0", headers=cp.admin, timeout=5).json()
+    assert snap["apimgmt"]["keys"] == {"demo-key": {"routes": ["*"]}}
 
 
 def test_events_since_filters_and_rejects_bad_since(cp):

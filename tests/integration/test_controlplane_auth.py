@@ -48,14 +48,14 @@ def test_every_write_without_a_known_credential_is_401(cp, method, path, body, c
         "forged": {"Authorization": "Bearer gm1.catalog.catalog-1." + "0" * 64},
         "wrong-scheme": {"Authorization": "Basic " + cp.credentials.admin_token},
     }[credential]
-    before = call(cp, "GET", "/v1/snapshot?wait_s=0").json()
+    before = call(cp, "GET", "/v1/snapshot?wait_s=0", cp.admin).json()  # the admin's view: with the API keys
     resp = call(cp, method, path, headers, body)
     assert resp.status_code == 401, resp.text
     assert resp.headers["X-Gatemesh-Reason"] == "unauthenticated"
     assert resp.headers["WWW-Authenticate"].startswith("Bearer")
     sentence = resp.json()["error"]
     assert "\n" not in sentence and ("admin-token" in sentence)
-    after = call(cp, "GET", "/v1/snapshot?wait_s=0").json()
+    after = call(cp, "GET", "/v1/snapshot?wait_s=0", cp.admin).json()
     assert after == before  # nothing changed
 
 
@@ -63,6 +63,47 @@ def test_the_admin_token_may_write_everything(cp):
     assert call(cp, "PUT", "/v1/policies/catalog", cp.admin, {}).status_code == 200
     assert call(cp, "DELETE", "/v1/policies/catalog", cp.admin).status_code == 200
     assert call(cp, "PUT", "/v1/apimgmt", cp.admin, {}).status_code == 200
+
+
+@pytest.mark.parametrize("credential", ["none", "forged"])
+def test_reading_the_api_keys_needs_the_admin_token(cp, credential):
+    assert call(cp, "PUT", "/v1/apimgmt", cp.admin, {"keys": {"secret-key": {"routes": ["*"]}}}).status_code == 200
+    headers = {"none": {}, "forged": {"Authorization": "Bearer gm1.catalog.catalog-1." + "0" * 64}}[credential]
+    resp = call(cp, "GET", "/v1/apimgmt", headers)
+    assert resp.status_code == 401 and resp.headers["X-Gatemesh-Reason"] == "unauthenticated", resp.text
+    assert "secret-key" not in resp.text and "\n" not in resp.json()["error"]
+    instance = call(cp, "GET", "/v1/apimgmt", cp.instance("catalog", "catalog-1"))
+    assert instance.status_code == 403 and instance.headers["X-Gatemesh-Reason"] == "not-authorized"
+    # the control arm: the admin reads them
+    assert call(cp, "GET", "/v1/apimgmt", cp.admin).json()["keys"] == {"secret-key": {"routes": ["*"]}}
+
+
+def test_the_snapshot_shows_the_api_keys_only_to_a_credential_and_the_rest_to_everyone(cp):
+    assert call(cp, "PUT", "/v1/apimgmt", cp.admin, {"keys": {"secret-key": {"routes": ["*"]}}}).status_code == 200
+    anonymous = call(cp, "GET", "/v1/snapshot?wait_s=0")
+    assert anonymous.status_code == 200 and "secret-key" not in anonymous.text
+    assert set(anonymous.json()["apimgmt"]) == {"redacted"}
+    assert "services" in anonymous.json() and "policies" in anonymous.json()  # the rest of the reads stay open
+    for who in (cp.admin, cp.instance("storefront", "storefront-1")):  # the exposed sidecar watches with its token
+        shown = call(cp, "GET", "/v1/snapshot?wait_s=0", who).json()
+        assert shown["apimgmt"]["keys"] == {"secret-key": {"routes": ["*"]}}
+        assert {k: v for k, v in shown.items() if k != "apimgmt"} == {
+            k: v for k, v in anonymous.json().items() if k != "apimgmt"
+        }
+    forged = call(cp, "GET", "/v1/snapshot?wait_s=0", {"Authorization": "Bearer nope"})
+    assert forged.status_code == 401 and forged.headers["X-Gatemesh-Reason"] == "unauthenticated"
+
+
+def test_the_toxiproxy_api_is_not_a_registrable_service(cp):
+    """Issue 15 item 5: 127.0.0.1:8474 registered as a service made the Toxiproxy API reachable
+    through a sidecar's outbound port. The runner forbids its address (--forbid-address)."""
+    for who, path in ((cp.admin, "/v1/services/toxiproxy/instances/toxiproxy-1"), (None, None)):
+        if who is None:  # and an instance cannot smuggle it in as its own address either
+            resp = register(cp, TOXIPROXY_API)
+        else:
+            resp = call(cp, "PUT", path, who, {"address": TOXIPROXY_API, "ttl_s": 30})
+        assert resp.status_code == 403 and resp.json()["rule"] == "forbidden-address", resp.text
+    assert call(cp, "GET", "/v1/services/toxiproxy").status_code == 404
 
 
 def test_an_instance_registers_heartbeats_and_deregisters_only_itself(cp):

@@ -19,6 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from prometheus_client.parser import text_string_to_metric_families
 
 from gatemesh.security.identity import Issued, _contexts
 
@@ -138,6 +139,40 @@ def test_strict_refuses_plain_http_and_a_tls_client_without_a_mesh_certificate(t
         assert refused["refused-plain"] >= 2 and refused["refused-handshake"] >= 2
     finally:
         set_mode(topo, "catalog-1", "permissive")
+
+
+def connections(base: str) -> dict[tuple[str, str], float]:
+    """gatemesh_connections_total of the proxy whose admin base is ``base``, by (direction, kind)."""
+    out = {}
+    for family in text_string_to_metric_families(requests.get(base + "/metrics", timeout=5).text):
+        for sample in family.samples:
+            if sample.name == "gatemesh_connections_total":
+                out[(sample.labels["direction"], sample.labels["kind"])] = sample.value
+    return out
+
+
+def test_the_metrics_say_which_connections_are_mtls_in_strict_and_in_permissive(topo):
+    admin, port = outbound(topo, "catalog-1"), inbound_port(topo, "catalog-1")
+    before = connections(admin)
+    assert plain_get(port).status_code == 200  # permissive: a plain client is let in, and counted as plain
+    assert tls_get(port, probe_context(topo, with_cert=True)) == 200
+    permissive = connections(admin)
+    assert permissive[("inbound", "plain")] >= before[("inbound", "plain")] + 1
+    assert permissive[("inbound", "mtls")] >= before[("inbound", "mtls")] + 1
+    assert permissive[("inbound", "refused-plain")] == before[("inbound", "refused-plain")]
+    set_mode(topo, "catalog-1", "strict")
+    try:
+        assert plain_get(port).status_code == 400  # strict: the same client is refused, and counted as refused
+        assert tls_get(port, probe_context(topo, with_cert=True)) == 200
+        strict = connections(admin)
+    finally:
+        set_mode(topo, "catalog-1", "permissive")
+    assert strict[("inbound", "refused-plain")] >= permissive[("inbound", "refused-plain")] + 1
+    assert strict[("inbound", "plain")] == permissive[("inbound", "plain")]  # nothing plain got in
+    assert strict[("inbound", "mtls")] >= permissive[("inbound", "mtls")] + 1
+    # the dialling side: the gateway's connections to the sidecars are mTLS
+    gateway = connections(topo[1]["gateway_admin"])
+    assert gateway[("outbound", "mtls")] > 0, gateway
 
 
 def test_a_latency_toxic_bites_on_the_encrypted_stream(topo):

@@ -104,7 +104,7 @@ def test_reset_brings_a_broken_demo_back(demo):
     status = json.loads(gm("status", "--json").stdout)
     assert all(i["alive"] and not i.get("paused") for i in status["instances"]), status["instances"]
     assert json.loads(gm("fault", "list", "--json").stdout) == []
-    ups = requests.get(f"{status['gateway']}/-/upstreams", timeout=5).json()["upstreams"]
+    ups = requests.get(f"{status['gateway_admin']}/-/upstreams", timeout=5).json()["upstreams"]
     assert all(
         u["breaker"] == "closed" and not u["ejected"] and set(u["instance_breakers"].values()) <= {"closed"}
         for u in ups.values()

@@ -57,7 +57,7 @@ def orders_while(runner: ProcessRunner, n: int, during) -> list[tuple[int, str]]
 
 
 def scenario(runner: ProcessRunner, panic_threshold_percent: float) -> tuple[list[tuple[int, str]], dict]:
-    gateway = runner.topology.endpoints.gateway
+    gateway = runner.topology.endpoints.gateway_admin  # /-/upstreams: on the gateway's admin listener
     policy = Policy().merged({"outlier": {"panic_threshold_percent": panic_threshold_percent}})
     PolicyClient.from_status(runner.status()).replace("orders", "edge", policy)  # the one policy writer
     faults = Faults.for_runner(runner)
@@ -85,7 +85,7 @@ def test_panic_routing_sends_orders_to_the_recovered_ejected_instance(nemesis_to
     print(f"\npanic 50%: {len(results)} orders, {sum(failed.values())} failed {dict(failed)}; panic {ups['panic']}")
     assert len(results) == ORDERS and not failed, failed
     assert ups["panic"]["request_picks"] + ups["panic"]["upstream_picks"] > 0, ups
-    events = requests.get(f"{runner.topology.endpoints.gateway}/-/events?since=0", timeout=5).json()["events"]
+    events = requests.get(f"{runner.topology.endpoints.gateway_admin}/-/events?since=0", timeout=5).json()["events"]
     metrics = requests.get(f"{runner.topology.endpoints.gateway}/metrics", timeout=5).text
     assert "gatemesh_panic_picks_total" in metrics
     assert any(e["kind"] == "panic-entered" for e in events) or ups["panic"]["request_picks"] > 0

@@ -57,6 +57,34 @@ def test_an_admin_path_is_answered_and_never_routed():
     assert run(handle(request(b"/products/1"))).status == 200 and routed == [b"/products/1"]
 
 
+def test_a_public_listener_answers_the_admin_api_404_and_the_admin_listener_nothing_else():
+    caller, pool, _ = caller_with(all_off())
+    shell = shell_for(caller)
+    routed: list[bytes] = []
+    public = shell.handler(
+        Proxy("test", caller), lambda req: routed.append(req.path) or ("svc", req.target), admin_api=False
+    )
+    admin = shell.admin_handler()
+    for path, method in ((b"/-/policies", b"GET"), (b"/-/policies/svc", b"PUT"), (b"/-/reset", b"POST")):
+        hidden = run(public(request(path, method, body=b'{"retry": {"enabled": true}}')))
+        assert (hidden.status, reason_of(hidden)) == (404, b"no-route"), path
+    assert caller.policies.get("svc").retry.enabled is False  # the PUT changed nothing
+    assert run(public(request(b"/health"))).status == 200 and run(public(request(b"/metrics"))).status == 200
+    assert run(admin(request(b"/-/upstreams"))).status == 200 and run(admin(request(b"/metrics"))).status == 200
+    assert run(admin(request(b"/health"))).status == 200
+    not_routed = run(admin(request(b"/products/1")))
+    assert (not_routed.status, reason_of(not_routed)) == (404, b"no-route")
+    assert routed == [] and pool.sent == []
+    assert run(public(request(b"/products/1"))).status == 200 and routed == [b"/products/1"]
+
+
+def test_the_shell_names_the_tracers_admin_path_as_the_tracer_does():
+    from gatemesh import shell
+    from gatemesh.tracing import tracer
+
+    assert shell.TRACING_PATH == tracer.TRACING_PATH
+
+
 def test_requests_in_flight_are_counted_while_they_wait_upstream():
     caller, pool, _ = caller_with(all_off())
     pool.default = Slow(0.5)

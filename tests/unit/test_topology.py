@@ -110,7 +110,8 @@ def test_edge_apps_register_themselves_at_their_proxy_and_call_out_via_the_gatew
     proxy = next(p for p in topo.proxies if p.name == "catalog-1")
     assert proxy.upstream == f"127.0.0.1:{topo.component('catalog-1').listen['port']}"
     assert topo.gateway_config["internal_listen"] == "127.0.0.1:8081"
-    assert topo.component("gateway").listen == {"listen": 8080, "internal": 8081}
+    assert topo.component("gateway").listen == {"listen": 8080, "internal": 8081, "admin": 9901}
+    assert topo.gateway_config["admin_listen"] == "127.0.0.1:9901" and topo.endpoints.gateway_admin.endswith(":9901")
 
 
 def test_edge_gateway_config_follows_the_contract():
@@ -166,7 +167,7 @@ def test_edge_mesh_is_mesh_plus_a_gateway_without_internal_listener():
     mesh, both = build_topology("mesh"), build_topology("edge-mesh")
     assert [c for c in both.components if c.kind != "gateway"] == list(mesh.components)
     assert "internal_listen" not in both.gateway_config
-    assert both.component("gateway").listen == {"listen": 8080}
+    assert both.component("gateway").listen == {"listen": 8080, "admin": 9901}
     assert both.endpoints.entry == "http://127.0.0.1:8080"
     assert both.endpoints.storefront == "http://127.0.0.1:8080/api/storefront"
 
