@@ -16,7 +16,7 @@ from __future__ import annotations
 from .clock import Clock
 from .discovery import Endpoint
 from .http.client import ClientResponse
-from .http.messages import Headers
+from .http.messages import DECIMAL, Headers
 from .metrics import ProxyMetrics
 from .outcome import Outcome, failure_reason
 from .patterns.breaker import CircuitBreaker
@@ -39,9 +39,9 @@ def attempt_starts(
         balancer.on_start(ep.id)
     if deadline is not None:
         left, timeout = for_attempt(p.timeout, deadline)
-        return [*base, (DEADLINE_HEADER_BYTES, left), (ATTEMPT_HEADER, b"%d" % attempt)], timeout
+        return [*base, (DEADLINE_HEADER_BYTES, left), (ATTEMPT_HEADER, DECIMAL[attempt])], timeout
     t = p.timeout  # = attempt_timeout_s(t, None), inline
-    return [*base, (ATTEMPT_HEADER, b"%d" % attempt)], t.attempt_timeout_s if t.enabled else None
+    return [*base, (ATTEMPT_HEADER, DECIMAL[attempt])], t.attempt_timeout_s if t.enabled else None
 
 
 def attempt_ends(

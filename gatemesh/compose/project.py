@@ -185,6 +185,12 @@ class ComposeProject:
         return sorted(key[1] for key, addr in want.items() if have.get(key) != addr)
 
     def wait_registered(self, timeout_s: float, names: list[str] | None = None) -> None:
+        port = int(self.topology.endpoints.controlplane.rsplit(":", 1)[1])
+        if port not in self.published("controlplane"):
+            raise ProjectError(
+                f"the control plane of {self.project} is not published on the host (the default files keep it "
+                f"inside): add -f compose/{self.topology.name}.test.yml to wait for the registrations"
+            )
         deadline = time.monotonic() + timeout_s
         while True:
             missing = self.missing_registrations(names)

@@ -302,7 +302,9 @@ class ServiceRenderer:
         if config is None:
             return None
         out = json.loads(json.dumps(config))
-        for key in ("listen", "internal_listen"):
+        # the admin listener too: the dashboard reaches it across the network (gateway:9901);
+        # the host only through the tests' override, which publishes it
+        for key in ("listen", "internal_listen", "admin_listen"):
             if out.get(key):
                 out[key] = self.netns.listen(out[key])
         out["control_plane"] = self.netns.rewrite(out["control_plane"], "gateway")

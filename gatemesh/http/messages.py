@@ -38,6 +38,10 @@ STATUS_TEXT = {code: line[:-2] for code, line in _STATUS_LINES.items()}
 # Python-level step per header (bytes `+` costs two buffer exports and a copy each time;
 # a gateway hop did ~40 of them per request, ~6% of its instructions).
 PAIR = b": ".join
+# b"%d" % n for the small numbers every request writes (an attempt number, a short body's
+# Content-Length): a list index instead of a bytes format (~900 instructions each).
+DECIMAL = [b"%d" % n for n in range(1024)]
+LENGTH_LINES = [b"content-length: %d" % n for n in range(1024)]
 
 
 def status_line(status: int) -> bytes:
@@ -172,7 +176,9 @@ def request_bytes(method: bytes, target: bytes, headers: Headers, body: bytes, f
     that is expected to carry one)."""
     line = b" ".join((method, target, b"HTTP/1.1"))
     if framed:
-        return b"\r\n".join([line, *map(PAIR, headers), b"content-length: %d" % len(body), b"", body])
+        n = len(body)
+        length = LENGTH_LINES[n] if n < 1024 else b"content-length: %d" % n
+        return b"\r\n".join([line, *map(PAIR, headers), length, b"", body])
     return b"\r\n".join([line, *map(PAIR, headers), b"", b""])
 
 

@@ -15,7 +15,7 @@ import logging
 from typing import TYPE_CHECKING, Protocol
 
 from ..reasons import Reason, status_of
-from .messages import PAIR, STATUS_TEXT, Response, json_response, status_text
+from .messages import LENGTH_LINES, PAIR, STATUS_TEXT, Response, json_response, status_text
 
 if TYPE_CHECKING:
     from .server import HttpServerProtocol
@@ -61,14 +61,16 @@ def write_whole(transport: _Writer, method: bytes, resp: Response, keep_alive: b
     text = STATUS_TEXT.get(status) or status_text(status)
     if status >= 200 and status != 204 and status != 304 and method != b"HEAD":  # `framing`'s everyday case, inline
         body = resp.body
+        n = len(body)
+        length = LENGTH_LINES[n] if n < 1024 else b"content-length: %d" % n  # a table below 1 KiB (messages.py)
         if keep_alive:
             transport.write(
-                b"\r\n".join([text, *map(PAIR, resp.headers), b"content-length: %d" % len(body), b"", body])
+                b"\r\n".join([text, *map(PAIR, resp.headers), length, b"", body])
             )
         else:
             transport.write(
                 b"\r\n".join(
-                    [text, *map(PAIR, resp.headers), b"content-length: %d" % len(body), b"connection: close", b"", body]
+                    [text, *map(PAIR, resp.headers), length, b"connection: close", b"", body]
                 )
             )
         return

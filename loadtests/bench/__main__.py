@@ -28,7 +28,7 @@ from typing import Any
 from gatemesh.runner import RunnerError
 from gatemesh.topology.errors import TopologyError
 
-from . import extras, history, tls
+from . import extras, history, tls, tlscount
 from .procs import memory_kib, tree_cpu_seconds
 from .report import legend, summarise, table, tls_table, with_ratios
 from .scale import table as scale_table
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, help="interleaved rounds; each figure is the median (default 3, quick 1)")
     p.add_argument("--rate", type=int, help="target req/s of the paced run (default 2000)")
     p.add_argument(
-        "--port-base", type=int, default=DEFAULT_PORT_BASE, help=f"ports base..base+33 (default {DEFAULT_PORT_BASE})"
+        "--port-base", type=int, default=DEFAULT_PORT_BASE, help=f"ports base..base+54 (default {DEFAULT_PORT_BASE})"
     )
     p.add_argument("--only", help="comma-separated hops to run (haproxy and direct are always run)")
     p.add_argument("--tls", action="store_true", help="also the mutual-TLS rows, against HAProxy with TLS (tls.py)")
@@ -322,12 +322,17 @@ def main(argv: list[str] | None = None) -> int:
         )
     errors = {n: r["errors"] for n, r in rows.items() if r["errors"]}
     counted: list[dict[str, Any]] = []
+    tls_counted: list[dict[str, Any]] = []
     scaled: list[dict[str, Any]] = []
     try:
         if a.instructions:
             print("\ninstructions per request (callgrind, 2,000 requests per hop):", flush=True)
             counted = extras.run_instructions(a.code.resolve() if a.code else REPO, a.port_base + 500)
             print(extras.instructions_table(counted))
+        if a.instructions and a.tls:
+            print("\ninstructions per request with and without mTLS (callgrind, tlscount.py):", flush=True)
+            tls_counted = extras.run_tls_instructions(a.port_base + 600)
+            print(tlscount.table(tls_counted))
         if a.scale:
             print("\nedge-mesh start-up and memory:", flush=True)
             scaled = extras.run_scale([int(x) for x in a.scale.split(",")], a.port_base + 1000)
@@ -335,7 +340,14 @@ def main(argv: list[str] | None = None) -> int:
     except (RuntimeError, OSError, subprocess.SubprocessError, RunnerError, TopologyError) as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 2
-    entry = {"code": env["code"], "loadavg": env["loadavg"], "rows": rows, "instructions": counted, "scale": scaled}
+    entry = {
+        "code": env["code"],
+        "loadavg": env["loadavg"],
+        "rows": rows,
+        "instructions": counted,
+        "tls_instructions": tls_counted,
+        "scale": scaled,
+    }
     if not a.no_history:
         print()
         print(history.compare(history.last(a.history), entry))
@@ -352,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
                     "memory_kib": memory,
                     "mtls_connections": mtls,
                     "instructions": counted,
+                    "tls_instructions": tls_counted,
                     "scale": scaled,
                 },
                 indent=2,

@@ -3,6 +3,7 @@ hop (instructions.py) and start-up and memory of the `edge-mesh` topology per ca
 count (scale.py), each printed as its own table and returned for the JSON and history.
 
     python -m loadtests.bench --instructions --scale 1,3,10,30      # everything, one run
+    python -m loadtests.bench --tls --instructions                  # + the mTLS rows and counts
 
 Each part starts and stops its own processes (the wrk stack is down by then), so their
 CPU never overlaps the wrk measurements.
@@ -15,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import instructions, scale
+from . import instructions, scale, tlscount
 from .stack import HOPS
 
 
@@ -33,6 +34,13 @@ def run_instructions(code: Path, port_base: int, n: int = 2000) -> list[dict[str
         print(f"  {r['hop']:<12} {r['per_request']:>10,.0f} instructions/request", flush=True)
         results.append(r)
     return results
+
+
+def run_tls_instructions(port_base: int, n: int = 2000, handshakes: int = 100) -> list[dict[str, Any]]:
+    """Instructions per request with and without mTLS, HAProxy beside (tlscount.py; valgrind)."""
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        raise RuntimeError("valgrind (with callgrind_control) not found; apt-get install valgrind")
+    return tlscount.run_all([r.name for r in tlscount.ROWS], n, handshakes, port_base)
 
 
 def run_scale(catalogs: list[int], port_base: int) -> list[dict[str, Any]]:

@@ -5,7 +5,8 @@
 Each line is a JSON object: when, which code (`git describe`), the load average, and
 whichever parts the run measured — `rows` (the wrk table), `instructions` (callgrind,
 per hop) and `scale` (start-up and memory per catalog count); the mTLS rows (`--tls`) are
-rows like the others, and carry `cpu_vs_plain` too (their cost over their plain twin).
+rows like the others, and carry `cpu_vs_plain` too (their cost over their plain twin);
+`tls_instructions` holds tlscount.py's callgrind counts with and without mTLS.
 `compare` prints, for each figure that the last entry also has, the new value and its
 ratio to the old one, so a regression shows as a ratio above 1.00× without reading two
 tables side by side.
@@ -57,6 +58,8 @@ def _figures(entry: dict[str, Any]) -> dict[str, float]:
                 out[f"{hop} {key}"] = float(row[key])
     for r in entry.get("instructions") or []:
         out[f"{r['hop']} instructions/request"] = float(r["per_request"])
+    for r in entry.get("tls_instructions") or []:  # tlscount.py's driver: keep-alive without a handshake
+        out[f"{r['hop']} instructions/request (tlscount)"] = float(r["per_request"])
     for r in entry.get("scale") or []:
         k = r["catalog"]
         out[f"catalog×{k} start-up s"] = float(r["startup_s"])

@@ -69,11 +69,21 @@ TIMEOUT_S = 0.3
 TIMEOUT = {"enabled": True, "attempt_timeout_s": TIMEOUT_S, "request_timeout_s": TIMEOUT_S}
 
 
+def _warm(chaos, where: str, service: str, n: int = 4) -> None:
+    """``n`` concurrent calls first, so the scenario's own calls find their connections open,
+    as in a mesh that has been serving: the fixture's reset closed every connection, and
+    under mTLS a new one costs a handshake through Toxiproxy, which a loaded machine can
+    stretch past a 0.3 s timeout on its own."""
+    warm = chaos.burst(lambda i: chaos.call(where, service), n, concurrency=n)
+    assert all(r.ok for r in warm), show(warm)
+
+
 @pytest.mark.timeouts
 @pytest.mark.parametrize("where", WHERE)
 def test_timeout_bounds_calls_to_a_paused_app_container(chaos, where):
     """``docker pause pricing-1``: its sidecar still accepts, the app never answers."""
     chaos.set_policy(where, "pricing", only(timeout=TIMEOUT))
+    _warm(chaos, where, "pricing")
     chaos.faults.pause("pricing-1")
     results = chaos.burst(lambda i: chaos.call(where, "pricing", timeout_s=HUNG_CLIENT_S * 2), 4, concurrency=4)
 
@@ -87,6 +97,7 @@ def test_timeout_bounds_calls_to_a_paused_app_container(chaos, where):
 @pytest.mark.parametrize("where", WHERE)
 def test_control_without_timeout_calls_hang_on_a_paused_app_container(chaos, where):
     chaos.set_policy(where, "pricing", only())
+    _warm(chaos, where, "pricing")
     chaos.faults.pause("pricing-1")
     results = chaos.burst(lambda i: chaos.call(where, "pricing", timeout_s=HUNG_CLIENT_S), 4, concurrency=4)
 

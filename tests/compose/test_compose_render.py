@@ -42,6 +42,7 @@ def test_toxiproxy_config_lists_every_proxy_towards_its_pod():
 def test_the_gateway_listens_on_every_interface_and_finds_the_control_plane_by_name():
     config = json.loads(render(build_topology("edge"))["config/edge/gateway.json"])
     assert (config["listen"], config["internal_listen"]) == ("0.0.0.0:8080", "0.0.0.0:8081")
+    assert config["admin_listen"] == "0.0.0.0:9901"  # the dashboard's way in; published by the tests' override only
     assert config["control_plane"] == "http://controlplane:8500"
 
 

@@ -42,6 +42,8 @@ def test_the_default_file_publishes_only_the_entry_and_the_uis_on_loopback(name)
     # an instance's own ports, the control plane and Toxiproxy's API stay inside
     cp, api = topology.component("controlplane").listen["port"], topology.component("toxiproxy").listen["api"]
     assert cp not in ports and api not in ports
+    if topology.endpoints.gateway_admin:  # the gateway's admin API (/-/*) stays inside too
+        assert int(topology.endpoints.gateway_admin.rsplit(":", 1)[1]) not in ports
     app = topology.component("catalog-1").listen["port"]
     assert app not in ports
     if name != "edge":
