@@ -16,6 +16,7 @@ def endpoints(status: dict[str, Any]) -> list[str]:
         ("dashboard", status.get("dashboard")),
         ("jaeger UI", status.get("jaeger")),
         ("gateway", status.get("gateway") or "(none in this topology)"),
+        ("gateway admin", status.get("gateway_admin")),  # /-/policies, /-/upstreams, ...: loopback, not the public port
         ("storefront", status.get("storefront")),
         ("control plane", status.get("controlplane")),
         ("toxiproxy API", status.get("toxiproxy_api")),

@@ -5,6 +5,8 @@ sidecar's Toxiproxy-facing port. Every refusal has its control arm beside it."""
 from __future__ import annotations
 
 import json
+import os
+import time
 
 import pytest
 import requests
@@ -17,7 +19,15 @@ ADMIN_PATHS = ("/-/policies", "/-/upstreams", "/-/events", "/-/routes", "/-/open
 
 @pytest.fixture(scope="module")
 def topo(topology_factory_module):
-    runner = topology_factory_module("edge-mesh", counts=COUNTS)
+    saved = os.environ.get("GATEMESH_MTLS")
+    os.environ["GATEMESH_MTLS"] = "off"  # plain calls through Toxiproxy below, whatever the suite's mode
+    try:
+        runner = topology_factory_module("edge-mesh", counts=COUNTS)
+    finally:
+        if saved is None:
+            os.environ.pop("GATEMESH_MTLS", None)
+        else:
+            os.environ["GATEMESH_MTLS"] = saved
     return runner, runner.status()
 
 
@@ -153,8 +163,19 @@ def test_the_fault_api_counts_at_the_instance_with_the_admin_token(topo):
 def test_the_apps_secret_is_in_no_log_and_no_status(topo):
     runner = topo[0]
     secret = runner.credentials.app_secret("catalog", "catalog-1")
+    sidecar = runner.topology.component("sidecar-catalog-1")
+    marker = f"/marker-{time.monotonic_ns()}"  # a path of its own: its access-log line is this call's
+    assert requests.get(f"http://{sidecar.address}{marker}", timeout=5).status_code == 404  # the app's answer
+    access = runner.log_dir / "sidecar-catalog-1.access.jsonl"  # the line of that call: flushed on a 1 s timer
+
+    def logged() -> bool:
+        return access.exists() and marker in access.read_text(errors="replace")
+
+    deadline = time.monotonic() + 10
+    while not logged():
+        assert time.monotonic() < deadline, "sidecar-catalog-1 never logged the call it passed to its app"
+        time.sleep(0.05)
     logs = [p for p in runner.log_dir.iterdir() if p.is_file()]  # process logs and the proxies' access logs
-    assert any(p.name.endswith(".access.jsonl") for p in logs)
     for path in logs:
         assert secret not in path.read_text(errors="replace"), path
     assert secret not in json.dumps(runner.status())

@@ -134,10 +134,11 @@ def test_the_clients_credentials_never_reach_the_app(topo):
     reached = sum(after[n]["requests"] - before[n]["requests"] for n in names)
     assert reached >= 6  # the calls did reach the apps ...
     assert all(after[n]["with_credentials"] == before[n]["with_credentials"] for n in names)  # ... without them
-    # control arm: the counter does see a credential that reaches the app (through its sidecar, which
-    # is not the edge and passes it on; around the sidecar the app answers nothing but 403)
-    address = topo[0].topology.component("catalog-1").address
-    requests.get(f"http://{address}/products/1", headers={"X-Api-Key": key}, timeout=5).raise_for_status()
+    # control arm: the counter does see a credential that reaches the app (on its own port, which an
+    # app behind a sidecar answers only with the run's admin token beside it)
+    port = topo[0].topology.component("catalog-1").listen["port"]
+    headers = {"X-Api-Key": key, **topo[0].admin_headers()}
+    requests.get(f"http://127.0.0.1:{port}/products/1", headers=headers, timeout=5).raise_for_status()
     assert app_stats(topo, "catalog-1")["with_credentials"] == after["catalog-1"]["with_credentials"] + 1
 
 

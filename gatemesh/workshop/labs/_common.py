@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import requests
 
+from gatemesh.security.credentials import bearer
+
 from ..context import LabContext, LabError
 
 
@@ -21,7 +23,9 @@ def orders_count(ctx: LabContext) -> int:
     ]
     for app in apps:
         try:
-            return int(requests.get(f"{app}/orders?limit=1", timeout=5).json()["count"])
+            # the app's own port: behind a sidecar it answers the run's admin token only
+            resp = requests.get(f"{app}/orders?limit=1", headers=bearer(ctx.faults.token), timeout=5)
+            return int(resp.json()["count"])
         except (requests.RequestException, ValueError, KeyError):
             continue
     raise LabError("no orders instance answers GET /orders: is orders running? (gatemesh status)")
