@@ -63,6 +63,12 @@ LABELS = {
 }
 
 
+def start_plan(groups: list[list[Component]]) -> tuple[list[list[Component]], list[list[Component]]]:
+    """(the groups that start together at once, the groups that then start in their turn)."""
+    together = [g for g in groups if all(c.kind in INDEPENDENT for c in g)]
+    return together, [g for g in groups if g not in together]
+
+
 def _what(group: list[Component]) -> str:
     """A start group in words, for the progress lines."""
     kind = group[0].kind
@@ -143,8 +149,7 @@ class ProcessRunner:
         # The groups made only of kinds that wait for nothing (INDEPENDENT) start at once
         # and are waited for together; each other group then starts in its turn, once the
         # groups before it are healthy.
-        together = [g for g in self.topology.groups() if all(c.kind in INDEPENDENT for c in g)]
-        in_turn = [g for g in self.topology.groups() if g not in together]
+        together, in_turn = start_plan(self.topology.groups())
         try:
             if self.fork:
                 self._fork_server()  # its imports now, beside Toxiproxy's start, not after it

@@ -28,9 +28,9 @@ from typing import Any
 from gatemesh.runner import RunnerError
 from gatemesh.topology.errors import TopologyError
 
-from . import extras, history, tls, tlscount
+from . import extras, history, tls
 from .procs import memory_kib, tree_cpu_seconds
-from .report import legend, summarise, table, tls_table, with_ratios
+from .report import legend, summarise, table, tls_table, tlscount_table, with_ratios
 from .scale import table as scale_table
 from .stack import HOPS, PROXY_CPU, REPO, WRK_CPU, Hop, Stack
 from .tls import TLS_HOPS
@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.instructions and a.tls:
             print("\ninstructions per request with and without mTLS (callgrind, tlscount.py):", flush=True)
             tls_counted = extras.run_tls_instructions(a.port_base + 600)
-            print(tlscount.table(tls_counted))
+            print(tlscount_table(tls_counted))
         if a.scale:
             print("\nedge-mesh start-up and memory:", flush=True)
             scaled = extras.run_scale([int(x) for x in a.scale.split(",")], a.port_base + 1000)

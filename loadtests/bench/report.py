@@ -92,7 +92,7 @@ def tls_table(rows: dict[str, dict[str, Any]], names: Iterable[str]) -> str:
         "hop",
         "proxies",
         "proxy CPU µs/req",
-        "× reference (paired)",
+        "× reference",  # paired in a full run (the reference ran right before), of medians in --quick
         "per proxy ×",
         "× plain twin",
         "CPU added µs/req",
@@ -138,3 +138,22 @@ def legend(hops: Iterable[Hop] = HOPS) -> str:
     return "\n".join(
         f"- `{h.name}`: {h.what}" + ("" if h.reference == BASELINE else f" (ratios to `{h.reference}`)") for h in hops
     )
+
+
+def tlscount_table(results: list[dict[str, Any]]) -> str:
+    """tlscount.py's rows: instructions per request; against the row's twin (what TLS, or
+    the handshake, adds) and against HAProxy's row of the same kind."""
+    by = {r["hop"]: r["per_request"] for r in results}
+    head = "| hop | instructions/request | × twin | added over twin | × HAProxy of the same kind |"
+    lines = [head, "|---|---|---|---|---|"]
+    for r in results:
+        v, twin, native = r["per_request"], by.get(r.get("twin") or ""), by.get(r.get("native") or "")
+        cells = [
+            r["hop"],
+            f"{v:,.0f}",
+            f"{v / twin:.2f}× {r['twin']}" if twin else "–",
+            f"{v - twin:+,.0f}" if twin else "–",
+            f"{v / native:.2f}× {r['native']}" if native else "–",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -38,6 +38,7 @@ from gatemesh.security.ca import dns_name
 
 from . import tls
 from .instructions import CONNECTIONS, WARMUP, read_total
+from .report import tlscount_table
 from .stack import PROXY_CPU, REPO, WRK_CPU, Stack, haproxy_conf
 from .tlsconf import MESH_SERVICE, backend_tls_conf, haproxy_tls_conf
 
@@ -189,31 +190,10 @@ def measure(row: Row, n: int, base: int, run: Path) -> dict:
             raise RuntimeError(f"{row.name}: callgrind wrote no dump")
         total = read_total(dumps[-1])
         done = n if row.newconn else n // CONNECTIONS * CONNECTIONS
-        return {"hop": row.name, "requests": done, "failed": failed, "instructions": total, "per_request": total / done}
+        counts = {"requests": done, "failed": failed, "instructions": total, "per_request": total / done}
+        return {"hop": row.name, "twin": row.twin, "native": row.native, **counts}
     finally:
         stack.stop()
-
-
-def table(results: list[dict]) -> str:
-    """Per row: instructions per request; against its twin (what TLS, or the handshake, adds)
-    and against HAProxy's row of the same kind."""
-    by = {r["hop"]: r["per_request"] for r in results}
-    rows = {r.name: r for r in ROWS}
-    head = "| hop | instructions/request | × twin | added over twin | × HAProxy of the same kind |"
-    lines = [head, "|---|---|---|---|---|"]
-    for r in results:
-        row, v = rows[r["hop"]], r["per_request"]
-        twin = by.get(row.twin or "")
-        native = by.get(row.native or "")
-        cells = [
-            row.name,
-            f"{v:,.0f}",
-            f"{v / twin:.2f}× {row.twin}" if twin else "–",
-            f"{v - twin:+,.0f}" if twin else "–",
-            f"{v / native:.2f}× {row.native}" if native else "–",
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def run_all(names: list[str], n: int, handshakes: int, base: int) -> list[dict]:
@@ -259,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
         print(f"tlscount: error: {exc}", file=sys.stderr)
         return 2
-    print("\n" + table(results))
+    print("\n" + tlscount_table(results))
     if a.json:
         Path(a.json).write_text(json.dumps({"code": str(REPO), "results": results}, indent=2))
     return 1 if any(r["failed"] for r in results) else 0

@@ -109,3 +109,22 @@ def test_nginx_accepts_the_tls_backend_config(tmp_path):
         text=True,
     )
     assert out.returncode == 0, out.stderr
+
+
+def test_the_history_compares_the_tls_rows_and_counts_with_the_last_run(tmp_path):
+    from loadtests.bench import history
+
+    def entry(inbound: float) -> dict:
+        rows = {"sidecar-in-tls": {"cpu_us": 90.0, "cpu_vs_ref": 1.6, "cpu_vs_plain": 1.2, "c1_p50_ms": 0.3}}
+        return {
+            "code": "x",
+            "loadavg": [1.0],
+            "rows": rows,
+            "tls_instructions": [{"hop": "sidecar-in-tls", "per_request": inbound}],
+        }
+
+    path = tmp_path / "h.jsonl"
+    history.append(path, entry(176_000))
+    text = history.compare(history.last(path), entry(158_400))
+    assert "| sidecar-in-tls instructions/request (tlscount) | 176,000.00 | 158,400.00 | 0.900× |" in text
+    assert "| sidecar-in-tls cpu_vs_plain | 1.20 | 1.20 | 1.000× |" in text
