@@ -106,8 +106,10 @@ def make_compose_chaos(backend: Any) -> Any:
 
     class ComposeChaos(chaoslib.Chaos):
         def __init__(self) -> None:
-            super().__init__(ComposeRunner())
-            self.faults = Faults(backend)
+            runner = ComposeRunner()
+            super().__init__(runner)
+            # the apps' /admin/* answers only its sidecar's calls or the admin token's
+            self.faults = Faults(backend, token=runner.credentials.admin_token)
             self.backend = backend
 
         def reset(self) -> None:

@@ -63,12 +63,35 @@ def test_each_sidecar_got_its_token_from_its_own_volume_not_its_configuration(co
     assert "GATEMESH_BOOTSTRAP_TOKEN" not in config_env and "gm1." not in config_env
     mounts = {m["Destination"]: m for m in sidecar.attrs["Mounts"]}
     assert mounts["/run/gatemesh"]["Name"].endswith("trust-sidecar-catalog-1") and not mounts["/run/gatemesh"]["RW"]
-    assert not [m for m in app.attrs["Mounts"] if "trust-" in (m.get("Name") or "")]  # the app holds no token
+    app_trust = [m["Name"] for m in app.attrs["Mounts"] if "trust-" in (m.get("Name") or "")]
+    assert len(app_trust) == 1 and app_trust[0].endswith("trust-catalog-1")  # its own: the app secret
 
-    # the sidecar's process (pid 1, the launcher exec'd into it) has the token for its own instance
-    environ = sidecar.exec_run(["cat", "/proc/1/environ"]).output.decode().split("\0")
-    token = next(e.split("=", 1)[1] for e in environ if e.startswith("GATEMESH_BOOTSTRAP_TOKEN="))
-    assert str(chaos.runner.credentials.identify(token)) == "catalog/catalog-1"
+    # the processes (pid 1: the launcher exec'd into them): the sidecar has its own instance's
+    # token and the app secret; the app only the secret and the admin token's digest
+    creds = chaos.runner.credentials
+    side_env, app_env = _environ(sidecar), _environ(app)
+    assert str(creds.identify(side_env["GATEMESH_BOOTSTRAP_TOKEN"])) == "catalog/catalog-1"
+    assert side_env["GATEMESH_APP_SECRET"] == app_env["GATEMESH_APP_SECRET"] == creds.app_secret("catalog", "catalog-1")
+    assert "GATEMESH_BOOTSTRAP_TOKEN" not in app_env and "GATEMESH_ADMIN_TOKEN" not in app_env
+
+
+def test_an_app_behind_its_sidecar_answers_only_calls_through_it(compose_chaos):
+    chaos = compose_chaos
+    app = f"http://127.0.0.1:{chaos.runner.topology.component('catalog-1').listen['port']}"
+    around = requests.get(f"{app}/products/1", timeout=5)
+    assert around.status_code == 403 and around.headers.get("X-Gatemesh-Reason") == "not-via-sidecar", around.text
+    knob = requests.put(f"{app}/admin/misbehave", json={"error_rate": 1.0}, timeout=5)
+    assert knob.status_code == 403, knob.text
+    # control: the same app through the mesh, and its admin with the admin token
+    through = [chaos.call("edge", "catalog") for _ in range(6)]
+    assert all(r.ok for r in through) and "catalog-1" in {r.instance for r in through}, through
+    stats = requests.get(f"{app}/admin/stats", headers=chaos.runner.admin_headers(), timeout=5)
+    assert stats.status_code == 200, stats.text
+
+
+def _environ(container) -> dict[str, str]:
+    raw = container.exec_run(["cat", "/proc/1/environ"]).output.decode()
+    return dict(e.split("=", 1) for e in raw.split("\0") if "=" in e)
 
 
 @STRICT

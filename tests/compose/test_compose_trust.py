@@ -16,7 +16,7 @@ import yaml
 from gatemesh.compose import render
 from gatemesh.compose.credentials import main as credentials_main
 from gatemesh.compose.launch import main as launch_main
-from gatemesh.security.credentials import Credentials, load
+from gatemesh.security.credentials import Credentials, load, token_digest
 from gatemesh.topology import TOPOLOGIES, build_topology
 
 UIS = {8090, 16686, 9090}  # the dashboard, Jaeger's UI, Prometheus's UI
@@ -76,24 +76,38 @@ def test_each_part_mounts_only_its_own_credential_read_only(name):
         if trust:
             holders[svc_name] = trust
     for c in topology.components:
-        if c.kind == "sidecar" or c.kind == "gateway" or (c.kind == "service" and "--register" in c.args):
+        if c.kind in ("sidecar", "gateway", "service"):  # an app: a token (edge) or its app secret
             assert holders.pop(c.name) == [f"trust-{c.name}:/run/gatemesh:ro"]
+            handed = services[c.name]["command"][: services[c.name]["command"].index("--")]
+            wants = {
+                "GATEMESH_BOOTSTRAP_TOKEN": c.kind != "service" or "--register" in c.args,
+                "GATEMESH_APP_SECRET": c.kind == "sidecar" or (c.kind == "service" and "--register" not in c.args),
+            }
+            for var, wanted in wants.items():
+                assert any(a.startswith(var + "=") for a in handed) == wanted, (c.name, var, handed)
         elif c.kind == "dashboard":
             assert holders.pop(c.name) == ["trust-admin:/run/gatemesh:ro"]
     if name == "sidecar-gateway":
         assert holders.pop("setup") == ["trust-admin:/run/gatemesh:ro"]
-    assert holders == {}  # an app behind a sidecar holds no token, nor does anything else
+    assert holders == {}  # nothing else holds a credential
 
 
 def test_the_credentials_service_makes_one_file_per_owner_and_keeps_them(tmp_path, capsys):
     argv = ["--dir", str(tmp_path), "--controlplane", "cp", "--admin", "admin"]
     argv += ["--token", "sidecar-catalog-1=catalog/catalog-1", "--token", "gateway=gateway/gateway"]
+    argv += ["--app-secret", "sidecar-catalog-1=catalog/catalog-1", "--app-secret", "catalog-1=catalog/catalog-1"]
+    argv += ["--admin-digest", "catalog-1"]
     assert credentials_main(argv) == 0
     creds = load(tmp_path / "cp" / "credentials.json")
     token = (tmp_path / "sidecar-catalog-1" / "token").read_text().strip()
     assert str(creds.identify(token)) == "catalog/catalog-1"
     assert str(creds.identify((tmp_path / "gateway" / "token").read_text().strip())) == "gateway/gateway"
     assert (tmp_path / "admin" / "admin-token").read_text().strip() == creds.admin_token
+    secret = creds.app_secret("catalog", "catalog-1")  # the app and its sidecar share it
+    assert (tmp_path / "catalog-1" / "app-secret").read_text().strip() == secret
+    assert (tmp_path / "sidecar-catalog-1" / "app-secret").read_text().strip() == secret
+    assert (tmp_path / "catalog-1" / "admin-token-sha256").read_text().strip() == token_digest(creds.admin_token)
+    assert not (tmp_path / "catalog-1" / "token").exists()  # the app behind its sidecar registers nothing
     for f in tmp_path.rglob("*"):
         if f.is_file():
             assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
