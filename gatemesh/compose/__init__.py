@@ -30,4 +30,12 @@ one-shot PUT), ``trust`` / ``credentials`` / ``launch`` (the credential handoff)
 
 from .render import PROJECT_PREFIX, compose_file, override_file, project_name, publish_override, render, render_all
 
-__all__ = ["PROJECT_PREFIX", "compose_file", "project_name", "render", "render_all", "override_file", "publish_override"]
+__all__ = [
+    "PROJECT_PREFIX",
+    "compose_file",
+    "project_name",
+    "render",
+    "render_all",
+    "override_file",
+    "publish_override",
+]

@@ -47,7 +47,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     w.add_argument("--dir", **where)
     c = sub.add_parser("check", help="exit 1 when a committed file differs from its rendering")
     c.add_argument("--dir", **where)
-    o = sub.add_parser("test-override", help="print the tests' override: the control plane, Toxiproxy, every instance port")
+    o = sub.add_parser(
+        "test-override", help="print the tests' override: the control plane, Toxiproxy, every instance port"
+    )
     o.add_argument("--topology", **topo)
     t = sub.add_parser("wait", help="wait until a running compose topology is healthy and registered")
     t.add_argument("--topology", **topo)

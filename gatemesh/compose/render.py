@@ -84,7 +84,6 @@ def publish_override(topology: Topology, renderer: ServiceRenderer | None = None
     ) + dump(data)
 
 
-
 def _header(t: Topology) -> str:
     e = t.endpoints
     name = t.name

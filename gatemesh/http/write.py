@@ -64,15 +64,9 @@ def write_whole(transport: _Writer, method: bytes, resp: Response, keep_alive: b
         n = len(body)
         length = LENGTH_LINES[n] if n < 1024 else b"content-length: %d" % n  # a table below 1 KiB (messages.py)
         if keep_alive:
-            transport.write(
-                b"\r\n".join([text, *map(PAIR, resp.headers), length, b"", body])
-            )
+            transport.write(b"\r\n".join([text, *map(PAIR, resp.headers), length, b"", body]))
         else:
-            transport.write(
-                b"\r\n".join(
-                    [text, *map(PAIR, resp.headers), length, b"connection: close", b"", body]
-                )
-            )
+            transport.write(b"\r\n".join([text, *map(PAIR, resp.headers), length, b"connection: close", b"", body]))
         return
     length, with_body = framing(method, resp)
     lines = [text, *map(PAIR, resp.headers)]

@@ -65,7 +65,12 @@ def test_sidecar_gateway_seeds_api_management_before_the_sidecars_start():
     seed = setup["command"][setup["command"].index("--") + 1 :]
     assert seed[:5] == ["python", "-m", "gatemesh.compose.seed", "PUT", "http://controlplane:8500/v1/apimgmt"]
     assert json.loads(seed[5])["keys"]
-    assert setup["command"][:4] == ["python", "-m", "gatemesh.compose.launch", "GATEMESH_ADMIN_TOKEN=/run/gatemesh/admin-token"]
+    assert setup["command"][:4] == [
+        "python",
+        "-m",
+        "gatemesh.compose.launch",
+        "GATEMESH_ADMIN_TOKEN=/run/gatemesh/admin-token",
+    ]
     deps = data["services"]["sidecar-storefront-1"]["depends_on"]
     assert deps["setup"] == {"condition": "service_completed_successfully"}
 
