@@ -26,16 +26,13 @@ backend differs: ``ComposeChaos`` drives containers through
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 TOPOLOGY = "edge-mesh"
 READY_TIMEOUT_S = 180.0
-CHAOS_DIR = Path(__file__).resolve().parents[1] / "chaos"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -72,9 +69,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _chaoslib() -> Any:
-    if str(CHAOS_DIR) not in sys.path:
-        sys.path.insert(0, str(CHAOS_DIR))
-    try:
+    try:  # tests/chaos is on pytest's pythonpath (pyproject.toml)
         import chaoslib
     except ImportError as e:
         pytest.fail(f"the chaos suite's helpers (tests/chaos/chaoslib.py) cannot be imported: {e}", pytrace=False)

@@ -9,7 +9,9 @@ pattern off, whose failure is asserted. The faults are the container's own where
 says something a process fault cannot: ``docker pause`` of an app (a hung host behind a
 live sidecar), ``docker kill`` of a pod or of the control plane, a pod disconnected from
 the Docker network; Toxiproxy (in its own container) and the apps' misbehave knob where a
-fault must be exact (a reset on every connection, a 503 on every call).
+fault must be exact (a reset on every connection, a 503 on every call). The timeout,
+retry, breaker and outlier scenarios are the ones the cluster runs too
+(``tests/chaos/portable.py``); the rest are compose's own.
 
 With ``GATEMESH_MTLS=strict`` (the compose tier's default) every hop from the gateway and
 between sidecars is mutual TLS through Toxiproxy, so each toxic acts on encrypted bytes.
@@ -25,15 +27,14 @@ import os
 import time
 import uuid
 
+import portable
 import pytest
+from portable import EDGE, MESH, RETRY, TIMEOUT, attempts, endpoints, only, show
 
 from gatemesh.faults.compose_backend import partition
-from gatemesh.policy import Policy, all_off
 
-EDGE, MESH = "edge", "mesh"
 WHERE = [pytest.param(EDGE, marks=pytest.mark.edge), pytest.param(MESH, marks=pytest.mark.mesh)]
 MARGIN_S = 0.7  # a loaded 2-core machine, plus docker-proxy on the client's published port
-HUNG_CLIENT_S = 1.5  # the client gives up on a call to a frozen container after this
 TTL_EXPIRY_S = 15.0  # a dead pod leaves the registry (TTL 3 s) and the proxies well within this
 
 MTLS = os.environ.get("GATEMESH_MTLS", "off") != "off"  # the proxies' mode (the compose tier: strict)
@@ -41,169 +42,57 @@ MTLS = os.environ.get("GATEMESH_MTLS", "off") != "off"  # the proxies' mode (the
 pytestmark = [pytest.mark.compose, pytest.mark.chaos]
 
 
-def only(**sections: dict) -> Policy:
-    """Every pattern off but the given ones (``chaoslib.only``)."""
-    return all_off().merged(sections)
-
-
-def show(results) -> str:
-    """Every result on its own line (pytest would shorten a list's repr in the message)."""
-    return "\n" + "\n".join(f"  {r!r}" for r in results)
-
-
-def attempts(r) -> int:
-    """Attempts of the first proxy on the way: ``X-Gatemesh-Attempts`` lists every hop's
-    (``gateway=2, sidecar:catalog-3=1``)."""
-    first = (r.attempts or "1").split(",")[0]
-    return int(first.rsplit("=", 1)[-1])
-
-
-def endpoints(chaos, where: str, service: str) -> set[str]:
-    return set(chaos.upstreams(where)[service]["endpoints"])
-
-
-# ---------------------------------------------------------------------- timeouts
-
-
-TIMEOUT_S = 0.3
-TIMEOUT = {"enabled": True, "attempt_timeout_s": TIMEOUT_S, "request_timeout_s": TIMEOUT_S}
-
-
-def _warm(chaos, where: str, service: str, n: int = 4) -> None:
-    """``n`` concurrent calls first, so the scenario's own calls find their connections open,
-    as in a mesh that has been serving: the fixture's reset closed every connection, and
-    under mTLS a new one costs a handshake through Toxiproxy, which a loaded machine can
-    stretch past a 0.3 s timeout on its own."""
-    warm = chaos.burst(lambda i: chaos.call(where, service), n, concurrency=n)
-    assert all(r.ok for r in warm), show(warm)
+# ---------------------------------------------------------------------- the scenarios both tiers share
 
 
 @pytest.mark.timeouts
 @pytest.mark.parametrize("where", WHERE)
 def test_timeout_bounds_calls_to_a_paused_app_container(chaos, where):
     """``docker pause pricing-1``: its sidecar still accepts, the app never answers."""
-    chaos.set_policy(where, "pricing", only(timeout=TIMEOUT))
-    _warm(chaos, where, "pricing")
-    chaos.faults.pause("pricing-1")
-    results = chaos.burst(lambda i: chaos.call(where, "pricing", timeout_s=HUNG_CLIENT_S * 2), 4, concurrency=4)
-
-    assert max(r.elapsed_s for r in results) <= TIMEOUT_S + MARGIN_S, show(results)
-    timed_out = [r for r in results if r.status == 504]
-    assert len(timed_out) == 2 and all(r.reason == "timeout" for r in timed_out), show(results)
-    assert all(r.ok and r.instance == "pricing-2" for r in results if r.status != 504), show(results)
+    portable.timeout_bounds_calls_to_a_paused_app(chaos, where, MARGIN_S)
 
 
 @pytest.mark.timeouts
 @pytest.mark.parametrize("where", WHERE)
 def test_control_without_timeout_calls_hang_on_a_paused_app_container(chaos, where):
-    chaos.set_policy(where, "pricing", only())
-    _warm(chaos, where, "pricing")
-    chaos.faults.pause("pricing-1")
-    results = chaos.burst(lambda i: chaos.call(where, "pricing", timeout_s=HUNG_CLIENT_S), 4, concurrency=4)
-
-    hung = [r for r in results if r.status == 0]
-    assert len(hung) == 2 and all(r.elapsed_s >= HUNG_CLIENT_S * 0.9 for r in hung), show(results)
-    assert all(r.ok and r.instance == "pricing-2" for r in results if r.status != 0), show(results)
-
-
-# ---------------------------------------------------------------------- retries
-
-
-RETRY = {"enabled": True, "max_attempts": 3}
+    portable.control_without_timeout_calls_hang(chaos, where)
 
 
 @pytest.mark.retry
 @pytest.mark.parametrize("where", WHERE)
 def test_retry_hides_connection_resets_from_one_instance(chaos, where):
     """Toxiproxy, in its own container, resets every connection into catalog-2."""
-    chaos.set_policy(where, "catalog", only(retry=RETRY))
-    chaos.faults.reset_peer("catalog-2")
-    results = [chaos.call(where, "catalog") for _ in range(6)]
-
-    assert all(r.ok for r in results), show(results)
-    assert all(r.instance in ("catalog-1", "catalog-3") for r in results), show(results)
-    assert any(attempts(r) == 2 for r in results), show(results)
+    portable.retry_hides_connection_resets(chaos, where)
 
 
 @pytest.mark.retry
 @pytest.mark.parametrize("where", WHERE)
 def test_control_without_retry_the_resets_reach_the_client(chaos, where):
-    chaos.set_policy(where, "catalog", only())
-    chaos.faults.reset_peer("catalog-2")
-    results = [chaos.call(where, "catalog") for _ in range(6)]
-
-    failed = [r for r in results if not r.ok]
-    assert len(failed) == 2 and all(r.status in (502, 503) for r in failed), show(results)
-
-
-# ---------------------------------------------------------------------- circuit breaker
-
-
-BREAKER = {"enabled": True, "consecutive_failures": 5, "open_s": 30.0}
-BREAKER_CALLS = 12
-
-
-def _pricing_calls(chaos) -> int:
-    return chaos.stats("pricing-1") + chaos.stats("pricing-2")
+    portable.control_without_retry_resets_reach_the_client(chaos, where)
 
 
 @pytest.mark.breaker
 @pytest.mark.parametrize("where", WHERE)
 def test_breaker_opens_and_spares_a_failing_service(chaos, where):
-    chaos.set_policy(where, "pricing", only(breaker=BREAKER))
-    for instance in ("pricing-1", "pricing-2"):
-        chaos.faults.misbehave(instance, error_rate=1.0, error_status=503, seed=1)
-    before = _pricing_calls(chaos)
-    results = [chaos.call(where, "pricing") for _ in range(BREAKER_CALLS)]
-
-    refused = [r for r in results if r.reason in ("circuit-open", "no-healthy-upstream")]
-    assert len(refused) >= BREAKER_CALLS - 6, show(results)
-    assert all(r.status == 503 for r in results), show(results)
-    assert _pricing_calls(chaos) - before <= 6, "the open breaker still let calls through"
+    portable.breaker_opens_and_spares_the_service(chaos, where)
 
 
 @pytest.mark.breaker
 @pytest.mark.parametrize("where", WHERE)
 def test_control_without_breaker_every_call_hits_the_failing_service(chaos, where):
-    chaos.set_policy(where, "pricing", only())
-    for instance in ("pricing-1", "pricing-2"):
-        chaos.faults.misbehave(instance, error_rate=1.0, error_status=503, seed=1)
-    before = _pricing_calls(chaos)
-    results = [chaos.call(where, "pricing") for _ in range(BREAKER_CALLS)]
-
-    assert not [r for r in results if r.reason == "circuit-open"], show(results)
-    assert _pricing_calls(chaos) - before == BREAKER_CALLS
-
-
-# ---------------------------------------------------------------------- outlier ejection
-
-
-OUTLIER = {"enabled": True, "consecutive_errors": 3, "base_ejection_s": 30.0, "max_ejection_percent": 50.0}
+    portable.control_without_breaker_every_call_hits_the_service(chaos, where)
 
 
 @pytest.mark.outlier
 @pytest.mark.parametrize("where", WHERE)
 def test_outlier_ejection_stops_sending_to_the_failing_instance(chaos, where):
-    chaos.set_policy(where, "catalog", only(outlier=OUTLIER))
-    chaos.faults.misbehave("catalog-3", error_rate=1.0, error_status=503, seed=1)
-    warmup = [chaos.call(where, "catalog") for _ in range(9)]  # catalog-3 fails 3 times in a row
-    assert "catalog-3" in chaos.upstreams(where)["catalog"]["ejected"], show(warmup)
-    before = chaos.stats("catalog-3")
-    results = [chaos.call(where, "catalog") for _ in range(6)]
-
-    assert all(r.ok and r.instance in ("catalog-1", "catalog-2") for r in results), show(results)
-    assert chaos.stats("catalog-3") == before
+    portable.ejection_stops_sending_to_the_failing_instance(chaos, where)
 
 
 @pytest.mark.outlier
 @pytest.mark.parametrize("where", WHERE)
 def test_control_without_ejection_the_failing_instance_keeps_its_share(chaos, where):
-    chaos.set_policy(where, "catalog", only())
-    chaos.faults.misbehave("catalog-3", error_rate=1.0, error_status=503, seed=1)
-    results = [chaos.call(where, "catalog") for _ in range(9)]
-
-    assert not chaos.upstreams(where)["catalog"]["ejected"]
-    assert len([r for r in results if r.status == 503]) == 3, show(results)
+    portable.control_without_ejection_the_instance_keeps_its_share(chaos, where)
 
 
 # ---------------------------------------------------------------------- discovery, balancing, failover

@@ -74,19 +74,14 @@ def cluster() -> object:
         pytest.fail(str(e), pytrace=False)
 
 
-CHAOS_DIR = REPO / "tests" / "chaos"
 NAMESPACE = os.environ.get("GATEMESH_K8S_NAMESPACE", "gatemesh-edge-mesh")
 
 
 def make_k8s_chaos(backend: object) -> object:
     """The chaos suite's ``chaoslib.Chaos`` whose faults, restarts and scaling go to pods."""
-    import sys
-
-    if str(CHAOS_DIR) not in sys.path:
-        sys.path.insert(0, str(CHAOS_DIR))
     from gatemesh.faults import Faults
 
-    import chaoslib
+    import chaoslib  # tests/chaos is on pytest's pythonpath (pyproject.toml)
 
     class OpenControlPlane:
         """The pods' control plane runs ``--open`` (no credential handoff to pods yet,

@@ -7,7 +7,8 @@ misbehave knob for the exact faults. Each scenario switches on the pattern it is
 failure is asserted.
 
 The helpers are the chaos suite's (tests/chaos/chaoslib.py) through the ``chaos`` fixture
-of conftest.py. Counts are the manifest's: catalog 3, pricing 2, the others 2.
+of conftest.py; the timeout, retry, breaker and outlier scenarios are the ones the compose
+tier runs too (tests/chaos/portable.py). Counts are the manifest's: catalog 3, pricing 2, the others 2.
 """
 
 from __future__ import annotations
@@ -15,14 +16,12 @@ from __future__ import annotations
 import threading
 import time
 
+import portable
 import pytest
+from portable import EDGE, MESH, RETRY, attempts, endpoints, only, show
 
-from gatemesh.policy import Policy, all_off
-
-EDGE, MESH = "edge", "mesh"
 WHERE = [pytest.param(EDGE, marks=pytest.mark.edge), pytest.param(MESH, marks=pytest.mark.mesh)]
 MARGIN_S = 0.7  # a loaded 2-core machine running a cluster
-HUNG_CLIENT_S = 1.5  # the client gives up on a call to a frozen container after this
 TTL_EXPIRY_S = 20.0  # a dead pod leaves the registry (TTL 3 s) and the proxies well within this
 LOAD_CALLS = 3000  # the load while a pod is deleted: bounded in count ...
 LOAD_LIMIT_S = 40.0  # ... and in time
@@ -30,18 +29,6 @@ WARM_CALLS = 50  # calls before the pod goes
 AFTER_S = 6.0  # the load goes on this long after the pod was deleted: past the registry's TTL
 
 pytestmark = [pytest.mark.k8s, pytest.mark.chaos]
-
-
-def only(**sections: dict) -> Policy:
-    return all_off().merged(sections)
-
-
-def show(results) -> str:
-    return "\n" + "\n".join(f"  {r!r}" for r in results)
-
-
-def endpoints(chaos, where: str, service: str) -> set[str]:
-    return set(chaos.upstreams(where)[service]["endpoints"])
 
 
 # ---------------------------------------------------------------------- the product page
@@ -57,14 +44,6 @@ def test_the_product_page_is_answered_through_the_entry_spread_over_the_catalog_
 
 
 # ---------------------------------------------------------------------- a pod deleted under load
-
-
-RETRY = {"enabled": True, "max_attempts": 3}
-
-
-def attempts(r) -> int:
-    """Attempts of the first proxy on the way (``X-Gatemesh-Attempts: gateway=2, sidecar:catalog-3=1``)."""
-    return int((r.attempts or "1").split(",")[0].rsplit("=", 1)[-1])
 
 
 def _load_while_deleting(chaos, where: str, pod: str) -> list:
@@ -115,128 +94,57 @@ def test_control_without_retry_a_deleted_pod_shows_errors(chaos, where):
     chaos.backend.wait_ready("catalog-2")
 
 
-# ---------------------------------------------------------------------- timeouts
-
-
-TIMEOUT_S = 0.3
-TIMEOUT = {"enabled": True, "attempt_timeout_s": TIMEOUT_S, "request_timeout_s": TIMEOUT_S}
+# ---------------------------------------------------------------------- the scenarios both tiers share
 
 
 @pytest.mark.timeouts
 @pytest.mark.parametrize("where", WHERE)
 def test_timeout_bounds_calls_to_a_paused_app_container(chaos, where):
     """pricing-1's app container frozen through the runtime; its sidecar still accepts."""
-    chaos.set_policy(where, "pricing", only(timeout=TIMEOUT))
-    chaos.faults.pause("pricing-1")
-    results = chaos.burst(lambda i: chaos.call(where, "pricing", timeout_s=HUNG_CLIENT_S * 2), 4, concurrency=4)
-
-    assert max(r.elapsed_s for r in results) <= TIMEOUT_S + MARGIN_S, show(results)
-    timed_out = [r for r in results if r.status == 504]
-    assert len(timed_out) == 2 and all(r.reason == "timeout" for r in timed_out), show(results)
-    assert all(r.ok and r.instance == "pricing-2" for r in results if r.status != 504), show(results)
+    portable.timeout_bounds_calls_to_a_paused_app(chaos, where, MARGIN_S)
 
 
 @pytest.mark.timeouts
 @pytest.mark.parametrize("where", WHERE)
 def test_control_without_timeout_calls_hang_on_a_paused_app_container(chaos, where):
-    chaos.set_policy(where, "pricing", only())
-    chaos.faults.pause("pricing-1")
-    results = chaos.burst(lambda i: chaos.call(where, "pricing", timeout_s=HUNG_CLIENT_S), 4, concurrency=4)
-
-    hung = [r for r in results if r.status == 0]
-    assert len(hung) == 2 and all(r.elapsed_s >= HUNG_CLIENT_S * 0.9 for r in hung), show(results)
-
-
-# ---------------------------------------------------------------------- retries on a network fault
+    portable.control_without_timeout_calls_hang(chaos, where)
 
 
 @pytest.mark.retry
 @pytest.mark.parametrize("where", WHERE)
 def test_retry_hides_connection_resets_from_one_instance(chaos, where):
     """Toxiproxy, a Deployment of its own, resets every connection into catalog-2."""
-    chaos.set_policy(where, "catalog", only(retry=RETRY))
-    chaos.faults.reset_peer("catalog-2")
-    results = [chaos.call(where, "catalog") for _ in range(6)]
-
-    assert all(r.ok and r.instance in ("catalog-1", "catalog-3") for r in results), show(results)
+    portable.retry_hides_connection_resets(chaos, where)
 
 
 @pytest.mark.retry
 @pytest.mark.parametrize("where", WHERE)
 def test_control_without_retry_the_resets_reach_the_client(chaos, where):
-    chaos.set_policy(where, "catalog", only())
-    chaos.faults.reset_peer("catalog-2")
-    results = [chaos.call(where, "catalog") for _ in range(6)]
-
-    failed = [r for r in results if not r.ok]
-    assert len(failed) == 2 and all(r.status in (502, 503) for r in failed), show(results)
-
-
-# ---------------------------------------------------------------------- circuit breaker
-
-
-BREAKER = {"enabled": True, "consecutive_failures": 5, "open_s": 30.0}
-BREAKER_CALLS = 12
-
-
-def _pricing_calls(chaos) -> int:
-    return chaos.stats("pricing-1") + chaos.stats("pricing-2")
+    portable.control_without_retry_resets_reach_the_client(chaos, where)
 
 
 @pytest.mark.breaker
 @pytest.mark.parametrize("where", WHERE)
 def test_breaker_opens_and_spares_a_failing_service(chaos, where):
-    chaos.set_policy(where, "pricing", only(breaker=BREAKER))
-    for instance in ("pricing-1", "pricing-2"):
-        chaos.faults.misbehave(instance, error_rate=1.0, error_status=503, seed=1)
-    before = _pricing_calls(chaos)
-    results = [chaos.call(where, "pricing") for _ in range(BREAKER_CALLS)]
-
-    refused = [r for r in results if r.reason in ("circuit-open", "no-healthy-upstream")]
-    assert len(refused) >= BREAKER_CALLS - 6, show(results)
-    assert _pricing_calls(chaos) - before <= 6, "the open breaker still let calls through"
+    portable.breaker_opens_and_spares_the_service(chaos, where)
 
 
 @pytest.mark.breaker
 @pytest.mark.parametrize("where", WHERE)
 def test_control_without_breaker_every_call_hits_the_failing_service(chaos, where):
-    chaos.set_policy(where, "pricing", only())
-    for instance in ("pricing-1", "pricing-2"):
-        chaos.faults.misbehave(instance, error_rate=1.0, error_status=503, seed=1)
-    before = _pricing_calls(chaos)
-    results = [chaos.call(where, "pricing") for _ in range(BREAKER_CALLS)]
-
-    assert not [r for r in results if r.reason == "circuit-open"], show(results)
-    assert _pricing_calls(chaos) - before == BREAKER_CALLS
-
-
-# ---------------------------------------------------------------------- outlier ejection
-
-
-OUTLIER = {"enabled": True, "consecutive_errors": 3, "base_ejection_s": 30.0, "max_ejection_percent": 50.0}
+    portable.control_without_breaker_every_call_hits_the_service(chaos, where)
 
 
 @pytest.mark.outlier
 @pytest.mark.parametrize("where", WHERE)
 def test_outlier_ejection_stops_sending_to_the_failing_instance(chaos, where):
-    chaos.set_policy(where, "catalog", only(outlier=OUTLIER))
-    chaos.faults.misbehave("catalog-3", error_rate=1.0, error_status=503, seed=1)
-    warmup = [chaos.call(where, "catalog") for _ in range(9)]
-    assert "catalog-3" in chaos.upstreams(where)["catalog"]["ejected"], show(warmup)
-    results = [chaos.call(where, "catalog") for _ in range(6)]
-
-    assert all(r.ok and r.instance in ("catalog-1", "catalog-2") for r in results), show(results)
+    portable.ejection_stops_sending_to_the_failing_instance(chaos, where)
 
 
 @pytest.mark.outlier
 @pytest.mark.parametrize("where", WHERE)
 def test_control_without_ejection_the_failing_instance_keeps_its_share(chaos, where):
-    chaos.set_policy(where, "catalog", only())
-    chaos.faults.misbehave("catalog-3", error_rate=1.0, error_status=503, seed=1)
-    results = [chaos.call(where, "catalog") for _ in range(9)]
-
-    assert not chaos.upstreams(where)["catalog"]["ejected"]
-    assert len([r for r in results if r.status == 503]) == 3, show(results)
+    portable.control_without_ejection_the_instance_keeps_its_share(chaos, where)
 
 
 # ---------------------------------------------------------------------- discovery and scale
