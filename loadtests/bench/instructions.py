@@ -26,28 +26,22 @@ import tempfile
 import time
 from pathlib import Path
 
-from .stack import HOPS, REPO, Hop, Stack
+from .stack import HOPS, REPO, Hop, Stack, exchange
 
 MEASURABLE = ("gateway", "gateway+key", "sidecar-out", "sidecar-in")
 WARMUP = 400
 CONNECTIONS = 8
 
 
-async def _one_connection(port: int, hop: Hop, n: int, failures: list[bytes]) -> None:
+async def _one_connection(port: int, hop: Hop, n: int, failures: list[int]) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     headers = dict(hop.headers)
     headers.setdefault("Host", "bench")
     request = (f"GET {hop.path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode()
     try:
         for _ in range(n):
-            writer.write(request)
-            status = await reader.readline()
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            await reader.readexactly(length)
-            if b" 200 " not in status:
+            status = await exchange(reader, writer, request)
+            if status != 200:
                 failures.append(status)
     finally:
         writer.close()
@@ -55,7 +49,7 @@ async def _one_connection(port: int, hop: Hop, n: int, failures: list[bytes]) ->
 
 def drive(port: int, hop: Hop, n: int) -> int:
     """Exactly `n` requests (rounded to the connection count); returns how many failed."""
-    failures: list[bytes] = []
+    failures: list[int] = []
 
     async def main() -> None:
         await asyncio.gather(*(_one_connection(port, hop, n // CONNECTIONS, failures) for _ in range(CONNECTIONS)))

@@ -28,22 +28,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from .stack import HOPS, Stack
+from .stack import HOPS, Stack, exchange
 
 MEASURABLE = ("gateway", "sidecar-in")
 KEEPALIVE_CLIENTS, FRESH_CLIENTS = 8, 2
 MAX_REQUESTS_PER_CLIENT = 200_000  # a bound on every loop, besides its time
-
-
-async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes) -> int:
-    writer.write(raw)
-    status = await reader.readline()
-    length = 0
-    while (line := await reader.readline()) not in (b"\r\n", b""):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":", 1)[1])
-    await reader.readexactly(length)
-    return int(status.split()[1]) if status else 0
 
 
 async def _normal(port: int, raw: bytes, seconds: float) -> dict:
@@ -61,7 +50,7 @@ async def _normal(port: int, raw: bytes, seconds: float) -> dict:
                     break
                 t0 = time.perf_counter()
                 try:
-                    status = await asyncio.wait_for(_request(reader, writer, raw), 10)
+                    status = await asyncio.wait_for(exchange(reader, writer, raw), 10)
                 except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
                     ka_failed += 1
                     why[type(exc).__name__] = why.get(type(exc).__name__, 0) + 1
@@ -83,7 +72,7 @@ async def _normal(port: int, raw: bytes, seconds: float) -> dict:
             try:
                 reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
                 try:
-                    status = await asyncio.wait_for(_request(reader, writer, raw), 10)
+                    status = await asyncio.wait_for(exchange(reader, writer, raw), 10)
                 finally:
                     writer.close()
                 fresh_ok += status == 200

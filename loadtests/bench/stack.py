@@ -13,6 +13,7 @@ Ports are `base + offset`. Service names at the control plane:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -171,17 +172,22 @@ BASELINE = "haproxy"
 GATEMESH_PROXIES = ("gateway", "gateway-key", "callee", "caller")
 
 
-def nginx_conf(run: Path, port: int, body: str | None = None, upstream: int | None = None) -> str:
-    """One worker; a backend that returns `body`, or a proxy to `upstream` with keep-alive."""
-    if body is not None:
-        location = f"default_type application/json; return 200 '{body}';"
-        up = ""
-    else:
-        up = f"upstream b {{ server 127.0.0.1:{upstream}; keepalive 128; keepalive_requests 100000000; }}"
-        location = (
-            'proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; '
-            "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;"
-        )
+async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes) -> int:
+    """One request on a kept-alive connection, its answer read to the end (Content-Length
+    framing: every answer in the bench has one); its status, 0 if the connection closed."""
+    writer.write(raw)
+    status = await reader.readline()
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    await reader.readexactly(length)
+    return int(status.split()[1]) if status else 0
+
+
+def nginx_head(run: Path, port: int) -> str:
+    """The start of every nginx config here, up to inside ``http {``: one worker, no
+    access log, connections kept for the whole run, temp paths in the run's own folder."""
     return f"""
 worker_processes 1;
 daemon off;
@@ -197,7 +203,21 @@ http {{
   fastcgi_temp_path {run}/tmp-{port}-fcgi;
   uwsgi_temp_path {run}/tmp-{port}-uwsgi;
   scgi_temp_path {run}/tmp-{port}-scgi;
-  {up}
+"""
+
+
+def nginx_conf(run: Path, port: int, body: str | None = None, upstream: int | None = None) -> str:
+    """One worker; a backend that returns `body`, or a proxy to `upstream` with keep-alive."""
+    if body is not None:
+        location = f"default_type application/json; return 200 '{body}';"
+        up = ""
+    else:
+        up = f"upstream b {{ server 127.0.0.1:{upstream}; keepalive 128; keepalive_requests 100000000; }}"
+        location = (
+            'proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; '
+            "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;"
+        )
+    return f"""{nginx_head(run, port)}  {up}
   server {{ listen 127.0.0.1:{port} backlog=4096; location / {{ {location} }} }}
 }}
 """

@@ -21,7 +21,7 @@ from cryptography.x509.oid import NameOID
 
 from gatemesh.security.ca import dns_name
 
-from .stack import BACKEND_BODY, Stack
+from .stack import BACKEND_BODY, Stack, nginx_head
 
 MESH_SERVICE = "bench-mesh-tls"  # the strict callee's service: its leaf says so, its dialers check it
 
@@ -122,22 +122,7 @@ def front_conf(stack: Stack) -> str:
 
 def backend_tls_conf(run: Path, port: int) -> str:
     """The nginx backend's answer behind an mTLS listener (what haproxy-tls dials)."""
-    return f"""
-worker_processes 1;
-daemon off;
-pid {run}/nginx-{port}.pid;
-error_log stderr warn;
-events {{ worker_connections 4096; multi_accept on; }}
-http {{
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 300s;
-  client_body_temp_path {run}/tmp-{port}-body;
-  proxy_temp_path {run}/tmp-{port}-proxy;
-  fastcgi_temp_path {run}/tmp-{port}-fcgi;
-  uwsgi_temp_path {run}/tmp-{port}-uwsgi;
-  scgi_temp_path {run}/tmp-{port}-scgi;
-  server {{
+    return f"""{nginx_head(run, port)}  server {{
     listen 127.0.0.1:{port} ssl backlog=4096;
     ssl_certificate {run}/bench.crt;
     ssl_certificate_key {run}/bench.key;

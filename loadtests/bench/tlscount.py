@@ -39,7 +39,7 @@ from gatemesh.security.ca import dns_name
 from . import tls
 from .instructions import CONNECTIONS, WARMUP, read_total
 from .report import tlscount_table
-from .stack import PROXY_CPU, REPO, WRK_CPU, Stack, haproxy_conf
+from .stack import PROXY_CPU, REPO, WRK_CPU, Stack, exchange, haproxy_conf
 from .tlsconf import MESH_SERVICE, backend_tls_conf, haproxy_tls_conf
 
 START_TIMEOUT_S = 900.0  # valgrind starts a Python proxy in a minute or two on a busy machine
@@ -92,15 +92,7 @@ def client_context(run: Path) -> ssl.SSLContext:
 
 
 async def _exchange(conn: tuple[asyncio.StreamReader, asyncio.StreamWriter], request: bytes) -> bool:
-    reader, writer = conn
-    writer.write(request)
-    status = await reader.readline()
-    length = 0
-    while (line := await reader.readline()) not in (b"\r\n", b""):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":", 1)[1])
-    await reader.readexactly(length)
-    return b" 200 " in status
+    return await exchange(*conn, request) == 200
 
 
 async def _session(
