@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
         flush=True,
     )
 
-    _stop_on_sigterm()
+    _stop_on_signals()
     try:
         state = _follow(supervisor, directory, args.timeout + FOLLOW_MARGIN_S)
     except KeyboardInterrupt:
@@ -234,12 +234,17 @@ def _say(message: str) -> None:
     print(f"gatemesh: {message}", flush=True)
 
 
-def _stop_on_sigterm() -> None:
+def _stop_on_signals() -> None:
+    """SIGINT (Ctrl-C), SIGTERM and SIGHUP all stop the run the same way. SIGINT is set
+    too, not left to Python: a process started from a shell's background job (`cmd &` in
+    a script, as a CI runner may) inherits SIGINT ignored, and Python then never turns it
+    into KeyboardInterrupt, so `kill -INT` would be silently dropped."""
+
     def handler(_signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGHUP, handler)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, handler)
 
 
 def _follow(supervisor: Any, directory: Path, timeout_s: float) -> dict[str, Any]:

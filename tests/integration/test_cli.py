@@ -127,6 +127,13 @@ def test_up_detach_status_scale_down_leaves_nothing(cli, port_base, pid_alive, r
     assert gone.returncode == 1 and json.loads(gone.stdout)["running"] is False
 
 
+def _as_a_background_job() -> None:
+    """What a shell does to `cmd &` without job control (a CI script's background job):
+    SIGINT starts out ignored. `gatemesh up` must stop on it all the same; this test once
+    passed or hung depending on how CI itself had been launched."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def start_foreground(cli, port_base: int) -> tuple[subprocess.Popen, dict]:
     proc = subprocess.Popen(
         [*gatemesh_command(), "up", "--topology", "mesh", "--port-base", str(port_base), *SCALE],
@@ -135,6 +142,7 @@ def start_foreground(cli, port_base: int) -> tuple[subprocess.Popen, dict]:
         stderr=subprocess.STDOUT,
         text=True,
         stdin=subprocess.DEVNULL,
+        preexec_fn=_as_a_background_job,
     )
     output = []
     deadline = time.monotonic() + CLI_TIMEOUT_S
