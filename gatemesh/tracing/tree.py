@@ -25,6 +25,18 @@ def parent(span: Span, known: set[str]) -> str | None:
     return None  # a root, or a child of a span this trace does not hold (the client's own)
 
 
+def children(spans: list[Span]) -> dict[str | None, list[Span]]:
+    """Each span id's children, oldest first; the roots under None. The terminal tree and
+    the dashboard's waterfall both walk this."""
+    ids = {str(s["spanID"]) for s in spans}
+    kids: dict[str | None, list[Span]] = {}
+    for s in spans:
+        kids.setdefault(parent(s, ids), []).append(s)
+    for group in kids.values():
+        group.sort(key=lambda s: s.get("startTime", 0))
+    return kids
+
+
 def _ms(us: float) -> str:
     return f"{us / 1000:.1f} ms"
 
@@ -63,12 +75,7 @@ def render(spans: list[Span]) -> list[str]:
     """The trace's lines: a header, then every span under its parent, oldest first."""
     if not spans:
         return []
-    ids = {str(s["spanID"]) for s in spans}
-    kids: dict[str | None, list[Span]] = {}
-    for s in spans:
-        kids.setdefault(parent(s, ids), []).append(s)
-    for group in kids.values():
-        group.sort(key=lambda s: s.get("startTime", 0))
+    kids = children(spans)
     start = min(s.get("startTime", 0) for s in spans)
     end = max(s.get("startTime", 0) + s.get("duration", 0) for s in spans)
     services = sorted({s.get("service", "?") for s in spans})

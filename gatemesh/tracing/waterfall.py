@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .tree import Span, parent, tags
+from .tree import Span, children, tags
 
 
 @dataclass(frozen=True)
@@ -81,12 +81,7 @@ def layout(spans: list[Span]) -> Waterfall | None:
     """The rows in tree order (a parent, then its children oldest first); None for no spans."""
     if not spans:
         return None
-    ids = {str(s["spanID"]) for s in spans}
-    kids: dict[str | None, list[Span]] = {}
-    for s in spans:
-        kids.setdefault(parent(s, ids), []).append(s)
-    for group in kids.values():
-        group.sort(key=lambda s: s.get("startTime", 0))
+    kids = children(spans)
     t0 = min(float(s.get("startTime", 0)) for s in spans)
     end = max(float(s.get("startTime", 0)) + float(s.get("duration", 0)) for s in spans)
     rows: list[Row] = []
