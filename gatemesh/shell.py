@@ -34,11 +34,10 @@ from .pipeline import ResilientCaller
 from .proxy import Proxy, service_from_host
 from .reasons import Reason
 from .refusal import Refusal, refusal_response
+from .tracing.config import TRACING_PATH
 
 if TYPE_CHECKING:
     from .tracing.tracer import Tracer
-
-TRACING_PATH = b"/-/tracing"  # the tracer's own admin path (gatemesh.tracing.tracer), served on the admin listener
 
 log = logging.getLogger("gatemesh.shell")
 DRAIN_LIMIT_S = 2.0  # below Kubernetes' and compose's 10 s grace before SIGKILL

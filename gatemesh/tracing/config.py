@@ -16,6 +16,10 @@ from dataclasses import dataclass
 
 from gatemesh.patterns.validate import check_int, check_number
 
+# The tracer's admin path, here (no OpenTelemetry import) so the shell can route it without
+# loading the SDK. GET: the tracing state; PUT {"ratio": 0.01}: the sampling ratio.
+TRACING_PATH = b"/-/tracing"
+
 ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
 RATIO_ENV = "OTEL_TRACES_SAMPLER_ARG"
 SWITCH_ENV = "GATEMESH_TRACING"

@@ -41,7 +41,7 @@ from gatemesh.outcome import NO_ANSWER
 from gatemesh.patterns.deadline import DEADLINE_HEADER_BYTES
 from gatemesh.patterns.validate import ConfigError, check_number
 
-from .config import TracingConfig
+from .config import TRACING_PATH, TracingConfig
 from .context import TRACEPARENT, TRACESTATE, format_traceparent, parse_traceparent, usable_tracestate, with_header
 from .current import CURRENT
 
@@ -54,7 +54,6 @@ if TYPE_CHECKING:
     from gatemesh.upstream import Upstream
 
 TRACE_ID_HEADER = b"x-gatemesh-trace-id"
-TRACING_PATH = b"/-/tracing"  # GET: the tracing state; PUT {"ratio": 0.01}: the sampling ratio
 _ADMIN_PREFIX = b"/-/"
 _OWN_PATHS = frozenset({b"/health", b"/metrics"})
 Handle = Callable[[Request], Awaitable[Response]]
