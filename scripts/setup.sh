@@ -6,6 +6,9 @@
 #   4. scripts/install-browser.sh --npm-only (the dashboard's npm libraries, from the lockfile)
 #   5. scripts/install-prometheus.sh       (Debian's prometheus, for `gatemesh up --prometheus`; ~1 min once)
 #   6. scripts/install-jaeger.sh          (the trace backend; GATEMESH_NO_JAEGER=1 skips it)
+#   7. python -m gatemesh.compiled build   (the hot path compiled by mypyc, ~1 min once per change of
+#                                          its sources, cached; without a C compiler, or with
+#                                          GATEMESH_COMPILED=0, everything runs as pure Python)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -59,5 +62,19 @@ bash "$REPO/scripts/install-browser.sh" --npm-only
 bash "$REPO/scripts/install-prometheus.sh"
 if [[ "${GATEMESH_NO_JAEGER:-}" != "1" ]]; then
   bash "$REPO/scripts/install-jaeger.sh"
+fi
+# 7. the compiled hot path (gatemesh/compiled/__init__.py says what and why)
+if [[ "${GATEMESH_COMPILED:-1}" != "0" ]]; then
+  if "$VENV/bin/python" -m gatemesh.compiled status --require >/dev/null 2>&1; then
+    say "$("$VENV/bin/python" -m gatemesh.compiled status)"
+  else
+    say "compiling the hot path with mypyc (~1 min; log: $STAMP_DIR/compiled.log) ..."
+    if "$VENV/bin/python" -m gatemesh.compiled build >"$STAMP_DIR/compiled.log" 2>&1; then
+      say "$(tail -n 1 "$STAMP_DIR/compiled.log")"
+    else
+      tail -n 5 "$STAMP_DIR/compiled.log" >&2
+      say "warning: the compiled build failed; the proxies run as pure Python (full log: $STAMP_DIR/compiled.log)"
+    fi
+  fi
 fi
 say "done; activate with: source .venv/bin/activate"

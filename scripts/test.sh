@@ -4,7 +4,10 @@
 #   2. ruff check, ruff format --check, mypy   the static checks in pyproject.toml (seconds)
 #   3. pytest -n auto tests        unit + integration + chaos (real processes, real Toxiproxy)
 #                                  + browser (the dashboard in Debian's Chromium, installed by
-#                                  scripts/install-browser.sh first)
+#                                  scripts/install-browser.sh first), with the hot path compiled
+#                                  (gatemesh/compiled; CI requires the build to be there)
+#   3a. the pure-Python pass       the unit, property and HTTP/1.1 tests again with
+#                                  GATEMESH_COMPILED=0: the reference path keeps working (~1 min)
 #   3b. the serial tier            the quick experiment and tests/nemesis, one test at a time (timing-sensitive: a
 #                                  seeded nemesis with the exactly-once check, control-plane
 #                                  restart cycles, panic routing, supervisor jobs; ~5 min)
@@ -27,6 +30,11 @@ bash scripts/install-browser.sh
 export PATH="$REPO/.tools/bin:$PATH"
 
 started=$(date +%s)
+if [[ "${CI:-}" == "true" ]] && ! .venv/bin/python -m gatemesh.compiled status --require; then
+  echo "test: error: the compiled hot path is not in use in CI (scripts/setup.sh builds it; see .gatemesh/compiled.log)" >&2
+  exit 1
+fi
+echo "test: $(.venv/bin/python -m gatemesh.compiled status)"
 echo "test: ruff check, mypy ..."
 .venv/bin/ruff check --no-cache . || { echo "test: ruff check failed (fix it, or see [tool.ruff] in pyproject.toml)" >&2; exit 1; }
 .venv/bin/ruff format --check --no-cache . >/dev/null || { .venv/bin/ruff format --check --no-cache . >&2; echo "test: ruff format --check failed: run .venv/bin/ruff format ." >&2; exit 1; }
@@ -50,6 +58,13 @@ if [[ $rc -eq 5 ]]; then
 fi
 [[ $rc -eq 0 ]] || { echo "test: pytest failed (exit $rc)" >&2; exit $rc; }
 echo "test: pytest passed in $(( $(date +%s) - started )) s"
+
+if [[ $whole -eq 1 ]]; then
+  pure=$(date +%s)
+  echo "test: the pure-Python pass (GATEMESH_COMPILED=0: unit, property and HTTP/1.1 tests) ..."
+  GATEMESH_COMPILED=0 .venv/bin/python -m pytest -n auto -p no:cacheprovider -q tests/unit tests/fuzz tests/integration/test_http11.py
+  echo "test: the pure-Python pass passed in $(( $(date +%s) - pure )) s"
+fi
 
 if [[ $whole -eq 1 ]]; then
   tier=$(date +%s)

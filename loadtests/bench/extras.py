@@ -21,19 +21,11 @@ from .stack import HOPS
 
 
 def run_instructions(code: Path, port_base: int, n: int = 2000) -> list[dict[str, Any]]:
-    """Instructions per request of each measurable hop (needs valgrind)."""
+    """Instructions per request of each measurable hop, compiled and pure Python (needs valgrind)."""
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         raise RuntimeError("valgrind (with callgrind_control) not found; apt-get install valgrind")
-    results = []
-    for hop in (h for h in HOPS if h.name in instructions.MEASURABLE):
-        run = Path(tempfile.mkdtemp(prefix="gatemesh-callgrind-"))
-        try:
-            r = instructions.measure(hop, n, port_base, code, run)
-        finally:
-            shutil.rmtree(run, ignore_errors=True)
-        print(f"  {r['hop']:<12} {r['per_request']:>10,.0f} instructions/request", flush=True)
-        results.append(r)
-    return results
+    hops = [h for h in HOPS if h.name in instructions.MEASURABLE]
+    return instructions.count_all(hops, n, port_base, code, list(instructions.MODES))
 
 
 def run_tls_instructions(port_base: int, n: int = 2000, handshakes: int = 100) -> list[dict[str, Any]]:
@@ -59,6 +51,10 @@ def run_scale(catalogs: list[int], port_base: int) -> list[dict[str, Any]]:
 
 
 def instructions_table(results: list[dict[str, Any]]) -> str:
-    lines = ["| hop | instructions/request | requests |", "|---|---|---|"]
-    lines += [f"| {r['hop']} | {r['per_request']:,.0f} | {r['requests']} |" for r in results]
+    pure = {r["hop"]: r["per_request"] for r in results if r.get("mode") == "pure"}
+    lines = ["| hop | runs | instructions/request | × pure Python | requests |", "|---|---|---|---|---|"]
+    for r in results:
+        base = pure.get(r["hop"])
+        ratio = f"{r['per_request'] / base:.2f}×" if base else "–"
+        lines.append(f"| {r['hop']} | {r.get('mode', 'pure')} | {r['per_request']:,.0f} | {ratio} | {r['requests']} |")
     return "\n".join(lines)

@@ -1,4 +1,5 @@
 """python -m loadtests.bench.instructions [--hop gateway,sidecar-out,...] [-n 2000] [--code DIR]
+                                         [--mode compiled,pure]
 
 The noise-free figure: user-space instructions one gatemesh proxy executes per request,
 counted by valgrind's callgrind. CPU time on a shared machine moves with whatever else
@@ -11,12 +12,17 @@ For each hop: the nginx backend and the control plane start as in the benchmark,
 proxy starts under callgrind, takes a warm-up of requests, the counters are zeroed
 (`callgrind_control -z`), exactly `n` requests go through over 8 keep-alive connections,
 and the counters are dumped and read.
+
+Each hop is counted twice by default: compiled (the mypyc build of the hot path, when one
+exists for these sources, gatemesh/compiled) and pure Python (GATEMESH_COMPILED=0). The
+`mode` of a row is what the proxy really ran: whether mypyc's library was mapped into it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -24,11 +30,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+from gatemesh import compiled
 
 from .stack import HOPS, REPO, Hop, Stack, exchange
 
 MEASURABLE = ("gateway", "gateway+key", "sidecar-out", "sidecar-in")
+MODES = ("compiled", "pure")
 WARMUP = 400
 CONNECTIONS = 8
 
@@ -65,18 +75,44 @@ def read_total(dump: Path) -> int:
     raise RuntimeError(f"no total in {dump}")
 
 
-def measure(hop: Hop, n: int, base: int, code: Path, run: Path) -> dict:
+def runs_compiled(pid: int) -> bool:
+    """Whether the process has mypyc's shared library of the compiled hot path mapped: what it
+    really runs, whatever the environment asked for (gatemesh/compiled)."""
+    try:
+        return "__mypyc" in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _mode(mode: str) -> Iterator[None]:
+    """The proxies started inside inherit GATEMESH_COMPILED=1 (compiled, when a build of their
+    sources exists) or =0 (pure Python)."""
+    old = os.environ.get(compiled.ENV)
+    os.environ[compiled.ENV] = "1" if mode == "compiled" else "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ[compiled.ENV]
+        else:
+            os.environ[compiled.ENV] = old
+
+
+def measure(hop: Hop, n: int, base: int, code: Path, run: Path, mode: str = "compiled") -> dict:
     proxy = hop.proxies[0]
     out = run / f"callgrind.{proxy}"
     wrap = ("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}")
     stack = Stack(base, run, (hop,), code=code)
     try:
-        stack.start(natives=False, proxies=(proxy,), wrap=wrap)
+        with _mode(mode):
+            stack.start(natives=False, proxies=(proxy,), wrap=wrap)
         stack.wait_ready(timeout_s=900)
         port = stack.port(hop.port)
         if drive(port, hop, WARMUP):
             raise RuntimeError(f"{hop.name}: warm-up requests failed")
         pid = stack.procs[proxy].pid
+        ran = "compiled" if runs_compiled(pid) else "pure"
         subprocess.run(["callgrind_control", "-z", str(pid)], check=True, capture_output=True, timeout=120)
         failed = drive(port, hop, n)
         subprocess.run(["callgrind_control", "-d", str(pid)], check=True, capture_output=True, timeout=120)
@@ -85,9 +121,37 @@ def measure(hop: Hop, n: int, base: int, code: Path, run: Path) -> dict:
             raise RuntimeError(f"{hop.name}: callgrind wrote no dump")
         total = read_total(dumps[-1])
         done = n // CONNECTIONS * CONNECTIONS
-        return {"hop": hop.name, "requests": done, "failed": failed, "instructions": total, "per_request": total / done}
+        return {
+            "hop": hop.name,
+            "mode": ran,
+            "requests": done,
+            "failed": failed,
+            "instructions": total,
+            "per_request": total / done,
+        }
     finally:
         stack.stop()
+
+
+def count_all(hops: list[Hop], n: int, base: int, code: Path, modes: list[str]) -> list[dict]:
+    """Each hop in each mode, printed as it comes: the compiled row beside the pure-Python one
+    (the before/after of gatemesh/compiled, in one run)."""
+    results = []
+    for hop in hops:
+        for mode in modes:
+            run = Path(tempfile.mkdtemp(prefix="gatemesh-callgrind-"))
+            started = time.monotonic()
+            try:
+                r = measure(hop, n, base, code, run, mode)
+            finally:
+                shutil.rmtree(run, ignore_errors=True)
+            results.append(r)
+            print(
+                f"{r['hop']:<12} {r['mode']:<9} {r['per_request']:>10,.0f} instructions/request "
+                f"({r['requests']} requests, {r['failed']} failed, {time.monotonic() - started:.0f} s)",
+                flush=True,
+            )
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hop", default=",".join(MEASURABLE), help=f"comma-separated, of {', '.join(MEASURABLE)}")
     p.add_argument("-n", type=int, default=2000, help="requests counted per hop (default 2000)")
     p.add_argument("--code", type=Path, help="run gatemesh from this source tree (before/after)")
+    p.add_argument(
+        "--mode", default="compiled,pure", help="compiled (the mypyc build, when there is one), pure, or both (default)"
+    )
     p.add_argument("--port-base", type=int, default=16500)
     p.add_argument("--json", metavar="FILE")
     a = p.parse_args(argv)
@@ -117,23 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     except OSError:
         pass
     code = a.code.resolve() if a.code else REPO
-    results = []
-    for hop in (h for h in HOPS if h.name in wanted):
-        run = Path(tempfile.mkdtemp(prefix="gatemesh-callgrind-"))
-        started = time.monotonic()
-        try:
-            r = measure(hop, a.n, a.port_base, code, run)
-        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
-            print(f"instructions: error: {exc}", file=sys.stderr)
-            return 2
-        finally:
-            shutil.rmtree(run, ignore_errors=True)
-        results.append(r)
-        print(
-            f"{r['hop']:<12} {r['per_request']:>10,.0f} instructions/request "
-            f"({r['requests']} requests, {r['failed']} failed, {time.monotonic() - started:.0f} s)",
-            flush=True,
-        )
+    try:
+        results = count_all([h for h in HOPS if h.name in wanted], a.n, a.port_base, code, a.mode.split(","))
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        print(f"instructions: error: {exc}", file=sys.stderr)
+        return 2
     if a.json:
         Path(a.json).write_text(json.dumps({"code": str(code), "results": results}, indent=2))
     return 0
