@@ -12,7 +12,6 @@ CPU never overlaps the wrk measurements.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -36,18 +35,9 @@ def run_tls_instructions(port_base: int, n: int = 2000, handshakes: int = 100) -
 
 
 def run_scale(catalogs: list[int], port_base: int) -> list[dict[str, Any]]:
-    """Start-up and memory of edge-mesh at each catalog count (this checkout's runner)."""
-    results = []
-    for k in catalogs:
-        with tempfile.TemporaryDirectory(prefix="gatemesh-scale-") as run_dir:
-            r = scale.measure(k, port_base, Path(run_dir))
-        print(
-            f"  catalog={k}: {r['processes']} processes, up in {r['startup_s']:.1f} s, "
-            f"PSS {r['total']['pss_kib'] / 1024:.0f} MiB",
-            flush=True,
-        )
-        results.append(r)
-    return results
+    """Start-up and memory of edge-mesh at each catalog count (this checkout's runner), with
+    Jaeger when it is installed, as `gatemesh up` runs it."""
+    return scale.measure_all(catalogs, port_base, jaeger=scale.jaeger_available())
 
 
 def instructions_table(results: list[dict[str, Any]]) -> str:

@@ -26,7 +26,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from gatemesh import compiled
 from gatemesh.runner import ProcessRunner, RunnerError
+from gatemesh.runner.jaeger import find_jaeger
 from gatemesh.topology import PortPlan, build_topology, counts
 from gatemesh.topology.errors import TopologyError
 
@@ -52,10 +54,19 @@ def warm_up(status: dict[str, Any]) -> int:
     return ok
 
 
-def measure(k: int, port_base: int, run_dir: Path) -> dict[str, Any]:
+def jaeger_available() -> bool:
+    """`gatemesh up` runs Jaeger by default; so does this tool when the binary is installed."""
+    try:
+        find_jaeger()
+    except RunnerError:
+        return False
+    return True
+
+
+def measure(k: int, port_base: int, run_dir: Path, jaeger: bool = False) -> dict[str, Any]:
     if k > counts.MAX_INSTANCES:
         counts.MAX_INSTANCES = k  # see the module docstring
-    topology = build_topology("edge-mesh", PortPlan.from_base(port_base), {"catalog": k})
+    topology = build_topology("edge-mesh", PortPlan.from_base(port_base), {"catalog": k}, jaeger=jaeger)
     runner = ProcessRunner(topology, run_dir)
     started = time.monotonic()
     try:
@@ -80,6 +91,8 @@ def measure(k: int, port_base: int, run_dir: Path) -> dict[str, Any]:
         total = {key: sum(v[key] for v in per_kind.values()) for key in ("count", "rss_kib", "pss_kib")}
         return {
             "catalog": k,
+            "jaeger": jaeger,
+            "compiled": compiled.active(),  # the components inherit this process's environment and sources
             "startup_s": startup_s,
             "warmup_ok": warmed,
             "processes": len(processes),
@@ -91,27 +104,38 @@ def measure(k: int, port_base: int, run_dir: Path) -> dict[str, Any]:
         runner.stop()
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m loadtests.bench.scale", description=__doc__.splitlines()[0])
-    p.add_argument("--catalog", default="1,3,10,30", help="catalog instance counts (default 1,3,10,30)")
-    p.add_argument("--port-base", type=int, default=17000, help="gatemesh up --port-base (default 17000)")
-    p.add_argument("--json", metavar="FILE")
-    a = p.parse_args(argv)
+def measure_all(catalogs: list[int], port_base: int, jaeger: bool) -> list[dict[str, Any]]:
+    """Each catalog count in turn, a line printed as each is done."""
     results = []
-    for k in (int(x) for x in a.catalog.split(",")):
+    for k in catalogs:
         print(f"scale: catalog={k} ...", flush=True)
-        try:
-            with tempfile.TemporaryDirectory(prefix="gatemesh-scale-") as run_dir:
-                r = measure(k, a.port_base, Path(run_dir))
-        except (RunnerError, TopologyError, OSError, KeyError) as exc:
-            print(f"scale: error: {exc}", file=sys.stderr)
-            return 2
+        with tempfile.TemporaryDirectory(prefix="gatemesh-scale-") as run_dir:
+            r = measure(k, port_base, Path(run_dir), jaeger)
         results.append(r)
         print(
             f"  {r['processes']} processes, up in {r['startup_s']:.1f} s, "
             f"PSS {r['total']['pss_kib'] / 1024:.0f} MiB, RSS sum {r['total']['rss_kib'] / 1024:.0f} MiB",
             flush=True,
         )
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m loadtests.bench.scale", description=__doc__.splitlines()[0])
+    p.add_argument("--catalog", default="1,3,10,30", help="catalog instance counts (default 1,3,10,30)")
+    p.add_argument("--port-base", type=int, default=17000, help="gatemesh up --port-base (default 17000)")
+    p.add_argument(
+        "--no-jaeger", action="store_true", help="without Jaeger (default: with it, as `gatemesh up`, when installed)"
+    )
+    p.add_argument("--json", metavar="FILE")
+    a = p.parse_args(argv)
+    try:
+        results = measure_all(
+            [int(x) for x in a.catalog.split(",")], a.port_base, jaeger=not a.no_jaeger and jaeger_available()
+        )
+    except (RunnerError, TopologyError, OSError, KeyError) as exc:
+        print(f"scale: error: {exc}", file=sys.stderr)
+        return 2
     print()
     print(table(results))
     if a.json:
@@ -123,14 +147,16 @@ def table(results: list[dict[str, Any]]) -> str:
     """Totals, and per kind of process: how many, and the mean RSS / PSS of one."""
     kinds = sorted({k for r in results for k in r["per_kind"]})
     lines = [
-        "| catalog | processes | start-up s | total PSS MiB | total RSS MiB | "
+        "| catalog | Jaeger | hot path | processes | start-up s | total PSS MiB | total RSS MiB | "
         + " | ".join(f"{k}: n, RSS/PSS MiB each" for k in kinds)
         + " |",
-        "|" + "---|" * (5 + len(kinds)),
+        "|" + "---|" * (7 + len(kinds)),
     ]
     for r in results:
         cells = [
             str(r["catalog"]),
+            "yes" if r.get("jaeger") else "no",
+            "compiled" if r.get("compiled") else "pure",
             str(r["processes"]),
             f"{r['startup_s']:.1f}",
             f"{r['total']['pss_kib'] / 1024:.0f}",
