@@ -10,6 +10,7 @@ are gatemesh's, shared with the sidecar.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import TYPE_CHECKING
 
 from gatemesh import tracing
@@ -75,7 +76,7 @@ class Gateway:
         return json_response(
             200,
             {
-                "routes": [vars(r) for r in self.config.routes],
+                "routes": [dataclasses.asdict(r) for r in self.config.routes],  # compiled: no __dict__ for vars()
                 "composition": "/api/products/{id}" if self.config.composition else None,
             },
         )
