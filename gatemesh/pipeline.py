@@ -30,7 +30,7 @@ from .discovery import Endpoint
 from .endpoint import ATTEMPT_HEADER, HOP_HEADERS, attempt_ends, attempt_starts
 from .events import EventLog
 from .healthprobe import health_check_loop
-from .http.client import ConnectionPool, UpstreamError
+from .http.client import ConnectionPool, UpstreamError, UpstreamPool
 from .http.messages import Headers
 from .metrics import ProxyMetrics
 from .outcome import CallResult, Outcome
@@ -61,7 +61,7 @@ class ResilientCaller:
         rng: random.Random | None = None,
         metrics: ProxyMetrics | None = None,
         events: EventLog | None = None,
-        pool: ConnectionPool | None = None,
+        pool: UpstreamPool | None = None,
         tracer: Tracer | None = None,
     ):
         self.proxy = proxy
@@ -70,7 +70,7 @@ class ResilientCaller:
         self.rng = rng or random.Random()
         self.metrics = metrics or ProxyMetrics(proxy)
         self.events = events or EventLog(proxy)
-        self.pool = pool or ConnectionPool()
+        self.pool: UpstreamPool = pool or ConnectionPool()
         self.upstreams: dict[str, Upstream] = {}
         self.known_services: set[str] = set()
         self.tracer = tracer  # None: tracing off (one `is not None` per attempt)

@@ -210,21 +210,37 @@ class _Kind:
     optional: bool
 
 
-def _kind_of(annotation: Any) -> _Kind:
-    optional = False
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        optional = len(args) < len(typing.get_args(annotation))
-        annotation = args[0]
-        origin = typing.get_origin(annotation)
-    if origin is frozenset or annotation is frozenset:
-        return _Kind(frozenset, optional)
-    return _Kind(annotation, optional)
+# The nullable fields, with what each holds when set. A compiled (mypyc) config class keeps
+# only each field's runtime class in its annotations, and a union (`float | None`) becomes
+# `type`, so these cannot be read from the class; pure Python checks the table against the
+# annotations at import, and a nullable field missing from it fails there.
+_NULLABLE: dict[tuple[str, str], type] = {
+    ("breaker", "slow_call_s"): float,
+    ("fallback", "default_status"): int,
+    ("fallback", "default_body"): str,
+}
+_BASES = (bool, int, float, str)
+
+
+def _kind_of(pattern: str, name: str, annotation: Any) -> _Kind:
+    nullable = _NULLABLE.get((pattern, name))
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):  # pure Python only
+        held = {a for a in typing.get_args(annotation) if a is not type(None)}
+        if nullable is None or held != {nullable}:
+            raise TypeError(
+                f"{pattern}.{name} is annotated {annotation}: list it in policy._NULLABLE as what it holds."
+            )
+    if nullable is not None:
+        return _Kind(nullable, True)
+    if annotation is frozenset or typing.get_origin(annotation) is frozenset:
+        return _Kind(frozenset, False)
+    if annotation not in _BASES:
+        raise TypeError(f"{pattern}.{name} is annotated {annotation}, not a type a policy can parse.")
+    return _Kind(annotation, False)
 
 
 _FIELD_KINDS: dict[str, dict[str, _Kind]] = {
-    name: {f.name: _kind_of(typing.get_type_hints(cls)[f.name]) for f in dataclasses.fields(cls)}
+    name: {f.name: _kind_of(name, f.name, typing.get_type_hints(cls)[f.name]) for f in dataclasses.fields(cls)}
     for name, cls in _CONFIG_CLASSES.items()
 }
 

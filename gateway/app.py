@@ -10,6 +10,7 @@ are gatemesh's, shared with the sidecar.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import TYPE_CHECKING
 
 from gatemesh import tracing
@@ -40,7 +41,8 @@ COMPOSITION_ROUTE = "products"  # the route name API keys grant for GET /api/pro
 class Gateway:
     def __init__(self, config: GatewayConfig, tracer: Tracer | None = None, identity_token: str | None = None):
         self.config = config
-        self.caller = ResilientCaller(config.proxy_name, config.policies, pool=upstream_pool(), tracer=tracer)
+        pool = upstream_pool()  # kept by its class here: only a ConnectionPool dials TLS (tls_for below)
+        self.caller = ResilientCaller(config.proxy_name, config.policies, pool=pool, tracer=tracer)
         self.proxy = Proxy(config.proxy_name, self.caller)
         self.routes = RouteTable(config.routes)
         self.api = ApiManager(config.apimgmt, self.caller.clock)
@@ -58,7 +60,7 @@ class Gateway:
         self.identity = WorkloadIdentity(config.control_plane, identity_token, "gateway") if identity_token else None
         self.mesh_tls = MeshTls(self.identity) if self.identity else None
         if self.mesh_tls is not None:
-            self.caller.pool.tls_for = self.mesh_tls.tls_for
+            pool.tls_for = self.mesh_tls.tls_for
             self.caller.metrics.watch_connections("outbound", self.mesh_tls.dialled)  # gatemesh_connections_total
         # The public and the east-west listener serve no admin API (issue 15): only the admin listener does.
         self.handle_edge: Handler = self.shell.handler(self.proxy, self.route_edge, admin_api=False)
@@ -74,7 +76,7 @@ class Gateway:
         return json_response(
             200,
             {
-                "routes": [vars(r) for r in self.config.routes],
+                "routes": [dataclasses.asdict(r) for r in self.config.routes],  # compiled: no __dict__ for vars()
                 "composition": "/api/products/{id}" if self.config.composition else None,
             },
         )

@@ -8,7 +8,7 @@ response.py     the answer handed back, and the client's typed failures
 from __future__ import annotations
 
 from .connection import UpstreamConnection, close_delimited
-from .pool import ConnectionPool, PoolConfig
+from .pool import ConnectionPool, PoolConfig, UpstreamPool
 from .response import (
     ClientResponse,
     ConnectFailed,
@@ -28,6 +28,7 @@ __all__ = [
     "UpstreamError",
     "UpstreamHeadTooLarge",
     "UpstreamIdleTimeout",
+    "UpstreamPool",
     "UpstreamProtocolError",
     "UpstreamReset",
     "close_delimited",

@@ -17,6 +17,7 @@ import asyncio
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from .connection import UpstreamConnection
 from .deadlines import HeadDeadlines
@@ -56,6 +57,30 @@ class PoolConfig:
                 raise ValueError(
                     f"PoolConfig.{name} must be a non-negative integer (positive for a byte limit), got {value!r}."
                 )
+
+
+class UpstreamPool(Protocol):
+    """What a caller sends through: `ConnectionPool`, or the unit tests' scripted pool.
+
+    The pipeline, health probes and shell hold a pool by this type, not by the class, so a
+    compiled (mypyc) pipeline, which checks an argument's class against its annotation,
+    takes the scripted one too.
+    """
+
+    def idle(self, host: str, port: int) -> UpstreamConnection | None: ...
+
+    async def request(
+        self,
+        host: str,
+        port: int,
+        method: bytes,
+        target: bytes,
+        headers: Headers,
+        body: bytes = b"",
+        timeout_s: float | None = None,
+    ) -> ClientResponse: ...
+
+    def close(self) -> None: ...
 
 
 class ConnectionPool:

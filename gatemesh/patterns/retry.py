@@ -9,7 +9,6 @@ is *affordable* is the retry budget's question (``budget.py``).
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from gatemesh.patterns.validate import ConfigError, check_at_least, check_bool, check_int, check_number
@@ -34,20 +33,20 @@ class RetryConfig:
     def __post_init__(self) -> None:
         check_bool("retry.enabled", self.enabled)
         check_int("retry.max_attempts", self.max_attempts, 1, 100, "of attempts")
+        # A frozenset, as annotated (a compiled config refuses anything else before this runs);
+        # a policy document's list becomes one in policy.py.
         statuses = self.retry_on_statuses
-        if isinstance(statuses, (str, bytes)) or not isinstance(statuses, Iterable):
+        if not isinstance(statuses, frozenset):
             raise ConfigError(
                 "retry.retry_on_statuses",
-                f"retry.retry_on_statuses must be a set of HTTP status codes, got {statuses!r}.",
+                f"retry.retry_on_statuses must be a frozenset of HTTP status codes, got {statuses!r}.",
             )
-        statuses = frozenset(statuses)
         for code in statuses:
             if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
                 raise ConfigError(
                     "retry.retry_on_statuses",
                     f"retry.retry_on_statuses must hold HTTP status codes from 100 to 599, got {code!r}.",
                 )
-        object.__setattr__(self, "retry_on_statuses", statuses)
         check_bool("retry.retry_on_connect_failure", self.retry_on_connect_failure)
         check_bool("retry.retry_on_reset", self.retry_on_reset)
         check_bool("retry.retry_on_timeout", self.retry_on_timeout)

@@ -83,8 +83,9 @@ class Sidecar:
         self.cfg = cfg
         name = f"sidecar:{cfg.instance}"
         metrics, events = ProxyMetrics(name), EventLog(name)
+        pool = upstream_pool()  # both callers' (one socket set); by its class: only it dials TLS
         self.outbound = ResilientCaller(
-            name, PolicyTable.from_dict({}), metrics=metrics, events=events, pool=upstream_pool(), tracer=tracer
+            name, PolicyTable.from_dict({}), metrics=metrics, events=events, pool=pool, tracer=tracer
         )
         self.inbound = ResilientCaller(
             name,
@@ -92,7 +93,7 @@ class Sidecar:
             metrics=metrics,
             events=events,
             clock=self.outbound.clock,
-            pool=self.outbound.pool,
+            pool=pool,
             tracer=tracer,
         )
         self.inbound.update_endpoints({LOCAL: [Endpoint(cfg.instance, cfg.app[0], cfg.app[1], {})]})
@@ -147,7 +148,7 @@ class Sidecar:
             self.tls = TlsListener(self.identity, mode)
             self.shell.listener_tls[cfg.inbound_port] = self.tls
             self.mesh_tls = MeshTls(self.identity)
-            self.outbound.pool.tls_for = self.mesh_tls.tls_for
+            pool.tls_for = self.mesh_tls.tls_for
             metrics.watch_connections("inbound", self.tls.counts)  # gatemesh_connections_total
             metrics.watch_connections("outbound", self.mesh_tls.dialled)
 

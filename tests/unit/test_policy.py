@@ -65,6 +65,16 @@ def test_unknown_pattern_error_lists_the_patterns():
         ({"retry": {"max_attempts": 2.5}}, "retry.max_attempts expects a whole number"),
         ({"timeout": {"attempt_timeout_s": None}}, "timeout.attempt_timeout_s cannot be null"),
         ({"retry": {"retry_on_statuses": 503}}, "retry.retry_on_statuses expects a list"),
+        # Values of the wrong type are refused here, where untyped input (JSON, YAML) enters:
+        # a config class's annotations are its type check (mypy's; compiled, mypyc's TypeError,
+        # which also takes True for 1), its __post_init__ checks ranges.
+        ({"breaker": {"enabled": 1}}, "breaker.enabled expects true or false"),
+        ({"timeout": {"enabled": "maybe"}}, "timeout.enabled expects true or false"),
+        ({"concurrency": {"max_in_flight": 1.5}}, "concurrency.max_in_flight expects a whole number"),
+        ({"concurrency": {"max_in_flight": True}}, "concurrency.max_in_flight expects a whole number"),
+        ({"outlier": {"panic_threshold_percent": "half"}}, "outlier.panic_threshold_percent expects a number"),
+        ({"outlier": {"panic_threshold_percent": True}}, "outlier.panic_threshold_percent expects a number"),
+        ({"retry": {"retry_on_statuses": "5o3"}}, "retry.retry_on_statuses expects a list"),
         ({"retry": "fast"}, "retry must be a JSON object"),
     ],
 )

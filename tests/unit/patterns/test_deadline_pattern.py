@@ -108,7 +108,6 @@ def test_for_attempt_is_the_header_value_and_the_attempt_timeout_from_one_clock_
         ({"attempt_timeout_s": 0}, "timeout.attempt_timeout_s"),
         ({"request_timeout_s": -1}, "timeout.request_timeout_s"),
         ({"request_timeout_s": float("nan")}, "timeout.request_timeout_s"),
-        ({"enabled": "yes"}, "timeout.enabled"),
     ],
 )
 def test_timeout_config_rejects_bad_values_naming_the_field(kwargs, field):
