@@ -65,8 +65,8 @@ if [[ "${GATEMESH_NO_JAEGER:-}" != "1" ]]; then
 fi
 # 7. the compiled hot path (gatemesh/compiled/__init__.py says what and why)
 if [[ "${GATEMESH_COMPILED:-1}" != "0" ]]; then
-  if "$VENV/bin/python" -m gatemesh.compiled status --require >/dev/null 2>&1; then
-    say "$("$VENV/bin/python" -m gatemesh.compiled status)"
+  if status="$("$VENV/bin/python" -m gatemesh.compiled status --require 2>&1)"; then
+    say "$status"
   else
     say "compiling the hot path with mypyc (~1 min; log: $STAMP_DIR/compiled.log) ..."
     if "$VENV/bin/python" -m gatemesh.compiled build >"$STAMP_DIR/compiled.log" 2>&1; then
