@@ -23,8 +23,9 @@ the hash, so an edited source is never shadowed by a stale binary: the key chang
 matches, and the edited Python runs until the next build. Nothing compiled is written into the
 source tree (an in-place ``.so`` would shadow its ``.py`` even after an edit).
 
-Left out: ``gatemesh/http/response.py`` (mypyc has no async generators), package ``__init__``
-files (re-exports only), and everything off the per-request path.
+Left out: package ``__init__`` files (re-exports only) and everything off the per-request path.
+mypyc has no async generators, so the hot path has none (``http/response.py``'s body stream is
+a class).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from collections.abc import Sequence
 from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import ModuleType
+
+from ..cache import cache_dir
 
 ENV = "GATEMESH_COMPILED"  # "0": pure Python even when a build exists
 FORMAT = 1  # bumped when the layout of a build directory changes
@@ -57,6 +60,7 @@ MODULES: tuple[str, ...] = (
     "gatemesh.http.messages",
     "gatemesh.http.pool",
     "gatemesh.http.reader",
+    "gatemesh.http.response",
     "gatemesh.http.server",
     "gatemesh.http.stats",
     "gatemesh.http.write",
@@ -115,14 +119,8 @@ def source_key(root: Path = ROOT) -> str:
 
 
 def cache_root() -> Path:
-    """Where builds live: $GATEMESH_CACHE (as the Jaeger and Kubernetes builds), else ~/.cache/gatemesh."""
-    base = os.environ.get("GATEMESH_CACHE")
-    if not base:
-        try:
-            base = str(Path.home() / ".cache" / "gatemesh")
-        except (RuntimeError, KeyError):  # no HOME and no passwd entry (a container's bare uid)
-            base = "/nonexistent"
-    return Path(base) / "compiled"
+    """Where builds live: $GATEMESH_CACHE/compiled, else ~/.cache/gatemesh/compiled."""
+    return cache_dir("compiled")
 
 
 MANIFEST = "manifest.json"

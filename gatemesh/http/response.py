@@ -16,8 +16,7 @@ Each `reason` is a member of `gatemesh.reasons.Reason`, which is what the client
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from ..reasons import Reason
 from .messages import Headers
@@ -27,7 +26,7 @@ if TYPE_CHECKING:
 
 
 class UpstreamError(Exception):
-    reason: str = Reason.UPSTREAM_ERROR
+    reason: ClassVar[str] = Reason.UPSTREAM_ERROR  # ClassVar: compiled, a plain annotation is an instance field
 
 
 class ConnectFailed(UpstreamError):
@@ -55,7 +54,9 @@ class ClientResponse:
 
     __slots__ = ("status", "headers", "complete", "body", "_chunks", "_conn", "_waiter", "_error", "_consumed")
 
-    def __init__(self, conn: UpstreamConnection):
+    def __init__(self, conn: UpstreamConnection | None):
+        """`conn` is the connection the rest of the body arrives on; None for an answer that
+        is complete as made (the unit tests' scripted pool)."""
         self.status = 0
         self.headers: Headers = []
         self.complete = False
@@ -72,25 +73,16 @@ class ClientResponse:
             await self._wait()
         return self.body
 
-    async def iter_body(self) -> AsyncIterator[bytes]:
-        """The body as it arrives. Closing the iterator early (the client went away) cuts the
+    def iter_body(self) -> BodyStream:
+        """The body as it arrives. Closing the stream early (the client went away) cuts the
         upstream connection at once, so an abandoned stream holds no upstream socket."""
-        try:
-            while True:
-                while self._chunks:
-                    chunks, self._chunks = self._chunks, []
-                    for chunk in chunks:
-                        yield chunk
-                if self.complete:
-                    return
-                await self._wait()
-        finally:
-            self.release()
+        return BodyStream(self)
 
     async def _wait(self) -> None:
         if self._error is not None:
             raise self._error
         conn = self._conn
+        assert conn is not None, "only a response read from a connection waits for its body"
         self._waiter = conn.loop.create_future()
         # Only a body that did not arrive with its head waits here, so the hot path (small
         # answers, whole in one read) arms no timer.
@@ -114,5 +106,46 @@ class ClientResponse:
 
     def release(self) -> None:
         """Give up on the rest of the body: the connection cannot be reused."""
-        if not self.complete:
+        if not self.complete and self._conn is not None:
             self._conn.abort()
+
+
+class BodyStream:
+    """`async for chunk in resp.iter_body()`: the chunks as they arrive, then the end.
+
+    A class rather than an async generator so that mypyc compiles it (it has none) and
+    with it `ClientResponse`, whose fields every request reads. It keeps the generator's
+    contract: the upstream connection is given up (`release`) when the body ends, when
+    waiting for it fails, and on `aclose()` by a writer that stops early."""
+
+    __slots__ = ("_resp", "_pending", "_next")
+
+    def __init__(self, resp: ClientResponse):
+        self._resp = resp
+        self._pending: list[bytes] = []  # chunks taken from the response, not yet handed out
+        self._next = 0
+
+    def __aiter__(self) -> BodyStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        resp = self._resp
+        while True:
+            if self._next < len(self._pending):
+                chunk = self._pending[self._next]
+                self._next += 1
+                return chunk
+            if resp._chunks:
+                self._pending, resp._chunks, self._next = resp._chunks, [], 0
+                continue
+            if resp.complete:
+                resp.release()
+                raise StopAsyncIteration
+            try:
+                await resp._wait()
+            except BaseException:
+                resp.release()
+                raise
+
+    async def aclose(self) -> None:
+        self._resp.release()

@@ -17,7 +17,7 @@ from typing import Any
 
 from gatemesh.clock import FakeClock
 from gatemesh.discovery import Endpoint
-from gatemesh.http.client import ConnectFailed, UpstreamReset
+from gatemesh.http.client import ClientResponse, ConnectFailed, UpstreamReset
 from gatemesh.pipeline import ResilientCaller
 from gatemesh.policy import Policy, PolicyTable
 
@@ -43,22 +43,16 @@ class Sent:
         return next((v for n, v in self.headers if n == name), None)
 
 
-class FakeResponse:
-    def __init__(self, status: int, body: bytes = b"{}", headers: list[tuple[bytes, bytes]] | None = None):
-        self.status = status
-        self.headers = headers if headers is not None else [(b"content-type", b"application/json")]
-        self.body = body
-        self.complete = True
-        self.released = False
-
-    async def read(self) -> bytes:
-        return self.body
-
-    async def iter_body(self):  # pragma: no cover - whole bodies only here
-        yield self.body
-
-    def release(self) -> None:
-        self.released = True
+def FakeResponse(status: int, body: bytes = b"{}", headers: list[tuple[bytes, bytes]] | None = None) -> ClientResponse:
+    """A real `ClientResponse`, already complete: what the pool hands back for an answer
+    that arrived whole with its head. Made without a connection (a complete answer never
+    reads it), because compiled, the pipeline accepts only the real class."""
+    resp = ClientResponse(None)
+    resp.status = status
+    resp.headers = headers if headers is not None else [(b"content-type", b"application/json")]
+    resp.body = body
+    resp.complete = True
+    return resp
 
 
 @dataclass
@@ -89,7 +83,7 @@ class FakePool:
         headers,
         body: bytes = b"",
         timeout_s: float | None = None,
-    ) -> FakeResponse:
+    ) -> ClientResponse:
         self.sent.append(Sent(port, method, target, list(headers), timeout_s, self.clock.monotonic()))
         queue = self.queue or self.scripts.get(port)
         outcome = queue.pop(0) if queue else self.default
@@ -103,7 +97,7 @@ class FakePool:
         await asyncio.sleep(0)
         if isinstance(outcome, BaseException):
             raise outcome
-        if isinstance(outcome, FakeResponse):
+        if isinstance(outcome, ClientResponse):
             return outcome
         return FakeResponse(outcome, b'{"port": %d}' % port)
 
