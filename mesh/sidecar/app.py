@@ -46,8 +46,10 @@ MTLS_PATH = b"/-/mtls"  # GET the mode, identity and connections; PUT {"mode"} t
 LOCAL = "local"  # the inbound side's only upstream: this instance's app
 APP_SECRET_HEADER = b"x-gatemesh-app-secret"  # services/kit/guard.py reads it: the call came through here
 # The inbound side has no policy timeout; without a propagated deadline its listener still
-# bounds the wait for the app's answer: Envoy's route timeout default (15 s).
-INBOUND_TIMEOUT_S = float(os.environ.get("GATEMESH_INBOUND_TIMEOUT_S", "15"))
+# bounds the wait for the app's answer: Envoy's route timeout default (15 s). Read when the
+# sidecar starts, not at import: the fork server imports this module for every component.
+INBOUND_TIMEOUT_ENV = "GATEMESH_INBOUND_TIMEOUT_S"
+INBOUND_TIMEOUT_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -243,7 +245,9 @@ class Sidecar:
                     cfg.host,
                     cfg.inbound_port,
                     self.handle_inbound,
-                    process_listener_limits(answer_timeout_s=INBOUND_TIMEOUT_S),
+                    process_listener_limits(
+                        answer_timeout_s=float(os.environ.get(INBOUND_TIMEOUT_ENV, INBOUND_TIMEOUT_S))
+                    ),
                 ),
                 (cfg.host, cfg.outbound_port, self.handle_outbound),
             ],
