@@ -9,14 +9,15 @@
 #   dependency versions never move the Kubernetes build's);
 # - containerd (with its CRI plugin), runc and the CNI plugins from Debian's packages.
 # Binaries go to a cache keyed by version ($GATEMESH_K8S_CACHE, default
-# ~/.cache/gatemesh/k8s/<version>/bin) that a clean clone on the same machine reuses;
+# ${GATEMESH_CACHE:-~/.cache/gatemesh}/k8s/<version>/bin, the rule of gatemesh/cache.py)
+# that a clean clone on the same machine reuses;
 # each step is skipped when its output is already there.
 # Usage: install-k8s.sh [--control-plane-only]   (etcd + apiserver + controllers only)
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 K8S_VERSION="v1.34.2"
 ETCD_VERSION="v3.6.6"
-CACHE="${GATEMESH_K8S_CACHE:-$HOME/.cache/gatemesh/k8s}"
+CACHE="${GATEMESH_K8S_CACHE:-${GATEMESH_CACHE:-$HOME/.cache/gatemesh}/k8s}"
 BIN="$CACHE/$K8S_VERSION-etcd-$ETCD_VERSION/bin"
 say() { echo "install-k8s: $*"; }
 fail() { echo "install-k8s: error: $*" >&2; exit 1; }

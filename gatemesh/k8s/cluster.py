@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gatemesh.cache import cache_dir
+
 FIELD_MANAGER = "gatemesh"  # the owner of every field we apply (server-side apply)
-CACHE = Path.home() / ".cache" / "gatemesh" / "k8s"
+K8S_CACHE_ENV = "GATEMESH_K8S_CACHE"  # scripts/install-k8s.sh's own override
 DEFAULT_STATE = "/tmp/gatemesh-k8s"  # scripts/k8s/cluster.sh's default GATEMESH_K8S_STATE
 CALL_TIMEOUT_S = 60.0  # one kubectl call; waits pass their own
 
@@ -31,9 +33,10 @@ class ClusterError(Exception):
 
 
 def find_kubectl() -> str:
-    found = shutil.which("kubectl") or next(iter(sorted(glob.glob(str(CACHE / "*" / "bin" / "kubectl")))), None)
+    cache = cache_dir("k8s", K8S_CACHE_ENV)
+    found = shutil.which("kubectl") or next(iter(sorted(glob.glob(str(cache / "*" / "bin" / "kubectl")))), None)
     if not found:
-        raise ClusterError("no kubectl on PATH or in ~/.cache/gatemesh/k8s; run scripts/install-k8s.sh")
+        raise ClusterError(f"no kubectl on PATH or in {cache}; run scripts/install-k8s.sh")
     return found
 
 

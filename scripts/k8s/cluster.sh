@@ -19,7 +19,7 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 STATE="${GATEMESH_K8S_STATE:-/tmp/gatemesh-k8s}"
-CACHE="${GATEMESH_K8S_CACHE:-$HOME/.cache/gatemesh/k8s}"
+CACHE="${GATEMESH_K8S_CACHE:-${GATEMESH_CACHE:-$HOME/.cache/gatemesh}/k8s}"
 BIN="$(ls -d "$CACHE"/v1.34.2-etcd-*/bin 2>/dev/null | head -n 1)"
 ETCD_PORT=23790          # not etcd's 2379: a system etcd may have it
 ETCD_PEER_PORT=23800
