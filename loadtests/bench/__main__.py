@@ -1,10 +1,12 @@
 """python -m loadtests.bench [--quick] [--json FILE] [--rounds N] [--port-base N] [--only HOP,...]
-                            [--tls] [--instructions] [--scale 1,3,10,30] [--history FILE | --no-history]
+                            [--tls] [--instructions] [--tracing] [--scale 1,3,10,30]
+                            [--history FILE | --no-history]
 
 Brings up the benchmark stack (see stack.py), drives every hop with wrk, prints the
 table with each figure as a ratio to HAProxy from the same run, and stops everything
-it started; with --instructions and --scale the same run adds the callgrind counts and
-the topology's start-up and memory (extras.py); with --tls it adds the mutual-TLS rows,
+it started; with --instructions, --tracing and --scale the same run adds the callgrind
+counts, what tracing costs a hop (off / 1% / 100%) and the topology's start-up and memory
+with tracing off and on (extras.py); with --tls it adds the mutual-TLS rows,
 paired with HAProxy with TLS on both sides (tls.py). Every run is appended to a JSON history
 and compared with the last one (history.py). Exit status: 0 ok, 1 some hop answered
 errors, 2 cannot run here.
@@ -34,6 +36,7 @@ from .report import legend, summarise, table, tls_table, tlscount_table, with_ra
 from .scale import table as scale_table
 from .stack import HOPS, PROXY_CPU, REPO, WRK_CPU, Hop, Stack
 from .tls import TLS_HOPS
+from .tracing import rows as tracing_rows
 from .wrk import PACED_CONNECTIONS, SATURATION_CONNECTIONS, run_wrk, write_script
 
 DEFAULT_PORT_BASE = 16000  # below the test suite's 20000.. and the kernel's ephemeral range
@@ -202,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
         "commit) for a before/after comparison; default: this checkout",
     )
     p.add_argument("--instructions", action="store_true", help="also count instructions per request (callgrind)")
+    p.add_argument(
+        "--tracing", action="store_true", help="also instructions per request with tracing off / 1%% / 100%% (Jaeger)"
+    )
     p.add_argument("--scale", metavar="COUNTS", help="also start-up and memory of edge-mesh at these catalog counts")
     p.add_argument("--history", type=Path, default=history.DEFAULT_PATH, help="the JSON-lines history file")
     p.add_argument("--no-history", action="store_true", help="neither append to nor compare with the history")
@@ -324,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     counted: list[dict[str, Any]] = []
     tls_counted: list[dict[str, Any]] = []
     scaled: list[dict[str, Any]] = []
+    traced: list[dict[str, Any]] = []
+    traced_haproxy: float | None = None
     try:
         if a.instructions:
             print("\ninstructions per request (callgrind, 2,000 requests per hop):", flush=True)
@@ -333,6 +341,10 @@ def main(argv: list[str] | None = None) -> int:
             print("\ninstructions per request with and without mTLS (callgrind, tlscount.py):", flush=True)
             tls_counted = extras.run_tls_instructions(a.port_base + 600)
             print(tlscount_table(tls_counted))
+        if a.tracing:
+            print("\ninstructions per request with tracing off / 1% / 100% (callgrind, tracing.py):", flush=True)
+            traced_haproxy, traced = extras.run_tracing(a.port_base + 700)
+            print("\n".join(tracing_rows(traced, traced_haproxy)))
         if a.scale:
             print("\nedge-mesh start-up and memory:", flush=True)
             scaled = extras.run_scale([int(x) for x in a.scale.split(",")], a.port_base + 1000)
@@ -347,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         "instructions": counted,
         "tls_instructions": tls_counted,
         "scale": scaled,
+        "tracing": {"haproxy": traced_haproxy, "results": traced},
     }
     if not a.no_history:
         print()
@@ -366,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
                     "instructions": counted,
                     "tls_instructions": tls_counted,
                     "scale": scaled,
+                    "tracing": {"haproxy": traced_haproxy, "results": traced},
                 },
                 indent=2,
                 default=str,

@@ -1,9 +1,10 @@
 """The parts of one benchmark run beyond the wrk table: callgrind instruction counts per
-hop (instructions.py) and start-up and memory of the `edge-mesh` topology per catalog
-count (scale.py), each printed as its own table and returned for the JSON and history.
+hop (instructions.py), what tracing costs a hop at off / 1% / 100% (tracing.py), and
+start-up and memory of the `edge-mesh` topology per catalog count, with tracing off and
+(when Jaeger is installed) on (scale.py), each printed as its own table and returned for
+the JSON and history.
 
-    python -m loadtests.bench --instructions --scale 1,3,10,30      # everything, one run
-    python -m loadtests.bench --tls --instructions                  # + the mTLS rows and counts
+    python -m loadtests.bench --tls --instructions --tracing --scale 1,3,10,30   # everything, one run
 
 Each part starts and stops its own processes (the wrk stack is down by then), so their
 CPU never overlaps the wrk measurements.
@@ -15,7 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from . import instructions, scale, tlscount
+from . import instructions, scale, tlscount, tracing
 from .stack import HOPS
 
 
@@ -34,10 +35,21 @@ def run_tls_instructions(port_base: int, n: int = 2000, handshakes: int = 100) -
     return tlscount.run_all([r.name for r in tlscount.ROWS], n, handshakes, port_base)
 
 
+def run_tracing(port_base: int, n: int = 2000) -> tuple[float | None, list[dict[str, Any]]]:
+    """Instructions per request with tracing off / 1% / 100%, spans to a real Jaeger (valgrind)."""
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        raise RuntimeError("valgrind (with callgrind_control) not found; apt-get install valgrind")
+    return tracing.count_all(list(tracing.DEFAULT_HOPS), n, port_base)
+
+
 def run_scale(catalogs: list[int], port_base: int) -> list[dict[str, Any]]:
-    """Start-up and memory of edge-mesh at each catalog count (this checkout's runner), with
-    Jaeger when it is installed, as `gatemesh up` runs it."""
-    return scale.measure_all(catalogs, port_base, jaeger=scale.jaeger_available())
+    """Start-up and memory of edge-mesh at each catalog count (this checkout's runner): with
+    tracing off, then with Jaeger and 100% sampling when Jaeger is installed, as `gatemesh up`
+    runs it; the difference is what tracing costs in memory."""
+    results = scale.measure_all(catalogs, port_base, jaeger=False)
+    if scale.jaeger_available():
+        results += scale.measure_all(catalogs, port_base, jaeger=True)
+    return results
 
 
 def instructions_table(results: list[dict[str, Any]]) -> str:

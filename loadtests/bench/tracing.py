@@ -153,6 +153,40 @@ def rows(results: list[dict], haproxy: float | None) -> list[str]:
     return out
 
 
+def count_all(hops: list[str], n: int, port_base: int) -> tuple[float | None, list[dict]]:
+    """HAProxy's count (when installed), then each hop at each setting: (haproxy, rows)."""
+    try:
+        os.sched_setaffinity(0, {0})
+    except OSError:
+        pass
+    results = []
+    top = Path(tempfile.mkdtemp(prefix="gatemesh-trace-bench-"))
+    haproxy: float | None = None
+    try:
+        if shutil.which("haproxy"):
+            (top / "haproxy").mkdir()
+            haproxy = measure_haproxy(n, port_base, top / "haproxy")["per_request"]
+            print(f"{BASELINE:<12} {'':<13} {haproxy:>10,.0f} instructions/request", flush=True)
+        with jaeger(top) as endpoint:
+            for hop in (h for h in HOPS if h.name in hops):
+                for label, ratio in SETTINGS:
+                    run = top / f"{hop.name}-{label.rstrip('%')}"
+                    run.mkdir()
+                    started = time.monotonic()
+                    with tracing_env(endpoint, ratio):
+                        r = measure(hop, n, port_base, REPO, run)
+                    r["tracing"] = label
+                    results.append(r)
+                    print(
+                        f"{hop.name:<12} tracing {label:<5} {r['per_request']:>10,.0f} instructions/request "
+                        f"({r['requests']} requests, {r['failed']} failed, {time.monotonic() - started:.0f} s)",
+                        flush=True,
+                    )
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+    return haproxy, results
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m loadtests.bench.tracing", description=__doc__.splitlines()[0])
     p.add_argument("--hop", default=",".join(DEFAULT_HOPS), help=f"comma-separated, of {', '.join(MEASURABLE)}")
@@ -169,37 +203,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tracing bench: error: unknown hop(s) {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
     try:
-        os.sched_setaffinity(0, {0})
-    except OSError:
-        pass
-    results = []
-    top = Path(tempfile.mkdtemp(prefix="gatemesh-trace-bench-"))
-    haproxy: float | None = None
-    try:
-        if shutil.which("haproxy"):
-            (top / "haproxy").mkdir()
-            haproxy = measure_haproxy(a.n, a.port_base, top / "haproxy")["per_request"]
-            print(f"{BASELINE:<12} {'':<13} {haproxy:>10,.0f} instructions/request", flush=True)
-        with jaeger(top) as endpoint:
-            for hop in (h for h in HOPS if h.name in wanted):
-                for label, ratio in SETTINGS:
-                    run = top / f"{hop.name}-{label.rstrip('%')}"
-                    run.mkdir()
-                    started = time.monotonic()
-                    with tracing_env(endpoint, ratio):
-                        r = measure(hop, a.n, a.port_base, REPO, run)
-                    r["tracing"] = label
-                    results.append(r)
-                    print(
-                        f"{hop.name:<12} tracing {label:<5} {r['per_request']:>10,.0f} instructions/request "
-                        f"({r['requests']} requests, {r['failed']} failed, {time.monotonic() - started:.0f} s)",
-                        flush=True,
-                    )
+        haproxy, results = count_all(wanted, a.n, a.port_base)
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
         print(f"tracing bench: error: {exc}", file=sys.stderr)
         return 2
-    finally:
-        shutil.rmtree(top, ignore_errors=True)
     print("\n".join(["", *rows(results, haproxy)]))
     if a.json:
         Path(a.json).write_text(json.dumps({"haproxy": haproxy, "results": results}, indent=2))
