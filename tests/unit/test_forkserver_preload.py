@@ -94,3 +94,19 @@ def test_the_probe_sees_a_module_level_read(tmp_path):
     (tmp_path / "reads_env_at_import.py").write_text('import os\nVALUE = os.environ.get("GATEMESH_PROBE", "x")\n')
     result = _probe("reads_env_at_import", extra_root=str(tmp_path))
     assert ["GATEMESH_PROBE", "reads_env_at_import.py", 2] in result["reads"]
+
+
+def test_the_tracing_rehearsal_exports_and_leaves_one_thread():
+    """The fork server forks only from a single-threaded process: the rehearsal's listener
+    and the SDK's batch worker are both gone when it returns, and its export reached the
+    listener (True)."""
+    code = (
+        "import threading\n"
+        "from gatemesh.runner.rehearsal import rehearse_tracing\n"
+        "ok = rehearse_tracing()\n"
+        "print(ok, threading.active_count())\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["True", "1"]
