@@ -53,15 +53,17 @@ def _figures(entry: dict[str, Any]) -> dict[str, float]:
     """The comparable figures of an entry, flat: name → value (lower is better for all)."""
     out: dict[str, float] = {}
     for hop, row in (entry.get("rows") or {}).items():
-        for key in ("cpu_us", "cpu_vs_ref", "cpu_vs_plain", "c1_p50_ms"):
+        for key in ("cpu_us", "cpu_vs_ref", "cpu_vs_plain", "c1_p50_ms", "c1_one_core_p50_ms"):
             if isinstance(row.get(key), (int, float)):
                 out[f"{hop} {key}"] = float(row[key])
     for r in entry.get("instructions") or []:
         out[f"{r['hop']} instructions/request"] = float(r["per_request"])
     for r in entry.get("tls_instructions") or []:  # tlscount.py's driver: keep-alive without a handshake
         out[f"{r['hop']} instructions/request (tlscount)"] = float(r["per_request"])
+    for r in (entry.get("tracing") or {}).get("results") or []:
+        out[f"{r['hop']} tracing {r['tracing']} instructions/request"] = float(r["per_request"])
     for r in entry.get("scale") or []:
-        k = r["catalog"]
+        k = f"{r['catalog']}{' traced' if r.get('jaeger') else ''}"  # --scale measures both
         out[f"catalog×{k} start-up s"] = float(r["startup_s"])
         out[f"catalog×{k} PSS MiB"] = r["total"]["pss_kib"] / 1024
         out[f"catalog×{k} RSS MiB"] = r["total"]["rss_kib"] / 1024

@@ -53,6 +53,20 @@ def tree_cpu_seconds(pids: Sequence[int]) -> float:
     return sum(cpu_seconds(p) for pid in pids for p in descendants(pid))
 
 
+def pin(pids: list[int], cpu: str) -> None:
+    """Move every thread of these process trees to one CPU (what `taskset -a -p` does)."""
+    for p in (d for pid in pids for d in descendants(pid)):
+        try:
+            tids = [int(t) for t in os.listdir(f"/proc/{p}/task")]
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                os.sched_setaffinity(tid, {int(cpu)})
+            except OSError:  # the thread ended meanwhile
+                pass
+
+
 def memory_kib(pid: int, tree: bool = True) -> dict[str, int]:
     """RSS and PSS of one process tree (or, `tree=False`, the process alone), in KiB (PSS
     splits shared pages fairly, so PSS values of several processes add up; RSS values

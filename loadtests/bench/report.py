@@ -60,12 +60,17 @@ def with_ratios(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         if direct and row.get("c1_p50_ms") is not None and name != "direct":
             row["added_p50_ms"] = row["c1_p50_ms"] - direct["c1_p50_ms"]
             row["added_p50_ms_per_proxy"] = row["added_p50_ms"] / max(1, len(row["proxies"]))
+        if direct and row.get("c1_one_core_p50_ms") is not None and direct.get("c1_one_core_p50_ms") is not None:
+            if name != "direct":
+                added = row["c1_one_core_p50_ms"] - direct["c1_one_core_p50_ms"]
+                row["added_p50_one_core_ms_per_proxy"] = added / max(1, len(row["proxies"]))
     return rows
 
 
 def table(rows: dict[str, dict[str, Any]]) -> str:
     """Markdown: value (×HAProxy) per column."""
-    head = ["hop", "proxies"] + [title for _, title, _, _ in COLUMNS] + ["CPU per proxy ×HAProxy", "added p50/proxy ms"]
+    head = ["hop", "proxies"] + [title for _, title, _, _ in COLUMNS]
+    head += ["CPU per proxy ×HAProxy", "added p50/proxy ms", "same, one core ms"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, row in rows.items():
         cells = [name, str(len(row["proxies"]))]
@@ -79,8 +84,9 @@ def table(rows: dict[str, dict[str, Any]]) -> str:
                 cells.append(f"{fmt.format(v)} ({r:.2f}×)")
         per = row.get("cpu_per_proxy_vs_haproxy")
         cells.append("–" if per is None else f"{per:.2f}×")
-        added = row.get("added_p50_ms_per_proxy")
-        cells.append("–" if added is None else f"{added:.3f}")
+        for key in ("added_p50_ms_per_proxy", "added_p50_one_core_ms_per_proxy"):
+            added = row.get(key)
+            cells.append("–" if added is None else f"{added:.3f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

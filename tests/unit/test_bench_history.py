@@ -46,3 +46,15 @@ def test_a_cut_last_line_is_skipped(tmp_path):
     with path.open("a") as f:
         f.write('{"code": "cut')  # an interrupted run
     assert history.last(path)["instructions"][0]["per_request"] == 190_000
+
+
+def test_tracing_off_and_on_are_kept_apart_and_tracing_counts_compared():
+    """--scale measures each catalog count with tracing off and on: two figures, not one
+    overwriting the other; --tracing's counts are compared per hop and setting."""
+    entry = _entry(100_000, 350 * 1024)
+    traced = dict(entry["scale"][0], jaeger=True, total={"count": 30, "rss_kib": 1, "pss_kib": 520 * 1024})
+    entry["scale"] = [dict(entry["scale"][0], jaeger=False), traced]
+    entry["tracing"] = {"haproxy": 29_000, "results": [{"hop": "gateway", "tracing": "1%", "per_request": 138_000}]}
+    figures = history._figures(entry)
+    assert figures["catalog×3 PSS MiB"] == 350 and figures["catalog×3 traced PSS MiB"] == 520
+    assert figures["gateway tracing 1% instructions/request"] == 138_000
