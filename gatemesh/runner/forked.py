@@ -21,14 +21,19 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RunnerError
+from .forkserver import REHEARSE_FLAG
 from .process import _pdeathsig_preexec
 
 START_TIMEOUT_S = 30.0  # the server's imports on a loaded laptop, then one fork
 
 
 class ForkServer:
-    def __init__(self, python: str, env: Mapping[str, str], cwd: Path, log_path: Path) -> None:
-        self.argv = [python, "-m", "gatemesh.runner.forkserver"]
+    def __init__(
+        self, python: str, env: Mapping[str, str], cwd: Path, log_path: Path, rehearse_tracing: bool = False
+    ) -> None:
+        """`rehearse_tracing`: the components will trace, so the server rehearses one export
+        before it forks (rehearsal.py); without tracing that would only delay the start."""
+        self.argv = [python, "-m", "gatemesh.runner.forkserver", *([REHEARSE_FLAG] if rehearse_tracing else [])]
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab", buffering=0) as log:
             self.proc = subprocess.Popen(

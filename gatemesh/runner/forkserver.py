@@ -46,6 +46,7 @@ COMPONENT_LIBRARIES = (
     *(f"services.{service}.app" for service in SERVICES),
     "gatemesh.dashboard.server",
 )
+REHEARSE_FLAG = "--rehearse-tracing"  # the runner passes it when the components trace (forked.py)
 REAP_INTERVAL_S = 0.02  # how soon an exit is reaped and reported while no request comes
 # What every Python component imports anyway (the entry modules come after the fork).
 PRELOAD = (
@@ -95,9 +96,9 @@ PRELOAD = (
     "gatemesh.tracing.export",
     # The components' own libraries (not their entry modules, which run after the fork): the
     # gateway's and sidecar's handlers, the control plane, the service kit and each sample
-    # service's app, the dashboard. Imported by each child after the fork they cost 2.3-4 MiB
-    # of private pages per process (edge-mesh: ~30 processes). None of them reads the
-    # environment, the clock or a random seed at import (tests/unit/test_forkserver.py).
+    # service's app, the dashboard. Imported here, edge-mesh (catalog ×3, tracing off) takes
+    # 355 MiB PSS instead of 371 (docs/performance.md). None of them reads the environment
+    # at import (tests/unit/test_forkserver_preload.py).
     *COMPONENT_LIBRARIES,
 )
 
@@ -153,7 +154,7 @@ def _child(req: dict[str, Any], parent: int, ready: int) -> None:
             os._exit(code)
 
 
-def serve() -> None:
+def serve(rehearse: bool = False) -> None:
     """Preload, then fork on each request line; one thread only (a fork from a process
     with other threads could inherit a lock one of them held)."""
     _die_with_parent()
@@ -162,7 +163,8 @@ def serve() -> None:
             importlib.import_module(name)
         except ImportError:
             pass  # an optional library: the child imports what it needs itself
-    rehearse_tracing()  # rehearsal.py: the first export's side effects, made once for all
+    if rehearse:
+        rehearse_tracing()  # rehearsal.py: the first export's side effects, made once for all
     gc.freeze()  # every object so far is shared with the children: the collector leaves it be
     me = os.getpid()
     stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
@@ -202,4 +204,4 @@ def serve() -> None:
 
 
 if __name__ == "__main__":
-    serve()
+    serve(rehearse=REHEARSE_FLAG in sys.argv[1:])

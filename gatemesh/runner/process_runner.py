@@ -28,6 +28,7 @@ from gatemesh.security.tls import MTLS_ENV
 from gatemesh.topology import Component, Topology, rescale
 from gatemesh.topology.counts import check_count
 from gatemesh.topology.model import CONTROLPLANE, DASHBOARD, JAEGER, PROMETHEUS, SERVICE, SIDECAR, TOXIPROXY
+from gatemesh.tracing.config import ENDPOINT_ENV
 
 from . import preflight, trust
 from .errors import RunnerError
@@ -405,7 +406,10 @@ class ProcessRunner:
             env = dict(os.environ, PYTHONUNBUFFERED="1")
             root = str(preflight.REPO_ROOT)
             env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-            self._forks = ForkServer(self.python, env, self.run_dir, self.log_dir / "forkserver.log")
+            traced = any(ENDPOINT_ENV in c.env for c in self.topology.components)
+            self._forks = ForkServer(
+                self.python, env, self.run_dir, self.log_dir / "forkserver.log", rehearse_tracing=traced
+            )
         return self._forks
 
     def _start_together(self, groups: list[list[Component]], deadline: float, say: Progress) -> None:
