@@ -13,7 +13,7 @@ from gatemesh.runtime import fatal, run, setup_logging
 from gatemesh.security.credentials import APP_SECRET_ENV, BOOTSTRAP_ENV
 from gatemesh.security.tls import MODES, MTLS_ENV
 
-from .app import Sidecar, SidecarConfig
+from .app import INBOUND_TIMEOUT_ENV, INBOUND_TIMEOUT_S, Sidecar, SidecarConfig
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
@@ -54,6 +54,13 @@ def main() -> None:
         fatal("sidecar", f"--control-plane must be an http:// URL, got {a.control_plane!r}")
     if not 0 < a.ttl_s <= 300:
         fatal("sidecar", f"--ttl-s must be in (0, 300] seconds, got {a.ttl_s}")
+    raw_timeout = os.environ.get(INBOUND_TIMEOUT_ENV, str(INBOUND_TIMEOUT_S))
+    try:
+        inbound_timeout_s = float(raw_timeout)
+    except ValueError:
+        inbound_timeout_s = -1.0
+    if not 0 < inbound_timeout_s <= 3600:
+        fatal("sidecar", f"${INBOUND_TIMEOUT_ENV} must be seconds in (0, 3600], got {raw_timeout!r}")
     cfg = SidecarConfig(
         service=a.service,
         instance=a.instance,
@@ -68,6 +75,7 @@ def main() -> None:
         bootstrap_token=os.environ.get(BOOTSTRAP_ENV) or None,  # the runner's handoff, read at the process edge
         mtls=a.mtls,
         app_secret=os.environ.get(APP_SECRET_ENV) or None,  # shared with its app only (gatemesh.runner.trust)
+        inbound_timeout_s=inbound_timeout_s,
     )
     if a.mtls != "off" and not cfg.bootstrap_token:
         fatal("sidecar", f"--mtls {a.mtls} needs a bootstrap token in ${BOOTSTRAP_ENV} to get a certificate")

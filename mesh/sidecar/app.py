@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -46,8 +45,9 @@ MTLS_PATH = b"/-/mtls"  # GET the mode, identity and connections; PUT {"mode"} t
 LOCAL = "local"  # the inbound side's only upstream: this instance's app
 APP_SECRET_HEADER = b"x-gatemesh-app-secret"  # services/kit/guard.py reads it: the call came through here
 # The inbound side has no policy timeout; without a propagated deadline its listener still
-# bounds the wait for the app's answer: Envoy's route timeout default (15 s). Read when the
-# sidecar starts, not at import: the fork server imports this module for every component.
+# bounds the wait for the app's answer: Envoy's route timeout default (15 s). The tests'
+# override is read at the process edge (__main__), not at import: the fork server imports
+# this module for every component.
 INBOUND_TIMEOUT_ENV = "GATEMESH_INBOUND_TIMEOUT_S"
 INBOUND_TIMEOUT_S = 15.0
 
@@ -69,6 +69,7 @@ class SidecarConfig:
     # Sent to the app on every inbound call: the app answers only calls that carry it (issue 15,
     # item 5). None: nothing sent, as before (compose and k8s until they hand one out).
     app_secret: str | None = field(default=None, repr=False)
+    inbound_timeout_s: float = INBOUND_TIMEOUT_S  # the inbound listener's wait for the app's answer
 
 
 def inbound_policies() -> PolicyTable:
@@ -245,9 +246,7 @@ class Sidecar:
                     cfg.host,
                     cfg.inbound_port,
                     self.handle_inbound,
-                    process_listener_limits(
-                        answer_timeout_s=float(os.environ.get(INBOUND_TIMEOUT_ENV, INBOUND_TIMEOUT_S))
-                    ),
+                    process_listener_limits(answer_timeout_s=cfg.inbound_timeout_s),
                 ),
                 (cfg.host, cfg.outbound_port, self.handle_outbound),
             ],
