@@ -52,7 +52,7 @@ class UpstreamHeadTooLarge(UpstreamProtocolError):
 class ClientResponse:
     """Status and headers of an upstream response; the body arrives behind them."""
 
-    __slots__ = ("status", "headers", "complete", "body", "_chunks", "_conn", "_waiter", "_error", "_consumed")
+    __slots__ = ("status", "headers", "complete", "body", "_chunks", "_conn", "_waiter", "_error")
 
     def __init__(self, conn: UpstreamConnection | None):
         """`conn` is the connection the rest of the body arrives on; None for an answer that
@@ -65,7 +65,6 @@ class ClientResponse:
         self._conn = conn
         self._waiter: asyncio.Future[None] | None = None
         self._error: Exception | None = None
-        self._consumed = False
 
     async def read(self) -> bytes:
         """Wait for and return the whole body."""

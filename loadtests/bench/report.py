@@ -60,10 +60,10 @@ def with_ratios(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         if direct and row.get("c1_p50_ms") is not None and name != "direct":
             row["added_p50_ms"] = row["c1_p50_ms"] - direct["c1_p50_ms"]
             row["added_p50_ms_per_proxy"] = row["added_p50_ms"] / max(1, len(row["proxies"]))
-        if direct and row.get("c1_one_core_p50_ms") is not None and direct.get("c1_one_core_p50_ms") is not None:
-            if name != "direct":
-                added = row["c1_one_core_p50_ms"] - direct["c1_one_core_p50_ms"]
-                row["added_p50_one_core_ms_per_proxy"] = added / max(1, len(row["proxies"]))
+        one_core = row.get("c1_one_core_p50_ms")
+        if direct and one_core is not None and direct.get("c1_one_core_p50_ms") is not None and name != "direct":
+            added = one_core - direct["c1_one_core_p50_ms"]
+            row["added_p50_one_core_ms_per_proxy"] = added / max(1, len(row["proxies"]))
     return rows
 
 

@@ -13,14 +13,16 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from gatemesh.runner.preflight import REPO_ROOT
 
 PROBE = r"""
 import importlib, json, os, sys, traceback
 
 ROOT, EXTRA_ROOT = sys.argv[1], sys.argv[2]
-OURS = tuple(os.path.join(ROOT, d) + os.sep for d in ("gatemesh", "gateway", "mesh", "services"))
-OURS += (os.path.join(EXTRA_ROOT, ""),) if EXTRA_ROOT else ()
+EXTRA = (os.path.join(EXTRA_ROOT, ""),) if EXTRA_ROOT else ()
+OURS = tuple(os.path.join(ROOT, d, "") for d in ("gatemesh", "gateway", "mesh", "services")) + EXTRA
 reads = []
 
 class Recording(type(os.environ)):
@@ -28,7 +30,8 @@ class Recording(type(os.environ)):
         for frame, _ in traceback.walk_stack(sys._getframe(2)):
             path = frame.f_code.co_filename
             if path.startswith(OURS) and frame.f_code.co_name == "<module>":
-                reads.append([key, os.path.relpath(path, EXTRA_ROOT if path.startswith(OURS[4:]) else ROOT), frame.f_lineno])
+                base = EXTRA_ROOT if EXTRA and path.startswith(EXTRA) else ROOT
+                reads.append([key, os.path.relpath(path, base), frame.f_lineno])
                 return
     def __getitem__(self, key):
         self._note(key)
@@ -74,17 +77,23 @@ def _probe(*extra_modules: str, extra_root: str = "") -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_nothing_the_fork_server_preloads_reads_the_environment_at_import():
-    result = _probe()
+@pytest.fixture(scope="module")
+def preloaded() -> dict:
+    """One probe of PRELOAD for the tests that read it (each costs an interpreter and ~2 s)."""
+    return _probe()
+
+
+def test_nothing_the_fork_server_preloads_reads_the_environment_at_import(preloaded):
+    result = preloaded
     assert result["count"] > 40
     reads = [r for r in result["reads"] if (r[0], r[1]) not in ALLOWED]
     assert reads == [], f"read at import, frozen with the fork server's environment: {reads}"
 
 
-def test_every_component_library_it_preloads_exists():
+def test_every_component_library_it_preloads_exists(preloaded):
     """A renamed module would silently drop out of the preload (an ImportError skips an
     optional library); ours are never optional."""
-    result = _probe()
+    result = preloaded
     ours = [name for name, _ in result["failed"] if name.split(".")[0] in ("gatemesh", "gateway", "mesh", "services")]
     assert ours == []
 
